@@ -1,0 +1,87 @@
+// The one place that reads the environment. `loadConfig()` parses it once
+// with zod; everything else receives the typed result.
+import { z } from "zod";
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+export const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    DATABASE_URL: z
+      .string()
+      .default("file:./data/chartroom.db")
+      .refine((v) => /^file:.+/.test(v) || /^postgres(ql)?:\/\/.+/.test(v), {
+        message: "must be file:PATH (SQLite) or postgresql://… (PostgreSQL)",
+      }),
+    CHANNELS_DIR: z.string().min(1).default("./channels"),
+    DATA_DIR: z.string().min(1).default("./data"),
+    LOG_LEVEL: logLevel.default("info"),
+    LICENSE_JWKS_FILE: optionalString,
+    LICENSE_SIGNING_KEY_FILE: optionalString,
+    LICENSE_ISSUER: optionalString,
+    LICENSE_AUDIENCE: optionalString,
+    LICENSE_DEFAULT_CHANNEL: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,62}$/, "must be a channel name (^[a-z][a-z0-9-]{0,62}$)")
+      .default("stable"),
+    LICENSE_CACHE_SIZE: z.coerce.number().int().min(100).max(10_000_000).default(200_000),
+    ADMIN_JWT_SECRET: optionalString.pipe(
+      z.string().min(32, "must be at least 32 characters").optional(),
+    ),
+    ADMIN_JWKS_FILE: optionalString,
+    ADMIN_ISSUER: optionalString,
+    ADMIN_AUDIENCE: z.string().min(1).default("chartroom-admin"),
+    REDIS_URL: optionalString,
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.ADMIN_JWT_SECRET && c.ADMIN_JWKS_FILE) {
+      ctx.addIssue({ code: "custom", path: ["ADMIN_JWKS_FILE"], message: "set ADMIN_JWT_SECRET or ADMIN_JWKS_FILE, not both" });
+    }
+  });
+
+export type Env = z.infer<typeof configSchema>;
+
+export interface Config extends Env {
+  databaseProvider: "sqlite" | "postgresql";
+  /** True when no license or admin keys are configured: dev keys under DATA_DIR/keys. */
+  devKeys: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws ConfigError with one line per bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.keys(configSchema.shape ?? {});
+  const picked: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && (known.length === 0 || known.includes(k))) picked[k] = v;
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0] ?? "environment");
+        const value = name in picked && !/SECRET|KEY/.test(name) ? ` (got ${JSON.stringify(picked[name])})` : "";
+        return `${name}: ${i.message}${value}`;
+      }),
+    );
+  }
+  const c = parsed.data;
+  return {
+    ...c,
+    databaseProvider: c.DATABASE_URL.startsWith("file:") ? "sqlite" : "postgresql",
+    devKeys: !c.LICENSE_JWKS_FILE && !c.LICENSE_SIGNING_KEY_FILE && !c.ADMIN_JWT_SECRET && !c.ADMIN_JWKS_FILE,
+  };
+}
