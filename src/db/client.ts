@@ -36,3 +36,9 @@ export function createDb(url: string): Db {
   const adapter = new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
   return new PostgresClient({ adapter }) as unknown as Db;
 }
+
+import type { Prisma as P } from "../generated/sqlite/client.js";
+/** Our values/chart/images are JSON by construction (validated by zod). */
+export function asJson(v: unknown): P.InputJsonValue {
+  return v as P.InputJsonValue;
+}

@@ -1,0 +1,69 @@
+// Builds the Chartroom HTTP app from a context; never listens (server.ts
+// does), so tests drive it with app.inject(). Plugins in the order they act.
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "@fastify/type-provider-zod";
+import type { Context } from "./context.js";
+import errorHandler from "./plugins/error-handler.js";
+import adminAuth from "./plugins/admin-auth.js";
+import { operatorRoutes } from "./routes/operator.js";
+import { serviceRoutes } from "./routes/service.js";
+import { catalogRoutes } from "./routes/admin/catalog-routes.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface AppOptions {
+  ctx: Context;
+  logger?: FastifyServerOptions["logger"];
+  loggerInstance?: FastifyServerOptions["loggerInstance"];
+}
+
+export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(loggerInstance ? { loggerInstance } : { logger: logger ?? false }),
+    bodyLimit: ctx.config.BODY_LIMIT_BYTES,
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+    // A caller's request id is kept (and echoed) so logs can be joined up.
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook("onSend", async (req, reply) => {
+    reply.header("x-request-id", req.id);
+  });
+
+  await app.register(errorHandler);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "Chartroom", version: "1", description: "Release-channel deploy server. Contract: API.md (operator endpoints, license rules, admin API)." },
+      components: {
+        securitySchemes: {
+          license: { type: "http", scheme: "basic", description: 'user "license", password: the license JWT (as the W&B operator sends it)' },
+          licenseBearer: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "the license JWT" },
+          adminBearer: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "admin JWT with roles ⊆ viewer, release-engineer, admin" },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(serviceRoutes, { ctx });
+  await app.register(operatorRoutes, { ctx });
+  await app.register(
+    async (admin) => {
+      await admin.register(adminAuth, { keys: ctx.admin, audience: ctx.config.ADMIN_AUDIENCE, issuer: ctx.config.ADMIN_ISSUER });
+      await admin.register(catalogRoutes, { ctx });
+    },
+    { prefix: "/api/v1/admin" },
+  );
+  return app;
+}

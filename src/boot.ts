@@ -1,0 +1,25 @@
+// What start-up does before serving: apply pending migrations (under a
+// lock), and on the first boot of an empty database load CHANNELS_DIR.
+import { existsSync } from "node:fs";
+import type { FastifyBaseLogger } from "fastify";
+import { migrate } from "./db/migrate.js";
+import type { Context } from "./context.js";
+
+export const SYSTEM_ACTOR = { sub: "system:first-boot" };
+
+export async function prepareDatabase(ctx: Context, log: FastifyBaseLogger): Promise<void> {
+  const result = await migrate(ctx.config.DATABASE_URL);
+  if (result.applied.length > 0) log.info({ applied: result.applied }, "migrations applied");
+  else log.debug({ alreadyApplied: result.alreadyApplied }, "no pending migrations");
+
+  const [channels, releases] = await Promise.all([ctx.store.channels.list(), ctx.store.releases.list({ limit: 1 })]);
+  if (channels.length === 0 && releases.items.length === 0) {
+    const dir = ctx.config.CHANNELS_DIR;
+    if (!existsSync(dir)) {
+      log.info({ dir }, "empty database and no channels directory; starting with no channels");
+      return;
+    }
+    const applied = await ctx.declarative.apply(dir, SYSTEM_ACTOR);
+    log.info({ dir, steps: applied.steps.length }, "first boot: declarative channels loaded");
+  }
+}

@@ -1,0 +1,115 @@
+// Wires Chartroom's parts together from the config: the store, the license
+// keys and verifier, the services and the background loops. `app.ts` turns
+// a context into HTTP routes; the CLI uses the same context without HTTP.
+import type { FastifyBaseLogger } from "fastify";
+import type { Config } from "./config.js";
+import { LicenseKeyring, ensureDevKeys, loadSigningKey, type SigningKey } from "./licensing/license-keys.js";
+import { LicenseVerifier } from "./licensing/verify-license.js";
+import { createStore, type Store } from "./repositories/store.js";
+import { applyChannels } from "./services/apply-channels.js";
+import { catalogService } from "./services/catalog-service.js";
+import { fleetRecorder } from "./services/fleet-recorder.js";
+import { revocationSet } from "./services/revocations.js";
+import { specService } from "./services/spec-service.js";
+import { stateWatcher } from "./services/state-watcher.js";
+
+export interface AdminKeys {
+  /** HS256 secret (ADMIN_JWT_SECRET, or the development secret). */
+  secret?: string | undefined;
+  /** JWKS file of an identity provider (ADMIN_JWKS_FILE). */
+  jwksFile?: string | undefined;
+}
+
+export function resolveKeys(config: Config, log: Pick<FastifyBaseLogger, "warn">) {
+  let signingKeyFile = config.LICENSE_SIGNING_KEY_FILE;
+  let adminSecret = config.ADMIN_JWT_SECRET;
+  if (config.devKeys) {
+    const dev = ensureDevKeys(config.DATA_DIR);
+    signingKeyFile = dev.signingKeyFile;
+    adminSecret = dev.adminSecret;
+    log.warn(
+      { keys: `${config.DATA_DIR}/keys`, created: dev.created },
+      "DEVELOPMENT KEYS IN USE: no license or admin keys are configured, so Chartroom generated its own under DATA_DIR/keys. Set LICENSE_JWKS_FILE / LICENSE_SIGNING_KEY_FILE and ADMIN_JWT_SECRET / ADMIN_JWKS_FILE before production.",
+    );
+  }
+  const signingKey: SigningKey | undefined = signingKeyFile ? loadSigningKey(signingKeyFile) : undefined;
+  const admin: AdminKeys = { secret: adminSecret, jwksFile: config.ADMIN_JWKS_FILE };
+  return { signingKey, admin };
+}
+
+export function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store } = {}) {
+  const store = opts.store ?? createStore(config.DATABASE_URL);
+  const { signingKey, admin } = resolveKeys(config, log);
+  const keyring = new LicenseKeyring({
+    ...(config.LICENSE_JWKS_FILE ? { jwksFile: config.LICENSE_JWKS_FILE } : {}),
+    ...(signingKey ? { signingKey } : {}),
+    log,
+  });
+  const verifier = new LicenseVerifier({
+    keyring,
+    defaultChannel: config.LICENSE_DEFAULT_CHANNEL,
+    cacheSize: config.LICENSE_CACHE_SIZE,
+    ...(config.LICENSE_ISSUER ? { issuer: config.LICENSE_ISSUER } : {}),
+    ...(config.LICENSE_AUDIENCE ? { audience: config.LICENSE_AUDIENCE } : {}),
+  });
+  const specs = specService(store);
+  const revocations = revocationSet(() => store.licenses.allRevokedJtis());
+  const catalog = catalogService(store, () => specs.invalidate());
+  const declarative = applyChannels(store, catalog, () => specs.invalidate());
+  const fleet = fleetRecorder({
+    write: (p) => store.instances.recordPolls(p),
+    onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
+  });
+  const watcher = stateWatcher({
+    versions: () => store.state.versions(),
+    onChange: async (kind) => {
+      if (kind === "catalog") specs.invalidate();
+      if (kind === "licenses") await Promise.all([revocations.reload(), specs.loadOverrides()]);
+      log.info({ kind }, "state changed elsewhere; caches reloaded");
+    },
+    onError: (err) => log.warn({ err }, "state version check failed"),
+  });
+
+  let stopKeyWatch: (() => void) | undefined;
+
+  return {
+    config,
+    store,
+    keyring,
+    verifier,
+    signingKey,
+    admin,
+    specs,
+    revocations,
+    catalog,
+    declarative,
+    fleet,
+    watcher,
+    /** Loads what the hot path needs and starts the background loops. */
+    async start(): Promise<void> {
+      await Promise.all([revocations.reload(), specs.loadOverrides()]);
+      await watcher.init();
+      watcher.start();
+      fleet.start();
+      if (config.LICENSE_JWKS_FILE) {
+        stopKeyWatch = keyring.watch(() => {
+          verifier.clear();
+          log.info({ kids: keyring.kids() }, "license JWKS file changed; keys reloaded");
+        });
+      }
+    },
+    /** Re-reads the license JWKS file (SIGHUP). */
+    reloadKeys(): boolean {
+      const ok = keyring.reload();
+      if (ok) verifier.clear();
+      return ok;
+    },
+    async stop(): Promise<void> {
+      stopKeyWatch?.();
+      watcher.stop();
+      await fleet.stop().catch((err: unknown) => log.warn({ err }, "fleet records not flushed at shutdown"));
+      await store.close();
+    },
+  };
+}
+export type Context = ReturnType<typeof createContext>;

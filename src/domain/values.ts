@@ -1,0 +1,63 @@
+// Helm values: plain JSON objects, merged the way API.md §1 says: objects
+// merge key by key, arrays and scalars replace. Pure functions, table-tested
+// in test/domain/values.test.ts.
+
+export type Values = { [key: string]: unknown };
+
+/** Keys that would reach an object's prototype if ever used as a property. */
+export const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+export function isPlainObject(v: unknown): v is Values {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Deep-merges `over` onto `base` into a new object; neither input changes.
+ * Objects merge key by key; arrays, scalars and null replace.
+ */
+export function mergeValues(base: Values, over: Values): Values {
+  const out: Values = {};
+  for (const [k, v] of Object.entries(base)) out[k] = v;
+  for (const [k, v] of Object.entries(over)) {
+    if (FORBIDDEN_KEYS.has(k)) continue;
+    const prev = out[k];
+    out[k] = isPlainObject(prev) && isPlainObject(v) ? mergeValues(prev, v) : v;
+  }
+  return out;
+}
+
+/** Merges layers left to right: each deep-merged over the ones before. */
+export function mergeLayers(...layers: (Values | undefined | null)[]): Values {
+  let out: Values = {};
+  for (const layer of layers) if (layer) out = mergeValues(out, layer);
+  return out;
+}
+
+/**
+ * Finds the first problem in a values tree, or undefined: a forbidden key,
+ * nesting deeper than `maxDepth`, or a non-JSON value. Returns the dotted path.
+ */
+export function findValuesProblem(v: unknown, maxDepth = 32, path = ""): { path: string; reason: string } | undefined {
+  if (maxDepth < 0) return { path, reason: "nested too deeply (at most 32 levels)" };
+  if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
+  if (typeof v === "number") return Number.isFinite(v) ? undefined : { path, reason: "must be a finite number" };
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = findValuesProblem(v[i], maxDepth - 1, `${path}[${i}]`);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  if (isPlainObject(v)) {
+    for (const [k, child] of Object.entries(v)) {
+      const childPath = path ? `${path}.${k}` : k;
+      if (FORBIDDEN_KEYS.has(k)) return { path: childPath, reason: `key "${k}" is not allowed` };
+      const p = findValuesProblem(child, maxDepth - 1, childPath);
+      if (p) return p;
+    }
+    return undefined;
+  }
+  return { path, reason: "must be JSON (object, array, string, number, boolean or null)" };
+}

@@ -1,0 +1,72 @@
+// The one catalogue of Chartroom's errors. Each has a stable `code` that
+// clients branch on, an HTTP status, and a message template. Services throw
+// these; the error handler (src/plugins/error-handler.ts) renders them as
+// {"statusCode","error","code","message"[,"field","reason"]}.
+import createError, { type FastifyErrorConstructor } from "@fastify/error";
+
+/** An error that names the input field at fault (rendered as `field`). */
+export interface FieldError extends Error {
+  field?: string;
+  reason?: string;
+}
+
+function def(code: string, message: string, statusCode: number): FastifyErrorConstructor {
+  return createError(code, message, statusCode);
+}
+
+// 400 — bad input
+export const ValidationError = def("VALIDATION_FAILED", "%s", 400);
+// 401 — license or admin credentials
+export const LicenseMissingError = def("LICENSE_MISSING", "a license is required (Authorization: Basic license:<JWT> or Bearer <JWT>)", 401);
+export const LicenseMalformedError = def("LICENSE_MALFORMED", "the license is not a well-formed JWT: %s", 401);
+export const LicenseTooLargeError = def("LICENSE_TOO_LARGE", "the license is longer than %s bytes", 401);
+export const LicenseAlgorithmError = def("LICENSE_ALG_NOT_ALLOWED", "license algorithm %s is not allowed (RS256, ES256, EdDSA)", 401);
+export const LicenseUnknownKeyError = def("LICENSE_UNKNOWN_KID", "the license's key id is not trusted", 401);
+export const LicenseSignatureError = def("LICENSE_BAD_SIGNATURE", "the license signature is invalid", 401);
+export const LicenseExpiredError = def("LICENSE_EXPIRED", "the license has expired", 401);
+export const LicenseNotYetValidError = def("LICENSE_NOT_YET_VALID", "the license is not valid yet", 401);
+export const LicenseIssuerError = def("LICENSE_WRONG_ISSUER", "the license was issued by an untrusted issuer", 401);
+export const LicenseAudienceError = def("LICENSE_WRONG_AUDIENCE", "the license is not meant for this server", 401);
+export const LicenseClaimsError = def("LICENSE_CLAIMS_INVALID", "the license claims are invalid: %s", 401);
+export const AdminAuthError = def("ADMIN_UNAUTHORIZED", "%s", 401);
+// 403
+export const LicenseRevokedError = def("LICENSE_REVOKED", "this license has been revoked", 403);
+export const ReleaseNotEntitledError = def("RELEASE_NOT_ENTITLED", "release %s is not available to this license", 403);
+export const RoleRequiredError = def("ROLE_REQUIRED", "this action needs the %s role", 403);
+// 404
+export const NotFoundError = def("NOT_FOUND", "%s", 404);
+export const ChannelNotFoundError = def("CHANNEL_NOT_FOUND", "channel %s does not exist", 404);
+export const ChannelEmptyError = def("CHANNEL_HAS_NO_RELEASE", "channel %s has no release yet", 404);
+export const ReleaseNotFoundError = def("RELEASE_NOT_FOUND", "release %s does not exist", 404);
+export const LicenseNotFoundError = def("LICENSE_NOT_FOUND", "license %s does not exist", 404);
+// 409
+export const ChannelExistsError = def("CHANNEL_EXISTS", "channel %s already exists", 409);
+export const ReleaseExistsError = def("RELEASE_EXISTS", "release %s already exists; releases are immutable", 409);
+export const ReleaseYankedError = def("RELEASE_YANKED", "release %s is yanked", 409);
+export const PromotionConflictError = def("PROMOTION_CONFLICT", "%s", 409);
+export const PromotionRefusedError = def("PROMOTION_REFUSED", "%s", 409);
+export const DowngradeRefusedError = def("DOWNGRADE_REFUSED", "%s", 409);
+export const DeclarationConflictError = def("DECLARATION_CONFLICT", "%s", 409);
+export const WriteConflictError = def("WRITE_CONFLICT", "the change collided with a concurrent one; retry", 409);
+// 413 / 429 / 503
+export const BodyTooLargeError = def("BODY_TOO_LARGE", "request body is larger than %s bytes", 413);
+export const RateLimitedError = def("RATE_LIMITED", "rate limit exceeded, retry in %s seconds", 429);
+export const NotReadyError = def("NOT_READY", "%s", 503);
+export const DatabaseUnavailableError = def("DATABASE_UNAVAILABLE", "the database is unavailable; retry later", 503);
+export const LicenseIssuingDisabledError = def("LICENSE_ISSUING_DISABLED", "this server has no license signing key (set LICENSE_SIGNING_KEY_FILE)", 503);
+
+/** Builds an error that names the field at fault. */
+export function fieldError(field: string, reason: string): FieldError {
+  const err = new ValidationError(`${field}: ${reason}`) as FieldError;
+  err.field = field;
+  err.reason = reason;
+  return err;
+}
+
+/** Attaches a field name to any catalogue error. */
+export function withField<E extends Error>(err: E, field: string, reason?: string): E & FieldError {
+  const e = err as E & FieldError;
+  e.field = field;
+  e.reason = reason ?? err.message;
+  return e;
+}

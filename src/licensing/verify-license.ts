@@ -1,0 +1,432 @@
+// License JWT verification (API.md §2): the Authorization header parser and
+// the verifier the operator endpoints call on every poll.
+//
+// Design notes:
+// - The checks that decide WHICH key and algorithm to use (size, shape, alg,
+//   crit, kid) are done here, before fast-jwt sees the token, so that the
+//   token can never steer verification: `alg` is an allow-list of three
+//   asymmetric algorithms, and the key comes only from the keyring by kid.
+//   Headers like jku / x5u / jwk / x5c are ignored, never fetched.
+// - fast-jwt then checks the signature and the registered claims. Its traps
+//   (a claim that is absent is not validated, iss/aud are not checked unless
+//   asked) are closed by `requiredClaims` and `allowedIss` / `allowedAud`.
+// - Every failure is one of the catalogue's 401 errors; nothing else leaves
+//   `verify`. No message ever contains the token.
+// - This module logs nothing.
+import { createVerifier, type TokenError } from "fast-jwt";
+import { LRUCache } from "lru-cache";
+import {
+  LicenseAlgorithmError,
+  LicenseAudienceError,
+  LicenseClaimsError,
+  LicenseExpiredError,
+  LicenseIssuerError,
+  LicenseMalformedError,
+  LicenseMissingError,
+  LicenseNotYetValidError,
+  LicenseSignatureError,
+  LicenseTooLargeError,
+  LicenseUnknownKeyError,
+} from "../errors.js";
+import type { LicenseAlg, LicenseKeyring, TrustedKey } from "./license-keys.js";
+
+/** A verified license. Times are in seconds since the epoch. */
+export interface License {
+  sub: string;
+  channel: string;
+  jti?: string;
+  exp: number;
+  iat?: number;
+  nbf?: number;
+}
+
+export const DEFAULT_MAX_TOKEN_BYTES = 8192;
+const DEFAULT_CLOCK_TOLERANCE_SEC = 60;
+const DEFAULT_CACHE_SIZE = 200_000;
+/** A cached verification is trusted for at most this long (and never past `exp`). */
+const MAX_CACHE_TTL_MS = 10 * 60 * 1000;
+const MAX_SUB_LENGTH = 256;
+const MAX_JTI_LENGTH = 256;
+
+const ALLOWED_ALGS: ReadonlySet<string> = new Set<LicenseAlg>(["RS256", "ES256", "EdDSA"]);
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
+const CHANNEL_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+
+// Every catalogue error this module may throw; anything else is wrapped.
+const LICENSE_ERRORS = [
+  LicenseAlgorithmError,
+  LicenseAudienceError,
+  LicenseClaimsError,
+  LicenseExpiredError,
+  LicenseIssuerError,
+  LicenseMalformedError,
+  LicenseMissingError,
+  LicenseNotYetValidError,
+  LicenseSignatureError,
+  LicenseTooLargeError,
+  LicenseUnknownKeyError,
+];
+
+function isCatalogueError(err: unknown): boolean {
+  return LICENSE_ERRORS.some((C) => err instanceof C);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The longest `Authorization` header that can still carry a token within the
+ * limit: "Basic " + base64("license:" + token), plus a little slack for
+ * surrounding whitespace. A longer header is refused before it is decoded.
+ */
+function maxHeaderLength(maxTokenBytes: number): number {
+  return "Basic ".length + 4 * Math.ceil(("license:".length + maxTokenBytes) / 3) + 16;
+}
+
+function byteLengthExceeds(s: string, max: number): boolean {
+  // s.length counts UTF-16 units, never more than the UTF-8 bytes: cheap pre-check.
+  return s.length > max || Buffer.byteLength(s, "utf8") > max;
+}
+
+/**
+ * Extracts the license JWT from an `Authorization` header:
+ * `Basic base64("license:" + JWT)` (what the W&B operator sends) or
+ * `Bearer JWT`; schemes are case-insensitive. The token is not verified here.
+ */
+export function tokenFromAuthorization(header: string | undefined, maxTokenBytes = DEFAULT_MAX_TOKEN_BYTES): string {
+  if (header === undefined || header.trim() === "") throw new LicenseMissingError();
+  if (header.length > maxHeaderLength(maxTokenBytes)) throw new LicenseTooLargeError(maxTokenBytes);
+
+  const trimmed = header.trim();
+  const space = trimmed.search(/\s/);
+  const scheme = (space === -1 ? trimmed : trimmed.slice(0, space)).toLowerCase();
+  const credentials = space === -1 ? "" : trimmed.slice(space).trim();
+  if (/\s/.test(credentials)) throw new LicenseMalformedError("unexpected whitespace in the Authorization header");
+
+  let token: string;
+  if (scheme === "bearer") {
+    if (credentials === "") throw new LicenseMalformedError("the Bearer credentials are empty");
+    token = credentials;
+  } else if (scheme === "basic") {
+    token = tokenFromBasic(credentials);
+  } else {
+    throw new LicenseMalformedError("the Authorization scheme must be Basic or Bearer");
+  }
+  if (byteLengthExceeds(token, maxTokenBytes)) throw new LicenseTooLargeError(maxTokenBytes);
+  return token;
+}
+
+function tokenFromBasic(credentials: string): string {
+  // Strict base64 (RFC 4648 §4): Buffer.from(…, "base64") would silently skip
+  // invalid characters. Padding is optional, but if present it must be right.
+  const valid =
+    /^[A-Za-z0-9+/]+={0,2}$/.test(credentials) &&
+    (credentials.includes("=") ? credentials.length % 4 === 0 : credentials.length % 4 !== 1);
+  if (!valid) throw new LicenseMalformedError("the Basic credentials are not valid base64");
+  const decoded = Buffer.from(credentials, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon === -1) throw new LicenseMalformedError("the Basic credentials have no user:password separator");
+  if (decoded.slice(0, colon) !== "license") throw new LicenseMalformedError('the Basic user name must be "license"');
+  const token = decoded.slice(colon + 1);
+  if (token === "") throw new LicenseMalformedError("the Basic password (the license) is empty");
+  return token;
+}
+
+export interface LicenseVerifierOptions {
+  keyring: Pick<LicenseKeyring, "get">;
+  /** LICENSE_ISSUER: when set, `iss` must equal it. */
+  issuer?: string;
+  /** LICENSE_AUDIENCE: when set, `aud` (string or array) must contain it. */
+  audience?: string;
+  /** LICENSE_DEFAULT_CHANNEL: the entitlement of a license with no `channel` claim. */
+  defaultChannel: string;
+  /** Allowed clock skew for exp / nbf / iat, in seconds (default 60). */
+  clockToleranceSec?: number;
+  /** Longest accepted token, in bytes (default 8192). */
+  maxTokenBytes?: number;
+  /** Verified tokens kept in memory (default 200 000). */
+  cacheSize?: number;
+  /** Clock in milliseconds (tests). */
+  now?: () => number;
+}
+
+type FastVerify = (token: string) => unknown;
+
+/** A fast-jwt verifier bound to one trusted key (see #verifierFor). */
+interface Memo {
+  kid: string;
+  alg: LicenseAlg;
+  publicKey: TrustedKey["publicKey"];
+  pem: string;
+  verify: FastVerify;
+  /** The clock value the verifier was built with, when a custom clock is in use. */
+  clock: number | undefined;
+}
+
+export class LicenseVerifier {
+  readonly #keyring: Pick<LicenseKeyring, "get">;
+  readonly #issuer: string | undefined;
+  readonly #audience: string | undefined;
+  readonly #defaultChannel: string;
+  readonly #toleranceMs: number;
+  readonly #maxTokenBytes: number;
+  readonly #now: (() => number) | undefined;
+  readonly #cache: LRUCache<string, License>;
+  // Keyed by the TrustedKey object: a reloaded key set brings new objects, so
+  // a verifier never outlives the key it was built for.
+  #verifiers = new WeakMap<TrustedKey, Memo>();
+  #hits = 0;
+  #misses = 0;
+
+  constructor(opts: LicenseVerifierOptions) {
+    this.#keyring = opts.keyring;
+    this.#issuer = opts.issuer || undefined;
+    this.#audience = opts.audience || undefined;
+    this.#defaultChannel = opts.defaultChannel;
+    this.#toleranceMs = (opts.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC) * 1000;
+    this.#maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
+    this.#now = opts.now;
+    const now = opts.now;
+    this.#cache = new LRUCache<string, License>({
+      max: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
+      // Entries carry their own ttl (see #remember); a stale one is never returned.
+      ttlAutopurge: false,
+      allowStale: false,
+      // With an injected clock (tests), lru-cache must age entries on that same
+      // clock; ttlResolution 0 stops it from memoising the time between calls.
+      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+    });
+  }
+
+  #clock(): number {
+    return this.#now ? this.#now() : Date.now();
+  }
+
+  /** Verifies a license JWT; throws a catalogue 401 error for any failure. */
+  verify(token: string): License {
+    try {
+      return this.#verify(token);
+    } catch (err) {
+      if (isCatalogueError(err)) throw err;
+      // Defence in depth: no internal error (or its message) escapes as a 500.
+      throw new LicenseMalformedError("the license could not be verified");
+    }
+  }
+
+  #verify(token: string): License {
+    if (typeof token !== "string") throw new LicenseMalformedError("the license is not a string");
+    // 1. Size, before any parsing.
+    if (byteLengthExceeds(token, this.#maxTokenBytes)) throw new LicenseTooLargeError(this.#maxTokenBytes);
+
+    // Warm path: only tokens that verified are cached, so no crypto is needed.
+    const cached = this.#cache.get(token);
+    if (cached !== undefined && cached.exp * 1000 > this.#clock()) {
+      this.#hits++;
+      return cached;
+    }
+    this.#misses++;
+
+    // 2. Exactly three non-empty base64url segments (this also refuses an
+    //    unsigned token, whose third segment is empty).
+    const segments = token.split(".");
+    if (segments.length !== 3 || !segments.every((s) => BASE64URL_SEGMENT.test(s))) {
+      throw new LicenseMalformedError("expected three non-empty base64url segments");
+    }
+
+    // 3. Header: a JSON object.
+    let header: unknown;
+    try {
+      header = JSON.parse(Buffer.from(segments[0] as string, "base64url").toString("utf8"));
+    } catch {
+      throw new LicenseMalformedError("the header is not base64url-encoded JSON");
+    }
+    if (!isRecord(header)) throw new LicenseMalformedError("the header is not a JSON object");
+
+    // 4. Algorithm: exactly one of the three, case-sensitive.
+    const alg = header.alg;
+    if (typeof alg !== "string" || !ALLOWED_ALGS.has(alg)) throw new LicenseAlgorithmError(describeAlg(alg));
+
+    // 5. No critical extensions are understood, so any `crit` is refused (RFC 7515 §4.1.11).
+    if ("crit" in header) throw new LicenseMalformedError("critical header extensions are not supported");
+
+    // 6. The key: picked by kid from the keyring only, and it must be a key for this alg.
+    const kid = header.kid;
+    const key = typeof kid === "string" ? this.#keyring.get(kid) : undefined;
+    if (!key) throw new LicenseUnknownKeyError();
+    if (key.alg !== alg) throw new LicenseAlgorithmError(describeAlg(alg));
+
+    // 7. Signature and registered claims.
+    let payload: unknown;
+    try {
+      payload = this.#verifierFor(key).verify(token);
+    } catch (err) {
+      throw this.#mapFastJwtError(err, segments[1] as string);
+    }
+    if (!isRecord(payload)) throw new LicenseMalformedError("the payload is not a JSON object");
+
+    // 8. Our own claim rules.
+    const license = this.#licenseFrom(payload);
+    this.#remember(token, license);
+    return license;
+  }
+
+  /**
+   * The fast-jwt verifier for a trusted key, built on first use. fast-jwt
+   * fixes `clockTimestamp` when the verifier is created, so with the default
+   * clock it is left unset (fast-jwt reads Date.now() per call) and the
+   * verifier lives as long as the key; with an injected clock the verifier is
+   * rebuilt whenever that clock has moved.
+   */
+  #verifierFor(key: TrustedKey): Memo {
+    const clock = this.#now ? this.#now() : undefined;
+    let memo = this.#verifiers.get(key);
+    if (memo && memo.kid === key.kid && memo.alg === key.alg && memo.publicKey === key.publicKey && memo.clock === clock) {
+      return memo;
+    }
+    // fast-jwt takes keys as PEM strings, not KeyObjects.
+    const pem =
+      memo && memo.publicKey === key.publicKey
+        ? memo.pem
+        : key.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const requiredClaims = ["exp", "sub"];
+    // fast-jwt skips the iss / aud check when the claim is absent: require it.
+    if (this.#issuer !== undefined) requiredClaims.push("iss");
+    if (this.#audience !== undefined) requiredClaims.push("aud");
+    const verify = createVerifier({
+      key: pem,
+      algorithms: [key.alg],
+      requiredClaims,
+      clockTolerance: this.#toleranceMs,
+      ...(clock !== undefined ? { clockTimestamp: clock } : {}),
+      ...(this.#issuer !== undefined ? { allowedIss: this.#issuer } : {}),
+      ...(this.#audience !== undefined ? { allowedAud: this.#audience } : {}),
+      cache: false,
+    }) as FastVerify;
+    memo = { kid: key.kid, alg: key.alg, publicKey: key.publicKey, pem, verify, clock };
+    this.#verifiers.set(key, memo);
+    return memo;
+  }
+
+  /** Maps a fast-jwt error (or anything else thrown while verifying) to the catalogue. */
+  #mapFastJwtError(err: unknown, payloadSegment: string): Error {
+    const code = (err as Partial<TokenError> | undefined)?.code;
+    // fast-jwt messages are fixed texts (no token content); they help explain claim errors.
+    const detail = err instanceof Error ? err.message : "unknown error";
+    switch (code) {
+      case "FAST_JWT_INVALID_SIGNATURE":
+      case "FAST_JWT_VERIFY_ERROR": // a signature that cannot even be parsed, e.g. a short ES256 one
+        return new LicenseSignatureError();
+      case "FAST_JWT_EXPIRED":
+        return new LicenseExpiredError();
+      case "FAST_JWT_INACTIVE":
+        return new LicenseNotYetValidError();
+      case "FAST_JWT_INVALID_ALGORITHM":
+        return new LicenseAlgorithmError("(mismatch)");
+      // fast-jwt names the failing claim only in prose; the signature has been
+      // verified by the time claims are checked, so read the payload instead.
+      case "FAST_JWT_MISSING_REQUIRED_CLAIM": {
+        // Required in this order: exp, sub, then iss / aud when configured.
+        // A missing iss / aud is a wrong issuer / audience.
+        const p = decodeJsonSegment(payloadSegment);
+        if (p && "exp" in p && "sub" in p) {
+          if (this.#issuer !== undefined && !("iss" in p)) return new LicenseIssuerError();
+          if (this.#audience !== undefined && !("aud" in p)) return new LicenseAudienceError();
+        }
+        return new LicenseClaimsError(detail);
+      }
+      case "FAST_JWT_INVALID_CLAIM_VALUE": {
+        // Only the iss and aud validators are configured with allowed values.
+        const which = this.#failingIssAud(decodeJsonSegment(payloadSegment));
+        if (which === "iss") return new LicenseIssuerError();
+        if (which === "aud") return new LicenseAudienceError();
+        return new LicenseClaimsError(detail);
+      }
+      case "FAST_JWT_INVALID_CLAIM_TYPE":
+        return new LicenseClaimsError(detail);
+      default:
+        // FAST_JWT_MALFORMED, INVALID_PAYLOAD, INVALID_KEY, INVALID_CRIT_HEADER, … and non-fast-jwt errors.
+        return new LicenseMalformedError(typeof code === "string" && code.startsWith("FAST_JWT_") ? detail : "the license could not be verified");
+    }
+  }
+
+  /** Which configured iss/aud constraint the payload breaks, if any (missing counts as wrong). */
+  #failingIssAud(payload: Record<string, unknown> | undefined): "iss" | "aud" | undefined {
+    if (!payload) return undefined;
+    if (this.#issuer !== undefined && payload.iss !== this.#issuer) return "iss";
+    if (this.#audience !== undefined) {
+      const aud = payload.aud;
+      const auds = Array.isArray(aud) ? aud : [aud];
+      if (!auds.includes(this.#audience)) return "aud";
+    }
+    return undefined;
+  }
+
+  /** Applies Chartroom's own claim rules to a signature-verified payload. */
+  #licenseFrom(p: Record<string, unknown>): License {
+    const { sub, exp, channel, jti, iat, nbf } = p;
+    if (typeof sub !== "string" || sub === "" || sub.length > MAX_SUB_LENGTH) {
+      throw new LicenseClaimsError(`sub must be a non-empty string of at most ${MAX_SUB_LENGTH} characters`);
+    }
+    if (typeof exp !== "number" || !Number.isFinite(exp)) throw new LicenseClaimsError("exp must be a number");
+    if (channel !== undefined && (typeof channel !== "string" || !CHANNEL_NAME.test(channel))) {
+      throw new LicenseClaimsError("channel must be a channel name (^[a-z][a-z0-9-]{0,62}$)");
+    }
+    if (jti !== undefined && (typeof jti !== "string" || jti === "" || jti.length > MAX_JTI_LENGTH)) {
+      throw new LicenseClaimsError(`jti must be a non-empty string of at most ${MAX_JTI_LENGTH} characters`);
+    }
+    if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) throw new LicenseClaimsError("nbf must be a number");
+    if (iat !== undefined) {
+      // fast-jwt checks iat only with maxAge; we honour it: a number, and not from the future.
+      if (typeof iat !== "number" || !Number.isFinite(iat)) throw new LicenseClaimsError("iat must be a number");
+      if (iat * 1000 - this.#toleranceMs > this.#clock()) throw new LicenseNotYetValidError();
+    }
+    const license: License = { sub, channel: channel ?? this.#defaultChannel, exp };
+    if (jti !== undefined) license.jti = jti;
+    if (iat !== undefined) license.iat = iat;
+    if (nbf !== undefined) license.nbf = nbf;
+    // Frozen: the same object is handed out on every cache hit.
+    return Object.freeze(license);
+  }
+
+  /** Caches a verified license until its exp, and for at most 10 minutes. */
+  #remember(token: string, license: License): void {
+    const ttl = this.cacheTtlFor(license);
+    if (ttl > 0) this.#cache.set(token, license, { ttl });
+  }
+
+  /**
+   * How long (ms) a license just verified may be served from the cache: up
+   * to its `exp` (no tolerance) and at most 10 minutes; 0 means "do not cache".
+   */
+  cacheTtlFor(license: Pick<License, "exp">): number {
+    const ttl = Math.floor(Math.min(license.exp * 1000 - this.#clock(), MAX_CACHE_TTL_MS));
+    return ttl > 0 ? ttl : 0;
+  }
+
+  /** Empties the cache; called when the trusted keys change, so no entry outlives its key. */
+  clear(): void {
+    this.#cache.clear();
+  }
+
+  stats(): { hits: number; misses: number; size: number; max: number } {
+    return { hits: this.#hits, misses: this.#misses, size: this.#cache.size, max: this.#cache.max };
+  }
+}
+
+/** Decodes a base64url JSON object segment; undefined when it is not one. */
+function decodeJsonSegment(segment: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(segment, "base64url").toString("utf8"));
+    return isRecord(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A short, safe rendering of the header's alg for the error message (never the raw input). */
+function describeAlg(alg: unknown): string {
+  if (typeof alg === "string" && /^[A-Za-z0-9+_-]{1,16}$/.test(alg)) return JSON.stringify(alg);
+  if (alg === undefined) return "(missing)";
+  return "(invalid)";
+}

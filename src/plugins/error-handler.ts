@@ -1,0 +1,98 @@
+// The one error handler and the one not-found handler. Every error leaves
+// as {"statusCode","error","code","message"} plus "field" and "reason" for
+// bad input. 5xx answers never carry internal messages; they are logged
+// with the request id instead.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import { STATUS_CODES } from "node:http";
+import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
+import { isUnavailable } from "../repositories/store.js";
+import type { FieldError } from "../errors.js";
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  code: string;
+  message: string;
+  field?: string;
+  reason?: string;
+}
+
+interface ZodLikeIssue {
+  path?: (string | number)[];
+  message?: string;
+  code?: string;
+  errors?: ZodLikeIssue[][];
+  keys?: string[];
+}
+
+/** For a union (chart shapes), the branch that got furthest explains best. */
+function bestIssue(issue: ZodLikeIssue): ZodLikeIssue {
+  if (issue.code !== "invalid_union" || !issue.errors?.length) return issue;
+  const ranked = [...issue.errors].sort((a, b) => a.length - b.length);
+  const best = ranked[0]?.[0];
+  if (!best) return issue;
+  return bestIssue({ ...best, path: [...(issue.path ?? []), ...(best.path ?? [])] });
+}
+
+function describeIssue(issue: ZodLikeIssue): { field: string; reason: string } {
+  const i = bestIssue(issue);
+  const path = (i.path ?? []).map(String);
+  if (i.code === "unrecognized_keys" && i.keys?.length) {
+    return { field: [...path, i.keys[0]!].join("."), reason: "is not a known field" };
+  }
+  return { field: path.join(".") || "(body)", reason: i.message ?? "is invalid" };
+}
+
+function errorBody(statusCode: number, code: string, message: string, extra: { field?: string; reason?: string } = {}): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", code, message, ...extra };
+}
+
+export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest): ErrorBody {
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const first = err.validation[0] as unknown as { instancePath?: string; message?: string; params?: { issue?: ZodLikeIssue } };
+    const issue = first.params?.issue;
+    const { field, reason } = issue ? describeIssue(issue) : { field: first.instancePath ?? "(body)", reason: first.message ?? "is invalid" };
+    const where = err.validationContext ?? "body";
+    return errorBody(400, "VALIDATION_FAILED", `${where}.${field}: ${reason}`, { field, reason });
+  }
+  const status = err.statusCode ?? 500;
+  if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return errorBody(413, "BODY_TOO_LARGE", `request body is larger than ${req.routeOptions.bodyLimit ?? "the limit of"} bytes`);
+  if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return errorBody(415, "UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)");
+  if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return errorBody(400, "VALIDATION_FAILED", "body: must be a JSON object", { field: "(body)", reason: "must be a JSON object" });
+  if (err.code?.startsWith("FST_ERR_CTP_") || (err instanceof SyntaxError && status === 400)) {
+    return errorBody(400, "MALFORMED_BODY", "body is not valid JSON", { field: "(body)", reason: "is not valid JSON" });
+  }
+  if (status >= 500 || status < 400) {
+    if (isUnavailable(err)) return errorBody(503, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later");
+    // Our own 503s (NOT_READY, …) say what to do; anything else is internal.
+    if (status === 503 && err.code && !err.code.startsWith("FST_")) return errorBody(503, err.code, err.message);
+    return errorBody(500, "INTERNAL", "internal error; see the server log for this request id");
+  }
+  const extra: { field?: string; reason?: string } = {};
+  if (err.field) extra.field = err.field;
+  if (err.reason) extra.reason = err.reason;
+  return errorBody(status, err.code ?? "BAD_REQUEST", err.message, extra);
+}
+
+export default fp(
+  async function errorHandler(app: FastifyInstance) {
+    app.setErrorHandler((err: FastifyError & FieldError, req: FastifyRequest, reply: FastifyReply) => {
+      const body = toErrorBody(err, req);
+      if (body.statusCode >= 500) {
+        req.log.error({ err, code: body.code }, "request failed");
+      } else {
+        req.log.info({ code: body.code, field: body.field, status: body.statusCode }, "request refused");
+      }
+      if (body.statusCode === 401 && !reply.hasHeader("www-authenticate")) {
+        reply.header("www-authenticate", req.url.startsWith("/api/v1/admin") ? 'Bearer realm="chartroom-admin"' : 'Basic realm="chartroom"');
+      }
+      if (body.statusCode === 503 && !reply.hasHeader("retry-after")) reply.header("retry-after", "5");
+      reply.code(body.statusCode).type("application/json; charset=utf-8").send(body);
+    });
+    app.setNotFoundHandler((req, reply) => {
+      reply.code(404).send(errorBody(404, "ROUTE_NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`));
+    });
+  },
+  { name: "error-handler" },
+);

@@ -1,0 +1,51 @@
+import { asJson, type Db } from "../db/client.js";
+import { decodeIntCursor, toPage, type Page, type PageRequest } from "./paging.js";
+
+export interface AuditEntry {
+  id: number;
+  actor: string;
+  action: string;
+  targetType: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+  requestId: string | null;
+  createdAt: Date;
+}
+
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  targetType: string;
+  target: string;
+  before?: unknown;
+  after?: unknown;
+  requestId?: string | null | undefined;
+}
+
+/** JSON-safe copy (Dates become ISO strings) for the audit's Json columns. */
+function json(v: unknown) {
+  return v === undefined || v === null ? undefined : asJson(JSON.parse(JSON.stringify(v)));
+}
+
+export function auditRepo(db: Pick<Db, "auditEntry">) {
+  return {
+    async add(e: NewAuditEntry): Promise<void> {
+      await db.auditEntry.create({
+        data: { actor: e.actor, action: e.action, targetType: e.targetType, target: e.target, before: json(e.before), after: json(e.after), requestId: e.requestId ?? null },
+      });
+    },
+    /** Newest first, optionally narrowed to one target or action. */
+    async list(page: PageRequest, filter: { targetType?: string | undefined; target?: string | undefined; action?: string | undefined } = {}): Promise<Page<AuditEntry>> {
+      const before = decodeIntCursor(page.cursor);
+      const where: Record<string, unknown> = {};
+      if (filter.targetType) where.targetType = filter.targetType;
+      if (filter.target) where.target = filter.target;
+      if (filter.action) where.action = filter.action;
+      if (before !== undefined) where.id = { lt: before };
+      const rows = await db.auditEntry.findMany({ where, orderBy: { id: "desc" }, take: page.limit + 1 });
+      return toPage(rows, page.limit, (e) => e.id);
+    },
+  };
+}
+export type AuditRepo = ReturnType<typeof auditRepo>;

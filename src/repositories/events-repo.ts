@@ -1,0 +1,53 @@
+import type { Db } from "../db/client.js";
+import { decodeIntCursor, toPage, type Page, type PageRequest } from "./paging.js";
+
+export type ChannelAction = "promote" | "rollback" | "declare";
+
+export interface ChannelEvent {
+  id: number;
+  channelId: string;
+  action: string;
+  fromReleaseId: string | null;
+  toReleaseId: string | null;
+  actor: string;
+  reason: string | null;
+  requestId: string | null;
+  createdAt: Date;
+}
+
+export interface NewChannelEvent {
+  channelId: string;
+  action: ChannelAction;
+  fromReleaseId: string | null;
+  toReleaseId: string;
+  actor: string;
+  reason?: string | null | undefined;
+  requestId?: string | null | undefined;
+}
+
+export function eventsRepo(db: Pick<Db, "channelEvent">) {
+  return {
+    async add(e: NewChannelEvent): Promise<ChannelEvent> {
+      return db.channelEvent.create({ data: { ...e, reason: e.reason ?? null, requestId: e.requestId ?? null } });
+    },
+    /** Newest first. */
+    async list(channelId: string, page: PageRequest): Promise<Page<ChannelEvent>> {
+      const before = decodeIntCursor(page.cursor);
+      const rows = await db.channelEvent.findMany({
+        where: { channelId, ...(before !== undefined ? { id: { lt: before } } : {}) },
+        orderBy: { id: "desc" },
+        take: page.limit + 1,
+      });
+      return toPage(rows, page.limit, (e) => e.id);
+    },
+    /** Oldest first: the whole history of one channel (for rollback). */
+    async allOf(channelId: string): Promise<ChannelEvent[]> {
+      return db.channelEvent.findMany({ where: { channelId }, orderBy: { id: "asc" } });
+    },
+    /** Whether the release was ever the release of one of these channels. */
+    async everHeld(channelId: string, releaseId: string): Promise<boolean> {
+      return (await db.channelEvent.count({ where: { channelId, toReleaseId: releaseId } })) > 0;
+    },
+  };
+}
+export type EventsRepo = ReturnType<typeof eventsRepo>;

@@ -1,0 +1,95 @@
+// The store: every repository over one Prisma client, and transactions
+// that hand the same repositories bound to the transaction. Services get a
+// Store (or a narrow Pick of it) and never see Prisma.
+import { createDb, type Db, type Provider, providerOf } from "../db/client.js";
+import { auditRepo } from "./audit-repo.js";
+import { channelsRepo } from "./channels-repo.js";
+import { eventsRepo } from "./events-repo.js";
+import { instancesRepo } from "./instances-repo.js";
+import { licensesRepo } from "./licenses-repo.js";
+import { releasesRepo } from "./releases-repo.js";
+import { stateRepo } from "./state-repo.js";
+
+type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
+
+function reposOver(db: Db | Tx) {
+  return {
+    channels: channelsRepo(db),
+    releases: releasesRepo(db),
+    events: eventsRepo(db),
+    audit: auditRepo(db),
+    licenses: licensesRepo(db),
+    instances: instancesRepo(db),
+    state: stateRepo(db),
+  };
+}
+export type Repos = ReturnType<typeof reposOver>;
+
+export interface Store extends Repos {
+  provider: Provider;
+  /**
+   * Runs `fn` in one transaction. A serialization failure, deadlock or busy
+   * database is retried up to `attempts` times with jittered backoff, then
+   * surfaces as the original error (mapped to 409/503 by the caller).
+   */
+  transaction<T>(fn: (repos: Repos) => Promise<T>, opts?: { attempts?: number }): Promise<T>;
+  ping(): Promise<void>;
+  appliedMigrations(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** Errors worth retrying: the transaction lost a race, not a rule. */
+export function isRetryable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; meta?: { code?: unknown } } | null;
+  const code = String(e?.code ?? "");
+  const message = String(e?.message ?? "");
+  return (
+    code === "P2034" ||
+    code === "40001" ||
+    code === "40P01" ||
+    code === "SQLITE_BUSY" ||
+    /SQLITE_BUSY|database is locked|could not serialize|deadlock detected|write conflict/i.test(message)
+  );
+}
+
+/** Errors that mean the database cannot be reached at all. */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = String(e?.code ?? "");
+  const message = String(e?.message ?? "");
+  return (
+    ["P1001", "P1002", "P1017", "P2024", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001"].includes(code) ||
+    /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|terminating connection|Can't reach database|timeout exceeded when trying to connect|Server has closed the connection/i.test(message)
+  );
+}
+
+export function createStore(url: string, db: Db = createDb(url)): Store {
+  const provider = providerOf(url);
+  return {
+    provider,
+    ...reposOver(db),
+    async transaction(fn, opts = {}) {
+      const attempts = opts.attempts ?? 8;
+      for (let i = 1; ; i++) {
+        try {
+          return await db.$transaction((tx) => fn(reposOver(tx)), { maxWait: 10_000, timeout: 15_000 });
+        } catch (err) {
+          if (i >= attempts || !isRetryable(err)) throw err;
+          await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** i) * (0.5 + Math.random())));
+        }
+      }
+    },
+    async ping() {
+      await db.$queryRawUnsafe("SELECT 1");
+    },
+    async appliedMigrations() {
+      const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
+        `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+      );
+      return rows.map((r) => r.migration_name);
+    },
+    async close() {
+      await db.$disconnect();
+    },
+  };
+}

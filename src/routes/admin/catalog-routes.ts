@@ -1,0 +1,130 @@
+// Admin routes for channels and releases (API.md §3). Each route maps the
+// request onto one catalog service call; the rules live in the service.
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "@fastify/type-provider-zod";
+import { z } from "zod";
+import {
+  channelInputSchema,
+  channelName,
+  channelPatchSchema,
+  promoteInputSchema,
+  releaseInputSchema,
+  releaseRef,
+  rollbackInputSchema,
+  yankInputSchema,
+} from "../../domain/schemas.js";
+import type { Context } from "../../context.js";
+import type { Actor } from "../../services/catalog-service.js";
+import { errorResponses } from "../openapi-shared.js";
+import { auditDto, channelDto, eventDto, page, pageQuery, promotionDto, releaseDto, toChannelDto, toPromotionDto, toReleaseDto } from "./dto.js";
+
+export function actorOf(req: FastifyRequest): Actor {
+  return { sub: req.user.sub, requestId: req.id };
+}
+
+const security = [{ adminBearer: [] }];
+const nameParams = z.object({ name: channelName });
+const refParams = z.object({ idOrVersion: releaseRef });
+
+export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const { catalog, store } = ctx;
+
+  r.get("/channels", {
+    config: { role: "viewer" },
+    schema: { tags: ["channels"], security, summary: "Channels, each with its current release", response: { 200: z.object({ items: z.array(channelDto) }), ...errorResponses(401, 403) } },
+  }, async () => ({ items: (await catalog.listChannels()).map(toChannelDto) }));
+
+  r.post("/channels", {
+    config: { role: "admin" },
+    schema: { tags: ["channels"], security, summary: "Create a channel", body: channelInputSchema, response: { 201: channelDto, ...errorResponses(400, 401, 403, 409, 413) } },
+  }, async (req, reply) => {
+    const c = await catalog.createChannel(req.body, actorOf(req));
+    reply.code(201);
+    return toChannelDto({ ...c, release: null });
+  });
+
+  r.get("/channels/:name", {
+    config: { role: "viewer" },
+    schema: {
+      tags: ["channels"], security, summary: "A channel, its release and recent history", params: nameParams,
+      response: { 200: channelDto.extend({ history: z.array(eventDto) }), ...errorResponses(401, 403, 404) },
+    },
+  }, async (req) => {
+    const c = await catalog.getChannel(req.params.name);
+    const history = await catalog.history(req.params.name, { limit: 10 });
+    return { ...toChannelDto(c), history: history.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })) };
+  });
+
+  r.patch("/channels/:name", {
+    config: { role: "admin" },
+    schema: { tags: ["channels"], security, summary: "Change a channel's description or default values", params: nameParams, body: channelPatchSchema, response: { 200: channelDto, ...errorResponses(400, 401, 403, 404, 413) } },
+  }, async (req) => {
+    await catalog.updateChannel(req.params.name, req.body, actorOf(req));
+    return toChannelDto(await catalog.getChannel(req.params.name));
+  });
+
+  r.post("/channels/:name/promote", {
+    config: { role: "release-engineer" },
+    schema: {
+      tags: ["channels"], security, summary: "Promote a release to a channel", params: nameParams, body: promoteInputSchema,
+      description: "Rules: the release exists and is not yanked; with `from` it must be that channel's release; `expectedCurrent` must match (409 PROMOTION_CONFLICT); a lower version needs `allowDowngrade` (recorded as a rollback); promoting the current release is a 200 with changed=false.",
+      response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
+    },
+  }, async (req) => toPromotionDto(await catalog.promote(req.params.name, req.body, actorOf(req))));
+
+  r.post("/channels/:name/rollback", {
+    config: { role: "release-engineer" },
+    schema: {
+      tags: ["channels"], security, summary: "Roll a channel back (default: to the release before the current one)", params: nameParams, body: rollbackInputSchema,
+      response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
+    },
+  }, async (req) => toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
+
+  r.get("/channels/:name/history", {
+    config: { role: "viewer" },
+    schema: { tags: ["channels"], security, summary: "Every change of the channel's release, newest first", params: nameParams, querystring: pageQuery, response: { 200: page(eventDto), ...errorResponses(400, 401, 403, 404) } },
+  }, async (req) => {
+    const h = await catalog.history(req.params.name, req.query);
+    return { items: h.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })), nextCursor: h.nextCursor };
+  });
+
+  r.post("/releases", {
+    config: { role: "release-engineer" },
+    schema: { tags: ["releases"], security, summary: "Create an immutable release", body: releaseInputSchema, response: { 201: releaseDto, ...errorResponses(400, 401, 403, 409, 413) } },
+  }, async (req, reply) => {
+    reply.code(201);
+    return toReleaseDto(await catalog.createRelease(req.body, actorOf(req)));
+  });
+
+  r.get("/releases", {
+    config: { role: "viewer" },
+    schema: { tags: ["releases"], security, summary: "Releases, newest first", querystring: pageQuery, response: { 200: page(releaseDto), ...errorResponses(400, 401, 403) } },
+  }, async (req) => {
+    const p = await catalog.listReleases(req.query);
+    return { items: p.items.map(toReleaseDto), nextCursor: p.nextCursor };
+  });
+
+  r.get("/releases/:idOrVersion", {
+    config: { role: "viewer" },
+    schema: { tags: ["releases"], security, summary: "One release, by id or version", params: refParams, response: { 200: releaseDto, ...errorResponses(401, 403, 404) } },
+  }, async (req) => toReleaseDto(await catalog.getRelease(req.params.idOrVersion)));
+
+  r.post("/releases/:idOrVersion/yank", {
+    config: { role: "release-engineer" },
+    schema: { tags: ["releases"], security, summary: "Yank a release: never promoted or pinned again", params: refParams, body: yankInputSchema, response: { 200: releaseDto, ...errorResponses(400, 401, 403, 404, 409) } },
+  }, async (req) => toReleaseDto(await catalog.yankRelease(req.params.idOrVersion, req.body.reason, actorOf(req))));
+
+  r.get("/audit", {
+    config: { role: "viewer" },
+    schema: {
+      tags: ["audit"], security, summary: "Every admin mutation, newest first",
+      querystring: pageQuery.extend({ targetType: z.string().max(64).optional(), target: z.string().max(256).optional(), action: z.string().max(64).optional() }),
+      response: { 200: page(auditDto), ...errorResponses(400, 401, 403) },
+    },
+  }, async (req) => {
+    const { limit, cursor, ...filter } = req.query;
+    const p = await store.audit.list({ limit, cursor }, filter);
+    return { items: p.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })), nextCursor: p.nextCursor };
+  });
+}

@@ -1,0 +1,103 @@
+// The operator endpoints (API.md §1): what a W&B-style operator polls.
+// The warm path is synchronous: a cached license verification, a Set lookup
+// for revocation, a cached pre-serialized body. No database, no signature
+// check, no JSON serialization per request.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { LicenseRevokedError } from "../errors.js";
+import { tokenFromAuthorization, type License } from "../licensing/verify-license.js";
+import type { Context } from "../context.js";
+import type { SerializedSpec } from "../services/spec.js";
+import { errorResponses } from "./openapi-shared.js";
+
+/** RFC 9110 If-None-Match: weak comparison, lists, and "*". */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  for (const part of header.split(",")) {
+    const tag = part.trim().replace(/^W\//, "");
+    if (tag === etag) return true;
+  }
+  return false;
+}
+
+const specResponse = z
+  .object({
+    metadata: z.record(z.string(), z.string()).describe("every value a string (the operator decodes map[string]string)"),
+    chart: z.union([
+      z.object({ path: z.string() }),
+      z.object({ url: z.string().describe("oci://…"), version: z.string() }),
+      z.object({ url: z.string().describe("https://…"), name: z.string(), version: z.string() }),
+    ]),
+    values: z.record(z.string(), z.unknown()).describe("Helm values: channel defaults ⊕ release values ⊕ image tags ⊕ license overrides"),
+  })
+  .describe("The spec of a release, as the W&B operator's deployer client decodes it");
+
+export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+  const { verifier, revocations, specs, fleet } = ctx;
+
+  function authenticate(req: FastifyRequest): License {
+    const license = verifier.verify(tokenFromAuthorization(req.headers.authorization));
+    if (revocations.has(license.jti)) throw new LicenseRevokedError();
+    return license;
+  }
+
+  function send(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec): FastifyReply {
+    fleet.record({
+      sub: license.sub,
+      channel: license.channel,
+      releaseId: spec.releaseId,
+      releaseVersion: spec.version,
+      jti: license.jti ?? null,
+      userAgent: req.headers["user-agent"]?.slice(0, 256) ?? null,
+    });
+    reply.header("etag", spec.etag).header("cache-control", "no-cache");
+    if (matchesEtag(req.headers["if-none-match"], spec.etag)) return reply.code(304).send();
+    return reply.type("application/json; charset=utf-8").send(spec.body);
+  }
+
+  function answer(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec | Promise<SerializedSpec>) {
+    if (spec instanceof Promise) return spec.then((s) => send(req, reply, license, s));
+    return send(req, reply, license, spec);
+  }
+
+  const security: { [name: string]: string[] }[] = [{ license: [] }, { licenseBearer: [] }];
+  const shared = {
+    tags: ["operator"],
+    security,
+    headers: z.object({ "if-none-match": z.string().optional() }).passthrough(),
+  };
+
+  app.get(
+    "/api/v1/operator/channel",
+    {
+      schema: {
+        ...shared,
+        summary: "The spec of the license's channel",
+        description: 'Auth: Basic base64("license:" + JWT), as the W&B operator sends it, or Bearer JWT.',
+        response: { 200: specResponse, 304: z.null().describe("Not modified (If-None-Match)"), ...errorResponses(401, 403, 404, 429, 503) },
+      },
+    },
+    (req, reply) => {
+      const license = authenticate(req);
+      return answer(req, reply, license, specs.channelSpec(license.channel, license.sub));
+    },
+  );
+
+  app.get(
+    "/api/v1/operator/channel/release/:versionId",
+    {
+      schema: {
+        ...shared,
+        summary: "A pinned release (the operator's _releaseId)",
+        params: z.object({ versionId: z.string().min(1).max(128).describe("release id or semver version") }),
+        response: { 200: specResponse, 304: z.null(), ...errorResponses(401, 403, 404, 429, 503) },
+      },
+    },
+    (req, reply) => {
+      const license = authenticate(req);
+      const { versionId } = req.params as { versionId: string };
+      return answer(req, reply, license, specs.pinnedSpec(license.channel, versionId, license.sub));
+    },
+  );
+}

@@ -1,0 +1,67 @@
+// Starts Chartroom: parse config, prepare the database, build the app,
+// listen, and shut down gracefully on SIGTERM/SIGINT (close-with-grace:
+// stop accepting, finish in-flight requests, flush fleet records, close
+// the database) within SHUTDOWN_TIMEOUT_MS.
+import closeWithGrace from "close-with-grace";
+import pino from "pino";
+import { buildApp } from "./app.js";
+import { prepareDatabase } from "./boot.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { createContext } from "./context.js";
+import { loggerOptions } from "./logger.js";
+
+function printWelcome(config: Config, log: pino.Logger, address: string): void {
+  const base = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "127.0.0.1");
+  log.info({ url: base, docs: `${base}/docs` }, "chartroom listening");
+  if (config.devKeys) {
+    log.warn(
+      {
+        adminToken: "npx chartroom token --sub you@example.com --role admin",
+        devLicense: "npx chartroom license dev --sub customer-1 --channel stable",
+        poll: `curl -u "license:$LICENSE" ${base}/api/v1/operator/channel`,
+      },
+      "development mode: get an admin token and a dev license with these commands",
+    );
+  }
+}
+
+export async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stderr.write(`chartroom: configuration error: ${p}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const pretty = process.stdout.isTTY === true;
+  const log = pino(loggerOptions(config, { pretty }) as pino.LoggerOptions);
+  const ctx = createContext(config, log);
+  try {
+    await prepareDatabase(ctx, log);
+    await ctx.start();
+  } catch (err) {
+    log.fatal({ err }, "start-up failed");
+    await ctx.store.close().catch(() => {});
+    process.exit(1);
+  }
+  const app = await buildApp({ ctx, loggerInstance: log });
+
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log }, async ({ signal, err }) => {
+    if (err) log.error({ err }, "shutting down after an error");
+    else log.info({ signal }, "shutting down");
+    await app.close();
+    await ctx.stop();
+  });
+  process.on("SIGHUP", () => {
+    const ok = ctx.reloadKeys();
+    log.info({ ok }, "SIGHUP: license keys reloaded");
+  });
+
+  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  printWelcome(config, log, address);
+}
+
+await main();

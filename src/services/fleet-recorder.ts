@@ -1,0 +1,95 @@
+// Records who polls what without a database write per poll: polls are
+// summed in memory per licensee and written at most once per `minIntervalMs`
+// (default one minute) per licensee, by a periodic flush.
+import type { PollSummary } from "../repositories/instances-repo.js";
+
+export interface Poll {
+  sub: string;
+  channel: string;
+  releaseId: string | null;
+  releaseVersion: string | null;
+  jti: string | null;
+  userAgent: string | null;
+}
+
+export interface FleetRecorderOptions {
+  write: (p: PollSummary) => Promise<void>;
+  minIntervalMs?: number;
+  /** How often to look for summaries due for writing. */
+  tickMs?: number;
+  now?: () => number;
+  onError?: (err: unknown, sub: string) => void;
+}
+
+export function fleetRecorder(opts: FleetRecorderOptions) {
+  const minInterval = opts.minIntervalMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  const pending = new Map<string, PollSummary>();
+  const lastWrite = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  let writes = 0;
+  let flushing: Promise<void> | undefined;
+
+  function record(p: Poll): void {
+    const at = new Date(now());
+    const prev = pending.get(p.sub);
+    if (prev) {
+      prev.channel = p.channel;
+      prev.releaseId = p.releaseId;
+      prev.releaseVersion = p.releaseVersion;
+      prev.jti = p.jti;
+      prev.userAgent = p.userAgent;
+      prev.lastSeenAt = at;
+      prev.polls++;
+    } else {
+      pending.set(p.sub, { ...p, firstSeenAt: at, lastSeenAt: at, polls: 1 });
+    }
+  }
+
+  /** Writes the summaries that are due (all of them with `all`). */
+  async function flush(all = false): Promise<void> {
+    if (flushing) await flushing;
+    const t = now();
+    const due = [...pending.values()].filter((p) => all || t - (lastWrite.get(p.sub) ?? -Infinity) >= minInterval);
+    flushing = (async () => {
+      for (const p of due) {
+        pending.delete(p.sub);
+        try {
+          await opts.write(p);
+          writes++;
+          lastWrite.set(p.sub, t);
+        } catch (err) {
+          // Keep the polls for the next flush, merged with any newer ones.
+          const newer = pending.get(p.sub);
+          pending.set(p.sub, newer ? { ...newer, firstSeenAt: p.firstSeenAt, polls: newer.polls + p.polls } : p);
+          opts.onError?.(err, p.sub);
+        }
+      }
+    })();
+    try {
+      await flushing;
+    } finally {
+      flushing = undefined;
+    }
+  }
+
+  return {
+    record,
+    flush,
+    start(): void {
+      if (timer) return;
+      timer = setInterval(() => void flush(), opts.tickMs ?? 5_000);
+      timer.unref();
+    },
+    /** Stops the timer and writes everything still pending. */
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await flush(true);
+    },
+    stats() {
+      return { pending: pending.size, writes };
+    },
+  };
+}
+export type FleetRecorder = ReturnType<typeof fleetRecorder>;
