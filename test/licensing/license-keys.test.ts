@@ -116,6 +116,7 @@ t.test("key files that cannot be trusted are refused, naming the file and the ke
     ["duplicate kid", jwks(good, publicJwk(ec.publicKey, { kid: "ok" })), /key #1 repeats kid "ok"/],
     ["unknown kty", jwks({ kty: "XYZ", kid: "x" }), /key #0 key type "XYZ" is not supported/],
     ["a key that is not an object", jwks(good, "nope" as unknown as Record<string, unknown>), /key #1 is not a JSON object/],
+    ["EC point not on the curve", jwks({ kty: "EC", crv: "P-256", x: "AAAA", y: "AAAA", kid: "x" }), /key #0 is not a valid public key/],
     ["broken RSA modulus", jwks({ kty: "RSA", n: "AQAB", e: "AQAB", kid: "x" }), /key #0/],
     ["no keys array", JSON.stringify({ key: [] }), /must be a JSON object with a "keys" array/],
     ["bad JSON", "{ not json", /is not valid JSON/],
@@ -146,6 +147,7 @@ t.test("rotation: keys come and go with the JWKS file", async (t) => {
   const tokenB = jwt({ alg: "ES256", kid: "key-b" }, claims, b.privateKey, "ES256");
 
   t.equal(keyring.size, 2);
+  t.same(keyring.kids(), ["key-a", "key-b"]);
   t.equal(verifier.verify(tokenA).sub, "acme", "old key verifies");
   t.equal(verifier.verify(tokenB).sub, "acme", "new key verifies");
 

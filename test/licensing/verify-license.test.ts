@@ -72,6 +72,7 @@ const hostile: Row[] = [
   ["alg none with a signature segment", fakeSig({ alg: "none", kid: "rsa-1" }), "LICENSE_ALG_NOT_ALLOWED"],
   ["alg NONE with a signature segment", fakeSig({ alg: "NONE", kid: "rsa-1" }), "LICENSE_ALG_NOT_ALLOWED"],
   ["alg missing", fakeSig({ kid: "rsa-1" }), "LICENSE_ALG_NOT_ALLOWED"],
+  ["alg an object", fakeSig({ alg: { RS256: true }, kid: "rsa-1" }), "LICENSE_ALG_NOT_ALLOWED"],
   ["stripped signature", `${goodH}.${goodP}.`, "LICENSE_MALFORMED"],
   ["truncated signature", `${goodH}.${goodP}.${goodS.slice(0, -12)}`, "LICENSE_BAD_SIGNATURE"],
   ["tampered payload", `${goodH}.${tamperedPayload}.${goodS}`, "LICENSE_BAD_SIGNATURE"],

@@ -1,0 +1,83 @@
+// Test databases: a fresh SQLite file or a fresh PostgreSQL database per
+// test, dropped afterwards. PostgreSQL is the server on this machine
+// (TEST_PG_URL, default postgresql://postgres@127.0.0.1:5432/test). Where it
+// is unreachable, PostgreSQL tests are skipped LOUDLY — except in CI
+// (CI=true), where that is a failure.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import pg from "pg";
+import type { Test } from "tap";
+
+export type Provider = "sqlite" | "postgresql";
+export const PG_URL = process.env.TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+
+let pgProbe: Promise<string | null> | undefined;
+
+/** null when PostgreSQL answers, else why not. */
+export function pgUnavailableReason(): Promise<string | null> {
+  pgProbe ??= (async () => {
+    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+    try {
+      await c.connect();
+      await c.query("SELECT 1");
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await c.end().catch(() => {});
+    }
+  })();
+  return pgProbe;
+}
+
+function urlWithDatabase(base: string, name: string): string {
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Creates an empty database of the provider for this test; dropped in teardown. */
+export async function freshDatabase(t: Test, provider: Provider): Promise<string> {
+  if (provider === "sqlite") {
+    const dir = t.testdir({});
+    return `file:${join(dir, "chartroom.db")}`;
+  }
+  const name = `chartroom_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
+  await adminQuery(`CREATE DATABASE "${name}"`);
+  t.teardown(() => adminQuery(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+  return urlWithDatabase(PG_URL, name);
+}
+
+/**
+ * Runs `fn` as a subtest once per provider. Without PostgreSQL the
+ * PostgreSQL run is skipped with a loud message, or fails under CI.
+ */
+export function eachProvider(t: Test, name: string, fn: (t: Test, provider: Provider) => Promise<void>): Promise<void> {
+  return (async () => {
+    for (const provider of ["sqlite", "postgresql"] as const) {
+      if (provider === "postgresql") {
+        const reason = await pgUnavailableReason();
+        if (reason) {
+          if (process.env.CI) {
+            t.fail(`PostgreSQL is required in CI but unreachable at ${PG_URL}: ${reason}`);
+          } else {
+            process.stderr.write(`\n*** skipped: no PostgreSQL at ${PG_URL} (${reason}) — "${name}" ran on SQLite only ***\n\n`);
+            await t.test(`${name} [postgresql]`, { skip: `skipped: no PostgreSQL (${reason})` }, async () => {});
+          }
+          continue;
+        }
+      }
+      await t.test(`${name} [${provider}]`, (tt) => fn(tt, provider));
+    }
+  })();
+}
