@@ -146,9 +146,12 @@ async function migratePostgres(url: string, migrations: Migration[]): Promise<Mi
 
 /** Applies every pending migration; a second call applies nothing. */
 export async function migrate(url: string): Promise<MigrationResult> {
-  const provider = providerOf(url);
-  const migrations = readMigrations(provider);
-  return provider === "sqlite" ? migrateSqlite(url, migrations) : migratePostgres(url, migrations);
+  return migrateWith(url, readMigrations(providerOf(url)));
+}
+
+/** Applies the given migrations (tests pass their own list). */
+export async function migrateWith(url: string, migrations: Migration[]): Promise<MigrationResult> {
+  return providerOf(url) === "sqlite" ? migrateSqlite(url, migrations) : migratePostgres(url, migrations);
 }
 
 /** Names of migrations in the folder that the database has not applied. */

@@ -26,10 +26,16 @@ interface ZodLikeIssue {
   keys?: string[];
 }
 
-/** For a union (chart shapes), the branch that got furthest explains best. */
+/**
+ * For a union (chart shapes), the branch that got furthest explains best:
+ * the fewest issues, and on a tie the fewest failed refinements (a branch
+ * whose refinement refused a value given, e.g. a URL of the wrong scheme, is
+ * further from what was meant than one that only misses a field).
+ */
 function bestIssue(issue: ZodLikeIssue): ZodLikeIssue {
   if (issue.code !== "invalid_union" || !issue.errors?.length) return issue;
-  const ranked = [...issue.errors].sort((a, b) => a.length - b.length);
+  const custom = (branch: ZodLikeIssue[]) => branch.filter((i) => i.code === "custom").length;
+  const ranked = [...issue.errors].sort((a, b) => a.length - b.length || custom(a) - custom(b));
   const best = ranked[0]?.[0];
   if (!best) return issue;
   return bestIssue({ ...best, path: [...(issue.path ?? []), ...(best.path ?? [])] });
@@ -50,8 +56,14 @@ function errorBody(statusCode: number, code: string, message: string, extra: { f
 
 export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest): ErrorBody {
   if (hasZodFastifySchemaValidationErrors(err)) {
-    const first = err.validation[0] as unknown as { instancePath?: string; message?: string; params?: { issue?: ZodLikeIssue } };
-    const issue = first.params?.issue;
+    // @fastify/type-provider-zod 1.x hands each zod issue over as
+    // {keyword: code, instancePath: "/a/b", message, params: rest of the issue}.
+    const first = err.validation[0] as unknown as { keyword?: string; instancePath?: string; message?: string; params?: ZodLikeIssue & { issue?: ZodLikeIssue } };
+    const issue: ZodLikeIssue | undefined =
+      first.params?.issue ??
+      (first.keyword !== undefined
+        ? { ...first.params, code: first.keyword, message: first.message ?? "is invalid", path: (first.instancePath ?? "").split("/").filter((p) => p !== "") }
+        : undefined);
     const { field, reason } = issue ? describeIssue(issue) : { field: first.instancePath ?? "(body)", reason: first.message ?? "is invalid" };
     const where = err.validationContext ?? "body";
     return errorBody(400, "VALIDATION_FAILED", `${where}.${field}: ${reason}`, { field, reason });

@@ -1,0 +1,126 @@
+// The CLI's HTTP client for the admin API (API.md §3): global fetch, bearer
+// token from CHARTROOM_TOKEN, JSON both ways. Two failures are told apart:
+// the server answered with an error (ApiError, exit 1) and the server could
+// not be reached at all (UnreachableError, exit 3).
+import { UsageError } from "./args.js";
+
+export const DEFAULT_URL = "http://127.0.0.1:8080";
+const ADMIN_PREFIX = "/api/v1/admin";
+
+/** The server answered, with an error. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+/** No answer from the server (refused, DNS, timeout, TLS). */
+export class UnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UnreachableError";
+  }
+}
+
+/** Checks a base URL: http(s), no credentials (the token goes in a header, never in a URL). */
+export function parseBaseUrl(text: string): URL {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new UsageError(`CHARTROOM_URL ${JSON.stringify(text)} is not a URL (e.g. ${DEFAULT_URL})`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`CHARTROOM_URL must be an http:// or https:// URL`);
+  if (u.username || u.password) throw new UsageError("CHARTROOM_URL must not contain credentials; put the admin token in CHARTROOM_TOKEN");
+  u.search = "";
+  u.hash = "";
+  return u;
+}
+
+export type Query = Record<string, string | number | undefined>;
+
+export interface Client {
+  /** The base URL, for messages. */
+  readonly url: string;
+  readonly hasToken: boolean;
+  get(path: string, query?: Query): Promise<unknown>;
+  post(path: string, body: unknown): Promise<unknown>;
+}
+
+function reasonOf(err: unknown): string {
+  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (e.name === "TimeoutError" || e.name === "AbortError") return "no answer in time";
+  const cause = e.cause;
+  if (cause?.code) return cause.code;
+  return cause?.message ?? e.message ?? String(err);
+}
+
+export function createClient(opts: { baseUrl: string; token?: string | undefined; timeoutMs?: number }): Client {
+  const base = parseBaseUrl(opts.baseUrl);
+  const root = base.toString().replace(/\/+$/, "");
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+
+  async function call(method: "GET" | "POST", path: string, query: Query | undefined, body: unknown): Promise<unknown> {
+    const url = new URL(`${root}${ADMIN_PREFIX}${path}`);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { accept: "application/json", "user-agent": "chartroom-cli" };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        // A redirect could carry the bearer token elsewhere: refuse it.
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new UnreachableError(`cannot reach Chartroom at ${root}: ${reasonOf(err)}`);
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new UnreachableError(`the connection to Chartroom at ${root} broke: ${reasonOf(err)}`);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      throw new ApiError(res.status, "REDIRECTED", `${root} answered with a redirect (HTTP ${res.status}); set CHARTROOM_URL to the server's own address`);
+    }
+    let data: unknown;
+    try {
+      data = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      throw new ApiError(res.status, "NOT_CHARTROOM", `HTTP ${res.status} from ${root} is not JSON; is CHARTROOM_URL a Chartroom server?`);
+    }
+    if (!res.ok) {
+      const e = (data ?? {}) as { code?: unknown; message?: unknown; field?: unknown };
+      throw new ApiError(
+        res.status,
+        typeof e.code === "string" ? e.code : `HTTP_${res.status}`,
+        typeof e.message === "string" ? e.message : `HTTP ${res.status} from ${root}`,
+        typeof e.field === "string" ? e.field : undefined,
+      );
+    }
+    return data;
+  }
+
+  return {
+    url: root,
+    hasToken: !!opts.token,
+    get: (path, query) => call("GET", path, query, undefined),
+    post: (path, body) => call("POST", path, undefined, body),
+  };
+}
+
+/** One path segment (channel names, versions such as 1.0.0+build.1). */
+export function seg(s: string): string {
+  return encodeURIComponent(s);
+}

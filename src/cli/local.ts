@@ -1,0 +1,201 @@
+// Commands that work without the HTTP server: they read the same
+// environment as the server (loadConfig) and use its keys or its database.
+import { randomUUID } from "node:crypto";
+import { userInfo } from "node:os";
+import { Writable } from "node:stream";
+import pino from "pino";
+import { mintAdminToken, parseTtl } from "../admin/admin-token.js";
+import { ROLES, type Role } from "../admin/roles.js";
+import { ConfigError, loadConfig, type Config } from "../config.js";
+import { createContext, resolveKeys } from "../context.js";
+import { migrate } from "../db/migrate.js";
+import { CHANNEL_NAME } from "../domain/schemas.js";
+import { signLicense } from "../licensing/issue-license.js";
+import { UsageError } from "./args.js";
+import { table } from "./format.js";
+
+export interface Out {
+  write(chunk: string): unknown;
+}
+
+/** A local failure that is not the user's command line (exit 1). */
+export class LocalError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LocalError";
+  }
+}
+
+/** The database could not be reached (exit 3, like an unreachable server). */
+export class DatabaseUnreachableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DatabaseUnreachableError";
+  }
+}
+
+export function configFrom(env: Record<string, string | undefined>): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(`configuration: ${err.problems.join("; ")}`);
+    throw err;
+  }
+}
+
+/** A DATABASE_URL fit to print: the password replaced. */
+export function displayDbUrl(url: string): string {
+  if (url.startsWith("file:")) return url;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(DATABASE_URL)";
+  }
+}
+
+function ttl(text: string): number {
+  try {
+    return parseTtl(text);
+  } catch (err) {
+    throw new UsageError(`--${(err as Error).message}`);
+  }
+}
+
+/** The keys of the server: configured, or the development keys under DATA_DIR/keys. */
+function keys(config: Config, stderr: Out) {
+  return resolveKeys(config, {
+    warn: () => void stderr.write(`note: no keys are configured; using the development keys under ${config.DATA_DIR}/keys\n`),
+  });
+}
+
+export interface MintedToken {
+  token: string;
+  sub: string;
+  roles: Role[];
+  expiresAt: string;
+}
+
+export function mintToken(env: Record<string, string | undefined>, stderr: Out, req: { sub: string; roles: string[]; ttl: string }): MintedToken {
+  if (req.sub.trim() === "" || req.sub.length > 256) throw new UsageError("--sub must be 1 to 256 characters");
+  if (req.roles.length === 0) throw new UsageError(`--role is required (one of ${ROLES.join(", ")})`);
+  for (const r of req.roles) {
+    if (!(ROLES as readonly string[]).includes(r)) throw new UsageError(`unknown role ${JSON.stringify(r)}; roles are ${ROLES.join(", ")}`);
+  }
+  const ttlSec = ttl(req.ttl);
+  const config = configFrom(env);
+  let secret = config.ADMIN_JWT_SECRET;
+  if (!secret) {
+    if (config.ADMIN_JWKS_FILE) {
+      throw new LocalError("admin tokens come from your identity provider (ADMIN_JWKS_FILE is set); chartroom token mints only HS256 tokens from ADMIN_JWT_SECRET");
+    }
+    if (!config.devKeys) throw new LocalError("ADMIN_JWT_SECRET is not set (development keys are off because license keys are configured)");
+    secret = keys(config, stderr).admin.secret;
+    if (!secret) throw new LocalError("no admin secret found under DATA_DIR/keys");
+  }
+  const roles = [...new Set(req.roles)] as Role[];
+  const token = mintAdminToken(secret, { sub: req.sub, roles, ttlSec, audience: config.ADMIN_AUDIENCE, issuer: config.ADMIN_ISSUER });
+  return { token, sub: req.sub, roles, expiresAt: new Date(Date.now() + ttlSec * 1000).toISOString() };
+}
+
+export interface MintedLicense {
+  token: string;
+  sub: string;
+  channel: string;
+  jti: string;
+  kid: string;
+  expiresAt: string;
+}
+
+export function mintDevLicense(env: Record<string, string | undefined>, stderr: Out, req: { sub: string; channel?: string | undefined; ttl: string }): MintedLicense {
+  if (req.sub.trim() === "" || req.sub.length > 256) throw new UsageError("--sub must be 1 to 256 characters");
+  const ttlSec = ttl(req.ttl);
+  const config = configFrom(env);
+  const channel = req.channel ?? config.LICENSE_DEFAULT_CHANNEL;
+  if (!CHANNEL_NAME.test(channel)) throw new UsageError(`--channel ${JSON.stringify(channel)} is not a channel name (^[a-z][a-z0-9-]{0,62}$)`);
+  let signingKey;
+  try {
+    signingKey = keys(config, stderr).signingKey;
+  } catch (err) {
+    throw new LocalError((err as Error).message);
+  }
+  if (!signingKey) throw new LocalError("this server has no license signing key: set LICENSE_SIGNING_KEY_FILE (or configure no keys at all for development keys)");
+  const now = Math.floor(Date.now() / 1000);
+  const jti = randomUUID();
+  const exp = now + ttlSec;
+  const token = signLicense(signingKey, {
+    sub: req.sub,
+    channel,
+    jti,
+    exp,
+    iat: now,
+    ...(config.LICENSE_ISSUER ? { iss: config.LICENSE_ISSUER } : {}),
+    ...(config.LICENSE_AUDIENCE ? { aud: config.LICENSE_AUDIENCE } : {}),
+  });
+  return { token, sub: req.sub, channel, jti, kid: signingKey.kid, expiresAt: new Date(exp * 1000).toISOString() };
+}
+
+function unavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return (
+    ["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET", "57P03", "3D000", "28P01"].includes(String(e?.code ?? "")) ||
+    /ECONNREFUSED|ENOTFOUND|timeout exceeded when trying to connect|Connection terminated|Can't reach database/i.test(String(e?.message ?? ""))
+  );
+}
+
+async function withDb<T>(config: Config, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (unavailable(err)) throw new DatabaseUnreachableError(`cannot reach the database at ${displayDbUrl(config.DATABASE_URL)}: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+export async function runMigrate(env: Record<string, string | undefined>) {
+  const config = configFrom(env);
+  const result = await withDb(config, () => migrate(config.DATABASE_URL));
+  return { database: displayDbUrl(config.DATABASE_URL), ...result };
+}
+
+export function migrateText(r: Awaited<ReturnType<typeof runMigrate>>): string {
+  if (r.applied.length === 0) return `no pending migrations (${r.alreadyApplied} already applied to ${r.database})\n`;
+  return r.applied.map((m) => `applied ${m}\n`).join("") + `${r.applied.length} migration(s) applied to ${r.database}\n`;
+}
+
+function osUser(env: Record<string, string | undefined>): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return env.USER ?? env.USERNAME ?? "unknown";
+  }
+}
+
+export async function runApply(env: Record<string, string | undefined>, stderr: Out, dir: string, dryRun: boolean) {
+  const full = configFrom(env);
+  // apply needs the database only: leave the keys out, so a missing or
+  // broken key file is not its problem and no development keys are made.
+  const config: Config = { ...full, devKeys: false, LICENSE_JWKS_FILE: undefined, LICENSE_SIGNING_KEY_FILE: undefined };
+  const log = pino({ level: "warn", base: null }, new Writable({ write: (chunk, _enc, cb) => void (stderr.write(String(chunk)), cb()) }));
+  await withDb(config, () => migrate(config.DATABASE_URL));
+  const ctx = createContext(config, log);
+  try {
+    const actor = { sub: `cli:${osUser(env)}` };
+    const result = await withDb(config, () => ctx.declarative.apply(dir, actor, { dryRun }));
+    return { ...result, dir, actor: actor.sub };
+  } finally {
+    await ctx.stop().catch(() => {});
+  }
+}
+
+export function applyText(r: Awaited<ReturnType<typeof runApply>>): string {
+  if (r.steps.length === 0) return `nothing to do: the database already matches ${r.dir}\n`;
+  const head = r.dryRun ? `plan for ${r.dir} (dry run: nothing was written), ${r.steps.length} step(s):\n` : `applied ${r.dir} as ${r.actor}, ${r.steps.length} step(s):\n`;
+  return head + table(["ACTION", "TARGET", "FILE", "DETAIL"], r.steps.map((s) => [s.action, s.target, s.file, s.detail]));
+}
+
+export function tokenText(t: MintedToken | MintedLicense): string {
+  return `${t.token}\n`;
+}
+

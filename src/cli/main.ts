@@ -1,0 +1,285 @@
+// `chartroom`: the command-line tool (bin/chartroom.js runs main()).
+//
+// Exit codes: 0 done; 1 the server (or the database) refused, with
+// "error: CODE: message" on stderr; 2 a usage or configuration error;
+// 3 the server (or the database) cannot be reached.
+//
+// main() takes its environment and output streams as arguments, so tests
+// drive it without spawning a process.
+import { ApiError, DEFAULT_URL, UnreachableError, createClient, type Client } from "./client.js";
+import { UsageError, bool, limit, list, parse, positionals, required, str, type OptionSpec, type Parsed } from "./args.js";
+import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
+import * as remote from "./remote.js";
+import type { Result } from "./remote.js";
+
+export interface Output {
+  write(chunk: string): unknown;
+}
+
+export interface Io {
+  stdout: Output;
+  stderr: Output;
+  env: Record<string, string | undefined>;
+}
+
+interface Cx {
+  io: Io;
+  client(p: Parsed): Client;
+}
+
+interface Command {
+  usage: string;
+  summary: string;
+  options?: Record<string, OptionSpec>;
+  run(p: Parsed, cx: Cx): Promise<Result>;
+}
+
+const page: Record<string, OptionSpec> = { limit: { type: "string" }, cursor: { type: "string" } };
+
+const COMMANDS: Record<string, Command> = {
+  token: {
+    usage: "token --sub NAME --role ROLE [--role ROLE2] [--ttl 1h]",
+    summary: "mint an admin token from ADMIN_JWT_SECRET (or the development secret); prints the token only",
+    options: { sub: { type: "string" }, role: { type: "string", multiple: true }, ttl: { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      const t = mintToken(cx.io.env, cx.io.stderr, { sub: required(p, "sub", "NAME"), roles: list(p, "role"), ttl: str(p, "ttl") ?? "1h" });
+      return { json: t, text: `${t.token}\n` };
+    },
+  },
+  "license dev": {
+    usage: "license dev --sub NAME [--channel stable] [--ttl 30d]",
+    summary: "mint a development license with the server's signing key; prints the token only",
+    options: { sub: { type: "string" }, channel: { type: "string" }, ttl: { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      const l = mintDevLicense(cx.io.env, cx.io.stderr, { sub: required(p, "sub", "NAME"), channel: str(p, "channel"), ttl: str(p, "ttl") ?? "30d" });
+      return { json: l, text: `${l.token}\n` };
+    },
+  },
+  channels: {
+    usage: "channels",
+    summary: "list channels with their current release",
+    async run(p, cx) {
+      positionals(p, []);
+      return remote.channels(cx.client(p));
+    },
+  },
+  channel: {
+    usage: "channel NAME",
+    summary: "show a channel, its default values and recent history",
+    async run(p, cx) {
+      const [name] = positionals(p, ["NAME"]);
+      return remote.channel(cx.client(p), name!);
+    },
+  },
+  releases: {
+    usage: "releases [--limit N] [--cursor C]",
+    summary: "list releases, newest first",
+    options: page,
+    async run(p, cx) {
+      positionals(p, []);
+      return remote.releases(cx.client(p), { limit: limit(p), cursor: str(p, "cursor") });
+    },
+  },
+  "release show": {
+    usage: "release show VERSION",
+    summary: "show one release (by version or id)",
+    async run(p, cx) {
+      const [version] = positionals(p, ["VERSION"]);
+      return remote.releaseShow(cx.client(p), version!);
+    },
+  },
+  "release create": {
+    usage: "release create FILE.yaml",
+    summary: "create an immutable release from a YAML or JSON file",
+    async run(p, cx) {
+      const [file] = positionals(p, ["FILE"]);
+      return remote.releaseCreate(cx.client(p), file!);
+    },
+  },
+  promote: {
+    usage: "promote VERSION --to CHANNEL [--from CHANNEL] [--expect CURRENT|none] [--allow-downgrade] [--reason TEXT]",
+    summary: "move a channel to a release, under the promotion rules",
+    options: { to: { type: "string" }, from: { type: "string" }, expect: { type: "string" }, "allow-downgrade": { type: "boolean" }, reason: { type: "string" } },
+    async run(p, cx) {
+      const [version] = positionals(p, ["VERSION"]);
+      return remote.promote(cx.client(p), version!, {
+        to: required(p, "to", "CHANNEL"),
+        from: str(p, "from"),
+        expect: str(p, "expect"),
+        allowDowngrade: bool(p, "allow-downgrade"),
+        reason: str(p, "reason"),
+      });
+    },
+  },
+  rollback: {
+    usage: "rollback CHANNEL --reason TEXT [--to VERSION]",
+    summary: "roll a channel back (default: to the release before the current one)",
+    options: { reason: { type: "string" }, to: { type: "string" } },
+    async run(p, cx) {
+      const [name] = positionals(p, ["CHANNEL"]);
+      return remote.rollback(cx.client(p), name!, { reason: required(p, "reason", "TEXT"), to: str(p, "to") });
+    },
+  },
+  yank: {
+    usage: "yank VERSION --reason TEXT",
+    summary: "yank a release: it is never promoted or pinned again",
+    options: { reason: { type: "string" } },
+    async run(p, cx) {
+      const [version] = positionals(p, ["VERSION"]);
+      return remote.yank(cx.client(p), version!, required(p, "reason", "TEXT"));
+    },
+  },
+  history: {
+    usage: "history CHANNEL [--limit N] [--cursor C]",
+    summary: "every change of a channel's release, newest first",
+    options: page,
+    async run(p, cx) {
+      const [name] = positionals(p, ["CHANNEL"]);
+      return remote.history(cx.client(p), name!, { limit: limit(p), cursor: str(p, "cursor") });
+    },
+  },
+  audit: {
+    usage: "audit [--limit N] [--cursor C] [--action A] [--target T] [--target-type channel|release]",
+    summary: "the audit log of admin changes, newest first",
+    options: { ...page, action: { type: "string" }, target: { type: "string" }, "target-type": { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      return remote.audit(cx.client(p), { limit: limit(p), cursor: str(p, "cursor"), action: str(p, "action"), target: str(p, "target"), targetType: str(p, "target-type") });
+    },
+  },
+  migrate: {
+    usage: "migrate",
+    summary: "apply pending database migrations (DATABASE_URL)",
+    async run(p, cx) {
+      positionals(p, []);
+      const r = await runMigrate(cx.io.env);
+      return { json: r, text: migrateText(r) };
+    },
+  },
+  apply: {
+    usage: "apply DIR [--dry-run]",
+    summary: "load declarative channels and releases from DIR into the database (DATABASE_URL)",
+    options: { "dry-run": { type: "boolean" } },
+    async run(p, cx) {
+      const [dir] = positionals(p, ["DIR"]);
+      const r = await runApply(cx.io.env, cx.io.stderr, dir!, bool(p, "dry-run"));
+      return { json: r, text: applyText(r) };
+    },
+  },
+};
+
+const SUBCOMMANDED = new Set(["release", "license"]);
+
+export function usage(): string {
+  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+  const lines = Object.values(COMMANDS).map((c) => `  chartroom ${c.usage.padEnd(width)}  ${c.summary}`);
+  return `chartroom: the Chartroom command-line tool
+
+usage:
+  chartroom help
+${lines.join("\n")}
+
+options for every command:
+  --json        print the raw JSON answer instead of a table
+  --url URL     the server (default: CHARTROOM_URL, else ${DEFAULT_URL})
+  -h, --help    this text for one command
+
+environment:
+  CHARTROOM_URL     the server the HTTP commands talk to (default ${DEFAULT_URL})
+  CHARTROOM_TOKEN   admin bearer token: export CHARTROOM_TOKEN=$(chartroom token --sub you --role admin)
+  DATABASE_URL, DATA_DIR, ADMIN_JWT_SECRET, LICENSE_SIGNING_KEY_FILE, …  as for the server (migrate, apply, token, license)
+
+exit codes: 0 done, 1 refused by the server, 2 usage error, 3 server unreachable
+`;
+}
+
+function commandUsage(name: string): string {
+  return `usage: chartroom ${COMMANDS[name]!.usage}\n`;
+}
+
+/** Splits argv into the command name and its arguments ("release show", ["1.2.3"]). */
+function resolveCommand(argv: string[]): { name: string | undefined; rest: string[]; wanted: string } {
+  const first = argv[0] ?? "";
+  if (SUBCOMMANDED.has(first)) {
+    const sub = argv[1];
+    if (sub !== undefined && !sub.startsWith("-")) {
+      const name = `${first} ${sub}`;
+      return { name: COMMANDS[name] ? name : undefined, rest: argv.slice(2), wanted: name };
+    }
+    return { name: undefined, rest: argv.slice(1), wanted: first };
+  }
+  return { name: COMMANDS[first] ? first : undefined, rest: argv.slice(1), wanted: first };
+}
+
+export async function main(argv: string[], io: Partial<Io> = {}): Promise<number> {
+  const env = io.env ?? process.env;
+  const stdout = io.stdout ?? process.stdout;
+  const rawStderr = io.stderr ?? process.stderr;
+  // Whatever goes wrong, the admin token is never echoed.
+  const secretToken = env.CHARTROOM_TOKEN?.trim();
+  const stderr: Output = {
+    write: (s: string) => rawStderr.write(secretToken && secretToken.length >= 8 ? s.split(secretToken).join("[redacted]") : s),
+  };
+  const full: Io = { env, stdout, stderr };
+
+  const first = argv[0];
+  if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+    stdout.write(usage());
+    return 0;
+  }
+
+  const { name, rest, wanted } = resolveCommand(argv);
+  if (!name) {
+    const sub = Object.keys(COMMANDS).filter((k) => k.startsWith(`${wanted} `));
+    const hint = sub.length > 0 ? `; try ${sub.map((s) => `"chartroom ${s}"`).join(" or ")}` : "; see chartroom help";
+    stderr.write(`error: unknown command ${JSON.stringify(wanted)}${hint}\n`);
+    return 2;
+  }
+  const cmd = COMMANDS[name]!;
+
+  try {
+    const p = parse(rest, cmd.options);
+    const json = bool(p, "json");
+    if (bool(p, "help")) {
+      stdout.write(`${commandUsage(name)}${cmd.summary}\n`);
+      return 0;
+    }
+    const cx: Cx = {
+      io: full,
+      client: (pp) => createClient({ baseUrl: str(pp, "url") ?? (env.CHARTROOM_URL?.trim() || DEFAULT_URL), token: secretToken || undefined }),
+    };
+    const result = await cmd.run(p, cx);
+    stdout.write(json ? `${JSON.stringify(result.json, null, 2)}\n` : result.text);
+    if (result.note && !json) stderr.write(result.note);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      stderr.write(`error: ${err.message}\n${commandUsage(name)}`);
+      return 2;
+    }
+    if (err instanceof UnreachableError || err instanceof DatabaseUnreachableError) {
+      stderr.write(`error: ${err.message}\n`);
+      return 3;
+    }
+    if (err instanceof ApiError) {
+      stderr.write(`error: ${err.code}: ${err.message}\n`);
+      if (err.field) stderr.write(`field: ${err.field}\n`);
+      if (err.status === 401) {
+        stderr.write(secretToken ? "hint: CHARTROOM_TOKEN was refused; mint a fresh one with chartroom token\n" : "hint: set CHARTROOM_TOKEN, e.g. export CHARTROOM_TOKEN=$(chartroom token --sub you --role admin)\n");
+      }
+      return 1;
+    }
+    if (err instanceof LocalError) {
+      stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    // Errors from the services (apply: DECLARATION_CONFLICT, VALIDATION_FAILED, …).
+    const e = err as { code?: unknown; message?: unknown; field?: unknown };
+    const code = typeof e.code === "string" && /^[A-Z][A-Z0-9_]+$/.test(e.code) ? `${e.code}: ` : "";
+    stderr.write(`error: ${code}${String(e.message ?? err)}\n`);
+    if (typeof e.field === "string") stderr.write(`field: ${e.field}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,243 @@
+// Commands that talk to a running server over the admin API (API.md §3).
+// Each returns the server's JSON answer and its human-readable rendering;
+// main() prints one or the other (--json).
+import { readFileSync } from "node:fs";
+import YAML from "yaml";
+import { UsageError } from "./args.js";
+import { seg, type Client } from "./client.js";
+import { clean, dash, describeChart, fields, table, when } from "./format.js";
+
+export interface Result {
+  json: unknown;
+  text: string;
+  /** A note for stderr (next page hints), kept off stdout. */
+  note?: string;
+}
+
+interface ReleaseRef {
+  id: string;
+  version: string;
+  yanked: boolean;
+}
+interface ChannelDto {
+  name: string;
+  description: string;
+  defaultValues: Record<string, unknown>;
+  release: ReleaseRef | null;
+  createdAt: string;
+  updatedAt: string;
+}
+interface EventDto {
+  id: number;
+  channel: string;
+  action: string;
+  fromVersion: string | null;
+  toVersion: string | null;
+  actor: string;
+  reason: string | null;
+  createdAt: string;
+}
+interface ReleaseDto {
+  id: string;
+  version: string;
+  chart: Record<string, unknown>;
+  images: Record<string, { repository?: string; tag?: string; digest?: string }>;
+  values: Record<string, unknown>;
+  notes: string;
+  createdBy: string;
+  createdAt: string;
+  yanked: boolean;
+  yankedAt: string | null;
+  yankedBy: string | null;
+  yankReason: string | null;
+}
+interface PromotionDto {
+  changed: boolean;
+  message: string;
+  action: string | null;
+  channel: string;
+  from: ReleaseRef | null;
+  to: ReleaseRef | null;
+}
+interface AuditDto {
+  id: number;
+  actor: string;
+  action: string;
+  targetType: string;
+  target: string;
+  requestId: string | null;
+  createdAt: string;
+}
+interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+function releaseCell(r: ReleaseRef | null): string {
+  if (!r) return "-";
+  return r.yanked ? `${r.version} (yanked)` : r.version;
+}
+
+function yamlBlock(title: string, v: Record<string, unknown>): string {
+  if (Object.keys(v).length === 0) return `${title}: {}\n`;
+  // YAML quotes strings holding control characters, so this is safe to print.
+  const body = YAML.stringify(v, { indent: 2 }).trimEnd();
+  return `${title}:\n${body.split("\n").map((l) => `  ${l}`).join("\n")}\n`;
+}
+
+function nextPage(p: Page<unknown>, command: string): string | undefined {
+  return p.nextCursor ? `more: ${command} --cursor ${p.nextCursor}\n` : undefined;
+}
+
+function historyTable(items: EventDto[]): string {
+  if (items.length === 0) return "no history\n";
+  return table(
+    ["TIME", "ACTION", "FROM", "TO", "ACTOR", "REASON"],
+    items.map((e) => [when(e.createdAt), e.action, dash(e.fromVersion), dash(e.toVersion), e.actor, dash(e.reason)]),
+  );
+}
+
+export async function channels(c: Client): Promise<Result> {
+  const data = (await c.get("/channels")) as { items: ChannelDto[] };
+  const text =
+    data.items.length === 0
+      ? "no channels\n"
+      : table(
+          ["NAME", "RELEASE", "UPDATED", "DESCRIPTION"],
+          data.items.map((ch) => [ch.name, releaseCell(ch.release), when(ch.updatedAt), ch.description]),
+        );
+  return { json: data, text };
+}
+
+export async function channel(c: Client, name: string): Promise<Result> {
+  const ch = (await c.get(`/channels/${seg(name)}`)) as ChannelDto & { history: EventDto[] };
+  const text =
+    fields([
+      ["name", ch.name],
+      ["description", dash(ch.description)],
+      ["release", releaseCell(ch.release)],
+      ["created", when(ch.createdAt)],
+      ["updated", when(ch.updatedAt)],
+    ]) +
+    yamlBlock("defaultValues", ch.defaultValues) +
+    "\nrecent history:\n" +
+    historyTable(ch.history);
+  return { json: ch, text };
+}
+
+export async function releases(c: Client, q: { limit?: number | undefined; cursor?: string | undefined }): Promise<Result> {
+  const data = (await c.get("/releases", q)) as Page<ReleaseDto>;
+  const text =
+    data.items.length === 0
+      ? "no releases\n"
+      : table(
+          ["VERSION", "CHART", "CREATED", "YANKED"],
+          data.items.map((r) => [r.version, describeChart(r.chart), when(r.createdAt), r.yanked ? `yes (${when(r.yankedAt)})` : "no"]),
+        );
+  const note = nextPage(data, `chartroom releases${q.limit ? ` --limit ${q.limit}` : ""}`);
+  return { json: data, text, ...(note ? { note } : {}) };
+}
+
+function releaseText(r: ReleaseDto): string {
+  const images = Object.entries(r.images);
+  return (
+    fields([
+      ["version", r.version],
+      ["id", r.id],
+      ["chart", describeChart(r.chart)],
+      ["created", `${when(r.createdAt)} by ${r.createdBy}`],
+      ["yanked", r.yanked ? `${when(r.yankedAt)} by ${dash(r.yankedBy)}: ${dash(r.yankReason)}` : "no"],
+      ["notes", dash(r.notes)],
+    ]) +
+    (images.length === 0
+      ? "images: none\n"
+      : "images:\n" +
+        table(
+          ["  COMPONENT", "REPOSITORY", "TAG", "DIGEST"],
+          images.map(([name, i]) => [`  ${name}`, dash(i.repository), dash(i.tag), dash(i.digest)]),
+        )) +
+    yamlBlock("values", r.values)
+  );
+}
+
+export async function releaseShow(c: Client, version: string): Promise<Result> {
+  const r = (await c.get(`/releases/${seg(version)}`)) as ReleaseDto;
+  return { json: r, text: releaseText(r) };
+}
+
+/** Reads a release from a YAML or JSON file (JSON is YAML). */
+export function readReleaseFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = YAML.parse(text, { maxAliasCount: 100 });
+  } catch (err) {
+    throw new UsageError(`${file} is not valid YAML or JSON: ${clean((err as Error).message.split("\n")[0] ?? "")}`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError(`${file} must hold one release (a mapping with version, chart, …)`);
+  return data;
+}
+
+export async function releaseCreate(c: Client, file: string): Promise<Result> {
+  const body = readReleaseFile(file);
+  const r = (await c.post("/releases", body)) as ReleaseDto;
+  return { json: r, text: `created release ${r.version} (id ${r.id})\n` };
+}
+
+function promotionText(p: PromotionDto): string {
+  if (!p.changed) return `${p.message}\n`;
+  return `${p.message} (was ${releaseCell(p.from)})\n`;
+}
+
+export async function promote(
+  c: Client,
+  version: string,
+  o: { to: string; from?: string | undefined; expect?: string | undefined; allowDowngrade: boolean; reason?: string | undefined },
+): Promise<Result> {
+  const body: Record<string, unknown> = { release: version };
+  if (o.from !== undefined) body.from = o.from;
+  if (o.expect !== undefined) body.expectedCurrent = o.expect === "none" ? null : o.expect;
+  if (o.allowDowngrade) body.allowDowngrade = true;
+  if (o.reason !== undefined) body.reason = o.reason;
+  const p = (await c.post(`/channels/${seg(o.to)}/promote`, body)) as PromotionDto;
+  return { json: p, text: promotionText(p) };
+}
+
+export async function rollback(c: Client, name: string, o: { reason: string; to?: string | undefined }): Promise<Result> {
+  const body: Record<string, unknown> = { reason: o.reason };
+  if (o.to !== undefined) body.to = o.to;
+  const p = (await c.post(`/channels/${seg(name)}/rollback`, body)) as PromotionDto;
+  return { json: p, text: promotionText(p) };
+}
+
+export async function yank(c: Client, version: string, reason: string): Promise<Result> {
+  const r = (await c.post(`/releases/${seg(version)}/yank`, { reason })) as ReleaseDto;
+  return { json: r, text: `yanked release ${r.version}: ${dash(r.yankReason)}\n` };
+}
+
+export async function history(c: Client, name: string, q: { limit?: number | undefined; cursor?: string | undefined }): Promise<Result> {
+  const data = (await c.get(`/channels/${seg(name)}/history`, q)) as Page<EventDto>;
+  const note = nextPage(data, `chartroom history ${name}${q.limit ? ` --limit ${q.limit}` : ""}`);
+  return { json: data, text: historyTable(data.items), ...(note ? { note } : {}) };
+}
+
+export async function audit(
+  c: Client,
+  q: { limit?: number | undefined; cursor?: string | undefined; action?: string | undefined; target?: string | undefined; targetType?: string | undefined },
+): Promise<Result> {
+  const data = (await c.get("/audit", q)) as Page<AuditDto>;
+  const text =
+    data.items.length === 0
+      ? "no audit entries\n"
+      : table(
+          ["TIME", "ACTOR", "ACTION", "TARGET", "REQUEST"],
+          data.items.map((a) => [when(a.createdAt), a.actor, a.action, `${a.targetType}/${a.target}`, dash(a.requestId)]),
+        );
+  const note = nextPage(data, `chartroom audit${q.limit ? ` --limit ${q.limit}` : ""}`);
+  return { json: data, text, ...(note ? { note } : {}) };
+}

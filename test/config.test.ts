@@ -1,0 +1,61 @@
+import t from "tap";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+t.test("defaults: the embedded SQLite, port 8080, stable, development keys", async (t) => {
+  const c = loadConfig({});
+  t.equal(c.PORT, 8080);
+  t.equal(c.HOST, "0.0.0.0");
+  t.equal(c.DATABASE_URL, "file:./data/chartroom.db");
+  t.equal(c.databaseProvider, "sqlite");
+  t.equal(c.CHANNELS_DIR, "./channels");
+  t.equal(c.LOG_LEVEL, "info");
+  t.equal(c.LICENSE_DEFAULT_CHANNEL, "stable");
+  t.equal(c.devKeys, true);
+});
+
+t.test("configured keys turn development keys off", async (t) => {
+  t.equal(loadConfig({ ADMIN_JWT_SECRET: "x".repeat(32) }).devKeys, false);
+  t.equal(loadConfig({ LICENSE_JWKS_FILE: "/keys/jwks.json" }).devKeys, false);
+  t.equal(loadConfig({ DATABASE_URL: "postgresql://u@h/db" }).databaseProvider, "postgresql");
+});
+
+t.test("ignores unrelated variables and treats empty optional ones as unset", async (t) => {
+  const c = loadConfig({ PATH: "/bin", LICENSE_ISSUER: "", HOME: "/root" });
+  t.equal(c.LICENSE_ISSUER, undefined);
+});
+
+const bad: [string, Record<string, string>, RegExp][] = [
+  ["port not a number", { PORT: "eighty" }, /^PORT: .*number/],
+  ["port out of range", { PORT: "70000" }, /^PORT: /],
+  ["database url scheme", { DATABASE_URL: "mysql://x/y" }, /^DATABASE_URL: must be file:PATH \(SQLite\) or postgresql/],
+  ["log level", { LOG_LEVEL: "loud" }, /^LOG_LEVEL: /],
+  ["default channel name", { LICENSE_DEFAULT_CHANNEL: "Stable" }, /^LICENSE_DEFAULT_CHANNEL: must be a channel name/],
+  ["short admin secret", { ADMIN_JWT_SECRET: "short" }, /^ADMIN_JWT_SECRET: must be at least 32 characters$/],
+  ["both admin key kinds", { ADMIN_JWT_SECRET: "x".repeat(40), ADMIN_JWKS_FILE: "/k.json" }, /^ADMIN_JWKS_FILE: set ADMIN_JWT_SECRET or ADMIN_JWKS_FILE, not both/],
+  ["body limit", { BODY_LIMIT_BYTES: "10" }, /^BODY_LIMIT_BYTES: /],
+];
+
+for (const [name, env, message] of bad) {
+  t.test(`bad variable: ${name}`, async (t) => {
+    const p = problems(env);
+    t.equal(p.length, 1, "exactly one problem");
+    t.match(p[0], message);
+  });
+}
+
+t.test("each bad variable gets its own line; secrets are not echoed", async (t) => {
+  const p = problems({ PORT: "x", LOG_LEVEL: "y", ADMIN_JWT_SECRET: "tiny-secret" });
+  t.equal(p.length, 3);
+  t.ok(p.some((l) => l.startsWith("PORT:") && l.includes('"x"')), "the bad value is shown");
+  t.notOk(p.join("\n").includes("tiny-secret"), "the secret is not");
+});
