@@ -173,12 +173,12 @@ const COMMANDS: Record<string, Command> = {
 const SUBCOMMANDED = new Set(["release", "license"]);
 
 export function usage(): string {
-  const width = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
-  const lines = Object.values(COMMANDS).map((c) => `  chartroom ${c.usage.padEnd(width)}  ${c.summary}`);
+  const lines = Object.values(COMMANDS).map((c) => `  chartroom ${c.usage}\n      ${c.summary}`);
   return `chartroom: the Chartroom command-line tool
 
 usage:
   chartroom help
+      this text
 ${lines.join("\n")}
 
 options for every command:

@@ -16,7 +16,8 @@ import {
 import type { Context } from "../../context.js";
 import type { Actor } from "../../services/catalog-service.js";
 import { errorResponses } from "../openapi-shared.js";
-import { auditDto, channelDto, eventDto, page, pageQuery, promotionDto, releaseDto, toChannelDto, toPromotionDto, toReleaseDto } from "./dto.js";
+import { auditDto, channelDto, eventDto, idPageQuery, page, promotionDto, releaseDto, releasePageQuery, toChannelDto, toPromotionDto, toReleaseDto } from "./dto.js";
+import { useStrictJsonBody } from "./json-body.js";
 
 export function actorOf(req: FastifyRequest): Actor {
   return { sub: req.user.sub, requestId: req.id };
@@ -27,6 +28,7 @@ const nameParams = z.object({ name: channelName });
 const refParams = z.object({ idOrVersion: releaseRef });
 
 export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+  useStrictJsonBody(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { catalog, store } = ctx;
 
@@ -83,7 +85,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/channels/:name/history", {
     config: { role: "viewer" },
-    schema: { tags: ["channels"], security, summary: "Every change of the channel's release, newest first", params: nameParams, querystring: pageQuery, response: { 200: page(eventDto), ...errorResponses(400, 401, 403, 404) } },
+    schema: { tags: ["channels"], security, summary: "Every change of the channel's release, newest first", params: nameParams, querystring: idPageQuery, response: { 200: page(eventDto), ...errorResponses(400, 401, 403, 404) } },
   }, async (req) => {
     const h = await catalog.history(req.params.name, req.query);
     return { items: h.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })), nextCursor: h.nextCursor };
@@ -99,7 +101,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/releases", {
     config: { role: "viewer" },
-    schema: { tags: ["releases"], security, summary: "Releases, newest first", querystring: pageQuery, response: { 200: page(releaseDto), ...errorResponses(400, 401, 403) } },
+    schema: { tags: ["releases"], security, summary: "Releases, newest first", querystring: releasePageQuery, response: { 200: page(releaseDto), ...errorResponses(400, 401, 403) } },
   }, async (req) => {
     const p = await catalog.listReleases(req.query);
     return { items: p.items.map(toReleaseDto), nextCursor: p.nextCursor };
@@ -119,7 +121,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "viewer" },
     schema: {
       tags: ["audit"], security, summary: "Every admin mutation, newest first",
-      querystring: pageQuery.extend({ targetType: z.string().max(64).optional(), target: z.string().max(256).optional(), action: z.string().max(64).optional() }),
+      querystring: idPageQuery.extend({ targetType: z.string().max(64).optional(), target: z.string().max(256).optional(), action: z.string().max(64).optional() }),
       response: { 200: page(auditDto), ...errorResponses(400, 401, 403) },
     },
   }, async (req) => {
