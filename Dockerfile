@@ -46,12 +46,12 @@ RUN mkdir -p bin channels \
 # Runtime dependencies only. The native addon's build leftovers (objects,
 # static library, sqlite sources) are not needed to load it.
 RUN npm prune --omit=dev --ignore-scripts \
- && addons="$(find node_modules -type d -path '*/node_modules/better-sqlite3' -prune -print)" \
+ && addons="$(find /app/node_modules -type d -path '*/node_modules/better-sqlite3' -prune -print)" \
  && for d in $addons; do \
       rm -rf "$d/deps" "$d/src" "$d/build/Release/obj" "$d/build/Release/obj.target" \
              "$d/build/Release/.deps" "$d/build/Release/test_extension.node" "$d"/build/Release/*.a; \
     done \
- && node -e "for (const d of process.argv.slice(1)) require('./' + d)(':memory:').close()" $addons
+ && node -e "for (const d of process.argv.slice(1)) require(d)(':memory:').close()" $addons
 
 # -------------------------------------------------------------- runtime ----
 FROM ${NODE_IMAGE} AS runtime

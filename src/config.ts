@@ -63,6 +63,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** A URL's password never reaches a message: scheme://user:***@host. */
+export function maskCredentials(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, "$1:***@");
+}
+
 /** Parses the environment; throws ConfigError with one line per bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const known = Object.keys(configSchema.shape ?? {});
@@ -73,7 +78,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const name = String(i.path[0] ?? "environment");
-        const value = name in picked && !/SECRET|KEY/.test(name) ? ` (got ${JSON.stringify(picked[name])})` : "";
+        const value = name in picked && !/SECRET|KEY/.test(name) ? ` (got ${JSON.stringify(maskCredentials(picked[name]!))})` : "";
         return `${name}: ${i.message}${value}`;
       }),
     );

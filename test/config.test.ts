@@ -59,3 +59,10 @@ t.test("each bad variable gets its own line; secrets are not echoed", async (t) 
   t.ok(p.some((l) => l.startsWith("PORT:") && l.includes('"x"')), "the bad value is shown");
   t.notOk(p.join("\n").includes("tiny-secret"), "the secret is not");
 });
+
+t.test("a database password is masked in the message", async (t) => {
+  const p = problems({ DATABASE_URL: "mysql://app:hunter2@db/x" });
+  t.equal(p.length, 1);
+  t.notOk(p[0]!.includes("hunter2"));
+  t.match(p[0], /mysql:\/\/app:\*\*\*@db\/x/);
+});

@@ -38,7 +38,13 @@ export function configFrom(env: Record<string, string | undefined>): Config {
   try {
     return loadConfig(env);
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(`configuration: ${err.problems.join("; ")}`);
+    if (err instanceof ConfigError) {
+      // loadConfig quotes a bad DATABASE_URL whole; keep its password out.
+      let text = err.problems.join("; ");
+      const url = env.DATABASE_URL;
+      if (url) text = text.split(url).join(displayDbUrl(url));
+      throw new UsageError(`configuration: ${text}`);
+    }
     throw err;
   }
 }
@@ -47,6 +53,7 @@ export function configFrom(env: Record<string, string | undefined>): Config {
 export function displayDbUrl(url: string): string {
   if (url.startsWith("file:")) return url;
   try {
+    // new URL() would keep a password in a URL of any scheme: mask it.
     const u = new URL(url);
     if (u.password) u.password = "***";
     return u.toString();

@@ -232,7 +232,8 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
 
   const { name, rest, wanted } = resolveCommand(argv);
   if (!name) {
-    const sub = Object.keys(COMMANDS).filter((k) => k.startsWith(`${wanted} `));
+    const family = wanted.split(" ")[0]!;
+    const sub = Object.keys(COMMANDS).filter((k) => k.startsWith(`${family} `));
     const hint = sub.length > 0 ? `; try ${sub.map((s) => `"chartroom ${s}"`).join(" or ")}` : "; see chartroom help";
     stderr.write(`error: unknown command ${JSON.stringify(wanted)}${hint}\n`);
     return 2;

@@ -26,12 +26,16 @@ export const semverString = z
 const chartName = z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, "must be a Helm chart name (lowercase letters, digits, - . _)");
 
 function urlWithScheme(schemes: string[]) {
+  const message = `must be a ${schemes.join(" or ")} URL with a host and no credentials`;
   return z
     .string()
     .max(2048)
+    // The scheme tells the chart shapes apart: a wrong one aborts this branch
+    // of the chart union, so the branch the caller meant explains the error
+    // (an https chart without a name is "chart.name", not "not an oci URL").
+    .refine((v) => schemes.some((s) => v.startsWith(`${s}://`)), { message, abort: true })
     .refine(
       (v) => {
-        if (!schemes.some((s) => v.startsWith(`${s}://`))) return false;
         try {
           const u = new URL(v.replace(/^oci:/, "https:"));
           return u.hostname.length > 0 && !u.username && !u.password;
@@ -39,7 +43,7 @@ function urlWithScheme(schemes: string[]) {
           return false;
         }
       },
-      { message: `must be a ${schemes.join(" or ")} URL with a host and no credentials` },
+      { message },
     );
 }
 

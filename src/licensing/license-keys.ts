@@ -14,7 +14,7 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, unwatchFile, watchFile, writeFileSync, type Stats } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, unwatchFile, watchFile, writeFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 
 /** The only algorithms a license may be signed with (API.md §2). */
@@ -342,8 +342,12 @@ export class LicenseKeyring {
   watch(onChange: () => void): () => void {
     const file = this.#jwksFile;
     if (file === undefined) return () => {};
-    const listener = (curr: Stats, prev: Stats): void => {
-      if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
+    // The baseline is taken now, synchronously: watchFile's own first stat
+    // runs later, and a write in between would otherwise go unnoticed.
+    let seen = statOrNull(file);
+    const listener = (curr: Stats): void => {
+      if (seen && curr.mtimeMs === seen.mtimeMs && curr.size === seen.size && curr.ino === seen.ino) return;
+      seen = curr;
       if (!this.reload()) return;
       try {
         onChange();
@@ -359,5 +363,13 @@ export class LicenseKeyring {
   /** What `/.well-known/jwks.json` serves: the signing key's public JWK only. */
   publicJwks(): { keys: Record<string, string>[] } {
     return { keys: this.#signingKey ? [{ ...this.#signingKey.publicJwk }] : [] };
+  }
+}
+
+function statOrNull(file: string): Stats | null {
+  try {
+    return statSync(file);
+  } catch {
+    return null;
   }
 }

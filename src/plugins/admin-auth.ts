@@ -51,7 +51,10 @@ function reasonOf(err: unknown): string {
 export default fp(
   async function adminAuth(app: FastifyInstance, opts: AdminAuthOptions) {
     const verify = {
-      requiredClaims: ["exp", "sub"],
+      // `aud` (and `iss` when configured) must be present, not only match
+      // when present: a token minted for another service with the same
+      // secret but no audience must not pass.
+      requiredClaims: ["exp", "sub", "aud", ...(opts.issuer ? ["iss"] : [])],
       allowedAud: opts.audience,
       ...(opts.issuer ? { allowedIss: opts.issuer } : {}),
       clockTolerance: 60_000,

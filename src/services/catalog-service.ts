@@ -14,6 +14,7 @@ import {
   ReleaseYankedError,
   WriteConflictError,
   withField,
+  type FieldError,
 } from "../errors.js";
 import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, RollbackInput } from "../domain/schemas.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
@@ -244,7 +245,12 @@ export function catalogService(store: CatalogStore, onChange: () => void = () =>
           if (!id) throw withField(new PromotionRefusedError(`channel ${channelName} has no earlier release to roll back to`), "to");
           target = await releaseOrThrow(repos, id, "to");
         }
-        const r = await move(repos, channel, target, { allowDowngrade: true, reason: input.reason, forceAction: "rollback" }, actor);
+        const r = await move(repos, channel, target, { allowDowngrade: true, reason: input.reason, forceAction: "rollback" }, actor).catch((err: unknown) => {
+          // The rules name the promote body's "release"; a rollback's is "to".
+          const e = err as FieldError;
+          if (e?.field === "release") e.field = "to";
+          throw err;
+        });
         if (r.changed) await repos.state.bump("catalog");
         return r;
       });

@@ -14,7 +14,7 @@ import { migrate } from "../../src/db/migrate.js";
 import { mintAdminToken } from "../../src/admin/admin-token.js";
 import type { Role } from "../../src/admin/roles.js";
 import { signLicense } from "../../src/licensing/issue-license.js";
-import { freshDatabase, type Provider } from "./db.js";
+import { freshDatabase, tempDir, type Provider } from "./db.js";
 
 export const ADMIN_SECRET = "test-admin-secret-that-is-long-enough-0123456789";
 export const CHANNELS_DIR = join(import.meta.dirname, "..", "..", "channels");
@@ -43,7 +43,7 @@ export interface TestAppOptions {
 }
 
 export async function testApp(t: Test, opts: TestAppOptions = {}): Promise<TestApp> {
-  const dataDir = t.testdir({});
+  const dataDir = tempDir(t);
   const url = opts.databaseUrl ?? (await freshDatabase(t, opts.provider ?? "sqlite"));
   const keyFile = join(dataDir, "license-key.pem");
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });

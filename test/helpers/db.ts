@@ -4,6 +4,8 @@
 // is unreachable, PostgreSQL tests are skipped LOUDLY — except in CI
 // (CI=true), where that is a failure.
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { Test } from "tap";
@@ -46,11 +48,20 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/**
+ * A private temporary directory, removed in teardown. (tap's t.testdir()
+ * is one directory per test: a second call would wipe the first.)
+ */
+export function tempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), "chartroom-test-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** Creates an empty database of the provider for this test; dropped in teardown. */
 export async function freshDatabase(t: Test, provider: Provider): Promise<string> {
   if (provider === "sqlite") {
-    const dir = t.testdir({});
-    return `file:${join(dir, "chartroom.db")}`;
+    return `file:${join(tempDir(t), "chartroom.db")}`;
   }
   const name = `chartroom_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
   await adminQuery(`CREATE DATABASE "${name}"`);

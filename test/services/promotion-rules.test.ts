@@ -1,0 +1,139 @@
+// Table tests of the promotion rule (API.md §3) and of the rollback target.
+import t from "tap";
+import { decidePromotion, rollbackTarget, type HistoryStep, type PromotionFacts, type ReleaseFact } from "../../src/services/promotion-rules.js";
+
+function rel(version: string, yanked = false): ReleaseFact {
+  return { id: `id-${version}`, version, yanked };
+}
+
+const v100 = rel("1.0.0");
+const v110 = rel("1.1.0");
+const v120 = rel("1.2.0");
+const v110yanked = rel("1.1.0", true);
+const rc1 = rel("2.0.0-rc.1");
+const rc2 = rel("2.0.0-rc.2");
+const rc10 = rel("2.0.0-rc.10");
+const alpha = rel("2.0.0-alpha");
+const ga = rel("2.0.0");
+
+function facts(over: Partial<PromotionFacts>): PromotionFacts {
+  return { channel: "stable", release: v110, current: v100, allowDowngrade: false, ...over };
+}
+
+type Expect =
+  | { kind: "move"; action: "promote" | "rollback" }
+  | { kind: "noop" }
+  | { kind: "refuse"; code: string; field: string };
+
+const table: { name: string; facts: PromotionFacts; expect: Expect }[] = [
+  // expectedCurrent: checked first, before every other rule
+  { name: "expectedCurrent matches by version", facts: facts({ expectedCurrent: "1.0.0" }), expect: { kind: "move", action: "promote" } },
+  { name: "expectedCurrent matches by id", facts: facts({ expectedCurrent: "id-1.0.0" }), expect: { kind: "move", action: "promote" } },
+  { name: "expectedCurrent null matches an empty channel", facts: facts({ current: null, expectedCurrent: null }), expect: { kind: "move", action: "promote" } },
+  { name: "expectedCurrent stale", facts: facts({ expectedCurrent: "0.9.0" }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  { name: "expectedCurrent null but the channel has a release", facts: facts({ expectedCurrent: null }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  { name: "expectedCurrent set but the channel is empty", facts: facts({ current: null, expectedCurrent: "1.0.0" }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  { name: "expectedCurrent checked even for a no-op", facts: facts({ release: v100, current: v100, expectedCurrent: "0.9.0" }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  { name: "expectedCurrent checked before yanked", facts: facts({ release: v110yanked, expectedCurrent: "0.9.0" }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  { name: "expectedCurrent checked before from", facts: facts({ from: { channel: "beta", current: v120 }, expectedCurrent: "0.9.0" }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  { name: "expectedCurrent checked before downgrade", facts: facts({ release: v100, current: v110, expectedCurrent: "0.9.0" }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  // yanked
+  { name: "yanked release refused", facts: facts({ release: v110yanked }), expect: { kind: "refuse", code: "RELEASE_YANKED", field: "release" } },
+  { name: "yanked checked before from", facts: facts({ release: v110yanked, from: { channel: "beta", current: v120 } }), expect: { kind: "refuse", code: "RELEASE_YANKED", field: "release" } },
+  { name: "yanked even when it is the current release (no no-op)", facts: facts({ release: v110yanked, current: v110yanked }), expect: { kind: "refuse", code: "RELEASE_YANKED", field: "release" } },
+  { name: "yanked even with allowDowngrade", facts: facts({ release: rel("0.1.0", true), allowDowngrade: true }), expect: { kind: "refuse", code: "RELEASE_YANKED", field: "release" } },
+  // from
+  { name: "from matches", facts: facts({ from: { channel: "beta", current: v110 } }), expect: { kind: "move", action: "promote" } },
+  { name: "from at another release", facts: facts({ from: { channel: "beta", current: v120 } }), expect: { kind: "refuse", code: "PROMOTION_REFUSED", field: "from" } },
+  { name: "from channel empty", facts: facts({ from: { channel: "beta", current: null } }), expect: { kind: "refuse", code: "PROMOTION_REFUSED", field: "from" } },
+  { name: "from checked before no-op", facts: facts({ release: v100, current: v100, from: { channel: "beta", current: v120 } }), expect: { kind: "refuse", code: "PROMOTION_REFUSED", field: "from" } },
+  { name: "from checked before downgrade", facts: facts({ release: v100, current: v110, from: { channel: "beta", current: v120 } }), expect: { kind: "refuse", code: "PROMOTION_REFUSED", field: "from" } },
+  { name: "from matching by version but another id is refused", facts: facts({ from: { channel: "beta", current: { id: "other", version: "1.1.0", yanked: false } } }), expect: { kind: "refuse", code: "PROMOTION_REFUSED", field: "from" } },
+  // no-op
+  { name: "promoting the current release is a no-op", facts: facts({ release: v100, current: v100 }), expect: { kind: "noop" } },
+  { name: "no-op with matching expectedCurrent", facts: facts({ release: v100, current: v100, expectedCurrent: "1.0.0" }), expect: { kind: "noop" } },
+  { name: "no-op with matching from", facts: facts({ release: v100, current: v100, from: { channel: "beta", current: v100 } }), expect: { kind: "noop" } },
+  { name: "no-op is not a downgrade even with allowDowngrade false", facts: facts({ release: v110, current: v110 }), expect: { kind: "noop" } },
+  // downgrade
+  { name: "downgrade refused", facts: facts({ release: v100, current: v110 }), expect: { kind: "refuse", code: "DOWNGRADE_REFUSED", field: "release" } },
+  { name: "downgrade allowed is a rollback", facts: facts({ release: v100, current: v110, allowDowngrade: true }), expect: { kind: "move", action: "rollback" } },
+  { name: "upgrade with allowDowngrade is still a promote", facts: facts({ release: v120, current: v110, allowDowngrade: true }), expect: { kind: "move", action: "promote" } },
+  // upgrade
+  { name: "upgrade", facts: facts({ release: v120, current: v100 }), expect: { kind: "move", action: "promote" } },
+  { name: "first release of an empty channel", facts: facts({ release: v100, current: null }), expect: { kind: "move", action: "promote" } },
+  { name: "same precedence, other build metadata is not a downgrade", facts: facts({ release: rel("1.0.0+build.2"), current: rel("1.0.0+build.1") }), expect: { kind: "move", action: "promote" } },
+  // prerelease ordering (SemVer 2, numeric identifiers compare numerically)
+  { name: "GA above its rc", facts: facts({ release: ga, current: rc2 }), expect: { kind: "move", action: "promote" } },
+  { name: "rc below its GA is a downgrade", facts: facts({ release: rc2, current: ga }), expect: { kind: "refuse", code: "DOWNGRADE_REFUSED", field: "release" } },
+  { name: "rc.10 above rc.2", facts: facts({ release: rc10, current: rc2 }), expect: { kind: "move", action: "promote" } },
+  { name: "rc.2 below rc.10", facts: facts({ release: rc2, current: rc10 }), expect: { kind: "refuse", code: "DOWNGRADE_REFUSED", field: "release" } },
+  { name: "rc.1 above alpha", facts: facts({ release: rc1, current: alpha }), expect: { kind: "move", action: "promote" } },
+  { name: "prerelease of the next major above the previous GA", facts: facts({ release: alpha, current: v120 }), expect: { kind: "move", action: "promote" } },
+  { name: "prerelease below the current GA with allowDowngrade is a rollback", facts: facts({ release: rc1, current: ga, allowDowngrade: true }), expect: { kind: "move", action: "rollback" } },
+];
+
+for (const row of table) {
+  t.test(row.name, async (t) => {
+    const d = decidePromotion(row.facts);
+    t.equal(d.kind, row.expect.kind, "kind");
+    if (d.kind === "move" && row.expect.kind === "move") t.equal(d.action, row.expect.action, "action");
+    if (d.kind === "refuse" && row.expect.kind === "refuse") {
+      t.equal(d.code, row.expect.code, "code");
+      t.equal(d.field, row.expect.field, "field");
+      t.type(d.message, "string");
+      t.ok(d.message.length > 0, "says why");
+    }
+    if (d.kind === "noop") t.match(d.message, /nothing changed/);
+  });
+}
+
+t.test("messages name the versions involved", async (t) => {
+  const conflict = decidePromotion(facts({ expectedCurrent: "0.9.0" }));
+  t.match(conflict, { kind: "refuse", message: /1\.0\.0.*0\.9\.0/ });
+  const down = decidePromotion(facts({ release: v100, current: v110 }));
+  t.match(down, { kind: "refuse", message: /1\.0\.0.*1\.1\.0.*allowDowngrade/ });
+});
+
+// --- rollbackTarget ---------------------------------------------------------
+
+const p = (from: string | null, to: string): HistoryStep => ({ action: "promote", fromReleaseId: from, toReleaseId: to });
+const rb = (from: string | null, to: string): HistoryStep => ({ action: "rollback", fromReleaseId: from, toReleaseId: to });
+const decl = (from: string | null, to: string): HistoryStep => ({ action: "declare", fromReleaseId: from, toReleaseId: to });
+const none = () => false;
+
+const rollbackTable: { name: string; history: HistoryStep[]; yanked?: string[]; expect: string | null }[] = [
+  { name: "empty history", history: [], expect: null },
+  { name: "one release: nothing below", history: [p(null, "A")], expect: null },
+  { name: "declared then promoted", history: [decl(null, "A"), p("A", "B")], expect: "A" },
+  { name: "promote chain: the one before the current", history: [p(null, "A"), p("A", "B"), p("B", "C")], expect: "B" },
+  { name: "rollback after rollback goes further down, never back up", history: [p(null, "A"), p("A", "B"), p("B", "C"), rb("C", "B")], expect: "A" },
+  { name: "rolled back to the bottom: none left", history: [p(null, "A"), p("A", "B"), rb("B", "A")], expect: null },
+  { name: "promote after a rollback: back to where the rollback went", history: [p(null, "A"), p("A", "B"), p("B", "C"), rb("C", "B"), p("B", "D")], expect: "B" },
+  { name: "skips a yanked release", history: [p(null, "A"), p("A", "B"), p("B", "C")], yanked: ["B"], expect: "A" },
+  { name: "all below yanked: none", history: [p(null, "A"), p("A", "B"), p("B", "C")], yanked: ["A", "B"], expect: null },
+  { name: "re-promoting the same release twice does not stack it", history: [p(null, "A"), p("A", "B"), p("B", "B")], expect: "A" },
+  { name: "rollback to a release not on the stack is pushed", history: [p(null, "A"), p("A", "B"), rb("B", "X")], expect: "B" },
+  { name: "a release promoted again later is not its own target", history: [p(null, "A"), p("A", "B"), p("B", "A"), p("A", "C")], expect: "A" },
+  { name: "step without a target is ignored", history: [p(null, "A"), { action: "promote", fromReleaseId: "A", toReleaseId: null }, p("A", "B")], expect: "A" },
+];
+
+for (const row of rollbackTable) {
+  t.test(`rollbackTarget: ${row.name}`, async (t) => {
+    const yanked = new Set(row.yanked ?? []);
+    t.equal(rollbackTarget(row.history, row.yanked ? (id) => yanked.has(id) : none), row.expect);
+  });
+}
+
+t.test("rollbackTarget replays a second rollback from the first one's target", async (t) => {
+  // A → B → C → D; roll back twice: D→C, then C→B; a third gives A.
+  const h: HistoryStep[] = [p(null, "A"), p("A", "B"), p("B", "C"), p("C", "D")];
+  const first = rollbackTarget(h, none);
+  t.equal(first, "C");
+  h.push(rb("D", first!));
+  const second = rollbackTarget(h, none);
+  t.equal(second, "B");
+  h.push(rb("C", second!));
+  t.equal(rollbackTarget(h, none), "A");
+  h.push(rb("B", "A"));
+  t.equal(rollbackTarget(h, none), null);
+});
