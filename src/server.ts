@@ -16,8 +16,8 @@ function printWelcome(config: Config, log: pino.Logger, address: string): void {
   if (config.devKeys) {
     log.warn(
       {
-        adminToken: "npx chartroom token --sub you@example.com --role admin",
-        devLicense: "npx chartroom license dev --sub customer-1 --channel stable",
+        adminToken: "export CHARTROOM_TOKEN=$(./bin/chartroom.js token --sub you@example.com --role admin)",
+        devLicense: "export LICENSE=$(./bin/chartroom.js license dev --sub customer-1 --channel stable)",
         poll: `curl -u "license:$LICENSE" ${base}/api/v1/operator/channel`,
       },
       "development mode: get an admin token and a dev license with these commands",
