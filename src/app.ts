@@ -11,6 +11,7 @@ import adminAuth from "./plugins/admin-auth.js";
 import { operatorRoutes } from "./routes/operator.js";
 import { serviceRoutes } from "./routes/service.js";
 import { catalogRoutes } from "./routes/admin/catalog-routes.js";
+import { licenseRoutes } from "./routes/admin/license-routes.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -62,6 +63,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     async (admin) => {
       await admin.register(adminAuth, { keys: ctx.admin, audience: ctx.config.ADMIN_AUDIENCE, issuer: ctx.config.ADMIN_ISSUER });
       await admin.register(catalogRoutes, { ctx });
+      await admin.register(licenseRoutes, { ctx });
     },
     { prefix: "/api/v1/admin" },
   );

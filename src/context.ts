@@ -9,6 +9,7 @@ import { createStore, type Store } from "./repositories/store.js";
 import { applyChannels } from "./services/apply-channels.js";
 import { catalogService } from "./services/catalog-service.js";
 import { fleetRecorder } from "./services/fleet-recorder.js";
+import { licenseService } from "./services/license-service.js";
 import { revocationSet } from "./services/revocations.js";
 import { specService } from "./services/spec-service.js";
 import { stateWatcher } from "./services/state-watcher.js";
@@ -56,6 +57,15 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
   const revocations = revocationSet(() => store.licenses.allRevokedJtis());
   const catalog = catalogService(store, () => specs.invalidate());
   const declarative = applyChannels(store, catalog, () => specs.invalidate());
+  const licenses = licenseService(store, {
+    signingKey,
+    issuer: config.LICENSE_ISSUER,
+    audience: config.LICENSE_AUDIENCE,
+    onChange: async (change) => {
+      if (change.revoked) revocations.add(change.revoked);
+      if (change.overridesChanged) await specs.loadOverrides();
+    },
+  });
   const fleet = fleetRecorder({
     write: (p) => store.instances.recordPolls(p),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
@@ -83,6 +93,7 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     revocations,
     catalog,
     declarative,
+    licenses,
     fleet,
     watcher,
     /** Loads what the hot path needs and starts the background loops. */

@@ -70,3 +70,4 @@ export function withField<E extends Error>(err: E, field: string, reason?: strin
   e.reason = reason ?? err.message;
   return e;
 }
+export const LicenseAlreadyRevokedError = def("LICENSE_ALREADY_REVOKED", "license %s is already revoked", 409);

@@ -159,3 +159,46 @@ export function pendingMigrations(all: Migration[], appliedNames: Iterable<strin
   const applied = new Set(appliedNames);
   return all.filter((m) => !applied.has(m.name)).map((m) => m.name);
 }
+
+/** The key of the advisory lock the first-boot load of CHANNELS_DIR runs under. */
+export const FIRST_BOOT_LOCK_KEY = 7_243_117_002;
+
+/**
+ * Runs `fn` while holding a PostgreSQL advisory lock (SQLite: just runs it;
+ * its writes are serialized by the database file). Replicas starting
+ * together take turns.
+ */
+export async function withAdvisoryLock<T>(url: string, key: number, fn: () => Promise<T>): Promise<T> {
+  if (providerOf(url) === "sqlite") return withLocalLock(`${sqlitePath(url)}#${key}`, fn);
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [key]);
+    try {
+      return await fn();
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [key]);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+const localLocks = new Map<string, Promise<unknown>>();
+
+/**
+ * SQLite is one node: other processes wait on the file's lock (busy
+ * timeout), but two connections in one process would block each other's
+ * event loop, so callers in this process take turns here.
+ */
+async function withLocalLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const previous = localLocks.get(name) ?? Promise.resolve();
+  const run = previous.catch(() => {}).then(fn);
+  const tail = run.catch(() => {});
+  localLocks.set(name, tail);
+  try {
+    return await run;
+  } finally {
+    if (localLocks.get(name) === tail) localLocks.delete(name);
+  }
+}

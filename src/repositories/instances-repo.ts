@@ -23,8 +23,20 @@ export function instancesRepo(db: Pick<Db, "instance">) {
         update: { ...latest, pollCount: { increment: p.polls } },
       });
     },
-    async list() {
-      return db.instance.findMany({ orderBy: { lastSeenAt: "desc" } });
+    /** Newest check-in first; optionally one channel, or only those silent since `seenBefore`. */
+    async list(filter: { channel?: string | undefined; seenBefore?: Date | undefined } = {}) {
+      return db.instance.findMany({
+        where: {
+          ...(filter.channel ? { channel: filter.channel } : {}),
+          ...(filter.seenBefore ? { lastSeenAt: { lt: filter.seenBefore } } : {}),
+        },
+        orderBy: { lastSeenAt: "desc" },
+      });
+    },
+    /** How many licensees were last served each release, per channel. */
+    async distribution(): Promise<{ channel: string; releaseVersion: string | null; count: number }[]> {
+      const rows = await db.instance.groupBy({ by: ["channel", "releaseVersion"], _count: { _all: true } });
+      return rows.map((r) => ({ channel: r.channel, releaseVersion: r.releaseVersion, count: r._count._all }));
     },
   };
 }

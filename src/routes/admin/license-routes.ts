@@ -1,0 +1,153 @@
+// Admin routes for licenses, per-licensee values and the fleet (API.md §3).
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "@fastify/type-provider-zod";
+import { z } from "zod";
+import { channelName, valuesSchema } from "../../domain/schemas.js";
+import type { Context } from "../../context.js";
+import type { LicenseView } from "../../services/license-service.js";
+import { errorResponses } from "../openapi-shared.js";
+import { actorOf } from "./catalog-routes.js";
+
+const security = [{ adminBearer: [] }];
+const subject = z.string().min(1).max(256).regex(/^[^\s/]+$/, "must be a licensee id without spaces or slashes");
+const jtiParam = z.string().min(1).max(256);
+
+const licenseDto = z.object({
+  id: z.string(),
+  jti: z.string(),
+  sub: z.string().nullable(),
+  channel: z.string().nullable(),
+  issuedHere: z.boolean(),
+  issuedAt: z.string().nullable(),
+  issuedBy: z.string().nullable(),
+  expiresAt: z.string().nullable(),
+  notes: z.string(),
+  expired: z.boolean(),
+  revoked: z.boolean(),
+  revokedAt: z.string().nullable(),
+  revokedBy: z.string().nullable(),
+  revokeReason: z.string().nullable(),
+});
+
+function toLicenseDto(l: LicenseView): z.infer<typeof licenseDto> {
+  return {
+    id: l.jti,
+    ...l,
+    issuedAt: l.issuedAt?.toISOString() ?? null,
+    expiresAt: l.expiresAt?.toISOString() ?? null,
+    revokedAt: l.revokedAt?.toISOString() ?? null,
+  };
+}
+
+const instanceDto = z.object({
+  sub: z.string(),
+  channel: z.string(),
+  releaseId: z.string().nullable(),
+  releaseVersion: z.string().nullable(),
+  jti: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  firstSeenAt: z.string(),
+  lastSeenAt: z.string(),
+  pollCount: z.number().int(),
+  licenseExpiresAt: z.string().nullable(),
+  licenseExpired: z.boolean(),
+  licenseRevoked: z.boolean(),
+});
+
+export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const { licenses } = ctx;
+
+  r.post("/licenses", {
+    config: { role: "admin" },
+    schema: {
+      tags: ["licenses"], security, summary: "Issue a license signed with this server's key (the token is shown this once)",
+      body: z.strictObject({
+        sub: subject,
+        channel: channelName,
+        expiresAt: z.iso.datetime({ offset: true }).optional().describe("default: one year from now"),
+        notes: z.string().max(1000).optional(),
+      }),
+      response: { 201: licenseDto.extend({ token: z.string(), kid: z.string() }), ...errorResponses(400, 401, 403, 413, 503) },
+    },
+  }, async (req, reply) => {
+    const issued = await licenses.issue(req.body, actorOf(req));
+    reply.code(201);
+    return { ...toLicenseDto(issued.license), token: issued.token, kid: issued.kid };
+  });
+
+  r.get("/licenses", {
+    config: { role: "viewer" },
+    schema: { tags: ["licenses"], security, summary: "Issued and revoked licenses, newest first (never their tokens)", response: { 200: z.object({ items: z.array(licenseDto) }), ...errorResponses(401, 403) } },
+  }, async () => ({ items: (await licenses.list()).map(toLicenseDto) }));
+
+  r.post("/licenses/:jti/revoke", {
+    config: { role: "admin" },
+    schema: {
+      tags: ["licenses"], security, summary: "Revoke any license by jti; every replica refuses it within seconds",
+      params: z.object({ jti: jtiParam }),
+      body: z.strictObject({ reason: z.string().min(1).max(1000) }),
+      response: { 200: licenseDto, ...errorResponses(400, 401, 403, 409) },
+    },
+  }, async (req) => toLicenseDto(await licenses.revoke(req.params.jti, req.body.reason, actorOf(req))));
+
+  r.get("/licenses/:jti/values", {
+    config: { role: "viewer" },
+    schema: { tags: ["licenses"], security, summary: "A licensee's values override (path parameter: the licensee, sub)", params: z.object({ jti: subject.describe("the licensee (sub)") }), response: { 200: z.object({ sub: z.string(), values: z.record(z.string(), z.unknown()) }), ...errorResponses(401, 403, 404) } },
+  }, async (req) => ({ sub: req.params.jti, values: await licenses.getOverride(req.params.jti) }));
+
+  r.put("/licenses/:jti/values", {
+    config: { role: "admin" },
+    schema: {
+      tags: ["licenses"], security, summary: "Set a licensee's values override, deep-merged last into that licensee's spec only",
+      params: z.object({ jti: subject.describe("the licensee (sub)") }),
+      body: z.strictObject({ values: valuesSchema }),
+      response: { 200: z.object({ sub: z.string(), values: z.record(z.string(), z.unknown()) }), ...errorResponses(400, 401, 403, 413) },
+    },
+  }, async (req) => {
+    await licenses.setOverride(req.params.jti, req.body.values, actorOf(req));
+    return { sub: req.params.jti, values: req.body.values };
+  });
+
+  r.delete("/licenses/:jti/values", {
+    config: { role: "admin" },
+    schema: { tags: ["licenses"], security, summary: "Remove a licensee's values override", params: z.object({ jti: subject.describe("the licensee (sub)") }), response: { 204: z.null(), ...errorResponses(401, 403, 404) } },
+  }, async (req, reply) => {
+    await licenses.deleteOverride(req.params.jti, actorOf(req));
+    return reply.code(204).send(null);
+  });
+
+  r.get("/instances", {
+    config: { role: "viewer" },
+    schema: {
+      tags: ["fleet"], security, summary: "The fleet: per licensee, channel, release last served, first/last seen, polls, user agent, license state",
+      querystring: z.strictObject({
+        channel: channelName.optional(),
+        notSeenForHours: z.coerce.number().min(0).max(24 * 366).optional().describe("only licensees silent for at least this long"),
+      }),
+      response: {
+        200: z.object({ items: z.array(instanceDto), distribution: z.record(z.string(), z.record(z.string(), z.number().int())).describe("channel → release version → licensees") }),
+        ...errorResponses(400, 401, 403),
+      },
+    },
+  }, async (req) => {
+    const f = await licenses.fleet(req.query);
+    return {
+      items: f.instances.map((i) => ({
+        sub: i.sub,
+        channel: i.channel,
+        releaseId: i.releaseId,
+        releaseVersion: i.releaseVersion,
+        jti: i.jti,
+        userAgent: i.userAgent,
+        firstSeenAt: i.firstSeenAt.toISOString(),
+        lastSeenAt: i.lastSeenAt.toISOString(),
+        pollCount: i.pollCount,
+        licenseExpiresAt: i.licenseExpiresAt?.toISOString() ?? null,
+        licenseExpired: i.licenseExpired,
+        licenseRevoked: i.licenseRevoked,
+      })),
+      distribution: f.distribution,
+    };
+  });
+}
