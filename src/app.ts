@@ -12,6 +12,7 @@ import { operatorRoutes } from "./routes/operator.js";
 import { serviceRoutes } from "./routes/service.js";
 import { catalogRoutes } from "./routes/admin/catalog-routes.js";
 import { licenseRoutes } from "./routes/admin/license-routes.js";
+import { useStrictJsonBody } from "./routes/admin/json-body.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -61,6 +62,8 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   await app.register(operatorRoutes, { ctx });
   await app.register(
     async (admin) => {
+      // Bad JSON keys (__proto__, constructor.prototype) are named, not just refused.
+      useStrictJsonBody(admin);
       await admin.register(adminAuth, { keys: ctx.admin, audience: ctx.config.ADMIN_AUDIENCE, issuer: ctx.config.ADMIN_ISSUER });
       await admin.register(catalogRoutes, { ctx });
       await admin.register(licenseRoutes, { ctx });

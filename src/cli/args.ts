@@ -78,3 +78,59 @@ export function positionals(p: Parsed, names: string[]): string[] {
   if (p.positionals.length > names.length) throw new UsageError(`unexpected argument ${JSON.stringify(p.positionals[names.length])}`);
   return p.positionals;
 }
+
+const DURATION = /^(\d{1,9})([mhdw])$/;
+const MINUTES = { m: 1, h: 60, d: 1440, w: 10080 } as const;
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):(\d{2}))?)?$/;
+
+/** Minutes in a duration such as 30m, 12h, 30d, 2w (undefined if `text` is not one). */
+function durationMinutes(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  return m ? Number(m[1]) * MINUTES[m[2] as keyof typeof MINUTES] : undefined;
+}
+
+/** The parts of an ISO 8601 date or date-time, if they name a real moment. */
+function isoParts(text: string): RegExpExecArray | undefined {
+  const m = ISO_DATE_TIME.exec(text);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, s, , oh, om] = m.slice(1).map((x) => Number(x ?? 0)) as number[];
+  const day = new Date(Date.UTC(y!, mo! - 1, d!));
+  // Date.UTC rolls 2027-02-30 over into March: a real date survives the round trip.
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo! - 1 || day.getUTCDate() !== d) return undefined;
+  if (h! > 23 || mi! > 59 || s! > 59 || oh! > 23 || om! > 59) return undefined;
+  return m;
+}
+
+/**
+ * --NAME as a point in time: an ISO 8601 date-time with a time zone
+ * (2027-01-31T00:00:00Z, 2027-01-31T09:00+02:00), a date (midnight UTC), or
+ * a duration from now (90m, 12h, 30d, 52w). Returned as an ISO date-time in UTC.
+ */
+export function dateOrDuration(p: Parsed, name: string, now = Date.now()): string | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const help = `use an ISO 8601 date-time such as 2027-01-31T00:00:00Z, or a duration from now such as 12h or 30d`;
+  const minutes = durationMinutes(v);
+  let at: Date;
+  if (minutes !== undefined) {
+    if (minutes === 0) throw new UsageError(`--${name} ${JSON.stringify(v)}: a duration must be more than zero`);
+    at = new Date(now + minutes * 60_000);
+  } else {
+    const m = isoParts(v.trim());
+    if (!m) throw new UsageError(`--${name} ${JSON.stringify(v)}: ${help}`);
+    if (m[4] !== undefined && m[7] === undefined) throw new UsageError(`--${name} ${JSON.stringify(v)}: give a time zone (Z or an offset such as +02:00)`);
+    at = new Date(m[4] === undefined ? `${m[1]}-${m[2]}-${m[3]}T00:00:00Z` : v.trim());
+  }
+  if (Number.isNaN(at.getTime()) || at.getUTCFullYear() > 9999) throw new UsageError(`--${name} ${JSON.stringify(v)}: too far in the future`);
+  return at.toISOString();
+}
+
+/** --NAME as hours, from a duration such as 30m, 24h, 7d or 2w (0 to 366 days). */
+export function hours(p: Parsed, name: string): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const minutes = durationMinutes(v);
+  if (minutes === undefined) throw new UsageError(`--${name} ${JSON.stringify(v)}: use a number and a unit, e.g. 30m, 24h, 7d`);
+  if (minutes > 366 * 1440) throw new UsageError(`--${name} ${v}: at most 366d`);
+  return minutes / 60;
+}

@@ -51,6 +51,9 @@ export interface Client {
   readonly hasToken: boolean;
   get(path: string, query?: Query): Promise<unknown>;
   post(path: string, body: unknown): Promise<unknown>;
+  put(path: string, body: unknown): Promise<unknown>;
+  /** DELETE; resolves to undefined on 204 No Content. */
+  del(path: string): Promise<unknown>;
 }
 
 function reasonOf(err: unknown): string {
@@ -66,7 +69,7 @@ export function createClient(opts: { baseUrl: string; token?: string | undefined
   const root = base.toString().replace(/\/+$/, "");
   const timeoutMs = opts.timeoutMs ?? 30_000;
 
-  async function call(method: "GET" | "POST", path: string, query: Query | undefined, body: unknown): Promise<unknown> {
+  async function call(method: "GET" | "POST" | "PUT" | "DELETE", path: string, query: Query | undefined, body: unknown): Promise<unknown> {
     const url = new URL(`${root}${ADMIN_PREFIX}${path}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { accept: "application/json", "user-agent": "chartroom-cli" };
@@ -117,6 +120,8 @@ export function createClient(opts: { baseUrl: string; token?: string | undefined
     hasToken: !!opts.token,
     get: (path, query) => call("GET", path, query, undefined),
     post: (path, body) => call("POST", path, undefined, body),
+    put: (path, body) => call("PUT", path, undefined, body),
+    del: (path) => call("DELETE", path, undefined, undefined),
   };
 }
 

@@ -7,7 +7,8 @@
 // main() takes its environment and output streams as arguments, so tests
 // drive it without spawning a process.
 import { ApiError, DEFAULT_URL, UnreachableError, createClient, type Client } from "./client.js";
-import { UsageError, bool, limit, list, parse, positionals, required, str, type OptionSpec, type Parsed } from "./args.js";
+import { UsageError, bool, dateOrDuration, hours, limit, list, parse, positionals, required, str, type OptionSpec, type Parsed } from "./args.js";
+import * as licenses from "./licenses.js";
 import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
 import * as remote from "./remote.js";
 import type { Result } from "./remote.js";
@@ -20,6 +21,8 @@ export interface Io {
   stdout: Output;
   stderr: Output;
   env: Record<string, string | undefined>;
+  /** Read for "-" in place of a file (license values set SUB -). */
+  stdin: AsyncIterable<string | Uint8Array>;
 }
 
 interface Cx {
@@ -55,6 +58,71 @@ const COMMANDS: Record<string, Command> = {
       positionals(p, []);
       const l = mintDevLicense(cx.io.env, cx.io.stderr, { sub: required(p, "sub", "NAME"), channel: str(p, "channel"), ttl: str(p, "ttl") ?? "30d" });
       return { json: l, text: `${l.token}\n` };
+    },
+  },
+  "license issue": {
+    usage: "license issue --sub NAME --channel CHANNEL [--expires ISO-DATE|30d] [--notes TEXT]",
+    summary: "issue a license signed by the server (default expiry: one year); prints the token only, a summary on stderr",
+    options: { sub: { type: "string" }, channel: { type: "string" }, expires: { type: "string" }, notes: { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      return licenses.licenseIssue(cx.client(p), {
+        sub: required(p, "sub", "NAME"),
+        channel: required(p, "channel", "CHANNEL"),
+        expiresAt: dateOrDuration(p, "expires"),
+        notes: str(p, "notes"),
+      });
+    },
+  },
+  "license list": {
+    usage: "license list",
+    summary: "licenses issued by the server and revocations, newest first (never their tokens)",
+    async run(p, cx) {
+      positionals(p, []);
+      return licenses.licenseList(cx.client(p));
+    },
+  },
+  "license revoke": {
+    usage: "license revoke JTI --reason TEXT",
+    summary: "revoke a license (issued here or elsewhere) by its jti",
+    options: { reason: { type: "string" } },
+    async run(p, cx) {
+      const [jti] = positionals(p, ["JTI"]);
+      return licenses.licenseRevoke(cx.client(p), jti!, required(p, "reason", "TEXT"));
+    },
+  },
+  "license values show": {
+    usage: "license values show SUB",
+    summary: "a licensee's values override, as YAML",
+    async run(p, cx) {
+      const [sub] = positionals(p, ["SUB"]);
+      return licenses.valuesShow(cx.client(p), sub!);
+    },
+  },
+  "license values set": {
+    usage: "license values set SUB FILE.yaml|-",
+    summary: "set a licensee's values override from a YAML or JSON file (- for stdin), merged last into that licensee's spec only",
+    async run(p, cx) {
+      const [sub, file] = positionals(p, ["SUB", "FILE"]);
+      const values = await licenses.readValues(file!, () => readAll(cx.io.stdin));
+      return licenses.valuesSet(cx.client(p), sub!, values);
+    },
+  },
+  "license values unset": {
+    usage: "license values unset SUB",
+    summary: "remove a licensee's values override",
+    async run(p, cx) {
+      const [sub] = positionals(p, ["SUB"]);
+      return licenses.valuesUnset(cx.client(p), sub!);
+    },
+  },
+  fleet: {
+    usage: "fleet [--channel CHANNEL] [--not-seen-for 24h]",
+    summary: "the licensees that poll: channel, release served, last seen, license state; then releases per channel",
+    options: { channel: { type: "string" }, "not-seen-for": { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      return licenses.fleet(cx.client(p), { channel: str(p, "channel"), notSeenForHours: hours(p, "not-seen-for") });
     },
   },
   channels: {
@@ -170,7 +238,14 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-const SUBCOMMANDED = new Set(["release", "license"]);
+/** Command families: their next word names the command ("license values set"). */
+const SUBCOMMANDED = new Set(["release", "license", "license values"]);
+
+async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of input) chunks.push(typeof c === "string" ? Buffer.from(c, "utf8") : Buffer.from(c));
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 export function usage(): string {
   const lines = Object.values(COMMANDS).map((c) => `  chartroom ${c.usage}\n      ${c.summary}`);
@@ -189,7 +264,7 @@ options for every command:
 environment:
   CHARTROOM_URL     the server the HTTP commands talk to (default ${DEFAULT_URL})
   CHARTROOM_TOKEN   admin bearer token: export CHARTROOM_TOKEN=$(chartroom token --sub you --role admin)
-  DATABASE_URL, DATA_DIR, ADMIN_JWT_SECRET, LICENSE_SIGNING_KEY_FILE, …  as for the server (migrate, apply, token, license)
+  DATABASE_URL, DATA_DIR, ADMIN_JWT_SECRET, LICENSE_SIGNING_KEY_FILE, …  as for the server (migrate, apply, token, license dev)
 
 exit codes: 0 done, 1 refused by the server, 2 usage error, 3 server unreachable
 `;
@@ -201,16 +276,25 @@ function commandUsage(name: string): string {
 
 /** Splits argv into the command name and its arguments ("release show", ["1.2.3"]). */
 function resolveCommand(argv: string[]): { name: string | undefined; rest: string[]; wanted: string } {
-  const first = argv[0] ?? "";
-  if (SUBCOMMANDED.has(first)) {
-    const sub = argv[1];
-    if (sub !== undefined && !sub.startsWith("-")) {
-      const name = `${first} ${sub}`;
-      return { name: COMMANDS[name] ? name : undefined, rest: argv.slice(2), wanted: name };
-    }
-    return { name: undefined, rest: argv.slice(1), wanted: first };
+  let wanted = argv[0] ?? "";
+  let i = 1;
+  while (SUBCOMMANDED.has(wanted)) {
+    const sub = argv[i];
+    if (sub === undefined || sub.startsWith("-")) break;
+    wanted = `${wanted} ${sub}`;
+    i++;
   }
-  return { name: COMMANDS[first] ? first : undefined, rest: argv.slice(1), wanted: first };
+  return { name: COMMANDS[wanted] ? wanted : undefined, rest: argv.slice(i), wanted };
+}
+
+/** The deepest command family `wanted` belongs to ("license values" for "license values frob"). */
+function familyOf(wanted: string): string {
+  const words = wanted.split(" ");
+  for (let k = words.length; k >= 1; k--) {
+    const f = words.slice(0, k).join(" ");
+    if (SUBCOMMANDED.has(f)) return f;
+  }
+  return words[0]!;
 }
 
 export async function main(argv: string[], io: Partial<Io> = {}): Promise<number> {
@@ -222,7 +306,7 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
   const stderr: Output = {
     write: (s: string) => rawStderr.write(secretToken && secretToken.length >= 8 ? s.split(secretToken).join("[redacted]") : s),
   };
-  const full: Io = { env, stdout, stderr };
+  const full: Io = { env, stdout, stderr, stdin: io.stdin ?? process.stdin };
 
   const first = argv[0];
   if (first === undefined || first === "help" || first === "--help" || first === "-h") {
@@ -232,7 +316,7 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
 
   const { name, rest, wanted } = resolveCommand(argv);
   if (!name) {
-    const family = wanted.split(" ")[0]!;
+    const family = familyOf(wanted);
     const sub = Object.keys(COMMANDS).filter((k) => k.startsWith(`${family} `));
     const hint = sub.length > 0 ? `; try ${sub.map((s) => `"chartroom ${s}"`).join(" or ")}` : "; see chartroom help";
     stderr.write(`error: unknown command ${JSON.stringify(wanted)}${hint}\n`);

@@ -165,22 +165,29 @@ export async function releaseShow(c: Client, version: string): Promise<Result> {
   return { json: r, text: releaseText(r) };
 }
 
-/** Reads a release from a YAML or JSON file (JSON is YAML). */
-export function readReleaseFile(file: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+/** Parses YAML or JSON (JSON is YAML) that must hold one mapping; `source` names it in messages. */
+export function parseMapping(text: string, source: string, what: string): Record<string, unknown> {
   let data: unknown;
   try {
     data = YAML.parse(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new UsageError(`${file} is not valid YAML or JSON: ${clean((err as Error).message.split("\n")[0] ?? "")}`);
+    throw new UsageError(`${source} is not valid YAML or JSON: ${clean((err as Error).message.split("\n")[0] ?? "")}`);
   }
-  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError(`${file} must hold one release (a mapping with version, chart, …)`);
-  return data;
+  if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError(`${source} must hold ${what}`);
+  return data as Record<string, unknown>;
+}
+
+export function readTextFile(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Reads a release from a YAML or JSON file. */
+export function readReleaseFile(file: string): unknown {
+  return parseMapping(readTextFile(file), file, "one release (a mapping with version, chart, …)");
 }
 
 export async function releaseCreate(c: Client, file: string): Promise<Result> {

@@ -17,7 +17,6 @@ import type { Context } from "../../context.js";
 import type { Actor } from "../../services/catalog-service.js";
 import { errorResponses } from "../openapi-shared.js";
 import { auditDto, channelDto, eventDto, idPageQuery, page, promotionDto, releaseDto, releasePageQuery, toChannelDto, toPromotionDto, toReleaseDto } from "./dto.js";
-import { useStrictJsonBody } from "./json-body.js";
 
 export function actorOf(req: FastifyRequest): Actor {
   return { sub: req.user.sub, requestId: req.id };
@@ -28,7 +27,6 @@ const nameParams = z.object({ name: channelName });
 const refParams = z.object({ idOrVersion: releaseRef });
 
 export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
-  useStrictJsonBody(app);
   const r = app.withTypeProvider<ZodTypeProvider>();
   const { catalog, store } = ctx;
 

@@ -1,0 +1,157 @@
+// Commands for licenses, per-licensee values and the fleet, over the admin
+// API (API.md §3). Like remote.ts, each returns the server's JSON answer and
+// its human-readable rendering. A license token is printed only by
+// `license issue`, alone on stdout, so that LICENSE=$(chartroom license issue …)
+// captures it; everything else about it goes to stderr.
+import semver from "semver";
+import YAML from "yaml";
+import { seg, type Client } from "./client.js";
+import { clean, dash, table, when } from "./format.js";
+import { parseMapping, readTextFile, type Result } from "./remote.js";
+
+interface LicenseDto {
+  id: string;
+  jti: string;
+  sub: string | null;
+  channel: string | null;
+  issuedHere: boolean;
+  issuedAt: string | null;
+  issuedBy: string | null;
+  expiresAt: string | null;
+  notes: string;
+  expired: boolean;
+  revoked: boolean;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  revokeReason: string | null;
+}
+interface IssuedDto extends LicenseDto {
+  token: string;
+  kid: string;
+}
+interface OverrideDto {
+  sub: string;
+  values: Record<string, unknown>;
+}
+interface InstanceDto {
+  sub: string;
+  channel: string;
+  releaseId: string | null;
+  releaseVersion: string | null;
+  jti: string | null;
+  userAgent: string | null;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  pollCount: number;
+  licenseExpiresAt: string | null;
+  licenseExpired: boolean;
+  licenseRevoked: boolean;
+}
+interface FleetDto {
+  items: InstanceDto[];
+  /** channel → release version ("none" when no release was served) → licensees */
+  distribution: Record<string, Record<string, number>>;
+}
+
+export async function licenseIssue(
+  c: Client,
+  o: { sub: string; channel: string; expiresAt?: string | undefined; notes?: string | undefined },
+): Promise<Result> {
+  const body: Record<string, unknown> = { sub: o.sub, channel: o.channel };
+  if (o.expiresAt !== undefined) body.expiresAt = o.expiresAt;
+  if (o.notes !== undefined) body.notes = o.notes;
+  const l = (await c.post("/licenses", body)) as IssuedDto;
+  return {
+    json: l,
+    text: `${l.token}\n`,
+    note: `issued license ${clean(l.jti)}: sub ${clean(dash(l.sub))}, channel ${clean(dash(l.channel))}, expires ${when(l.expiresAt)}\n`,
+  };
+}
+
+function licenseState(l: LicenseDto): string {
+  if (l.revoked) return "revoked";
+  if (l.expired) return "expired";
+  return "active";
+}
+
+export async function licenseList(c: Client): Promise<Result> {
+  const data = (await c.get("/licenses")) as { items: LicenseDto[] };
+  const text =
+    data.items.length === 0
+      ? "no licenses\n"
+      : table(
+          ["JTI", "SUB", "CHANNEL", "EXPIRES", "STATE", "ISSUED-HERE"],
+          data.items.map((l) => [l.jti, dash(l.sub), dash(l.channel), when(l.expiresAt), licenseState(l), l.issuedHere ? "yes" : "no"]),
+        );
+  return { json: data, text };
+}
+
+export async function licenseRevoke(c: Client, jti: string, reason: string): Promise<Result> {
+  const l = (await c.post(`/licenses/${seg(jti)}/revoke`, { reason })) as LicenseDto;
+  const who = l.sub ? ` (sub ${l.sub})` : " (not issued here)";
+  return { json: l, text: `${clean(`revoked license ${l.jti}${who}: ${dash(l.revokeReason)}`)}\n` };
+}
+
+/** The override as YAML, ready to edit and give back to `license values set`. */
+export async function valuesShow(c: Client, sub: string): Promise<Result> {
+  const o = (await c.get(`/licenses/${seg(sub)}/values`)) as OverrideDto;
+  // YAML quotes strings holding control characters, so this is safe to print.
+  return { json: o, text: YAML.stringify(o.values, { indent: 2 }) };
+}
+
+/** Reads FILE (YAML or JSON), or stdin for "-". */
+export async function readValues(file: string, stdin: () => Promise<string>): Promise<Record<string, unknown>> {
+  const text = file === "-" ? await stdin() : readTextFile(file);
+  return parseMapping(text, file === "-" ? "stdin" : file, "a mapping of Helm values");
+}
+
+export async function valuesSet(c: Client, sub: string, values: Record<string, unknown>): Promise<Result> {
+  const o = (await c.put(`/licenses/${seg(sub)}/values`, { values })) as OverrideDto;
+  const keys = Object.keys(o.values);
+  return { json: o, text: `${clean(`set the values override of ${o.sub}: ${keys.length === 0 ? "(empty)" : keys.join(", ")}`)}\n` };
+}
+
+export async function valuesUnset(c: Client, sub: string): Promise<Result> {
+  await c.del(`/licenses/${seg(sub)}/values`);
+  return { json: { sub, removed: true }, text: `${clean(`removed the values override of ${sub}`)}\n` };
+}
+
+function instanceLicense(i: InstanceDto): string {
+  if (i.licenseRevoked) return "revoked";
+  if (i.licenseExpired) return "expired";
+  return "ok";
+}
+
+/** Release versions oldest first (semver order; "none" and non-semver last). */
+function byVersion(a: string, b: string): number {
+  const va = semver.valid(a);
+  const vb = semver.valid(b);
+  if (va && vb) return semver.compare(va, vb);
+  if (va) return -1;
+  if (vb) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** "  stable: 0.58.1 ×3, 0.59.2 ×1", one line per channel. */
+function distributionLines(d: FleetDto["distribution"]): string {
+  return Object.keys(d)
+    .sort()
+    .map((ch) => {
+      const versions = Object.entries(d[ch]!).sort(([a], [b]) => byVersion(a, b));
+      return `  ${clean(`${ch}: ${versions.map(([v, n]) => `${v} ×${n}`).join(", ")}`)}\n`;
+    })
+    .join("");
+}
+
+export async function fleet(c: Client, q: { channel?: string | undefined; notSeenForHours?: number | undefined }): Promise<Result> {
+  const data = (await c.get("/instances", { channel: q.channel, notSeenForHours: q.notSeenForHours })) as FleetDto;
+  if (data.items.length === 0) return { json: data, text: "no instances\n" };
+  const text =
+    table(
+      ["SUB", "CHANNEL", "RELEASE", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT"],
+      data.items.map((i) => [i.sub, i.channel, dash(i.releaseVersion), when(i.lastSeenAt), String(i.pollCount), instanceLicense(i), dash(i.userAgent)]),
+    ) +
+    "\nreleases per channel:\n" +
+    distributionLines(data.distribution);
+  return { json: data, text };
+}
