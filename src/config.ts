@@ -40,6 +40,7 @@ export const configSchema = z
     ADMIN_AUDIENCE: z.string().min(1).default("chartroom-admin"),
     REDIS_URL: optionalString,
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    STATE_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   })
   .superRefine((c, ctx) => {

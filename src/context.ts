@@ -13,6 +13,7 @@ import { licenseService } from "./services/license-service.js";
 import { revocationSet } from "./services/revocations.js";
 import { specService } from "./services/spec-service.js";
 import { stateWatcher } from "./services/state-watcher.js";
+import { stateListener } from "./db/state-listener.js";
 
 export interface AdminKeys {
   /** HS256 secret (ADMIN_JWT_SECRET, or the development secret). */
@@ -70,7 +71,19 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     write: (p) => store.instances.recordPolls(p),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
   });
+  /** Health as the probes and the operator path see it. */
+  const health = {
+    /** The first load (migrations, first boot, caches) has succeeded. */
+    loaded: false,
+    /** The last database check failed: answers come from cached data. */
+    databaseDown: false,
+  };
   const watcher = stateWatcher({
+    intervalMs: config.STATE_CHECK_INTERVAL_MS,
+    onHealth: (ok) => {
+      if (ok === health.databaseDown) log[ok ? "info" : "error"]({ databaseDown: !ok }, ok ? "database reachable again; serving fresh data" : "database unreachable; serving cached data (stale)");
+      health.databaseDown = !ok;
+    },
     versions: () => store.state.versions(),
     onChange: async (kind) => {
       if (kind === "catalog") specs.invalidate();
@@ -79,6 +92,20 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     },
     onError: (err) => log.warn({ err }, "state version check failed"),
   });
+
+  const listener =
+    store.provider === "postgresql"
+      ? stateListener({
+          url: config.DATABASE_URL,
+          onNotify: (kind, lagMs) => {
+            log.debug({ kind, lagMs }, "state change notified");
+            watcher.check().catch((err: unknown) => log.warn({ err }, "state check after notification failed"));
+          },
+          // After a (re)connect, catch up on anything missed meanwhile.
+          onConnected: () => void watcher.check().catch(() => {}),
+          onError: (err) => log.warn({ err }, "LISTEN connection lost; reconnecting (periodic checks continue)"),
+        })
+      : undefined;
 
   let stopKeyWatch: (() => void) | undefined;
 
@@ -96,11 +123,14 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     licenses,
     fleet,
     watcher,
+    health,
     /** Loads what the hot path needs and starts the background loops. */
     async start(): Promise<void> {
       await Promise.all([revocations.reload(), specs.loadOverrides()]);
       await watcher.init();
+      health.loaded = true;
       watcher.start();
+      listener?.start();
       fleet.start();
       if (config.LICENSE_JWKS_FILE) {
         stopKeyWatch = keyring.watch(() => {
@@ -118,6 +148,7 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     async stop(): Promise<void> {
       stopKeyWatch?.();
       watcher.stop();
+      await listener?.stop();
       await fleet.stop().catch((err: unknown) => log.warn({ err }, "fleet records not flushed at shutdown"));
       await store.close();
     },

@@ -7,7 +7,8 @@ import pino from "pino";
 import { buildApp } from "./app.js";
 import { prepareDatabase } from "./boot.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { createContext } from "./context.js";
+import { createContext, type Context } from "./context.js";
+import { MigrationChecksumError } from "./db/migrate.js";
 import { loggerOptions } from "./logger.js";
 
 function printWelcome(config: Config, log: pino.Logger, address: string): void {
@@ -38,20 +39,20 @@ export async function main(): Promise<void> {
   }
   const pretty = process.stdout.isTTY === true;
   const log = pino(loggerOptions(config, { pretty }) as pino.LoggerOptions);
-  const ctx = createContext(config, log);
+  let ctx: Context;
   try {
-    await prepareDatabase(ctx, log);
-    await ctx.start();
+    ctx = createContext(config, log);
   } catch (err) {
-    log.fatal({ err }, "start-up failed");
-    await ctx.store.close().catch(() => {});
+    log.fatal({ err }, "start-up failed: keys or configuration cannot be used");
     process.exit(1);
   }
   const app = await buildApp({ ctx, loggerInstance: log });
+  let stopping = false;
 
   closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log }, async ({ signal, err }) => {
     if (err) log.error({ err }, "shutting down after an error");
     else log.info({ signal }, "shutting down");
+    stopping = true;
     await app.close();
     await ctx.stop();
   });
@@ -60,7 +61,24 @@ export async function main(): Promise<void> {
     log.info({ ok }, "SIGHUP: license keys reloaded");
   });
 
+  // Listen first: /healthz answers while the database is still coming up,
+  // and /readyz says "not ready" until the first load succeeds.
   const address = await app.listen({ port: config.PORT, host: config.HOST });
+  for (let attempt = 1; !stopping; attempt++) {
+    try {
+      await prepareDatabase(ctx, log);
+      await ctx.start();
+      break;
+    } catch (err) {
+      if (err instanceof MigrationChecksumError) {
+        log.fatal({ err }, "start-up failed");
+        process.exit(1);
+      }
+      const delay = Math.min(15_000, 500 * 2 ** Math.min(attempt, 5));
+      log.error({ err, attempt, retryInMs: delay }, "database not ready; retrying");
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
   printWelcome(config, log, address);
 }
 

@@ -1,13 +1,21 @@
-import type { Db } from "../db/client.js";
+import type { Db, Provider } from "../db/client.js";
 
 /** Kinds of cached state that a change makes stale on every replica. */
 export type StateKind = "catalog" | "licenses";
 
-export function stateRepo(db: Pick<Db, "stateVersion">) {
+/** The PostgreSQL channel replicas LISTEN on (src/db/state-listener.ts). */
+export const STATE_CHANNEL = "chartroom_state";
+
+export function stateRepo(db: Pick<Db, "stateVersion" | "$executeRawUnsafe">, provider: Provider) {
   return {
-    /** Bumps the version of a kind of state, in the caller's transaction. */
+    /**
+     * Bumps the version of a kind of state, in the caller's transaction. On
+     * PostgreSQL it also NOTIFYs the other replicas; the notification is
+     * delivered when (and only if) the transaction commits.
+     */
     async bump(kind: StateKind): Promise<number> {
       const row = await db.stateVersion.upsert({ where: { kind }, create: { kind, value: 1 }, update: { value: { increment: 1 } } });
+      if (provider === "postgresql") await db.$executeRawUnsafe("SELECT pg_notify($1, $2)", STATE_CHANNEL, `${kind}:${Date.now()}`);
       return row.value;
     },
     async versions(): Promise<Record<StateKind, number>> {

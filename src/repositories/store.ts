@@ -12,7 +12,7 @@ import { stateRepo } from "./state-repo.js";
 
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
-function reposOver(db: Db | Tx) {
+function reposOver(db: Db | Tx, provider: Provider) {
   return {
     channels: channelsRepo(db),
     releases: releasesRepo(db),
@@ -20,7 +20,7 @@ function reposOver(db: Db | Tx) {
     audit: auditRepo(db),
     licenses: licensesRepo(db),
     instances: instancesRepo(db),
-    state: stateRepo(db),
+    state: stateRepo(db, provider),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;
@@ -67,12 +67,12 @@ export function createStore(url: string, db: Db = createDb(url)): Store {
   const provider = providerOf(url);
   return {
     provider,
-    ...reposOver(db),
+    ...reposOver(db, provider),
     async transaction(fn, opts = {}) {
       const attempts = opts.attempts ?? 8;
       for (let i = 1; ; i++) {
         try {
-          return await db.$transaction((tx) => fn(reposOver(tx)), { maxWait: 10_000, timeout: 15_000 });
+          return await db.$transaction((tx) => fn(reposOver(tx, provider)), { maxWait: 10_000, timeout: 15_000 });
         } catch (err) {
           if (i >= attempts || !isRetryable(err)) throw err;
           await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** i) * (0.5 + Math.random())));

@@ -34,7 +34,7 @@ const specResponse = z
   .describe("The spec of a release, as the W&B operator's deployer client decodes it");
 
 export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
-  const { verifier, revocations, specs, fleet } = ctx;
+  const { verifier, revocations, specs, fleet, health } = ctx;
 
   function authenticate(req: FastifyRequest): License {
     const license = verifier.verify(tokenFromAuthorization(req.headers.authorization));
@@ -52,6 +52,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
       userAgent: req.headers["user-agent"]?.slice(0, 256) ?? null,
     });
     reply.header("etag", spec.etag).header("cache-control", "no-cache");
+    // The database is unreachable: this is the last good answer, not a fresh one.
+    if (health.databaseDown) reply.header("x-chartroom-stale", "true");
     if (matchesEtag(req.headers["if-none-match"], spec.etag)) return reply.code(304).send();
     return reply.type("application/json; charset=utf-8").send(spec.body);
   }

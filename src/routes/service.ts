@@ -19,6 +19,7 @@ export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
       response: { 200: z.object({ status: z.literal("ready") }), 503: z.object({ status: z.literal("not ready"), reason: z.string() }) },
     },
   }, async (req, reply) => {
+    if (!ctx.health.loaded) return reply.code(503).send({ status: "not ready" as const, reason: "starting: waiting for the first successful load from the database" });
     try {
       await ctx.store.ping();
       if (!migrationsOk) {

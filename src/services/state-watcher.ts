@@ -9,6 +9,8 @@ export interface StateWatcherOptions {
   onChange: (kind: StateKind) => Promise<void> | void;
   intervalMs?: number;
   onError?: (err: unknown) => void;
+  /** Told after every check whether the database answered. */
+  onHealth?: (ok: boolean) => void;
 }
 
 export function stateWatcher(opts: StateWatcherOptions) {
@@ -18,7 +20,14 @@ export function stateWatcher(opts: StateWatcherOptions) {
   let lastOkAt = 0;
 
   async function check(): Promise<void> {
-    const now = await opts.versions();
+    let now: Record<StateKind, number>;
+    try {
+      now = await opts.versions();
+    } catch (err) {
+      opts.onHealth?.(false);
+      throw err;
+    }
+    opts.onHealth?.(true);
     lastOkAt = Date.now();
     const before = seen;
     seen = now;
