@@ -2,12 +2,14 @@
 // does), so tests drive it with app.inject(). Plugins in the order they act.
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import fastifyHelmet from "@fastify/helmet";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "@fastify/type-provider-zod";
 import type { Context } from "./context.js";
 import errorHandler from "./plugins/error-handler.js";
 import adminAuth from "./plugins/admin-auth.js";
+import rateLimits from "./plugins/rate-limits.js";
 import { operatorRoutes } from "./routes/operator.js";
 import { serviceRoutes } from "./routes/service.js";
 import { catalogRoutes } from "./routes/admin/catalog-routes.js";
@@ -28,6 +30,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     requestTimeout: 30_000,
     return503OnClosing: true,
+    trustProxy: ctx.config.TRUST_PROXY,
     // A caller's request id is kept (and echoed) so logs can be joined up.
     genReqId: (req) => {
       const given = req.headers["x-request-id"];
@@ -36,11 +39,33 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Request id echoed; latency and status counted per route (label sets cached).
+  const { metrics } = ctx;
+  const observers = new Map<string, { observe(v: number): void }>();
   app.addHook("onSend", async (req, reply) => {
     reply.header("x-request-id", req.id);
   });
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    const key = `${req.method} ${route} ${reply.statusCode}`;
+    let o = observers.get(key);
+    if (!o) {
+      o = metrics.requests.labels(req.method, route, String(reply.statusCode));
+      observers.set(key, o);
+    }
+    o.observe(reply.elapsedTime / 1000);
+  });
 
-  await app.register(errorHandler);
+  await app.register(errorHandler, { onUnavailable: () => metrics.dbErrors.inc() });
+  // Security headers on every answer; no CORS (no cross-origin browser use).
+  await app.register(fastifyHelmet, { global: true });
+  await app.register(rateLimits, {
+    ipPerMinute: ctx.config.RATE_LIMIT_IP_PER_MINUTE,
+    licensePerMinute: ctx.config.RATE_LIMIT_LICENSE_PER_MINUTE,
+    adminPerMinute: ctx.config.RATE_LIMIT_ADMIN_PER_MINUTE,
+    redisUrl: ctx.config.REDIS_URL,
+    metrics,
+  });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: "3.0.3",
@@ -55,7 +80,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs", staticCSP: true });
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(serviceRoutes, { ctx });
@@ -65,6 +90,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
       // Bad JSON keys (__proto__, constructor.prototype) are named, not just refused.
       useStrictJsonBody(admin);
       await admin.register(adminAuth, { keys: ctx.admin, audience: ctx.config.ADMIN_AUDIENCE, issuer: ctx.config.ADMIN_ISSUER });
+      if (app.limits.admin) admin.addHook("preHandler", app.limits.admin);
       await admin.register(catalogRoutes, { ctx });
       await admin.register(licenseRoutes, { ctx });
     },

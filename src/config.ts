@@ -40,6 +40,14 @@ export const configSchema = z
     ADMIN_AUDIENCE: z.string().min(1).default("chartroom-admin"),
     REDIS_URL: optionalString,
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+    TRUST_PROXY: z
+      .enum(["true", "false", "1", "0"])
+      .default("false")
+      .transform((v) => v === "true" || v === "1")
+      .describe("trust X-Forwarded-For from the load balancer (per-IP limits then see client IPs)"),
+    RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
+    RATE_LIMIT_LICENSE_PER_MINUTE: z.coerce.number().int().min(0).default(120),
+    RATE_LIMIT_ADMIN_PER_MINUTE: z.coerce.number().int().min(0).default(600),
     STATE_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   })

@@ -14,6 +14,7 @@ import { revocationSet } from "./services/revocations.js";
 import { specService } from "./services/spec-service.js";
 import { stateWatcher } from "./services/state-watcher.js";
 import { stateListener } from "./db/state-listener.js";
+import { createMetrics } from "./metrics.js";
 
 export interface AdminKeys {
   /** HS256 secret (ADMIN_JWT_SECRET, or the development secret). */
@@ -41,6 +42,7 @@ export function resolveKeys(config: Config, log: Pick<FastifyBaseLogger, "warn">
 
 export function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store } = {}) {
   const store = opts.store ?? createStore(config.DATABASE_URL);
+  const metrics = createMetrics();
   const { signingKey, admin } = resolveKeys(config, log);
   const keyring = new LicenseKeyring({
     ...(config.LICENSE_JWKS_FILE ? { jwksFile: config.LICENSE_JWKS_FILE } : {}),
@@ -81,6 +83,7 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
   const watcher = stateWatcher({
     intervalMs: config.STATE_CHECK_INTERVAL_MS,
     onHealth: (ok) => {
+      if (!ok) metrics.dbErrors.inc();
       if (ok === health.databaseDown) log[ok ? "info" : "error"]({ databaseDown: !ok }, ok ? "database reachable again; serving fresh data" : "database unreachable; serving cached data (stale)");
       health.databaseDown = !ok;
     },
@@ -98,6 +101,7 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
       ? stateListener({
           url: config.DATABASE_URL,
           onNotify: (kind, lagMs) => {
+            if (lagMs !== undefined) metrics.notifyLag.observe(lagMs / 1000);
             log.debug({ kind, lagMs }, "state change notified");
             watcher.check().catch((err: unknown) => log.warn({ err }, "state check after notification failed"));
           },
@@ -106,6 +110,14 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
           onError: (err) => log.warn({ err }, "LISTEN connection lost; reconnecting (periodic checks continue)"),
         })
       : undefined;
+
+  metrics.bindSources({
+    specStats: () => specs.stats(),
+    licenseCacheStats: () => verifier.stats(),
+    revokedCount: () => revocations.size,
+    fleetDistribution: () => store.instances.distribution(),
+    databaseUp: () => !health.databaseDown,
+  });
 
   let stopKeyWatch: (() => void) | undefined;
 
@@ -124,6 +136,7 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     fleet,
     watcher,
     health,
+    metrics,
     /** Loads what the hot path needs and starts the background loops. */
     async start(): Promise<void> {
       await Promise.all([revocations.reload(), specs.loadOverrides()]);

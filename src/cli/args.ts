@@ -114,7 +114,8 @@ export function dateOrDuration(p: Parsed, name: string, now = Date.now()): strin
   let at: Date;
   if (minutes !== undefined) {
     if (minutes === 0) throw new UsageError(`--${name} ${JSON.stringify(v)}: a duration must be more than zero`);
-    at = new Date(now + minutes * 60_000);
+    // Whole seconds: a license's exp claim has no fractions.
+    at = new Date(Math.floor(now / 1000) * 1000 + minutes * 60_000);
   } else {
     const m = isoParts(v.trim());
     if (!m) throw new UsageError(`--${name} ${JSON.stringify(v)}: ${help}`);

@@ -117,7 +117,7 @@ export async function valuesUnset(c: Client, sub: string): Promise<Result> {
 }
 
 function instanceLicense(i: InstanceDto): string {
-  
+  if (i.licenseRevoked) return "revoked";
   if (i.licenseExpired) return "expired";
   return "ok";
 }

@@ -88,9 +88,10 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
 }
 
 export default fp(
-  async function errorHandler(app: FastifyInstance) {
+  async function errorHandler(app: FastifyInstance, opts: { onUnavailable?: () => void }) {
     app.setErrorHandler((err: FastifyError & FieldError, req: FastifyRequest, reply: FastifyReply) => {
       const body = toErrorBody(err, req);
+      if (body.code === "DATABASE_UNAVAILABLE") opts.onUnavailable?.();
       if (body.statusCode >= 500) {
         req.log.error({ err, code: body.code }, "request failed");
       } else {

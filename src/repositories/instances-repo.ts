@@ -7,6 +7,8 @@ export interface PollSummary {
   releaseId: string | null;
   releaseVersion: string | null;
   jti: string | null;
+  /** The `exp` of the license last used (seconds), whoever issued it. */
+  licenseExp: number | null;
   userAgent: string | null;
   firstSeenAt: Date;
   lastSeenAt: Date;
@@ -16,7 +18,15 @@ export interface PollSummary {
 export function instancesRepo(db: Pick<Db, "instance">) {
   return {
     async recordPolls(p: PollSummary): Promise<void> {
-      const latest = { channel: p.channel, releaseId: p.releaseId, releaseVersion: p.releaseVersion, jti: p.jti, userAgent: p.userAgent, lastSeenAt: p.lastSeenAt };
+      const latest = {
+        channel: p.channel,
+        releaseId: p.releaseId,
+        releaseVersion: p.releaseVersion,
+        jti: p.jti,
+        licenseExpiresAt: p.licenseExp !== null ? new Date(p.licenseExp * 1000) : null,
+        userAgent: p.userAgent,
+        lastSeenAt: p.lastSeenAt,
+      };
       await db.instance.upsert({
         where: { sub: p.sub },
         create: { sub: p.sub, ...latest, firstSeenAt: p.firstSeenAt, pollCount: p.polls },

@@ -33,14 +33,30 @@ const specResponse = z
   })
   .describe("The spec of a release, as the W&B operator's deployer client decodes it");
 
-export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
-  const { verifier, revocations, specs, fleet, health } = ctx;
-
-  function authenticate(req: FastifyRequest): License {
-    const license = verifier.verify(tokenFromAuthorization(req.headers.authorization));
-    if (revocations.has(license.jti)) throw new LicenseRevokedError();
-    return license;
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The verified license of an operator request (set by its onRequest hook). */
+    license: License | null;
   }
+}
+
+export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+  const { verifier, revocations, specs, fleet, health, metrics } = ctx;
+  app.decorateRequest("license", null);
+
+  /** onRequest: verify the license (cached) and check revocation; count the outcome. */
+  async function authenticate(req: FastifyRequest): Promise<void> {
+    try {
+      const license = verifier.verify(tokenFromAuthorization(req.headers.authorization));
+      if (revocations.has(license.jti)) throw new LicenseRevokedError();
+      req.license = license;
+      metrics.okVerification.inc();
+    } catch (err) {
+      metrics.licenseVerifications.inc({ outcome: (err as { code?: string }).code ?? "INTERNAL" });
+      throw err;
+    }
+  }
+  const preHandler = app.limits?.license ? [app.limits.license] : [];
 
   function send(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec): FastifyReply {
     fleet.record({
@@ -49,11 +65,15 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
       releaseId: spec.releaseId,
       releaseVersion: spec.version,
       jti: license.jti ?? null,
+      licenseExp: license.exp,
       userAgent: req.headers["user-agent"]?.slice(0, 256) ?? null,
     });
     reply.header("etag", spec.etag).header("cache-control", "no-cache");
     // The database is unreachable: this is the last good answer, not a fresh one.
-    if (health.databaseDown) reply.header("x-chartroom-stale", "true");
+    if (health.databaseDown) {
+      reply.header("x-chartroom-stale", "true");
+      metrics.staleServes.inc();
+    }
     if (matchesEtag(req.headers["if-none-match"], spec.etag)) return reply.code(304).send();
     return reply.type("application/json; charset=utf-8").send(spec.body);
   }
@@ -73,15 +93,17 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
   app.get(
     "/api/v1/operator/channel",
     {
+      onRequest: authenticate,
+      preHandler,
       schema: {
         ...shared,
         summary: "The spec of the license's channel",
-        description: 'Auth: Basic base64("license:" + JWT), as the W&B operator sends it, or Bearer JWT.',
         response: { 200: specResponse, 304: z.null().describe("Not modified (If-None-Match)"), ...errorResponses(401, 403, 404, 429, 503) },
+        description: 'Auth: Basic base64("license:" + JWT), as the W&B operator sends it, or Bearer JWT. Headers: strong ETag (If-None-Match → 304), Cache-Control: no-cache, X-Chartroom-Stale: true when served from cache during a database outage.',
       },
     },
     (req, reply) => {
-      const license = authenticate(req);
+      const license = req.license!;
       return answer(req, reply, license, specs.channelSpec(license.channel, license.sub));
     },
   );
@@ -89,6 +111,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
   app.get(
     "/api/v1/operator/channel/release/:versionId",
     {
+      onRequest: authenticate,
+      preHandler,
       schema: {
         ...shared,
         summary: "A pinned release (the operator's _releaseId)",
@@ -97,7 +121,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
       },
     },
     (req, reply) => {
-      const license = authenticate(req);
+      const license = req.license!;
       const { versionId } = req.params as { versionId: string };
       return answer(req, reply, license, specs.pinnedSpec(license.channel, versionId, license.sub));
     },

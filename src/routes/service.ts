@@ -35,6 +35,13 @@ export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     }
   });
 
+  app.get("/metrics", {
+    schema: { tags: ["service"], summary: "Prometheus metrics (text exposition format)" },
+  }, async (_req, reply) => {
+    reply.type(ctx.metrics.registry.contentType);
+    return ctx.metrics.registry.metrics();
+  });
+
   app.get("/.well-known/jwks.json", {
     schema: { tags: ["service"], summary: "Public keys of the licenses this server issues", response: { 200: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } },
   }, async (_req, reply) => {

@@ -9,6 +9,7 @@ export interface Poll {
   releaseId: string | null;
   releaseVersion: string | null;
   jti: string | null;
+  licenseExp: number | null;
   userAgent: string | null;
 }
 
@@ -38,6 +39,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
       prev.releaseId = p.releaseId;
       prev.releaseVersion = p.releaseVersion;
       prev.jti = p.jti;
+      prev.licenseExp = p.licenseExp;
       prev.userAgent = p.userAgent;
       prev.lastSeenAt = at;
       prev.polls++;

@@ -3,7 +3,7 @@
 // the "licenses" state version so every replica reloads its revocation set
 // and overrides (within its state-check interval).
 import { randomUUID } from "node:crypto";
-import { LicenseAlreadyRevokedError, LicenseIssuingDisabledError, NotFoundError, fieldError } from "../errors.js";
+import { ChannelNotFoundError, LicenseAlreadyRevokedError, LicenseIssuingDisabledError, NotFoundError, fieldError, withField } from "../errors.js";
 import type { SigningKey } from "../licensing/license-keys.js";
 import { signLicense } from "../licensing/issue-license.js";
 import type { Values } from "../domain/values.js";
@@ -74,9 +74,12 @@ export function licenseService(store: LicenseStore, opts: LicenseServiceOptions 
       const key = opts.signingKey;
       if (!key) throw new LicenseIssuingDisabledError();
       const issuedAt = now();
-      const expiresAt = input.expiresAt ? new Date(input.expiresAt) : new Date(issuedAt.getTime() + DEFAULT_LICENSE_DAYS * 86_400_000);
+      // Whole seconds, as in the token's `exp`, so the two never disagree.
+      const requested = input.expiresAt ? new Date(input.expiresAt) : new Date(issuedAt.getTime() + DEFAULT_LICENSE_DAYS * 86_400_000);
+      const expiresAt = new Date(Math.floor(requested.getTime() / 1000) * 1000);
       if (Number.isNaN(expiresAt.getTime())) throw fieldError("expiresAt", "must be an ISO 8601 date-time");
       if (expiresAt.getTime() <= issuedAt.getTime()) throw fieldError("expiresAt", "must be in the future");
+      if (!(await store.channels.findByName(input.channel))) throw withField(new ChannelNotFoundError(input.channel), "channel");
       const jti = randomUUID();
       const token = signLicense(key, {
         sub: input.sub,
@@ -159,12 +162,16 @@ export function licenseService(store: LicenseStore, opts: LicenseServiceOptions 
       const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
       const revoked = new Set(revocations.map((r) => r.jti));
       const t = now().getTime();
-      const instances = rows.map((r) => ({
-        ...r,
-        licenseExpiresAt: r.jti ? (expiry.get(r.jti) ?? null) : null,
-        licenseExpired: r.jti ? (expiry.get(r.jti)?.getTime() ?? Infinity) <= t : false,
-        licenseRevoked: r.jti ? revoked.has(r.jti) : false,
-      }));
+      const instances = rows.map((r) => {
+        // What this server issued wins; else the `exp` the licensee last presented.
+        const expiresAt = (r.jti ? expiry.get(r.jti) : undefined) ?? r.licenseExpiresAt ?? null;
+        return {
+          ...r,
+          licenseExpiresAt: expiresAt,
+          licenseExpired: expiresAt !== null && expiresAt.getTime() <= t,
+          licenseRevoked: r.jti ? revoked.has(r.jti) : false,
+        };
+      });
       const distribution: Record<string, Record<string, number>> = {};
       for (const r of rows) {
         const c = (distribution[r.channel] ??= {});

@@ -93,6 +93,8 @@ t.test("help lists the license and fleet commands; bad usage exits 2", async (t)
     [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires", "2027-02-30T00:00:00Z"], /^error: --expires "2027-02-30T00:00:00Z": use an ISO 8601/],
     [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires", "2027-01-31T25:00:00Z"], /^error: --expires "2027-01-31T25:00:00Z": use an ISO 8601/],
     [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires", "2027-01-31T10:00:00"], /give a time zone/],
+    [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires", "2027-01-31T10:00:00+25:00"], /^error: --expires "2027-01-31T10:00:00\+25:00": use an ISO 8601/],
+    [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires", "2027-04-31"], /^error: --expires "2027-04-31": use an ISO 8601/],
     [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires", "0d"], /more than zero/],
     [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires", "30y"], /use an ISO 8601 date-time/],
     [["license", "issue", "--sub", "acme", "--channel", "stable", "--expires"], /--expires/],
@@ -167,6 +169,13 @@ t.test("license issue, list and revoke", async (t) => {
   t.equal(isoJson.notes, "");
   t.equal((await h.poll(isoJson.token)).statusCode, 200);
 
+  // a duration is whole seconds from now, so the listed expiry is the token's exp
+  const hours = await run(["license", "issue", "--sub", "hooli", "--channel", "stable", "--expires", "12h", "--json"], env);
+  t.equal(hours.code, 0, hours.stderr);
+  const hoursJson = JSON.parse(hours.stdout) as { token: string; expiresAt: string };
+  t.equal(Date.parse(hoursJson.expiresAt), (claims(hoursJson.token).exp as number) * 1000);
+  t.ok(Math.abs(Date.parse(hoursJson.expiresAt) - Date.now() - 12 * 3_600_000) < 5_000, "12h from now");
+
   // a date alone is midnight UTC; no --expires is one year
   const day = await run(["license", "issue", "--sub", "initech", "--channel", "stable", "--expires", "2031-06-01", "--json"], env);
   t.equal(day.code, 0, day.stderr);
@@ -197,7 +206,7 @@ t.test("license issue, list and revoke", async (t) => {
   const table = rows(listed.stdout);
   t.same(table[0], ["JTI", "SUB", "CHANNEL", "EXPIRES", "STATE", "ISSUED-HERE"]);
   const byJti = new Map(table.slice(1).map((r) => [r[0], r]));
-  t.equal(byJti.size, 5, "five licenses");
+  t.equal(byJti.size, 6, "six licenses");
   t.same(byJti.get(c.jti as string), [c.jti, "acme", "beta", new Date((c.exp as number) * 1000).toISOString().replace(/\.\d+Z$/, "Z"), "active", "yes"]);
   t.same(byJti.get(isoJson.jti), [isoJson.jti, "globex", "stable", "2030-01-31T10:00:00Z", "active", "yes"]);
   t.same(byJti.get(expiredJti)?.slice(1, 3), ["wayne", "stable"]);
@@ -406,7 +415,7 @@ t.test("fleet: who polls what, and releases per channel", async (t) => {
 
   // --not-seen-for: a licensee last seen 50 hours ago
   const seen = new Date(Date.now() - 50 * 3_600_000);
-  await h.ctx.store.instances.recordPolls({ sub: "hooli", channel: "stable", releaseId: null, releaseVersion: "0.58.1", jti: null, userAgent: null, firstSeenAt: seen, lastSeenAt: seen, polls: 7 });
+  await h.ctx.store.instances.recordPolls({ sub: "hooli", channel: "stable", releaseId: null, releaseVersion: "0.58.1", jti: null, licenseExp: null, userAgent: null, firstSeenAt: seen, lastSeenAt: seen, polls: 7 });
   const silent = async (d: string) => {
     const r = await run(["fleet", "--not-seen-for", d], env);
     t.equal(r.code, 0, r.stderr);

@@ -199,3 +199,27 @@ await eachProvider(t, "the fleet shows who runs what", async (t, provider) => {
   t.same(silent.items, [], "everyone checked in within the hour");
   t.equal((await h.admin("GET", "/instances?notSeenForHours=-1", undefined, "viewer")).statusCode, 400);
 });
+
+t.test("issuing for a channel that does not exist is refused; expiry is stored in whole seconds", async (t) => {
+  const h = await testApp(t);
+  const missing = await h.admin("POST", "/licenses", { sub: "a", channel: "nightly" });
+  t.equal(missing.statusCode, 404);
+  t.equal(missing.json().code, "CHANNEL_NOT_FOUND");
+  t.equal(missing.json().field, "channel");
+  const at = new Date(Date.now() + 86_400_000);
+  at.setUTCMilliseconds(999);
+  const issued = (await h.admin("POST", "/licenses", { sub: "a", channel: "stable", expiresAt: at.toISOString() })).json();
+  const exp = JSON.parse(Buffer.from(issued.token.split(".")[1], "base64url").toString()).exp;
+  t.equal(new Date(issued.expiresAt).getTime(), exp * 1000, "listed expiry equals the token's exp");
+});
+
+t.test("the fleet knows the expiry of licenses issued elsewhere from what they presented", async (t) => {
+  const h = await testApp(t);
+  const exp = Math.floor(Date.now() / 1000) + 7200;
+  await h.poll(h.license({ sub: "outside", exp }));
+  await h.ctx.fleet.flush(true);
+  const item = (await h.admin("GET", "/instances", undefined, "viewer")).json().items[0];
+  t.equal(item.sub, "outside");
+  t.equal(new Date(item.licenseExpiresAt).getTime(), exp * 1000);
+  t.equal(item.licenseExpired, false);
+});

@@ -23,12 +23,18 @@ export function actorOf(req: FastifyRequest): Actor {
 }
 
 const security = [{ adminBearer: [] }];
+/** Bodies that are a few fields: anything larger is a mistake or an attack (413). */
+export const SMALL_BODY = 16 * 1024;
 const nameParams = z.object({ name: channelName });
 const refParams = z.object({ idOrVersion: releaseRef });
 
 export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const { catalog, store } = ctx;
+  const { catalog, store, metrics } = ctx;
+  function counted(result: Awaited<ReturnType<typeof catalog.promote>>) {
+    if (result.changed && result.action) metrics.promotions.inc({ action: result.action });
+    return toPromotionDto(result);
+  }
 
   r.get("/channels", {
     config: { role: "viewer" },
@@ -65,21 +71,23 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   });
 
   r.post("/channels/:name/promote", {
+    bodyLimit: SMALL_BODY,
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Promote a release to a channel", params: nameParams, body: promoteInputSchema,
       description: "Rules: the release exists and is not yanked; with `from` it must be that channel's release; `expectedCurrent` must match (409 PROMOTION_CONFLICT); a lower version needs `allowDowngrade` (recorded as a rollback); promoting the current release is a 200 with changed=false.",
       response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
-  }, async (req) => toPromotionDto(await catalog.promote(req.params.name, req.body, actorOf(req))));
+  }, async (req) => counted(await catalog.promote(req.params.name, req.body, actorOf(req))));
 
   r.post("/channels/:name/rollback", {
+    bodyLimit: SMALL_BODY,
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Roll a channel back (default: to the release before the current one)", params: nameParams, body: rollbackInputSchema,
       response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
-  }, async (req) => toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
+  }, async (req) => counted(await catalog.rollback(req.params.name, req.body, actorOf(req))));
 
   r.get("/channels/:name/history", {
     config: { role: "viewer" },
@@ -111,6 +119,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   }, async (req) => toReleaseDto(await catalog.getRelease(req.params.idOrVersion)));
 
   r.post("/releases/:idOrVersion/yank", {
+    bodyLimit: SMALL_BODY,
     config: { role: "release-engineer" },
     schema: { tags: ["releases"], security, summary: "Yank a release: never promoted or pinned again", params: refParams, body: yankInputSchema, response: { 200: releaseDto, ...errorResponses(400, 401, 403, 404, 409) } },
   }, async (req) => toReleaseDto(await catalog.yankRelease(req.params.idOrVersion, req.body.reason, actorOf(req))));

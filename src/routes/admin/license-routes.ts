@@ -6,7 +6,7 @@ import { channelName, valuesSchema } from "../../domain/schemas.js";
 import type { Context } from "../../context.js";
 import type { LicenseView } from "../../services/license-service.js";
 import { errorResponses } from "../openapi-shared.js";
-import { actorOf } from "./catalog-routes.js";
+import { SMALL_BODY, actorOf } from "./catalog-routes.js";
 
 const security = [{ adminBearer: [] }];
 const subject = z.string().min(1).max(256).regex(/^[^\s/]+$/, "must be a licensee id without spaces or slashes");
@@ -59,6 +59,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   const { licenses } = ctx;
 
   r.post("/licenses", {
+    bodyLimit: SMALL_BODY,
     config: { role: "admin" },
     schema: {
       tags: ["licenses"], security, summary: "Issue a license signed with this server's key (the token is shown this once)",
@@ -82,6 +83,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   }, async () => ({ items: (await licenses.list()).map(toLicenseDto) }));
 
   r.post("/licenses/:jti/revoke", {
+    bodyLimit: SMALL_BODY,
     config: { role: "admin" },
     schema: {
       tags: ["licenses"], security, summary: "Revoke any license by jti; every replica refuses it within seconds",
@@ -91,29 +93,29 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     },
   }, async (req) => toLicenseDto(await licenses.revoke(req.params.jti, req.body.reason, actorOf(req))));
 
-  r.get("/licenses/:jti/values", {
+  r.get("/licenses/:sub/values", {
     config: { role: "viewer" },
-    schema: { tags: ["licenses"], security, summary: "A licensee's values override (path parameter: the licensee, sub)", params: z.object({ jti: subject.describe("the licensee (sub)") }), response: { 200: z.object({ sub: z.string(), values: z.record(z.string(), z.unknown()) }), ...errorResponses(401, 403, 404) } },
-  }, async (req) => ({ sub: req.params.jti, values: await licenses.getOverride(req.params.jti) }));
+    schema: { tags: ["licenses"], security, summary: "A licensee's values override (path parameter: the licensee, sub)", params: z.object({ sub: subject.describe("the licensee (sub)") }), response: { 200: z.object({ sub: z.string(), values: z.record(z.string(), z.unknown()) }), ...errorResponses(401, 403, 404) } },
+  }, async (req) => ({ sub: req.params.sub, values: await licenses.getOverride(req.params.sub) }));
 
-  r.put("/licenses/:jti/values", {
+  r.put("/licenses/:sub/values", {
     config: { role: "admin" },
     schema: {
       tags: ["licenses"], security, summary: "Set a licensee's values override, deep-merged last into that licensee's spec only",
-      params: z.object({ jti: subject.describe("the licensee (sub)") }),
+      params: z.object({ sub: subject.describe("the licensee (sub)") }),
       body: z.strictObject({ values: valuesSchema }),
       response: { 200: z.object({ sub: z.string(), values: z.record(z.string(), z.unknown()) }), ...errorResponses(400, 401, 403, 413) },
     },
   }, async (req) => {
-    await licenses.setOverride(req.params.jti, req.body.values, actorOf(req));
-    return { sub: req.params.jti, values: req.body.values };
+    await licenses.setOverride(req.params.sub, req.body.values, actorOf(req));
+    return { sub: req.params.sub, values: req.body.values };
   });
 
-  r.delete("/licenses/:jti/values", {
+  r.delete("/licenses/:sub/values", {
     config: { role: "admin" },
-    schema: { tags: ["licenses"], security, summary: "Remove a licensee's values override", params: z.object({ jti: subject.describe("the licensee (sub)") }), response: { 204: z.null(), ...errorResponses(401, 403, 404) } },
+    schema: { tags: ["licenses"], security, summary: "Remove a licensee's values override", params: z.object({ sub: subject.describe("the licensee (sub)") }), response: { 204: z.null(), ...errorResponses(401, 403, 404) } },
   }, async (req, reply) => {
-    await licenses.deleteOverride(req.params.jti, actorOf(req));
+    await licenses.deleteOverride(req.params.sub, actorOf(req));
     return reply.code(204).send(null);
   });
 

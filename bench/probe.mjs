@@ -1,0 +1,27 @@
+// Benchmark-only preload (node --import ./bench/probe.mjs dist/server.js):
+// Chartroom has no stats endpoint yet, so this captures the server's
+// LicenseVerifier instance on its first verify() call (then puts the
+// original method back: no cost afterwards) and, on SIGWINCH, writes
+// verifier.stats() ({ hits, misses, size, max }) and process.memoryUsage()
+// as JSON to $BENCH_STATS_FILE. It changes nothing else. (SIGWINCH because
+// its default action is to do nothing, and close-with-grace, which
+// src/server.ts uses, shuts the server down on SIGUSR2; SIGUSR1 belongs to
+// Node's inspector.)
+import { renameSync, writeFileSync } from "node:fs";
+import { LicenseVerifier } from "../dist/licensing/verify-license.js";
+
+const original = LicenseVerifier.prototype.verify;
+let verifier;
+LicenseVerifier.prototype.verify = function (token) {
+  verifier = this;
+  LicenseVerifier.prototype.verify = original;
+  return original.call(this, token);
+};
+
+process.on("SIGWINCH", () => {
+  const file = process.env.BENCH_STATS_FILE;
+  if (!file) return;
+  const stats = { verifier: verifier ? verifier.stats() : null, memory: process.memoryUsage(), at: Date.now() };
+  writeFileSync(file + ".tmp", JSON.stringify(stats));
+  renameSync(file + ".tmp", file); // the reader never sees a half-written file
+});

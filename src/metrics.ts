@@ -1,0 +1,111 @@
+// Prometheus metrics (GET /metrics). One registry per app, so tests and
+// several apps in one process never share counters. Hot-path counters are
+// pre-bound to their labels: an increment is a field update, not a lookup.
+import client from "prom-client";
+
+export interface MetricsSources {
+  specStats: () => { hits: number; misses: number; size: number; max: number };
+  licenseCacheStats: () => { hits: number; misses: number; size: number; max: number };
+  revokedCount: () => number;
+  /** channel → release version → licensees, from the fleet table. */
+  fleetDistribution: () => Promise<{ channel: string; releaseVersion: string | null; count: number }[]>;
+  databaseUp: () => boolean;
+}
+
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: "chartroom_process_" });
+
+  const requests = new client.Histogram({
+    name: "chartroom_http_request_duration_seconds",
+    help: "HTTP requests by route and status, with their latency",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const licenseVerifications = new client.Counter({
+    name: "chartroom_license_verifications_total",
+    help: "License checks on the operator path by outcome (ok, or the error code)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const promotions = new client.Counter({
+    name: "chartroom_promotions_total",
+    help: "Channel moves by action (promote, rollback)",
+    labelNames: ["action"] as const,
+    registers: [registry],
+  });
+  const notifyLag = new client.Histogram({
+    name: "chartroom_notify_lag_seconds",
+    help: "Time from a change's commit on one replica to its notification here",
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const dbErrors = new client.Counter({ name: "chartroom_database_errors_total", help: "Database calls that failed because the database was unreachable", registers: [registry] });
+  const staleServes = new client.Counter({ name: "chartroom_stale_responses_total", help: "Operator answers served from cache while the database was unreachable", registers: [registry] });
+  const rateLimited = new client.Counter({ name: "chartroom_rate_limited_total", help: "Requests refused with 429, by limit", labelNames: ["limit"] as const, registers: [registry] });
+
+  const okVerification = licenseVerifications.labels("ok");
+
+  function bindSources(src: MetricsSources): void {
+    new client.Counter({
+      name: "chartroom_spec_cache_hits_total",
+      help: "Spec lookups answered from the serialized-spec cache",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(src.specStats().hits);
+      },
+    });
+    new client.Counter({
+      name: "chartroom_spec_cache_misses_total",
+      help: "Spec lookups that had to load from the database",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(src.specStats().misses);
+      },
+    });
+    new client.Gauge({
+      name: "chartroom_cache_entries",
+      help: "Entries held by each bounded cache, and its bound",
+      labelNames: ["cache", "kind"] as const,
+      registers: [registry],
+      collect() {
+        const spec = src.specStats();
+        const lic = src.licenseCacheStats();
+        this.set({ cache: "spec", kind: "size" }, spec.size);
+        this.set({ cache: "spec", kind: "max" }, spec.max);
+        this.set({ cache: "license", kind: "size" }, lic.size);
+        this.set({ cache: "license", kind: "max" }, lic.max);
+      },
+    });
+    new client.Counter({
+      name: "chartroom_license_cache_hits_total",
+      help: "License verifications answered from the verified-token cache (no signature check)",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(src.licenseCacheStats().hits);
+      },
+    });
+    new client.Gauge({ name: "chartroom_revoked_licenses", help: "Revoked license ids held in memory", registers: [registry], collect() { this.set(src.revokedCount()); } });
+    new client.Gauge({ name: "chartroom_database_up", help: "1 when the last database check succeeded", registers: [registry], collect() { this.set(src.databaseUp() ? 1 : 0); } });
+    let lastFleet: { channel: string; releaseVersion: string | null; count: number }[] = [];
+    new client.Gauge({
+      name: "chartroom_instances",
+      help: "Licensees by channel and the release they were last served",
+      labelNames: ["channel", "release"] as const,
+      registers: [registry],
+      async collect() {
+        // The last good figures stay when the database cannot be read.
+        lastFleet = await src.fleetDistribution().catch(() => lastFleet);
+        this.reset();
+        for (const r of lastFleet) this.set({ channel: r.channel, release: r.releaseVersion ?? "none" }, r.count);
+      },
+    });
+  }
+
+  return { registry, requests, licenseVerifications, okVerification, promotions, notifyLag, dbErrors, staleServes, rateLimited, bindSources };
+}
+export type Metrics = ReturnType<typeof createMetrics>;
