@@ -14,7 +14,7 @@ export interface MetricsSources {
 
 export function createMetrics() {
   const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: "chartroom_process_" });
+  client.collectDefaultMetrics({ register: registry, prefix: "chartroom_" });
 
   const requests = new client.Histogram({
     name: "chartroom_http_request_duration_seconds",
