@@ -66,3 +66,14 @@ t.test("a database password is masked in the message", async (t) => {
   t.notOk(p[0]!.includes("hunter2"));
   t.match(p[0], /mysql:\/\/app:\*\*\*@db\/x/);
 });
+
+t.test(".env.example lists every variable the config knows, and nothing else", async (t) => {
+  const { readFileSync } = await import("node:fs");
+  const { configSchema } = await import("../src/config.js");
+  const text = readFileSync(new URL("../.env.example", import.meta.url), "utf8");
+  const listed = new Set([...text.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!));
+  const known = Object.keys(configSchema.shape);
+  t.same(known.filter((k) => !listed.has(k)), [], "every variable documented");
+  t.same([...listed].filter((k) => !known.includes(k)), [], "no stale variable");
+  t.doesNotThrow(() => loadConfig(Object.fromEntries([...text.matchAll(/^([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]))), "the example itself is valid");
+});
