@@ -1,0 +1,48 @@
+import t from "tap";
+import { testApp } from "../helpers/app.js";
+
+t.test("the OpenAPI document describes every route of the contract, with its security", async (t) => {
+  const h = await testApp(t);
+  const res = await h.app.inject("/openapi.json");
+  t.equal(res.statusCode, 200);
+  const doc = res.json();
+  t.equal(doc.openapi, "3.0.3");
+  const expected: [string, string, string | null][] = [
+    ["get", "/api/v1/operator/channel", "license"],
+    ["get", "/api/v1/operator/channel/release/{versionId}", "license"],
+    ["get", "/api/v1/admin/channels", "adminBearer"],
+    ["post", "/api/v1/admin/channels", "adminBearer"],
+    ["get", "/api/v1/admin/channels/{name}", "adminBearer"],
+    ["patch", "/api/v1/admin/channels/{name}", "adminBearer"],
+    ["post", "/api/v1/admin/channels/{name}/promote", "adminBearer"],
+    ["post", "/api/v1/admin/channels/{name}/rollback", "adminBearer"],
+    ["get", "/api/v1/admin/channels/{name}/history", "adminBearer"],
+    ["post", "/api/v1/admin/releases", "adminBearer"],
+    ["get", "/api/v1/admin/releases", "adminBearer"],
+    ["get", "/api/v1/admin/releases/{idOrVersion}", "adminBearer"],
+    ["post", "/api/v1/admin/releases/{idOrVersion}/yank", "adminBearer"],
+    ["get", "/api/v1/admin/audit", "adminBearer"],
+    ["post", "/api/v1/admin/licenses", "adminBearer"],
+    ["get", "/api/v1/admin/licenses", "adminBearer"],
+    ["post", "/api/v1/admin/licenses/{jti}/revoke", "adminBearer"],
+    ["put", "/api/v1/admin/licenses/{sub}/values", "adminBearer"],
+    ["delete", "/api/v1/admin/licenses/{sub}/values", "adminBearer"],
+    ["get", "/api/v1/admin/instances", "adminBearer"],
+    ["get", "/healthz", null],
+    ["get", "/readyz", null],
+    ["get", "/metrics", null],
+    ["get", "/.well-known/jwks.json", null],
+  ];
+  for (const [method, path, scheme] of expected) {
+    const op = doc.paths?.[path]?.[method];
+    t.ok(op, `${method.toUpperCase()} ${path} documented`);
+    if (!op) continue;
+    if (scheme) t.ok(op.security?.some((s: Record<string, unknown>) => scheme in s), `${method.toUpperCase()} ${path}: ${scheme} security`);
+    t.ok(op.responses && Object.keys(op.responses).length > 0, `${method.toUpperCase()} ${path}: responses`);
+  }
+  const promote = doc.paths["/api/v1/admin/channels/{name}/promote"].post;
+  const body = promote.requestBody.content["application/json"].schema;
+  t.same(Object.keys(body.properties).sort(), ["allowDowngrade", "expectedCurrent", "from", "reason", "release"]);
+  t.equal(body.additionalProperties, false, "unknown fields refused, as documented");
+  t.ok(doc.components.securitySchemes.license, "license scheme");
+});
