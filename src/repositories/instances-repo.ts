@@ -1,15 +1,19 @@
 import type { Db } from "../db/client.js";
 
-/** What one licensee's polls since the last flush add up to. */
-export interface PollSummary {
+/** One operator poll: who, on which channel, served which release. */
+export interface Poll {
   sub: string;
   channel: string;
   releaseId: string | null;
   releaseVersion: string | null;
   jti: string | null;
-  /** The `exp` of the license last used (seconds), whoever issued it. */
+  /** The `exp` of the license used (seconds), whoever issued it. */
   licenseExp: number | null;
   userAgent: string | null;
+}
+
+/** What one licensee's polls since the last flush add up to. */
+export interface PollSummary extends Poll {
   firstSeenAt: Date;
   lastSeenAt: Date;
   polls: number;

@@ -1,17 +1,9 @@
 // Records who polls what without a database write per poll: polls are
 // summed in memory per licensee and written at most once per `minIntervalMs`
 // (default one minute) per licensee, by a periodic flush.
-import type { PollSummary } from "../repositories/instances-repo.js";
+import type { Poll, PollSummary } from "../repositories/instances-repo.js";
 
-export interface Poll {
-  sub: string;
-  channel: string;
-  releaseId: string | null;
-  releaseVersion: string | null;
-  jti: string | null;
-  licenseExp: number | null;
-  userAgent: string | null;
-}
+export type { Poll };
 
 export interface FleetRecorderOptions {
   write: (p: PollSummary) => Promise<void>;

@@ -1,4 +1,3 @@
-import { readMigrations } from "../../src/db/migrate.js";
 // The chartroom CLI end to end: main() is called in-process with an
 // injected environment and captured output, against a real server listening
 // on a port (testApp + listen), or against a fresh SQLite database for the
@@ -12,46 +11,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { createVerifier } from "fast-jwt";
-import t, { type Test } from "tap";
-import { main } from "../../src/cli/main.js";
-import { ADMIN_SECRET, CHANNELS_DIR, testApp, type TestApp } from "../helpers/app.js";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], env: Record<string, string | undefined>): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    env,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-  });
-  return { code, stdout, stderr };
-}
-
-async function serve(t: Test): Promise<{ h: TestApp; url: string }> {
-  const h = await testApp(t);
-  const url = await h.app.listen({ port: 0, host: "127.0.0.1" });
-  return { h, url };
-}
-
-/** The rows of a table (header first), split on runs of two or more blanks. */
-function rows(text: string): string[][] {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((l) => l.split(/ {2,}/));
-}
-
-function claims(jwt: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
-}
+import t from "tap";
+import { readMigrations } from "../../src/db/migrate.js";
+import { ROOT, claims, rows, run, serve } from "./fixtures/cli-harness.js";
+import { ADMIN_SECRET, CHANNELS_DIR } from "../helpers/app.js";
 
 /** A TCP port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {

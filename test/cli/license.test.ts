@@ -6,52 +6,14 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { promisify } from "node:util";
-import t, { type Test } from "tap";
+import t from "tap";
 import YAML from "yaml";
-import { main } from "../../src/cli/main.js";
-import { testApp, type TestApp } from "../helpers/app.js";
+import { ROOT, claims, rows, run, serve } from "./fixtures/cli-harness.js";
+import type { TestApp } from "../helpers/app.js";
 
-const ROOT = join(import.meta.dirname, "..", "..");
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(argv: string[], env: Record<string, string | undefined>, stdin?: string): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, {
-    env,
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    ...(stdin !== undefined ? { stdin: Readable.from([Buffer.from(stdin, "utf8")]) } : {}),
-  });
-  return { code, stdout, stderr };
-}
-
-async function serve(t: Test): Promise<{ h: TestApp; url: string }> {
-  const h = await testApp(t);
-  const url = await h.app.listen({ port: 0, host: "127.0.0.1" });
-  return { h, url };
-}
-
-/** The rows of a table (header first), split on runs of two or more blanks. */
-function rows(text: string): string[][] {
-  return text
-    .trimEnd()
-    .split("\n")
-    .map((l) => l.split(/ {2,}/));
-}
-
-function claims(jwt: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString("utf8")) as Record<string, unknown>;
-}
 
 interface Spec {
   metadata: Record<string, string>;
