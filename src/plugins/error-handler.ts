@@ -6,7 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from "fastify-plugin";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
-import { isUnavailable } from "../repositories/store.js";
+import { isRetryable, isUnavailable } from "../repositories/store.js";
 import type { FieldError } from "../errors.js";
 
 export interface ErrorBody {
@@ -77,6 +77,8 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
   }
   if (status >= 500 || status < 400) {
     if (isUnavailable(err)) return errorBody(503, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later");
+    // Still colliding after the store's bounded retries: ask the client to retry.
+    if (isRetryable(err)) return errorBody(503, "DATABASE_BUSY", "the database is busy with concurrent changes; retry shortly");
     // Our own 503s (NOT_READY, …) say what to do; anything else is internal.
     if (status === 503 && err.code && !err.code.startsWith("FST_")) return errorBody(503, err.code, err.message);
     return errorBody(500, "INTERNAL", "internal error; see the server log for this request id");
