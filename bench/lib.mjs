@@ -22,6 +22,8 @@ export const settings = {
   warmupSeconds: nonNegInt(env.BENCH_WARMUP_SECONDS, 2),
   connections: posInt(env.BENCH_CONNECTIONS, 64),
   licenses: posInt(env.BENCH_LICENSES, 100_000),
+  oneSubLicenses: nonNegInt(env.BENCH_ONE_SUB_LICENSES, 30_000),
+  bare: env.BENCH_BARE !== "0",
   verifySeconds: posInt(env.BENCH_VERIFY_SECONDS, 3),
   startSamples: posInt(env.BENCH_START_SAMPLES, 3),
   repeat: posInt(env.BENCH_REPEAT, 1),
@@ -411,6 +413,27 @@ http {
   return { child, port, workers, stop: () => stopChild(child, 2000) };
 }
 
+// ---------------------------------------------------------------- bare fastify (calibration)
+
+/** bench/bare-fastify.mjs on CPU 0: fastify alone, same body, ETag and 304 as Chartroom. */
+export async function startBareFastify({ tools, dir, body, etag }) {
+  mkdirSync(dir, { recursive: true });
+  const bodyFile = join(dir, "body.json");
+  writeFileSync(bodyFile, body);
+  const port = await freePort();
+  const argv = [...tools.serverPrefix, process.execPath, join(benchDir, "bare-fastify.mjs"), String(port), bodyFile, etag];
+  const child = spawnMeasured(argv, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  onCleanup(() => stopChild(child, 1000));
+  try {
+    await waitFor200(port, "/readyz", { everyMs: 10, limitMs: 20_000, child });
+  } catch (err) {
+    throw new Error(`bare fastify did not start: ${err.message}\n${stderr}`);
+  }
+  return { child, pid: child.pid, port, stop: () => stopChild(child, 2000) };
+}
+
 // ---------------------------------------------------------------- wrk
 
 /**
@@ -473,11 +496,11 @@ export async function runWrk({ tools, port, path = SPEC_PATH, script, args = [],
 // ---------------------------------------------------------------- licenses
 
 /**
- * Signs `n` distinct licenses (sub bench-<i>, channel stable, jti
- * bench-<i>-<rand>, exp in 7 days) with the server's RS256 key, in parallel
- * worker threads. Returns the raw JWTs.
+ * Signs `n` distinct licenses (sub <prefix>-<i>, or `sub` for all of them;
+ * channel stable, jti <prefix>-<i>-<rand>, exp in 7 days) with the server's
+ * RS256 key, in parallel worker threads. Returns the raw JWTs.
  */
-export async function signLicenses({ keyFile, n, from = 0, prefix = "bench", workers = os.availableParallelism?.() ?? 2 }) {
+export async function signLicenses({ keyFile, n, from = 0, prefix = "bench", sub, workers = os.availableParallelism?.() ?? 2 }) {
   const per = Math.ceil(n / workers);
   const exp = Math.floor(Date.now() / 1000) + 7 * 24 * 3600;
   const runs = [];
@@ -488,7 +511,7 @@ export async function signLicenses({ keyFile, n, from = 0, prefix = "bench", wor
     runs.push(
       new Promise((resolve, reject) => {
         const worker = new Worker(new URL("./sign-worker.mjs", import.meta.url), {
-          workerData: { keyFile, start, end, exp, prefix, salt: randomBytes(6).toString("hex"), root },
+          workerData: { keyFile, start, end, exp, prefix, sub, salt: randomBytes(6).toString("hex"), root },
         });
         worker.once("message", (m) => resolve(m.split("\n")));
         worker.once("error", reject);
@@ -513,7 +536,7 @@ export function basicHeader(token) {
 export async function probeStats(server, file) {
   rmSync(file, { force: true });
   process.kill(server.pid, "SIGWINCH");
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 3000; i++) {
     await sleep(10);
     if (existsSync(file)) {
       try {
@@ -552,7 +575,8 @@ export function runMeasured(argv, { cwd = root, timeoutMs = 120_000 } = {}) {
  */
 export async function cacheStats(server, probeFile) {
   try {
-    const r = await get(server.port, "/metrics", {}, 5000);
+    // generous timeout: a fleet-recorder flush can hold the event loop for seconds
+    const r = await get(server.port, "/metrics", {}, 30_000);
     if (r.status === 200) {
       const text = r.body.toString("utf8");
       const value = (re) => {

@@ -4,7 +4,10 @@
 // loads it from CPU 1 for BENCH_SECONDS (10), stops it gracefully (the
 // profile is written at exit), copies the .cpuprofile to bench/results/ and
 // prints its top frames (bench/cpuprofile-top.mjs).
-// usage: node bench/profile.mjs [warm|304|cold]   (BENCH_LICENSES for cold, default 60000)
+// usage: node bench/profile.mjs [warm|304|cold|cold-one|start]
+//   cold: distinct licensees; cold-one: never-seen tokens of one licensee;
+//   start: spawn → first 200 from /readyz on a fresh SQLite database (no load)
+//   (BENCH_LICENSES tokens for both, default 60000)
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -14,8 +17,8 @@ import {
 } from "./lib.mjs";
 
 const scenario = process.argv[2] ?? "warm";
-if (!["warm", "304", "cold"].includes(scenario)) {
-  process.stderr.write("usage: node bench/profile.mjs [warm|304|cold]\n");
+if (!["warm", "304", "cold", "cold-one", "start"].includes(scenario)) {
+  process.stderr.write("usage: node bench/profile.mjs [warm|304|cold|cold-one|start]\n");
   process.exit(2);
 }
 
@@ -30,23 +33,41 @@ async function main() {
   const warmAuth = basicHeader(signLicense(loadSigningKey(keys.keyFile), { sub: "bench-warm", channel: "stable", jti: "bench-warm", exp: now + 86400, iat: now }));
   let headersFile;
   let n = 0;
-  if (scenario === "cold") {
+  const cold = scenario.startsWith("cold");
+  if (cold) {
     n = Number(process.env.BENCH_LICENSES) || 60_000;
     log(`signing ${n} licenses…`);
-    const tokens = await signLicenses({ keyFile: keys.keyFile, n, workers: tools.cpus });
+    const tokens = await signLicenses({ keyFile: keys.keyFile, n, workers: tools.cpus, ...(scenario === "cold-one" ? { sub: "bench-one-licensee" } : {}) });
     headersFile = join(tmp, "authorization.txt");
     writeFileSync(headersFile, tokens.map(basicHeader).join("\n") + "\n");
   }
   const profDir = join(tmp, "prof");
   mkdirSync(profDir);
   const server = await startServer({ tools, keys, dataDir: join(tmp, "data"), nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profDir], name: "profiled" });
+  if (scenario === "start") {
+    const spawnedUs = Number(process.hrtime.bigint() / 1000n) - Math.round(server.readyMs * 1000);
+    const readyUs = Number(process.hrtime.bigint() / 1000n);
+    log(`start → ready under --cpu-prof: ${server.readyMs.toFixed(0)} ms`);
+    await server.stop(20_000);
+    const file = readdirSync(profDir).find((f) => f.endsWith(".cpuprofile"));
+    if (!file) throw new Error("no .cpuprofile written");
+    const resultsDir = join(benchDir, "results");
+    mkdirSync(resultsDir, { recursive: true });
+    const kept = join(resultsDir, `profile-start-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
+    copyFileSync(join(profDir, file), kept);
+    const s = summarize(JSON.parse(readFileSync(kept, "utf8")), 30, { fromUs: spawnedUs, toUs: readyUs });
+    const text = `start → ready: ${server.readyMs.toFixed(0)} ms under the profiler\n${formatSummary(s, 30)}\n`;
+    writeFileSync(join(resultsDir, "profile-start.txt"), text);
+    process.stdout.write(text);
+    return;
+  }
   const first = await get(server.port, SPEC_PATH, { authorization: warmAuth });
   if (first.status !== 200) throw new Error(`spec request answered ${first.status}`);
   const fixed = join(benchDir, "lua/fixed.lua");
   if (settings.warmupSeconds > 0) await runWrk({ tools, port: server.port, script: fixed, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server });
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   const r =
-    scenario === "cold"
+    cold
       ? await runWrk({ tools, port: server.port, script: join(benchDir, "lua/tokens.lua"), args: [headersFile, "1", String(n), "200"], seconds: settings.seconds, cpuPids: [server.pid], server })
       : await runWrk({ tools, port: server.port, script: fixed, args: scenario === "304" ? [warmAuth, first.headers.etag, "304"] : [warmAuth, "-", "200"], seconds: settings.seconds, cpuPids: [server.pid], server });
   const toUs = Number(process.hrtime.bigint() / 1000n);

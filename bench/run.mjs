@@ -11,8 +11,12 @@
 // Prints a table and writes bench/results/latest.json. See docs/performance.md.
 //
 // Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
-// BENCH_LICENSES (100000), BENCH_VERIFY_SECONDS (3), BENCH_START_SAMPLES (3),
+// BENCH_LICENSES (100000), BENCH_ONE_SUB_LICENSES (30000; 0 skips the one-licensee
+// cold diagnostic), BENCH_VERIFY_SECONDS (3), BENCH_START_SAMPLES (3),
 // BENCH_REPEAT (1: nginx/Chartroom pairs per scenario, median reported),
+// BENCH_BARE=0 (skip the bare-fastify calibration), BENCH_NICE (-15 as root; 0 = off),
+// BENCH_RATE_LIMITS=off (turn Chartroom's rate limits off instead of setting them sky-high),
+// BENCH_STRICT=1 (exit 1 when a target is missed),
 // BENCH_NO_BUILD=1 (do not run scripts/prepare.mjs --if-stale first).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -32,12 +36,14 @@ import {
   memory,
   prepareKeys,
   cacheStats,
+  probeStats,
   root,
   runMeasured,
   runWrk,
   settings,
   signLicenses,
   sleep,
+  startBareFastify,
   startNginx,
   startServer,
 } from "./lib.mjs";
@@ -71,7 +77,7 @@ function summary(r) {
 
 async function main() {
   const startedAt = new Date();
-  const limitMs = (10 * 60 + 10 * settings.seconds * settings.repeat + settings.licenses / 500) * 1000;
+  const limitMs = (10 * 60 + 10 * settings.seconds * settings.repeat + settings.licenses / 100) * 1000;
   installGuards(limitMs);
 
   const tools = ensureTools();
@@ -121,6 +127,14 @@ async function main() {
   const headersFile = join(tmp, "authorization.txt");
   writeFileSync(tokensFile, tokens.join("\n") + "\n");
   writeFileSync(headersFile, tokens.map(basicHeader).join("\n") + "\n");
+  // diagnostic: never-seen tokens that all belong to ONE licensee (same sub),
+  // to tell the verification cost from the per-new-licensee cost (fleet record)
+  const oneSubN = settings.oneSubLicenses;
+  const oneSubFile = join(tmp, "authorization-one-sub.txt");
+  if (oneSubN > 0) {
+    const t = await signLicenses({ keyFile: keys.keyFile, n: oneSubN, prefix: "bench-one", sub: "bench-one-licensee", workers: tools.cpus });
+    writeFileSync(oneSubFile, t.map(basicHeader).join("\n") + "\n");
+  }
   const fixedLua = join(benchDir, "lua/fixed.lua");
   const tokensLua = join(benchDir, "lua/tokens.lua");
 
@@ -160,48 +174,50 @@ async function main() {
   results.spec = { bytes: body.length, etag, nginxEtag, byteEqualThroughNginx: true, chartroomHeaders: first.headers, nginxHeaders: viaNginx.headers };
   log(`spec: ${body.length} bytes, ETag ${etag}; nginx serves the same bytes`);
 
-  const nginxCpu = () => nginx.workers();
-  const wrkC = (args, seconds) => runWrk({ tools, port: warm.port, script: fixedLua, args, seconds, cpuPids: [warm.pid], server: warm });
-  const wrkN = (args, seconds) => runWrk({ tools, port: nginx.port, script: fixedLua, args, seconds, cpuPids: nginxCpu() });
+  // calibration: bare fastify with the same pre-serialized body (what fastify alone costs here)
+  const bare = settings.bare ? await startBareFastify({ tools, dir: join(tmp, "bare"), body, etag }) : undefined;
+
+  const contenders = {
+    n: { label: "nginx         ", run: (a, s) => runWrk({ tools, port: nginx.port, script: fixedLua, args: a, seconds: s, cpuPids: nginx.workers() }) },
+    c: { label: "Chartroom     ", run: (a, s) => runWrk({ tools, port: warm.port, script: fixedLua, args: a, seconds: s, cpuPids: [warm.pid], server: warm }) },
+    ...(bare ? { b: { label: "bare fastify  ", run: (a, s) => runWrk({ tools, port: bare.port, script: fixedLua, args: a, seconds: s, cpuPids: [bare.pid] }) } } : {}),
+  };
+  const who = Object.keys(contenders);
 
   if (settings.warmupSeconds > 0) {
     log(`warm-up ${settings.warmupSeconds} s each`);
-    await wrkN([warmAuth, "-", "200"], settings.warmupSeconds);
-    await wrkC([warmAuth, "-", "200"], settings.warmupSeconds);
+    for (const k of who) await contenders[k].run([warmAuth, "-", "200"], settings.warmupSeconds);
   }
 
-  async function pair(name, cArgs, nArgs) {
-    const cRuns = [];
-    const nRuns = [];
+  /** Runs every contender `repeat` times, rotating the order; the median run of each. */
+  async function round(name, argsOf) {
+    const runs = Object.fromEntries(who.map((k) => [k, []]));
     for (let i = 0; i < settings.repeat; i++) {
-      // alternate which goes first, so a drift in background load hits both
-      const order = i % 2 === 0 ? ["n", "c"] : ["c", "n"];
-      for (const who of order) {
-        if (who === "n") nRuns.push(await wrkN(nArgs, settings.seconds));
-        else cRuns.push(await wrkC(cArgs, settings.seconds));
-        const r = who === "n" ? nRuns.at(-1) : cRuns.at(-1);
-        log(`${name} ${who === "n" ? "nginx    " : "Chartroom"}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
+      // rotate who goes first, so a drift in background load hits all alike
+      const order = who.map((_, j) => who[(i + j) % who.length]);
+      for (const k of order) {
+        const r = await contenders[k].run(argsOf(k), settings.seconds);
+        runs[k].push(r);
+        log(`${name} ${contenders[k].label}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
       }
     }
-    return { chartroom: medianRun(cRuns), nginx: medianRun(nRuns) };
+    return Object.fromEntries(who.map((k) => [k, medianRun(runs[k])]));
   }
-
-  const w = await pair("warm 200", [warmAuth, "-", "200"], [warmAuth, "-", "200"]);
-  S.warm = {
-    chartroom: summary(w.chartroom),
-    nginx: summary(w.nginx),
-    ratio: w.chartroom.rps / w.nginx.rps,
+  const scenarioOf = (x) => ({
+    chartroom: summary(x.c),
+    nginx: summary(x.n),
+    bareFastify: x.b ? summary(x.b) : null,
+    ratio: x.c.rps / x.n.rps,
+    bareRatio: x.b ? x.b.rps / x.n.rps : null,
     // per CPU-second of the measured process: less sensitive to other load on the machine
-    ratioPerCpuSecond: w.chartroom.rps / w.chartroom.cpuShare / (w.nginx.rps / w.nginx.cpuShare),
-    wrkText: { chartroom: w.chartroom.wrkText, nginx: w.nginx.wrkText },
-  };
-  const n = await pair("304     ", [warmAuth, etag, "304"], [warmAuth, nginxEtag, "304"]);
-  S.notModified = {
-    chartroom: summary(n.chartroom),
-    nginx: summary(n.nginx),
-    ratio: n.chartroom.rps / n.nginx.rps,
-    ratioPerCpuSecond: n.chartroom.rps / n.chartroom.cpuShare / (n.nginx.rps / n.nginx.cpuShare),
-  };
+    ratioPerCpuSecond: x.c.rps / x.c.cpuShare / (x.n.rps / x.n.cpuShare),
+  });
+
+  const w = await round("warm 200", () => [warmAuth, "-", "200"]);
+  S.warm = { ...scenarioOf(w), wrkText: { chartroom: w.c.wrkText, nginx: w.n.wrkText, bareFastify: w.b?.wrkText } };
+  const n = await round("304     ", (k) => [warmAuth, k === "n" ? nginxEtag : etag, "304"]);
+  S.notModified = scenarioOf(n);
+  if (bare) await bare.stop();
   results.warmServer = { peakRssBytes: memory(warm.pid).hwm };
   await nginx.stop();
   await warm.stop();
@@ -233,17 +249,27 @@ async function main() {
     ratioToCrypto: cr.rps / verify.crypto.perSecond,
     ratioToLicenseVerifier: cr.rps / verify.chartroom.perSecond,
     verifier: { misses: coldMisses, hits: coldHits, source: coldAfter.source },
-    exhaustedLicenses: cr.extra > 0,
+    exhaustedLicenses: cr.seconds < settings.seconds - 0.5,
     wrkText: cr.wrkText,
   };
   await cold.stop();
+
+  if (oneSubN > 0) {
+    const one = await startServer({ tools, keys, dataDir: join(tmp, "cold-one"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: coldStats }, name: "cold-one" });
+    if (settings.warmupSeconds > 0) await runWrk({ tools, port: one.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server: one });
+    const r = await runWrk({ tools, port: one.port, script: tokensLua, args: [oneSubFile, "1", String(oneSubN), "200"], seconds: settings.seconds, cpuPids: [one.pid], server: one });
+    log(`cold, one licensee: ${fmtInt(r.rps)} req/s over ${r.seconds.toFixed(1)} s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, CPU ${r.cpuShare?.toFixed(2)} core`);
+    S.coldOneLicensee = { chartroom: summary(r), ratio: r.rps / verify.fastjwt.perSecond, exhaustedLicenses: r.seconds < settings.seconds - 0.5 };
+    await one.stop();
+  }
 
   // ---- N distinct licenses polling twice, on a fresh server
   const bigStats = join(tmp, "big-stats.json");
   const big = await startServer({ tools, keys, dataDir: join(tmp, "big"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: bigStats }, name: "big" });
   const mem0 = memory(big.pid);
   const st0 = await cacheStats(big, bigStats);
-  const passSeconds = Math.max(120, Math.ceil(N / 500));
+  // each pass ends when every license has been sent once; this is only a cap
+  const passSeconds = Math.max(300, Math.ceil(N / 200));
   const passes = [];
   const stats = [st0];
   for (const pass of [1, 2]) {
@@ -251,16 +277,25 @@ async function main() {
     stats.push(await cacheStats(big, bigStats));
     const d = { hits: stats[pass].hits - stats[pass - 1].hits, misses: stats[pass].misses - stats[pass - 1].misses };
     const mem = memory(big.pid);
-    passes.push({ pass, ...summary(r), verifier: { ...d, hitRate: d.hits / (d.hits + d.misses), cacheSize: stats[pass].size, cacheMax: stats[pass].max }, rssBytes: mem.rss, peakRssBytes: mem.hwm });
+    const complete = r.seconds < passSeconds - 1; // the script ran out of licenses (rather than out of time)
+    if (!complete) log(`WARNING: pass ${pass} hit the ${passSeconds} s cap before every license was sent`);
+    passes.push({ pass, complete, ...summary(r), verifier: { ...d, hitRate: d.hits / (d.hits + d.misses), cacheSize: stats[pass].size, cacheMax: stats[pass].max }, rssBytes: mem.rss, peakRssBytes: mem.hwm });
     log(`${fmtInt(N)} licenses pass ${pass}: ${fmtInt(r.rps)} req/s over ${r.seconds.toFixed(1)} s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, hits ${d.hits}, misses ${d.misses}, RSS ${fmtMB(mem.rss)} (peak ${fmtMB(mem.hwm)})`);
   }
   // the fleet recorder flushes every 5 s: let one flush of all these licensees happen, then read the peak again
   await sleep(7000);
   const memEnd = memory(big.pid);
-  const stEnd = await cacheStats(big, bigStats);
+  const stEnd = await cacheStats(big, bigStats).catch((err) => {
+    log(`final cache statistics unavailable: ${err.message}`);
+    return stats.at(-1);
+  });
+  const probeEnd = await probeStats(big, bigStats).catch(() => null);
   S.manyLicenses = {
     licenses: N,
     rssAfterStartBytes: mem0.rss,
+    memoryUsageEnd: probeEnd?.memory ?? null,
+    heapSpacesEnd: probeEnd?.heapSpaces ?? null,
+    rssPerLicenseBytesPass1: (passes[0].rssBytes - mem0.rss) / N,
     passes,
     rssAfterIdleBytes: memEnd.rss,
     peakRssBytes: Math.max(memEnd.hwm, ...passes.map((p) => p.peakRssBytes)),
@@ -276,11 +311,12 @@ async function main() {
 
   results.bounds = {
     licenseCache: `LicenseVerifier LRU: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000); each entry lives until the license's exp and at most 10 min (src/licensing/verify-license.ts); measured max here ${stEnd.max}`,
-    specCache: "specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change",
+    specCache: `specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change${stEnd.specMax !== undefined ? `; measured ${stEnd.specSize}/${stEnd.specMax}` : ""}`,
+    rateLimits: "[as read in src on 2026-11-29] rate-limit counters (@fastify/rate-limit local store): one LRU of 5,000 keys (the plugin's default `cache`) shared by the per-IP, per-license and per-admin limiters",
     inflight: "specService in-flight loads: one per distinct cache key being built, deleted when settled",
     revocations: "revocation Set: every revoked jti in the database (not bounded by the server; bounded by what is revoked)",
     fleetRecorder:
-      "fleetRecorder: `pending` holds one summary per licensee polled since its last write (emptied by the 5 s flush); `lastWrite` holds one timestamp per licensee ever seen by this process and is never pruned — NOT bounded (src/services/fleet-recorder.ts)",
+      "[as read in src on 2026-11-29] fleetRecorder: `pending` holds one summary per licensee polled since its last write (emptied by the 5 s flush); `lastWrite` holds one timestamp per licensee ever seen by this process and is never pruned — NOT bounded (src/services/fleet-recorder.ts)",
   };
   results.loadavgAtEnd = os.loadavg();
 
@@ -305,6 +341,16 @@ async function main() {
     met: W.ratio >= TARGETS.warmRatio && W.chartroom.p99ms <= TARGETS.warmP99Ms && W.chartroom.bad === 0 && W.chartroom.socketErrors === 0,
     note: `non-2xx ${W.chartroom.bad}, socket errors ${W.chartroom.socketErrors}; per CPU-second ${fmtRatio(W.ratioPerCpuSecond)}`,
   });
+  if (W.bareFastify) {
+    rows.push({
+      scenario: "  calibration: bare fastify, pre-serialized body",
+      rps: fmtInt(W.bareFastify.rps), p50: fmtMs(W.bareFastify.p50ms), p99: fmtMs(W.bareFastify.p99ms),
+      reference: `nginx static ${fmtInt(W.nginx.rps)}`,
+      ratio: fmtRatio(W.bareRatio),
+      target: "— (issue's reference: 0.67×)",
+      met: undefined,
+    });
+  }
   const NM = S.notModified;
   rows.push({
     scenario: "304 (If-None-Match)",
@@ -313,7 +359,7 @@ async function main() {
     ratio: fmtRatio(NM.ratio),
     target: "all 304 (no ratio target; warm's 0.6× for reference)",
     met: NM.chartroom.bad === 0 && NM.chartroom.socketErrors === 0,
-    note: `non-304 ${NM.chartroom.bad}; ratio ${NM.ratio >= TARGETS.warmRatio ? "≥" : "<"} 0.6×; per CPU-second ${fmtRatio(NM.ratioPerCpuSecond)}`,
+    note: `non-304 ${NM.chartroom.bad}; ratio ${NM.ratio >= TARGETS.warmRatio ? "≥" : "<"} 0.6×; per CPU-second ${fmtRatio(NM.ratioPerCpuSecond)}${NM.bareFastify ? `; bare fastify 304: ${fmtInt(NM.bareFastify.rps)} req/s (${fmtRatio(NM.bareRatio)})` : ""}`,
   });
   const C = S.cold;
   rows.push({
@@ -325,6 +371,18 @@ async function main() {
     met: C.ratio >= TARGETS.coldRatio && C.chartroom.bad === 0,
     note: `${fmtInt(C.chartroom.requests - C.chartroom.extra)} requests in ${C.chartroom.seconds.toFixed(1)} s, verifier misses ${C.verifier.misses}, hits ${C.verifier.hits}, non-2xx ${C.chartroom.bad}`,
   });
+  if (S.coldOneLicensee) {
+    const O = S.coldOneLicensee;
+    rows.push({
+      scenario: "cold, diagnostic: never-seen tokens, ONE licensee",
+      rps: fmtInt(O.chartroom.rps), p50: fmtMs(O.chartroom.p50ms), p99: fmtMs(O.chartroom.p99ms),
+      reference: `same verify rate ${fmtInt(verify.fastjwt.perSecond)}/s`,
+      ratio: fmtRatio(O.ratio),
+      target: "— (tells crypto+HTTP from per-licensee cost)",
+      met: undefined,
+      note: `${fmtInt(O.chartroom.requests - O.chartroom.extra)} requests in ${O.chartroom.seconds.toFixed(1)} s${O.exhaustedLicenses ? " (ran out of its " + fmtInt(oneSubN) + " tokens)" : ""}, non-2xx ${O.chartroom.bad}`,
+    });
+  }
   const M = S.manyLicenses;
   for (const p of M.passes) {
     const last = p.pass === 2;
@@ -335,7 +393,9 @@ async function main() {
       ratio: "—",
       target: last ? `peak RSS ≤ ${TARGETS.rssBytes / MB} MB, bounded caches` : "—",
       met: last ? M.peakRssBytes <= TARGETS.rssBytes && N >= 100_000 : undefined,
-      note: last ? `peak RSS (VmHWM) ${fmtMB(M.peakRssBytes)}; license cache ${fmtInt(p.verifier.cacheSize)}/${fmtInt(p.verifier.cacheMax)}; fleet recorder's lastWrite map unbounded` : `non-2xx ${p.bad}`,
+      note: last
+        ? `peak RSS (VmHWM) ${fmtMB(M.peakRssBytes)} (RSS after start ${fmtMB(M.rssAfterStartBytes)}, after pass 1 ${fmtMB(M.passes[0].rssBytes)}: ≈ ${fmtInt(M.rssPerLicenseBytesPass1)} B per licensee${M.memoryUsageEnd ? `; heap used at end ${fmtMB(M.memoryUsageEnd.heapUsed)}` : ""}); license cache ${fmtInt(p.verifier.cacheSize)}/${fmtInt(p.verifier.cacheMax)}; non-2xx ${p.bad}`
+        : `non-2xx ${p.bad}${p.complete ? "" : " (INCOMPLETE: hit the time cap)"}`,
     });
   }
   results.table = rows;

@@ -2,7 +2,6 @@
 // listen, and shut down gracefully on SIGTERM/SIGINT (close-with-grace:
 // stop accepting, finish in-flight requests, flush fleet records, close
 // the database) within SHUTDOWN_TIMEOUT_MS.
-import type { Socket } from "node:net";
 import closeWithGrace from "close-with-grace";
 import pino from "pino";
 import { buildApp } from "./app.js";
@@ -50,45 +49,12 @@ export async function main(): Promise<void> {
   const app = await buildApp({ ctx, loggerInstance: log });
   let stopping = false;
 
-  // Draining. app.close() on its own reaps every keep-alive connection that
-  // looks idle and answers 503 to whatever it reads next — which includes
-  // requests a client had already sent on a kept-alive connection (still in
-  // the socket buffer): they were reset. So first, for at most drainMs, the
-  // server goes on reading and answering, with `Connection: close` (each
-  // client drops its connection after that answer) and /readyz 503; it
-  // closes once the connections open at the signal are gone.
-  let draining = false;
-  const connections = new Set<Socket>();
-  app.server.on("connection", (socket: Socket) => {
-    connections.add(socket);
-    socket.once("close", () => connections.delete(socket));
-  });
-  // Prepended: runs before Fastify answers (a cached poll answers synchronously).
-  app.server.prependListener("request", (_req, res) => {
-    if (draining) res.setHeader("connection", "close");
-  });
-  app.addHook("onRequest", (req, reply, done) => {
-    if (draining && req.url === "/readyz") {
-      reply.code(503).send({ status: "not ready", reason: "shutting down" });
-      return;
-    }
-    done();
-  });
-  const drainMs = Math.min(2_000, Math.floor(config.SHUTDOWN_TIMEOUT_MS / 4));
-  async function drain(): Promise<void> {
-    draining = true;
-    const open = [...connections];
-    const started = Date.now();
-    while (open.some((s) => !s.destroyed) && Date.now() - started < drainMs) await new Promise((r) => setTimeout(r, 20));
-    log.info({ connections: open.length, left: open.filter((s) => !s.destroyed).length, ms: Date.now() - started }, "drained; closing");
-  }
-
-  // SIGHUP is not a shutdown here: it reloads the license keys (below).
+  // close-with-grace also shuts down on SIGHUP by default; here SIGHUP
+  // reloads the license keys (below) and must leave the server running.
   closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log, skip: ["SIGHUP"] }, async ({ signal, err }) => {
     if (err) log.error({ err }, "shutting down after an error");
     else log.info({ signal }, "shutting down");
     stopping = true;
-    if (!err) await drain();
     await app.close();
     await ctx.stop();
   });

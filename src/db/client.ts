@@ -27,9 +27,9 @@ export function sqlitePath(url: string): string {
 
 export function createDb(url: string): Db {
   if (providerOf(url) === "sqlite") {
-    // WAL + synchronous=FULL: a crash never loses a committed promotion,
-    // and readers never wait on the writer. busy timeout rides out a
-    // concurrent writer (the CLI's apply while the server runs).
+    // WAL (set by the migrator, kept by the file): readers never wait on the
+    // writer. synchronous=FULL is set by createStore. The busy timeout rides
+    // out a concurrent writer (the CLI's apply while the server runs).
     const adapter = new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}`, timeout: 5000 });
     return new SqliteClient({ adapter });
   }

@@ -34,6 +34,8 @@ export interface Store extends Repos {
    */
   transaction<T>(fn: (repos: Repos) => Promise<T>, opts?: { attempts?: number }): Promise<T>;
   ping(): Promise<void>;
+  /** Reads a SQLite pragma of the store's own connection (diagnostics, tests). */
+  pragma(name: string): Promise<unknown>;
   appliedMigrations(): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -65,6 +67,12 @@ export function isUnavailable(err: unknown): boolean {
 
 export function createStore(url: string, db: Db = createDb(url)): Store {
   const provider = providerOf(url);
+  if (provider === "sqlite") {
+    // FULL: a committed promotion survives a power loss, not only a crash of
+    // the process (better-sqlite3 in WAL mode defaults to NORMAL). Issued
+    // first, so it runs before any other statement on this connection.
+    void db.$executeRawUnsafe("PRAGMA synchronous = FULL").catch(() => {});
+  }
   return {
     provider,
     ...reposOver(db, provider),
@@ -81,6 +89,11 @@ export function createStore(url: string, db: Db = createDb(url)): Store {
     },
     async ping() {
       await db.$queryRawUnsafe("SELECT 1");
+    },
+    async pragma(name: string): Promise<unknown> {
+      if (provider !== "sqlite" || !/^[a-z_]+$/.test(name)) throw new Error(`no such SQLite pragma: ${name}`);
+      const rows = await db.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`);
+      return rows[0] ? Object.values(rows[0])[0] : undefined;
     },
     async appliedMigrations() {
       const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(

@@ -69,3 +69,12 @@ await eachProvider(t, "a failing migration leaves nothing half-applied", async (
   t.teardown(() => store.close());
   t.notOk((await store.appliedMigrations()).includes("99999999999999_broken"), "not recorded");
 });
+
+t.test("the store's SQLite connection commits with synchronous=FULL in WAL mode", async (t) => {
+  const url = await freshDatabase(t, "sqlite");
+  await migrate(url);
+  const store = createStore(url);
+  t.teardown(() => store.close());
+  t.equal(Number(await store.pragma("synchronous")), 2, "FULL");
+  t.equal(await store.pragma("journal_mode"), "wal");
+});
