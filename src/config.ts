@@ -23,6 +23,8 @@ export const configSchema = z
     CHANNELS_DIR: z.string().min(1).default("./channels"),
     DATA_DIR: z.string().min(1).default("./data"),
     LOG_LEVEL: logLevel.default("info"),
+    /** The operator path's own level: its per-request lines are noise at fleet scale. */
+    OPERATOR_LOG_LEVEL: logLevel.default("warn"),
     LICENSE_JWKS_FILE: optionalString,
     LICENSE_SIGNING_KEY_FILE: optionalString,
     LICENSE_ISSUER: optionalString,

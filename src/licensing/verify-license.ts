@@ -204,6 +204,11 @@ export class LicenseVerifier {
   }
 
   /** Verifies a license JWT; throws a catalogue 401 error for any failure. */
+  /** Whether `verify(token)` would be answered from the cache (no crypto). */
+  isCached(token: string): boolean {
+    return this.#cache.has(token);
+  }
+
   verify(token: string): License {
     try {
       return this.#verify(token);

@@ -22,12 +22,15 @@ export type LimitHook = (req: FastifyRequest, reply: FastifyReply) => Promise<vo
 
 declare module "fastify" {
   interface FastifyInstance {
-    limits: { license: LimitHook | null; admin: LimitHook | null };
+    limits: { ip: LimitHook | null; license: LimitHook | null; admin: LimitHook | null };
   }
 }
 
-/** Probes and metrics are never limited. */
-const UNLIMITED = /^\/(healthz|readyz|metrics)(\?|$)/;
+/**
+ * Probes and metrics are never limited; the operator path applies the IP
+ * limit itself, only where a request costs a signature check or a refusal.
+ */
+const NOT_HERE = /^\/(healthz|readyz|metrics)(\?|$)|^\/api\/v1\/operator\//;
 
 export default fp(
   async function rateLimits(app, opts: RateLimitOptions) {
@@ -63,10 +66,11 @@ export default fp(
     const ip = limiter("ip", opts.ipPerMinute, (req) => `ip:${req.ip}`);
     if (ip) {
       app.addHook("onRequest", async (req, reply) => {
-        if (!UNLIMITED.test(req.url)) await ip(req, reply);
+        if (!NOT_HERE.test(req.url)) await ip(req, reply);
       });
     }
     app.decorate("limits", {
+      ip,
       license: limiter("license", opts.licensePerMinute, (req) => `license:${req.license?.sub ?? "?"}`),
       admin: limiter("admin", opts.adminPerMinute, (req) => `admin:${req.user?.sub ?? "?"}`),
     });

@@ -9,6 +9,7 @@ import { tokenFromAuthorization, type License } from "../licensing/verify-licens
 import type { Context } from "../context.js";
 import type { SerializedSpec } from "../services/spec.js";
 import { errorResponses } from "./openapi-shared.js";
+import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
 
 /** RFC 9110 If-None-Match: weak comparison, lists, and "*". */
 export function matchesEtag(header: string | undefined, etag: string): boolean {
@@ -44,15 +45,28 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
   const { verifier, revocations, specs, fleet, health, metrics } = ctx;
   app.decorateRequest("license", null);
 
-  /** onRequest: verify the license (cached) and check revocation; count the outcome. */
-  async function authenticate(req: FastifyRequest): Promise<void> {
+  const ipLimit = app.limits?.ip ?? null;
+
+  /**
+   * onRequest: verify the license and check revocation; count the outcome.
+   * The per-IP limit guards the expensive part (a signature check or a
+   * refusal), so a license already verified and cached skips it.
+   */
+  async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
-      const license = verifier.verify(tokenFromAuthorization(req.headers.authorization));
+      const token = tokenFromAuthorization(req.headers.authorization);
+      if (ipLimit && !verifier.isCached(token)) await ipLimit(req, reply);
+      const license = verifier.verify(token);
       if (revocations.has(license.jti)) throw new LicenseRevokedError();
       req.license = license;
       metrics.okVerification.inc();
     } catch (err) {
-      metrics.licenseVerifications.inc({ outcome: (err as { code?: string }).code ?? "INTERNAL" });
+      const code = (err as { code?: string }).code ?? "INTERNAL";
+      // A malformed or missing header never reached the IP limit above: count it now.
+      if (ipLimit && (code === "LICENSE_MISSING" || code === "LICENSE_MALFORMED" || code === "LICENSE_TOO_LARGE") && !reply.sent) {
+        await ipLimit(req, reply);
+      }
+      metrics.licenseVerifications.inc({ outcome: code });
       throw err;
     }
   }
@@ -68,7 +82,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
       licenseExp: license.exp,
       userAgent: req.headers["user-agent"]?.slice(0, 256) ?? null,
     });
-    reply.header("etag", spec.etag).header("cache-control", "no-cache");
+    reply.headers(API_SECURITY_HEADERS).header("etag", spec.etag).header("cache-control", "no-cache");
     // The database is unreachable: this is the last good answer, not a fresh one.
     if (health.databaseDown) {
       reply.header("x-chartroom-stale", "true");
@@ -95,6 +109,10 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
     {
       onRequest: authenticate,
       preHandler,
+      // Thousands of clusters poll forever: no two log lines per poll.
+      // Refusals and failures still log at warn and above; counts are in /metrics.
+      logLevel: ctx.config.OPERATOR_LOG_LEVEL,
+      helmet: false,
       schema: {
         ...shared,
         summary: "The spec of the license's channel",
@@ -113,6 +131,10 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
     {
       onRequest: authenticate,
       preHandler,
+      // Thousands of clusters poll forever: no two log lines per poll.
+      // Refusals and failures still log at warn and above; counts are in /metrics.
+      logLevel: ctx.config.OPERATOR_LOG_LEVEL,
+      helmet: false,
       schema: {
         ...shared,
         summary: "A pinned release (the operator's _releaseId)",

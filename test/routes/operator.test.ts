@@ -235,7 +235,7 @@ t.test("hostile tokens: every one a 401 with WWW-Authenticate and a code, never 
 });
 
 t.test("logs never contain a token, a signature or a Basic credential", async (t) => {
-  const h = await testApp(t, { captureLogs: true });
+  const h = await testApp(t, { captureLogs: true, env: { OPERATOR_LOG_LEVEL: "trace" } });
   const secrets: string[] = [];
   for (const [, authorization] of hostileTable(h)) {
     if (!authorization) continue;
@@ -256,4 +256,16 @@ t.test("logs never contain a token, a signature or a Basic credential", async (t
   t.ok(h.logs.length > 20, `logging was on (${h.logs.length} lines)`);
   const leaked = secrets.filter((s) => log.includes(s));
   t.same(leaked, [], "no secret in the log");
+});
+
+t.test("the operator path logs no line per successful poll by default, but logs failures", async (t) => {
+  const h = await testApp(t, { captureLogs: true });
+  const before = h.logs.length;
+  for (let i = 0; i < 5; i++) await h.poll(h.license());
+  t.equal(h.logs.length, before, "no request lines for good polls");
+  h.ctx.store.channels.findByName = async () => {
+    throw new Error("boom");
+  };
+  await h.poll(h.license({ channel: "never-cached" }));
+  t.ok(h.logs.slice(before).some((l) => l.includes('"request failed"')), "a 500 is logged");
 });
