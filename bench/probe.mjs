@@ -13,9 +13,12 @@ import { LicenseVerifier } from "../dist/licensing/verify-license.js";
 
 const original = LicenseVerifier.prototype.verify;
 let verifier;
-LicenseVerifier.prototype.verify = function (token) {
-  verifier = this;
+function capture(instance) {
+  verifier = instance;
   LicenseVerifier.prototype.verify = original;
+}
+LicenseVerifier.prototype.verify = function (token) {
+  capture(this);
   return original.call(this, token);
 };
 
