@@ -46,6 +46,10 @@ export default fp(
       global: false,
       skipOnError: true,
       nameSpace: "chartroom-rl-",
+      // In-memory counters: one per client IP, licensee and admin subject seen
+      // within a minute. The plugin's default (5,000) would evict counters and
+      // stop limiting beyond 5,000 licensees a minute.
+      cache: 200_000,
       ...(redis ? { redis } : {}),
     });
 

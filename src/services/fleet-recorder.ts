@@ -65,6 +65,9 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     } finally {
       flushing = undefined;
     }
+    // A licensee whose last write is older than the interval is written at its
+    // next poll anyway: forget it, so this map stays bounded by recent pollers.
+    for (const [sub, at] of lastWrite) if (t - at >= minInterval && !pending.has(sub)) lastWrite.delete(sub);
   }
 
   return {
@@ -82,7 +85,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
       await flush(true);
     },
     stats() {
-      return { pending: pending.size, writes };
+      return { pending: pending.size, writes, remembered: lastWrite.size };
     },
   };
 }

@@ -1,0 +1,40 @@
+import t from "tap";
+import { fleetRecorder } from "../../src/services/fleet-recorder.js";
+import type { PollSummary } from "../../src/repositories/instances-repo.js";
+
+const poll = (sub: string) => ({ sub, channel: "stable", releaseId: "r1", releaseVersion: "1.0.0", jti: null, licenseExp: null, userAgent: "ua" });
+
+t.test("at most one write per licensee per interval; nothing lost; memory bounded", async (t) => {
+  let now = 0;
+  const writes: PollSummary[] = [];
+  const rec = fleetRecorder({ write: async (p) => void writes.push({ ...p }), minIntervalMs: 60_000, now: () => now });
+  for (let i = 0; i < 10; i++) rec.record(poll("a"));
+  rec.record(poll("b"));
+  await rec.flush();
+  t.same(writes.map((w) => [w.sub, w.polls]), [["a", 10], ["b", 1]]);
+  now = 30_000;
+  for (let i = 0; i < 5; i++) rec.record(poll("a"));
+  await rec.flush();
+  t.equal(writes.length, 2, "a was written 30 s ago: not again yet");
+  now = 61_000;
+  await rec.flush();
+  t.same(writes.slice(2).map((w) => [w.sub, w.polls]), [["a", 5]], "the held polls are written once the minute is up");
+  now = 200_000;
+  await rec.flush();
+  t.equal(rec.stats().remembered, 0, "licensees quiet for longer than the interval are forgotten");
+});
+
+t.test("a failed write keeps the polls for the next flush", async (t) => {
+  let fail = true;
+  const writes: PollSummary[] = [];
+  const rec = fleetRecorder({ write: async (p) => { if (fail) throw new Error("db down"); writes.push(p); }, minIntervalMs: 0 });
+  rec.record(poll("a"));
+  rec.record(poll("a"));
+  await rec.flush();
+  t.equal(writes.length, 0);
+  rec.record(poll("a"));
+  fail = false;
+  await rec.flush();
+  t.equal(writes.length, 1);
+  t.equal(writes[0]!.polls, 3, "the failed polls and the newer one, merged");
+});
