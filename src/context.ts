@@ -70,7 +70,7 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     },
   });
   const fleet = fleetRecorder({
-    write: (p) => store.instances.recordPolls(p),
+    write: (batch) => store.instances.recordMany(batch),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
   });
   /** Health as the probes and the operator path see it. */

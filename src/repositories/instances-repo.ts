@@ -1,4 +1,4 @@
-import type { Db } from "../db/client.js";
+import type { Db, Provider } from "../db/client.js";
 
 /** One operator poll: who, on which channel, served which release. */
 export interface Poll {
@@ -19,23 +19,63 @@ export interface PollSummary extends Poll {
   polls: number;
 }
 
-export function instancesRepo(db: Pick<Db, "instance">) {
-  return {
-    async recordPolls(p: PollSummary): Promise<void> {
-      const latest = {
-        channel: p.channel,
-        releaseId: p.releaseId,
-        releaseVersion: p.releaseVersion,
-        jti: p.jti,
-        licenseExpiresAt: p.licenseExp !== null ? new Date(p.licenseExp * 1000) : null,
-        userAgent: p.userAgent,
-        lastSeenAt: p.lastSeenAt,
-      };
-      await db.instance.upsert({
-        where: { sub: p.sub },
-        create: { sub: p.sub, ...latest, firstSeenAt: p.firstSeenAt, pollCount: p.polls },
-        update: { ...latest, pollCount: { increment: p.polls } },
+/** Rows per INSERT statement when writing polls in bulk. */
+const BATCH = 200;
+const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "firstSeenAt", "lastSeenAt", "pollCount"] as const;
+
+/**
+ * Dates as each provider's column stores them: SQLite keeps Prisma's ISO text
+ * with "+00:00"; PostgreSQL's timestamp(3) takes the UTC wall time.
+ */
+function dateParam(provider: Provider, d: Date | null): string | null {
+  if (!d) return null;
+  const iso = d.toISOString();
+  return provider === "sqlite" ? iso.replace("Z", "+00:00") : iso.replace("Z", "");
+}
+
+export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, provider: Provider) {
+  /**
+   * One upsert statement per batch of licensees, in raw SQL: the fleet can
+   * report tens of thousands of new licensees at once, and a Prisma upsert
+   * per row cost most of the server's CPU under that load (see
+   * docs/performance.md). Both providers speak INSERT … ON CONFLICT.
+   */
+  async function recordMany(polls: PollSummary[]): Promise<void> {
+    for (let i = 0; i < polls.length; i += BATCH) {
+      const chunk = polls.slice(i, i + BATCH);
+      const params: unknown[] = [];
+      const rows = chunk.map((p) => {
+        const values = [
+          p.sub,
+          p.channel,
+          p.releaseId,
+          p.releaseVersion,
+          p.jti,
+          dateParam(provider, p.licenseExp !== null ? new Date(p.licenseExp * 1000) : null),
+          p.userAgent,
+          dateParam(provider, p.firstSeenAt),
+          dateParam(provider, p.lastSeenAt),
+          p.polls,
+        ];
+        const marks = values.map((v) => {
+          params.push(v);
+          return provider === "sqlite" ? "?" : `$${params.length}`;
+        });
+        return `(${marks.join(", ")})`;
       });
+      const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
+      const updates = ["channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "lastSeenAt"].map((c) => `"${c}" = excluded."${c}"`);
+      const sql =
+        `INSERT INTO "Instance" (${cols}) VALUES ${rows.join(", ")} ` +
+        `ON CONFLICT ("sub") DO UPDATE SET ${updates.join(", ")}, "pollCount" = "Instance"."pollCount" + excluded."pollCount"`;
+      await db.$executeRawUnsafe(sql, ...params);
+    }
+  }
+
+  return {
+    recordMany,
+    async recordPolls(p: PollSummary): Promise<void> {
+      await recordMany([p]);
     },
     /** Newest check-in first; optionally one channel, or only those silent since `seenBefore`. */
     async list(filter: { channel?: string | undefined; seenBefore?: Date | undefined } = {}) {

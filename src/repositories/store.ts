@@ -19,7 +19,7 @@ function reposOver(db: Db | Tx, provider: Provider) {
     events: eventsRepo(db),
     audit: auditRepo(db),
     licenses: licensesRepo(db),
-    instances: instancesRepo(db),
+    instances: instancesRepo(db, provider),
     state: stateRepo(db, provider),
   };
 }

@@ -6,7 +6,8 @@ import type { Poll, PollSummary } from "../repositories/instances-repo.js";
 export type { Poll };
 
 export interface FleetRecorderOptions {
-  write: (p: PollSummary) => Promise<void>;
+  /** Writes a batch of summaries (one statement per few hundred licensees). */
+  write: (batch: PollSummary[]) => Promise<void>;
   minIntervalMs?: number;
   /** How often to look for summaries due for writing. */
   tickMs?: number;
@@ -46,18 +47,23 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     const t = now();
     const due = [...pending.values()].filter((p) => all || t - (lastWrite.get(p.sub) ?? -Infinity) >= minInterval);
     flushing = (async () => {
-      for (const p of due) {
-        pending.delete(p.sub);
+      for (const p of due) pending.delete(p.sub);
+      for (let i = 0; i < due.length; i += 1000) {
+        const batch = due.slice(i, i + 1000);
         try {
-          await opts.write(p);
-          writes++;
-          lastWrite.set(p.sub, t);
+          await opts.write(batch);
+          writes += batch.length;
+          for (const p of batch) lastWrite.set(p.sub, t);
         } catch (err) {
           // Keep the polls for the next flush, merged with any newer ones.
-          const newer = pending.get(p.sub);
-          pending.set(p.sub, newer ? { ...newer, firstSeenAt: p.firstSeenAt, polls: newer.polls + p.polls } : p);
-          opts.onError?.(err, p.sub);
+          for (const p of batch) {
+            const newer = pending.get(p.sub);
+            pending.set(p.sub, newer ? { ...newer, firstSeenAt: p.firstSeenAt, polls: newer.polls + p.polls } : p);
+          }
+          opts.onError?.(err, batch.map((p) => p.sub).slice(0, 5).join(","));
         }
+        // Let requests in between batches: a burst of new licensees must not stall polls.
+        await new Promise((r) => setImmediate(r));
       }
     })();
     try {

@@ -150,10 +150,10 @@ t.test("polls are recorded in the fleet with one write per licensee per flush wi
   for (let i = 0; i < 20; i++) await h.poll(a);
   await h.poll(h.license({ sub: "globex", channel: "beta" }));
   const writes: string[] = [];
-  const original = h.ctx.store.instances.recordPolls;
-  h.ctx.store.instances.recordPolls = async (p) => {
-    writes.push(p.sub);
-    return original(p);
+  const original = h.ctx.store.instances.recordMany;
+  h.ctx.store.instances.recordMany = async (batch) => {
+    writes.push(...batch.map((p) => p.sub));
+    return original(batch);
   };
   await h.ctx.fleet.flush();
   for (let i = 0; i < 5; i++) await h.poll(a);

@@ -7,7 +7,7 @@ const poll = (sub: string) => ({ sub, channel: "stable", releaseId: "r1", releas
 t.test("at most one write per licensee per interval; nothing lost; memory bounded", async (t) => {
   let now = 0;
   const writes: PollSummary[] = [];
-  const rec = fleetRecorder({ write: async (p) => void writes.push({ ...p }), minIntervalMs: 60_000, now: () => now });
+  const rec = fleetRecorder({ write: async (batch) => void writes.push(...batch.map((p) => ({ ...p }))), minIntervalMs: 60_000, now: () => now });
   for (let i = 0; i < 10; i++) rec.record(poll("a"));
   rec.record(poll("b"));
   await rec.flush();
@@ -27,7 +27,7 @@ t.test("at most one write per licensee per interval; nothing lost; memory bounde
 t.test("a failed write keeps the polls for the next flush", async (t) => {
   let fail = true;
   const writes: PollSummary[] = [];
-  const rec = fleetRecorder({ write: async (p) => { if (fail) throw new Error("db down"); writes.push(p); }, minIntervalMs: 0 });
+  const rec = fleetRecorder({ write: async (batch) => { if (fail) throw new Error("db down"); writes.push(...batch); }, minIntervalMs: 0 });
   rec.record(poll("a"));
   rec.record(poll("a"));
   await rec.flush();

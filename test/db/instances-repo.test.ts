@@ -1,0 +1,37 @@
+import t from "tap";
+import { migrate } from "../../src/db/migrate.js";
+import { createStore } from "../../src/repositories/store.js";
+import { eachProvider, freshDatabase } from "../helpers/db.js";
+
+await eachProvider(t, "bulk poll records: inserted, then summed; dates round-trip through Prisma", async (t, provider) => {
+  const url = await freshDatabase(t, provider);
+  await migrate(url);
+  const store = createStore(url);
+  t.teardown(() => store.close());
+  const first = new Date(Date.UTC(2026, 10, 29, 10, 0, 0, 123));
+  const later = new Date(Date.UTC(2026, 10, 29, 11, 30, 0, 456));
+  const polls = Array.from({ length: 450 }, (_, i) => ({
+    sub: `lic-${i}`, channel: i % 2 ? "beta" : "stable", releaseId: null, releaseVersion: "1.0.0", jti: `j${i}`,
+    licenseExp: 1_900_000_000, userAgent: "Go-http-client/1.1", firstSeenAt: first, lastSeenAt: first, polls: 2,
+  }));
+  await store.instances.recordMany(polls);
+  await store.instances.recordMany([{ ...polls[7]!, releaseVersion: "1.1.0", lastSeenAt: later, firstSeenAt: later, polls: 3, userAgent: "new" }]);
+  const rows = await store.instances.list();
+  t.equal(rows.length, 450, "every licensee, across several statements");
+  const r7 = rows.find((r) => r.sub === "lic-7")!;
+  t.equal(r7.pollCount, 5, "polls summed");
+  t.equal(r7.releaseVersion, "1.1.0", "latest release kept");
+  t.equal(r7.userAgent, "new");
+  t.equal(r7.firstSeenAt.getTime(), first.getTime(), "first seen kept, to the millisecond");
+  t.equal(r7.lastSeenAt.getTime(), later.getTime(), "last seen updated, to the millisecond");
+  t.equal(r7.licenseExpiresAt?.getTime(), 1_900_000_000_000);
+  t.equal(rows[0]!.sub, "lic-7", "newest check-in first");
+  const silent = await store.instances.list({ seenBefore: new Date(first.getTime() + 1) });
+  t.equal(silent.length, 449, "date filters work on the written values");
+  const dist = await store.instances.distribution();
+  t.same(dist.sort((a, b) => `${a.channel}${a.releaseVersion}`.localeCompare(`${b.channel}${b.releaseVersion}`)), [
+    { channel: "beta", releaseVersion: "1.0.0", count: 224 },
+    { channel: "beta", releaseVersion: "1.1.0", count: 1 },
+    { channel: "stable", releaseVersion: "1.0.0", count: 225 },
+  ]);
+});
