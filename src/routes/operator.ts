@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { LicenseRevokedError } from "../errors.js";
-import { tokenFromAuthorization, type License } from "../licensing/verify-license.js";
+import type { License } from "../licensing/verify-license.js";
 import type { Context } from "../context.js";
 import type { SerializedSpec } from "../services/spec.js";
 import { errorResponses } from "./openapi-shared.js";
@@ -54,18 +54,17 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
    */
   async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
-      const token = tokenFromAuthorization(req.headers.authorization);
-      if (ipLimit && !verifier.isCached(token)) await ipLimit(req, reply);
-      const license = verifier.verify(token);
+      const header = req.headers.authorization;
+      let license = verifier.cachedForAuthorization(header);
+      if (!license) {
+        if (ipLimit) await ipLimit(req, reply);
+        license = verifier.verifyAuthorization(header);
+      }
       if (revocations.has(license.jti)) throw new LicenseRevokedError();
       req.license = license;
       metrics.okVerification.inc();
     } catch (err) {
       const code = (err as { code?: string }).code ?? "INTERNAL";
-      // A malformed or missing header never reached the IP limit above: count it now.
-      if (ipLimit && (code === "LICENSE_MISSING" || code === "LICENSE_MALFORMED" || code === "LICENSE_TOO_LARGE") && !reply.sent) {
-        await ipLimit(req, reply);
-      }
       metrics.licenseVerifications.inc({ outcome: code });
       throw err;
     }

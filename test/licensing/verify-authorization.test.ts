@@ -1,0 +1,41 @@
+import { generateKeyPairSync } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { LicenseKeyring, loadSigningKey } from "../../src/licensing/license-keys.js";
+import { signLicense } from "../../src/licensing/issue-license.js";
+import { LicenseVerifier } from "../../src/licensing/verify-license.js";
+
+function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+  const dir = t.testdir({});
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  writeFileSync(join(dir, "k.pem"), privateKey.export({ type: "pkcs8", format: "pem" }));
+  const key = loadSigningKey(join(dir, "k.pem"));
+  const verifier = new LicenseVerifier({ keyring: new LicenseKeyring({ signingKey: key }), defaultChannel: "stable" });
+  const token = signLicense(key, { sub: "acme", channel: "beta", jti: "j1", exp: Math.floor(Date.now() / 1000) + 600 });
+  return { verifier, token, basic: `Basic ${Buffer.from(`license:${token}`).toString("base64")}` };
+}
+
+t.test("verifyAuthorization: verified once, then answered from the cache by header", async (t) => {
+  const { verifier, basic } = setup(t);
+  t.equal(verifier.cachedForAuthorization(basic), undefined, "not cached before");
+  const first = verifier.verifyAuthorization(basic);
+  t.match(first, { sub: "acme", channel: "beta", jti: "j1" });
+  const misses = verifier.stats().misses;
+  t.equal(verifier.cachedForAuthorization(basic), first, "cached by header");
+  t.equal(verifier.verifyAuthorization(basic), first);
+  t.equal(verifier.stats().misses, misses, "no second verification");
+  verifier.clear();
+  t.equal(verifier.cachedForAuthorization(basic), undefined, "clear() forgets headers too (key rotation)");
+});
+
+t.test("a tampered or different header is never answered from another header's entry", async (t) => {
+  const { verifier, token, basic } = setup(t);
+  verifier.verifyAuthorization(basic);
+  const [h, , s] = token.split(".");
+  const tampered = `${h}.${Buffer.from(JSON.stringify({ sub: "mallory", exp: 9999999999 })).toString("base64url")}.${s}`;
+  t.throws(() => verifier.verifyAuthorization(`Bearer ${tampered}`), { code: "LICENSE_BAD_SIGNATURE" });
+  t.throws(() => verifier.verifyAuthorization(`Basic ${Buffer.from(`admin:${token}`).toString("base64")}`), { code: "LICENSE_MALFORMED" });
+  t.throws(() => verifier.verifyAuthorization(undefined), { code: "LICENSE_MISSING" });
+  t.equal(verifier.verifyAuthorization(`Bearer ${token}`).sub, "acme", "the same token by Bearer verifies on its own");
+});
