@@ -42,10 +42,12 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   // Request id echoed; latency and status counted per route (label sets cached).
   const { metrics } = ctx;
   const observers = new Map<string, { observe(v: number): void }>();
-  app.addHook("onSend", async (req, reply) => {
+  // Callback-style hooks: no promise per request on the hot path.
+  app.addHook("onRequest", (req, reply, done) => {
     reply.header("x-request-id", req.id);
+    done();
   });
-  app.addHook("onResponse", async (req, reply) => {
+  app.addHook("onResponse", (req, reply, done) => {
     const route = req.routeOptions.url ?? "unmatched";
     const key = `${req.method} ${route} ${reply.statusCode}`;
     let o = observers.get(key);
@@ -54,6 +56,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
       observers.set(key, o);
     }
     o.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   await app.register(errorHandler, { onUnavailable: () => metrics.dbErrors.inc() });

@@ -1,12 +1,12 @@
 import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { LicenseKeyring, loadSigningKey } from "../../src/licensing/license-keys.js";
 import { signLicense } from "../../src/licensing/issue-license.js";
 import { LicenseVerifier } from "../../src/licensing/verify-license.js";
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Test) {
   const dir = t.testdir({});
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   writeFileSync(join(dir, "k.pem"), privateKey.export({ type: "pkcs8", format: "pem" }));
