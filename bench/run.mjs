@@ -309,11 +309,11 @@ async function main() {
   results.bounds = {
     licenseCache: `LicenseVerifier LRU: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000); each entry lives until the license's exp and at most 10 min (src/licensing/verify-license.ts); measured max here ${stEnd.max}`,
     specCache: `specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change${stEnd.specMax !== undefined ? `; measured ${stEnd.specSize}/${stEnd.specMax}` : ""}`,
-    rateLimits: "[as read in src on 2026-11-29] rate-limit counters (@fastify/rate-limit local store): one LRU of 5,000 keys (the plugin's default `cache`) shared by the per-IP, per-license and per-admin limiters",
+    rateLimits: "[as read in src on 2026-11-29] rate-limit counters (@fastify/rate-limit local store): one LRU of 200,000 keys shared by the per-IP, per-license and per-admin limiters (src/plugins/rate-limits.ts)",
     inflight: "specService in-flight loads: one per distinct cache key being built, deleted when settled",
     revocations: "revocation Set: every revoked jti in the database (not bounded by the server; bounded by what is revoked)",
     fleetRecorder:
-      "[as read in src on 2026-11-29] fleetRecorder: `pending` holds one summary per licensee polled since its last write (emptied by the 5 s flush); `lastWrite` holds one timestamp per licensee ever seen by this process and is never pruned — NOT bounded (src/services/fleet-recorder.ts)",
+      "[as read in src on 2026-11-29] fleetRecorder: `pending` holds one summary per licensee polled since its last write (emptied by the 5 s flush); `lastWrite` holds one timestamp per licensee written within the last write interval (60 s), pruned at every flush (src/services/fleet-recorder.ts)",
   };
   results.loadavgAtEnd = os.loadavg();
 
