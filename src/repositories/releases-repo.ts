@@ -9,15 +9,8 @@ export function toRelease(r: Row): Release {
   return { ...r, chart: r.chart as Chart, images: r.images as Images, values: r.values as Values };
 }
 
-export interface NewRelease {
-  id: string;
-  version: string;
-  chart: Chart;
-  images: Images;
-  values: Values;
-  notes: string;
-  createdBy: string;
-}
+/** What creating a release stores; the rest (createdAt, yank fields) the database fills. */
+export type NewRelease = Pick<Release, "id" | "version" | "chart" | "images" | "values" | "notes" | "createdBy">;
 
 export function releasesRepo(db: Pick<Db, "release">) {
   return {
