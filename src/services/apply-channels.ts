@@ -11,6 +11,7 @@ import { isDeepStrictEqual } from "node:util";
 import YAML from "yaml";
 import { z } from "zod";
 import { DeclarationConflictError, fieldError, withField } from "../errors.js";
+import { findPoisonedKey } from "../domain/values.js";
 import { channelInputSchema, releaseInputSchema, releaseRef, type ChannelInput, type ReleaseInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { Actor, CatalogService } from "./catalog-service.js";
@@ -52,6 +53,8 @@ function parseFile<T>(file: string, root: string, schema: z.ZodType<T>): T {
   } catch (err) {
     throw fieldError(rel, `is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
+  const poisoned = findPoisonedKey(data);
+  if (poisoned !== undefined) throw fieldError(`${rel}: ${poisoned}`, "is not allowed (prototype key)");
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;

@@ -85,6 +85,7 @@ t.test("bad files are refused with the file and field named", async (t) => {
     ["stable.yaml", "name: stable\nsurprise: 1\n", "stable.yaml: (root)", /surprise|Unrecognized/i],
     ["stable.yaml", "name: [unclosed\n", "stable.yaml", /not valid YAML/],
     ["beta.yaml", "name: beta\nrelease: 9.9.9\n", "beta.yaml: release", /neither stored nor declared/],
+    ["unstable.yaml", "name: unstable\ndefaultValues:\n  __proto__:\n    polluted: true\n", "unstable.yaml: defaultValues.__proto__", /prototype key/],
   ];
   for (const [file, text, field, reason] of cases) {
     const dir = t.testdir({ releases: {} });

@@ -6,31 +6,7 @@
 // that installs it.
 import { errorCodes, type FastifyInstance } from "fastify";
 import { fieldError } from "../../errors.js";
-
-/** The dotted path of the first prototype-poisoning key, or undefined. Iterative: no depth limit. */
-export function findPoisonedKey(root: unknown): string | undefined {
-  const todo: { v: unknown; path: string }[] = [{ v: root, path: "" }];
-  while (todo.length) {
-    const { v, path } = todo.pop()!;
-    if (v === null || typeof v !== "object") continue;
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) todo.push({ v: v[i], path: `${path}[${i}]` });
-      continue;
-    }
-    const own = (k: string) => Object.prototype.hasOwnProperty.call(v, k);
-    if (own("__proto__")) return path ? `${path}.__proto__` : "__proto__";
-    const ctor = (v as Record<string, unknown>).constructor;
-    if (own("constructor") && ctor !== null && typeof ctor === "object" && Object.prototype.hasOwnProperty.call(ctor, "prototype")) {
-      return path ? `${path}.constructor` : "constructor";
-    }
-    const keys = Object.keys(v);
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const k = keys[i]!;
-      todo.push({ v: (v as Record<string, unknown>)[k], path: path ? `${path}.${k}` : k });
-    }
-  }
-  return undefined;
-}
+import { findPoisonedKey } from "../../domain/values.js";
 
 export function useStrictJsonBody(app: FastifyInstance): void {
   app.addContentTypeParser("application/json", { parseAs: "string" }, (_req, body, done) => {
