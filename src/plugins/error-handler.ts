@@ -95,9 +95,9 @@ export default fp(
       const body = toErrorBody(err, req);
       if (body.code === "DATABASE_UNAVAILABLE") opts.onUnavailable?.();
       if (body.statusCode >= 500) {
-        req.log.error({ err, code: body.code }, "request failed");
+        req.log.error({ err, code: body.code, requestId: req.id }, "request failed");
       } else {
-        req.log.info({ code: body.code, field: body.field, status: body.statusCode }, "request refused");
+        req.log.info({ code: body.code, field: body.field, status: body.statusCode, requestId: req.id }, "request refused");
       }
       if (body.statusCode === 401 && !reply.hasHeader("www-authenticate")) {
         reply.header("www-authenticate", req.url.startsWith("/api/v1/admin") ? 'Bearer realm="chartroom-admin"' : 'Basic realm="chartroom"');

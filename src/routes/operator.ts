@@ -2,7 +2,7 @@
 // The warm path is synchronous: a cached license verification, a Set lookup
 // for revocation, a cached pre-serialized body. No database, no signature
 // check, no JSON serialization per request.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { LicenseRevokedError } from "../errors.js";
 import type { License } from "../licensing/verify-license.js";
@@ -73,6 +73,13 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
   }
   const licenseLimit = app.limits?.license ?? null;
 
+  // One logger for every poll, made once: fastify would otherwise build a
+  // pino child (with redaction) per request just to log nothing at `warn`.
+  // Lines logged for a poll carry `requestId` from the error handler instead.
+  let pollLogger: FastifyBaseLogger | undefined;
+  const childLoggerFactory = (logger: FastifyBaseLogger) =>
+    (pollLogger ??= logger.child({ path: "operator" }, { level: ctx.config.OPERATOR_LOG_LEVEL }));
+
   function send(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec): FastifyReply {
     fleet.record({
       sub: license.sub,
@@ -113,6 +120,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
       // Thousands of clusters poll forever: no two log lines per poll.
       // Refusals and failures still log at warn and above; counts are in /metrics.
       logLevel: ctx.config.OPERATOR_LOG_LEVEL,
+      childLoggerFactory,
       helmet: false,
       schema: {
         ...shared,
@@ -134,6 +142,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
       // Thousands of clusters poll forever: no two log lines per poll.
       // Refusals and failures still log at warn and above; counts are in /metrics.
       logLevel: ctx.config.OPERATOR_LOG_LEVEL,
+      childLoggerFactory,
       helmet: false,
       schema: {
         ...shared,
