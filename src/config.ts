@@ -1,6 +1,7 @@
 // The one place that reads the environment. `loadConfig()` parses it once
 // with zod; everything else receives the typed result.
 import { z } from "zod";
+import { CHANNEL_NAME } from "./domain/schemas.js";
 
 const optionalString = z
   .string()
@@ -31,7 +32,7 @@ export const configSchema = z
     LICENSE_AUDIENCE: optionalString,
     LICENSE_DEFAULT_CHANNEL: z
       .string()
-      .regex(/^[a-z][a-z0-9-]{0,62}$/, "must be a channel name (^[a-z][a-z0-9-]{0,62}$)")
+      .regex(CHANNEL_NAME, "must be a channel name (^[a-z][a-z0-9-]{0,62}$)")
       .default("stable"),
     LICENSE_CACHE_SIZE: z.coerce.number().int().min(100).max(10_000_000).default(200_000),
     ADMIN_JWT_SECRET: optionalString.pipe(

@@ -38,7 +38,6 @@ export const NotFoundError = def("NOT_FOUND", "%s", 404);
 export const ChannelNotFoundError = def("CHANNEL_NOT_FOUND", "channel %s does not exist", 404);
 export const ChannelEmptyError = def("CHANNEL_HAS_NO_RELEASE", "channel %s has no release yet", 404);
 export const ReleaseNotFoundError = def("RELEASE_NOT_FOUND", "release %s does not exist", 404);
-export const LicenseNotFoundError = def("LICENSE_NOT_FOUND", "license %s does not exist", 404);
 // 409
 export const ChannelExistsError = def("CHANNEL_EXISTS", "channel %s already exists", 409);
 export const ReleaseExistsError = def("RELEASE_EXISTS", "release %s already exists; releases are immutable", 409);
@@ -51,8 +50,8 @@ export const WriteConflictError = def("WRITE_CONFLICT", "the change collided wit
 // 413 / 429 / 503
 export const BodyTooLargeError = def("BODY_TOO_LARGE", "request body is larger than %s bytes", 413);
 export const RateLimitedError = def("RATE_LIMITED", "rate limit exceeded, retry in %s seconds", 429);
-export const NotReadyError = def("NOT_READY", "%s", 503);
 export const DatabaseUnavailableError = def("DATABASE_UNAVAILABLE", "the database is unavailable; retry later", 503);
+export const DatabaseBusyError = def("DATABASE_BUSY", "the database is busy with concurrent changes; retry shortly", 503);
 export const LicenseIssuingDisabledError = def("LICENSE_ISSUING_DISABLED", "this server has no license signing key (set LICENSE_SIGNING_KEY_FILE)", 503);
 
 /** Builds an error that names the field at fault. */

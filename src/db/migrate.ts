@@ -154,11 +154,6 @@ export async function migrateWith(url: string, migrations: Migration[]): Promise
   return providerOf(url) === "sqlite" ? migrateSqlite(url, migrations) : migratePostgres(url, migrations);
 }
 
-/** Names of migrations in the folder that the database has not applied. */
-export function pendingMigrations(all: Migration[], appliedNames: Iterable<string>): string[] {
-  const applied = new Set(appliedNames);
-  return all.filter((m) => !applied.has(m.name)).map((m) => m.name);
-}
 
 /** The key of the advisory lock the first-boot load of CHANNELS_DIR runs under. */
 export const FIRST_BOOT_LOCK_KEY = 7_243_117_002;

@@ -29,6 +29,7 @@ import {
   LicenseTooLargeError,
   LicenseUnknownKeyError,
 } from "../errors.js";
+import { CHANNEL_NAME } from "../domain/schemas.js";
 import type { LicenseAlg, LicenseKeyring, TrustedKey } from "./license-keys.js";
 
 /** A verified license. Times are in seconds since the epoch. */
@@ -58,7 +59,6 @@ function headerKey(header: string): string {
 
 const ALLOWED_ALGS: ReadonlySet<string> = new Set<LicenseAlg>(["RS256", "ES256", "EdDSA"]);
 const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/;
-const CHANNEL_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
 // Every catalogue error this module may throw; anything else is wrapped.
 const LICENSE_ERRORS = [
@@ -234,17 +234,17 @@ export class LicenseVerifier {
     const cached = this.cachedForAuthorization(header);
     if (cached) return cached;
     const token = tokenFromAuthorization(header, this.#maxTokenBytes);
-    try {
-      return this.#verify(token, headerKey(header as string));
-    } catch (err) {
-      if (isCatalogueError(err)) throw err;
-      throw new LicenseMalformedError("the license could not be verified");
-    }
+    return this.#guarded(token, headerKey(header as string));
   }
 
   verify(token: string): License {
+    return this.#guarded(token, token);
+  }
+
+  /** Runs #verify so that nothing but a catalogue 401 ever escapes. */
+  #guarded(token: string, cacheKey: string): License {
     try {
-      return this.#verify(token);
+      return this.#verify(token, cacheKey);
     } catch (err) {
       if (isCatalogueError(err)) throw err;
       // Defence in depth: no internal error (or its message) escapes as a 500.

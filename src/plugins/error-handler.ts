@@ -7,7 +7,7 @@ import fp from "fastify-plugin";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
 import { isRetryable, isUnavailable } from "../repositories/store.js";
-import type { FieldError } from "../errors.js";
+import { BodyTooLargeError, DatabaseBusyError, DatabaseUnavailableError, type FieldError } from "../errors.js";
 
 export interface ErrorBody {
   statusCode: number;
@@ -54,6 +54,13 @@ function errorBody(statusCode: number, code: string, message: string, extra: { f
   return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", code, message, ...extra };
 }
 
+const UNAVAILABLE_CODE = new DatabaseUnavailableError().code;
+
+/** A catalogue error as a body: code, status and message from src/errors.ts. */
+function fromCatalogue(e: FastifyError): ErrorBody {
+  return errorBody(e.statusCode ?? 500, e.code, e.message);
+}
+
 export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest): ErrorBody {
   if (hasZodFastifySchemaValidationErrors(err)) {
     // @fastify/type-provider-zod 1.x hands each zod issue over as
@@ -69,16 +76,16 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
     return errorBody(400, "VALIDATION_FAILED", `${where}.${field}: ${reason}`, { field, reason });
   }
   const status = err.statusCode ?? 500;
-  if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return errorBody(413, "BODY_TOO_LARGE", `request body is larger than ${req.routeOptions.bodyLimit ?? "the limit of"} bytes`);
+  if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return fromCatalogue(new BodyTooLargeError(req.routeOptions.bodyLimit ?? "the limit of"));
   if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return errorBody(415, "UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)");
   if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return errorBody(400, "VALIDATION_FAILED", "body: must be a JSON object", { field: "(body)", reason: "must be a JSON object" });
   if (err.code?.startsWith("FST_ERR_CTP_") || (err instanceof SyntaxError && status === 400)) {
     return errorBody(400, "MALFORMED_BODY", "body is not valid JSON", { field: "(body)", reason: "is not valid JSON" });
   }
   if (status >= 500 || status < 400) {
-    if (isUnavailable(err)) return errorBody(503, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later");
+    if (isUnavailable(err)) return fromCatalogue(new DatabaseUnavailableError());
     // Still colliding after the store's bounded retries: ask the client to retry.
-    if (isRetryable(err)) return errorBody(503, "DATABASE_BUSY", "the database is busy with concurrent changes; retry shortly");
+    if (isRetryable(err)) return fromCatalogue(new DatabaseBusyError());
     // Our own 503s (NOT_READY, …) say what to do; anything else is internal.
     if (status === 503 && err.code && !err.code.startsWith("FST_")) return errorBody(503, err.code, err.message);
     return errorBody(500, "INTERNAL", "internal error; see the server log for this request id");
@@ -93,7 +100,7 @@ export default fp(
   async function errorHandler(app: FastifyInstance, opts: { onUnavailable?: () => void }) {
     app.setErrorHandler((err: FastifyError & FieldError, req: FastifyRequest, reply: FastifyReply) => {
       const body = toErrorBody(err, req);
-      if (body.code === "DATABASE_UNAVAILABLE") opts.onUnavailable?.();
+      if (body.code === UNAVAILABLE_CODE) opts.onUnavailable?.();
       if (body.statusCode >= 500) {
         req.log.error({ err, code: body.code, requestId: req.id }, "request failed");
       } else {

@@ -113,15 +113,20 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
     // every header on every poll costs more than it protects.
   };
 
+  /** What both poll routes share: license hook, quiet logging, constant headers. */
+  const pollRoute = {
+    onRequest: authenticate,
+    // Thousands of clusters poll forever: no two log lines per poll.
+    // Refusals and failures still log at warn and above; counts are in /metrics.
+    logLevel: ctx.config.OPERATOR_LOG_LEVEL,
+    childLoggerFactory,
+    helmet: false as const,
+  };
+
   app.get(
     "/api/v1/operator/channel",
     {
-      onRequest: authenticate,
-      // Thousands of clusters poll forever: no two log lines per poll.
-      // Refusals and failures still log at warn and above; counts are in /metrics.
-      logLevel: ctx.config.OPERATOR_LOG_LEVEL,
-      childLoggerFactory,
-      helmet: false,
+      ...pollRoute,
       schema: {
         ...shared,
         summary: "The spec of the license's channel",
@@ -138,12 +143,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
   app.get(
     "/api/v1/operator/channel/release/:versionId",
     {
-      onRequest: authenticate,
-      // Thousands of clusters poll forever: no two log lines per poll.
-      // Refusals and failures still log at warn and above; counts are in /metrics.
-      logLevel: ctx.config.OPERATOR_LOG_LEVEL,
-      childLoggerFactory,
-      helmet: false,
+      ...pollRoute,
       schema: {
         ...shared,
         summary: "A pinned release (the operator's _releaseId)",

@@ -48,6 +48,11 @@ function fact(r: Release): ReleaseFact {
   return { id: r.id, version: r.version, yanked: r.yankedAt !== null };
 }
 
+/** Every release a list of history events mentions. */
+function releaseIdsOf(events: Pick<ChannelEvent, "fromReleaseId" | "toReleaseId">[]): string[] {
+  return [...new Set(events.flatMap((e) => [e.toReleaseId, e.fromReleaseId]).filter((x): x is string => !!x))];
+}
+
 function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown })?.code === "P2002";
 }
@@ -87,6 +92,17 @@ export function catalogService(store: CatalogStore, onChange: () => void = () =>
     });
     onChange();
     return out;
+  }
+
+  /** Runs a move in one transaction; bumps the catalog and tells the caches only if it changed something. */
+  async function committedMove(fn: (repos: Repos) => Promise<PromotionResult>): Promise<PromotionResult> {
+    const result = await store.transaction(async (repos) => {
+      const r = await fn(repos);
+      if (r.changed) await repos.state.bump("catalog");
+      return r;
+    });
+    if (result.changed) onChange();
+    return result;
   }
 
   /** Moves a channel; shared by promote, rollback and declarative apply. */
@@ -220,49 +236,39 @@ export function catalogService(store: CatalogStore, onChange: () => void = () =>
     },
 
     async promote(channelName: string, input: PromoteInput, actor: Actor): Promise<PromotionResult> {
-      const result = await store.transaction(async (repos) => {
+      return committedMove(async (repos) => {
         const channel = await channelOrThrow(repos, channelName);
         const target = await releaseOrThrow(repos, input.release, "release");
-        const r = await move(repos, channel, target, input, actor);
-        if (r.changed) await repos.state.bump("catalog");
-        return r;
+        return move(repos, channel, target, input, actor);
       });
-      if (result.changed) onChange();
-      return result;
     },
 
     async rollback(channelName: string, input: RollbackInput, actor: Actor): Promise<PromotionResult> {
-      const result = await store.transaction(async (repos) => {
+      return committedMove(async (repos) => {
         const channel = await channelOrThrow(repos, channelName);
         let target: Release;
         if (input.to !== undefined) {
           target = await releaseOrThrow(repos, input.to, "to");
         } else {
           const history = await repos.events.allOf(channel.id);
-          const ids = [...new Set(history.flatMap((e) => [e.toReleaseId, e.fromReleaseId]).filter((x): x is string => !!x))];
-          const yanked = new Set((await repos.releases.findByIds(ids)).filter((r) => r.yankedAt).map((r) => r.id));
+          const yanked = new Set((await repos.releases.findByIds(releaseIdsOf(history))).filter((r) => r.yankedAt).map((r) => r.id));
           const id = rollbackTarget(history, (rid) => yanked.has(rid));
           if (!id) throw withField(new PromotionRefusedError(`channel ${channelName} has no earlier release to roll back to`), "to");
           target = await releaseOrThrow(repos, id, "to");
         }
-        const r = await move(repos, channel, target, { allowDowngrade: true, reason: input.reason, forceAction: "rollback" }, actor).catch((err: unknown) => {
+        return move(repos, channel, target, { allowDowngrade: true, reason: input.reason, forceAction: "rollback" }, actor).catch((err: unknown) => {
           // The rules name the promote body's "release"; a rollback's is "to".
           const e = err as FieldError;
           if (e?.field === "release") e.field = "to";
           throw err;
         });
-        if (r.changed) await repos.state.bump("catalog");
-        return r;
       });
-      if (result.changed) onChange();
-      return result;
     },
 
     async history(channelName: string, page: PageRequest) {
       const c = await channelOrThrow(store, channelName);
       const events = await store.events.list(c.id, page);
-      const ids = [...new Set(events.items.flatMap((e) => [e.toReleaseId, e.fromReleaseId]).filter((x): x is string => !!x))];
-      const versions = new Map((await store.releases.findByIds(ids)).map((r) => [r.id, r.version]));
+      const versions = new Map((await store.releases.findByIds(releaseIdsOf(events.items))).map((r) => [r.id, r.version]));
       return {
         items: events.items.map((e) => ({
           ...e,

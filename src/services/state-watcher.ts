@@ -17,7 +17,6 @@ export function stateWatcher(opts: StateWatcherOptions) {
   let seen: Record<StateKind, number> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
-  let lastOkAt = 0;
 
   async function check(): Promise<void> {
     let now: Record<StateKind, number>;
@@ -28,7 +27,6 @@ export function stateWatcher(opts: StateWatcherOptions) {
       throw err;
     }
     opts.onHealth?.(true);
-    lastOkAt = Date.now();
     const before = seen;
     seen = now;
     if (!before) return;
@@ -41,8 +39,7 @@ export function stateWatcher(opts: StateWatcherOptions) {
     /** Reads the current versions (call once after the first load). */
     async init(): Promise<void> {
       seen = await opts.versions();
-      lastOkAt = Date.now();
-    },
+      },
     async check(): Promise<void> {
       if (!running) running = check().finally(() => (running = undefined));
       return running;
@@ -58,6 +55,5 @@ export function stateWatcher(opts: StateWatcherOptions) {
       if (timer) clearInterval(timer);
       timer = undefined;
     },
-    lastOkAt: () => lastOkAt,
   };
 }
