@@ -1,6 +1,6 @@
 // Builds the Chartroom HTTP app from a context; never listens (server.ts
 // does), so tests drive it with app.inject(). Plugins in the order they act.
-import { randomUUID } from "node:crypto";
+import { createServer } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import fastifyHelmet from "@fastify/helmet";
 import fastifySwagger from "@fastify/swagger";
@@ -9,14 +9,14 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "@fas
 import type { Context } from "./context.js";
 import errorHandler from "./plugins/error-handler.js";
 import adminAuth from "./plugins/admin-auth.js";
-import rateLimits from "./plugins/rate-limits.js";
+import rateLimits, { limitHook } from "./plugins/rate-limits.js";
 import { operatorRoutes } from "./routes/operator.js";
 import { serviceRoutes } from "./routes/service.js";
 import { catalogRoutes } from "./routes/admin/catalog-routes.js";
 import { licenseRoutes } from "./routes/admin/license-routes.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+import type { OperatorFastPath } from "./routes/operator-fast-path.js";
+import { requestIdFor } from "./request-id.js";
 
 export interface AppOptions {
   ctx: Context;
@@ -25,17 +25,27 @@ export interface AppOptions {
 }
 
 export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
+  // Operator polls that can be answered from memory skip fastify's pipeline
+  // (routes/operator-fast-path.ts); everything else goes to fastify's handler.
+  let fastPath: OperatorFastPath | undefined;
   const app = Fastify({
+    serverFactory: (handler, options) => {
+      const opts = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+      const server = createServer((req, res) => (fastPath ? fastPath.handle(req, res, handler) : handler(req, res)));
+      // What fastify sets on a server it creates itself.
+      server.keepAliveTimeout = opts.keepAliveTimeout;
+      server.requestTimeout = opts.requestTimeout;
+      server.setTimeout(opts.connectionTimeout);
+      if (opts.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
+      return server;
+    },
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? false }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     requestTimeout: 30_000,
     return503OnClosing: true,
     trustProxy: ctx.config.TRUST_PROXY,
     // A caller's request id is kept (and echoed) so logs can be joined up.
-    genReqId: (req) => {
-      const given = req.headers["x-request-id"];
-      return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: (req) => requestIdFor(req.headers["x-request-id"]),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -87,13 +97,13 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(serviceRoutes, { ctx });
-  await app.register(operatorRoutes, { ctx });
+  await app.register(operatorRoutes, { ctx, onFastPath: (f) => (fastPath = f) });
   await app.register(
     async (admin) => {
       // Bad JSON keys (__proto__, constructor.prototype) are named, not just refused.
       useStrictJsonBody(admin);
       await admin.register(adminAuth, { keys: ctx.admin, audience: ctx.config.ADMIN_AUDIENCE, issuer: ctx.config.ADMIN_ISSUER });
-      if (app.limits.admin) admin.addHook("preHandler", app.limits.admin);
+      if (app.limits.admin) admin.addHook("preHandler", limitHook(app.limits.admin, (req) => req.user?.sub ?? "?"));
       await admin.register(catalogRoutes, { ctx });
       await admin.register(licenseRoutes, { ctx });
     },

@@ -40,8 +40,8 @@ export function resolveKeys(config: Config, log: Pick<FastifyBaseLogger, "warn">
   return { signingKey, admin };
 }
 
-export function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store } = {}) {
-  const store = opts.store ?? createStore(config.DATABASE_URL);
+export async function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store } = {}) {
+  const store = opts.store ?? (await createStore(config.DATABASE_URL));
   const metrics = createMetrics();
   const { signingKey, admin } = resolveKeys(config, log);
   const keyring = new LicenseKeyring({
@@ -167,4 +167,4 @@ export function createContext(config: Config, log: FastifyBaseLogger, opts: { st
     },
   };
 }
-export type Context = ReturnType<typeof createContext>;
+export type Context = Awaited<ReturnType<typeof createContext>>;

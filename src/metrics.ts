@@ -106,6 +106,22 @@ export function createMetrics() {
     });
   }
 
-  return { registry, requests, licenseVerifications, okVerification, promotions, notifyLag, dbErrors, staleServes, rateLimited, bindSources };
+  /** Polls answered by the fast path (routes/operator-fast-path.ts), read at scrape time. */
+  function bindFastPath(stats: () => { 200: number; 304: number }): void {
+    new client.Counter({
+      name: "chartroom_operator_fast_responses_total",
+      help: "Operator polls answered from memory outside the router, by status; these are not in chartroom_http_request_duration_seconds",
+      labelNames: ["status"] as const,
+      registers: [registry],
+      collect() {
+        const s = stats();
+        this.reset();
+        this.inc({ status: "200" }, s[200]);
+        this.inc({ status: "304" }, s[304]);
+      },
+    });
+  }
+
+  return { registry, requests, bindFastPath, licenseVerifications, okVerification, promotions, notifyLag, dbErrors, staleServes, rateLimited, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -41,7 +41,7 @@ export async function main(): Promise<void> {
   const log = pino(loggerOptions(config, { pretty }) as pino.LoggerOptions);
   let ctx: Context;
   try {
-    ctx = createContext(config, log);
+    ctx = await createContext(config, log);
   } catch (err) {
     log.fatal({ err }, "start-up failed: keys or configuration cannot be used");
     process.exit(1);

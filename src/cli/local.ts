@@ -186,7 +186,7 @@ export async function runApply(env: Record<string, string | undefined>, stderr: 
   const config: Config = { ...full, devKeys: false, LICENSE_JWKS_FILE: undefined, LICENSE_SIGNING_KEY_FILE: undefined };
   const log = pino({ level: "warn", base: null }, new Writable({ write: (chunk, _enc, cb) => void (stderr.write(String(chunk)), cb()) }));
   await withDb(config, () => migrate(config.DATABASE_URL));
-  const ctx = createContext(config, log);
+  const ctx = await createContext(config, log);
   try {
     const actor = { sub: `cli:${osUser(env)}` };
     const result = await withDb(config, () => ctx.declarative.apply(dir, actor, { dryRun }));

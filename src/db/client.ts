@@ -3,10 +3,7 @@
 // one API; repositories are typed against the SQLite client's types.
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
-import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient as SqliteClient } from "../generated/sqlite/client.js";
-import { PrismaClient as PostgresClient } from "../generated/postgresql/client.js";
+import type { PrismaClient as SqliteClient } from "../generated/sqlite/client.js";
 
 export type Db = InstanceType<typeof SqliteClient>;
 export { Prisma } from "../generated/sqlite/client.js";
@@ -25,16 +22,23 @@ export function sqlitePath(url: string): string {
   return abs;
 }
 
-export function createDb(url: string): Db {
+/**
+ * The client for the URL's provider. Each provider's client and driver are
+ * imported only when used: a SQLite deployment never loads pg and the
+ * PostgreSQL client (~25 MB and ~0.15 s of start-up), nor the reverse.
+ */
+export async function createDb(url: string): Promise<Db> {
   if (providerOf(url) === "sqlite") {
+    const [{ PrismaBetterSQLite3 }, { PrismaClient }] = await Promise.all([import("@prisma/adapter-better-sqlite3"), import("../generated/sqlite/client.js")]);
     // WAL (set by the migrator, kept by the file): readers never wait on the
     // writer. synchronous=FULL is set by createStore. The busy timeout rides
     // out a concurrent writer (the CLI's apply while the server runs).
     const adapter = new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}`, timeout: 5000 });
-    return new SqliteClient({ adapter });
+    return new PrismaClient({ adapter });
   }
+  const [{ PrismaPg }, { PrismaClient }] = await Promise.all([import("@prisma/adapter-pg"), import("../generated/postgresql/client.js")]);
   const adapter = new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
-  return new PostgresClient({ adapter }) as unknown as Db;
+  return new PrismaClient({ adapter }) as unknown as Db;
 }
 
 import type { Prisma as P } from "../generated/sqlite/client.js";

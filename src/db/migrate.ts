@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import pg from "pg";
+import type pg from "pg";
 import { providerOf, sqlitePath, type Provider } from "./client.js";
 
 /** Arbitrary constant: the key of the advisory lock migrations run under. */
@@ -107,8 +107,14 @@ function migrateSqlite(url: string, migrations: Migration[]): MigrationResult {
   }
 }
 
+/** The pg module, loaded only where PostgreSQL is used (it costs ~15 MB and ~0.1 s to load). */
+export async function loadPg(): Promise<typeof pg> {
+  return (await import("pg")).default;
+}
+
 async function migratePostgres(url: string, migrations: Migration[]): Promise<MigrationResult> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  const { Client } = await loadPg();
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
@@ -165,7 +171,8 @@ export const FIRST_BOOT_LOCK_KEY = 7_243_117_002;
  */
 export async function withAdvisoryLock<T>(url: string, key: number, fn: () => Promise<T>): Promise<T> {
   if (providerOf(url) === "sqlite") return withLocalLock(`${sqlitePath(url)}#${key}`, fn);
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  const { Client } = await loadPg();
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [key]);

@@ -2,7 +2,8 @@
 // state-repo.ts: every change NOTIFYs in its transaction). One dedicated
 // connection, reconnected with backoff when it drops. A missed notification
 // is caught by the periodic version check (services/state-watcher.ts).
-import pg from "pg";
+import type pg from "pg";
+import { loadPg } from "./migrate.js";
 import { STATE_CHANNEL, type StateKind } from "../repositories/state-repo.js";
 
 export interface StateListenerOptions {
@@ -29,7 +30,9 @@ export function stateListener(opts: StateListenerOptions) {
 
   async function connect(): Promise<void> {
     if (stopped) return;
-    const c = new pg.Client({ connectionString: opts.url, connectionTimeoutMillis: 5000, keepAlive: true });
+    const { Client } = await loadPg();
+    if (stopped) return;
+    const c = new Client({ connectionString: opts.url, connectionTimeoutMillis: 5000, keepAlive: true });
     client = c;
     let failed = false;
     const fail = (err: unknown) => {

@@ -52,9 +52,13 @@ const MAX_JTI_LENGTH = 256;
 /** Longer Authorization headers are refused by tokenFromAuthorization anyway. */
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
-/** Cache key of an Authorization header: its SHA-256 (a raw token, the other kind of key, has no "#"). */
+/**
+ * Cache key of an Authorization header: its SHA-256, 43 base64url
+ * characters. A raw token, the other kind of key, always has two dots, so
+ * the two kinds never meet.
+ */
 function headerKey(header: string): string {
-  return `#${hash("sha256", header, "base64url")}`;
+  return hash("sha256", header, "base64url");
 }
 
 const ALLOWED_ALGS: ReadonlySet<string> = new Set<LicenseAlg>(["RS256", "ES256", "EdDSA"]);
@@ -207,11 +211,19 @@ export class LicenseVerifier {
     });
   }
 
+  /** One string per channel name, not one per license held in the cache. */
+  readonly #channels = new Map<string, string>();
+  #intern(channel: string): string {
+    const known = this.#channels.get(channel);
+    if (known !== undefined) return known;
+    if (this.#channels.size < 1000) this.#channels.set(channel, channel);
+    return channel;
+  }
+
   #clock(): number {
     return this.#now ? this.#now() : Date.now();
   }
 
-  /** Verifies a license JWT; throws a catalogue 401 error for any failure. */
   /**
    * The license of an Authorization header already verified and still
    * valid, or undefined. The operator path's warm case: one SHA-256 of the
@@ -231,20 +243,27 @@ export class LicenseVerifier {
 
   /** Verifies the license in an Authorization header (Basic license:JWT or Bearer JWT). */
   verifyAuthorization(header: string | undefined): License {
-    const cached = this.cachedForAuthorization(header);
-    if (cached) return cached;
+    return this.cachedForAuthorization(header) ?? this.verifyUncachedAuthorization(header);
+  }
+
+  /**
+   * Verifies an Authorization header that `cachedForAuthorization` has just
+   * missed: straight to parsing and the signature check, without a second
+   * digest and lookup. The result is cached under the header's digest.
+   */
+  verifyUncachedAuthorization(header: string | undefined): License {
     const token = tokenFromAuthorization(header, this.#maxTokenBytes);
-    return this.#guarded(token, headerKey(header as string));
+    return this.#guarded(token, headerKey(header as string), false);
   }
 
   verify(token: string): License {
-    return this.#guarded(token, token);
+    return this.#guarded(token, token, true);
   }
 
   /** Runs #verify so that nothing but a catalogue 401 ever escapes. */
-  #guarded(token: string, cacheKey: string): License {
+  #guarded(token: string, cacheKey: string, lookUp: boolean): License {
     try {
-      return this.#verify(token, cacheKey);
+      return this.#verify(token, cacheKey, lookUp);
     } catch (err) {
       if (isCatalogueError(err)) throw err;
       // Defence in depth: no internal error (or its message) escapes as a 500.
@@ -252,13 +271,13 @@ export class LicenseVerifier {
     }
   }
 
-  #verify(token: string, cacheKey: string = token): License {
+  #verify(token: string, cacheKey: string, lookUp: boolean): License {
     if (typeof token !== "string") throw new LicenseMalformedError("the license is not a string");
     // 1. Size, before any parsing.
     if (byteLengthExceeds(token, this.#maxTokenBytes)) throw new LicenseTooLargeError(this.#maxTokenBytes);
 
     // Warm path: only tokens that verified are cached, so no crypto is needed.
-    const cached = this.#cache.get(cacheKey);
+    const cached = lookUp ? this.#cache.get(cacheKey) : undefined;
     if (cached !== undefined && cached.exp * 1000 > this.#clock()) {
       this.#hits++;
       return cached;
@@ -419,7 +438,7 @@ export class LicenseVerifier {
       if (typeof iat !== "number" || !Number.isFinite(iat)) throw new LicenseClaimsError("iat must be a number");
       if (iat * 1000 - this.#toleranceMs > this.#clock()) throw new LicenseNotYetValidError();
     }
-    const license: License = { sub, channel: channel ?? this.#defaultChannel, exp };
+    const license: License = { sub, channel: channel === undefined ? this.#defaultChannel : this.#intern(channel), exp };
     if (jti !== undefined) license.jti = jti;
     if (iat !== undefined) license.iat = iat;
     if (nbf !== undefined) license.nbf = nbf;

@@ -109,6 +109,8 @@ export default fp(
       if (body.statusCode === 401 && !reply.hasHeader("www-authenticate")) {
         reply.header("www-authenticate", req.url.startsWith("/api/v1/admin") ? 'Bearer realm="chartroom-admin"' : 'Basic realm="chartroom"');
       }
+      const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
+      if (typeof retryAfter === "number" && !reply.hasHeader("retry-after")) reply.header("retry-after", String(retryAfter));
       if (body.statusCode === 503 && !reply.hasHeader("retry-after")) reply.header("retry-after", "5");
       reply.code(body.statusCode).type("application/json; charset=utf-8").send(body);
     });

@@ -1,5 +1,14 @@
 import type { Db, Provider } from "../db/client.js";
 
+/**
+ * Runs statements in one transaction, synchronously, on a connection of its
+ * own (SQLite: see createStore). Fleet writes are telemetry: they take this
+ * path so that they neither wait for nor force an fsync per statement.
+ */
+export interface BulkWriter {
+  runAll(statements: { sql: string; params: unknown[] }[]): void;
+}
+
 /** One operator poll: who, on which channel, served which release. */
 export interface Poll {
   sub: string;
@@ -12,10 +21,10 @@ export interface Poll {
   userAgent: string | null;
 }
 
-/** What one licensee's polls since the last flush add up to. */
+/** What one licensee's polls since the last flush add up to (times in ms since the epoch). */
 export interface PollSummary extends Poll {
-  firstSeenAt: Date;
-  lastSeenAt: Date;
+  firstSeenAt: number;
+  lastSeenAt: number;
   polls: number;
 }
 
@@ -27,13 +36,13 @@ const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licens
  * Dates as each provider's column stores them: SQLite keeps Prisma's ISO text
  * with "+00:00"; PostgreSQL's timestamp(3) takes the UTC wall time.
  */
-function dateParam(provider: Provider, d: Date | null): string | null {
-  if (!d) return null;
-  const iso = d.toISOString();
+function dateParam(provider: Provider, ms: number | null): string | null {
+  if (ms === null) return null;
+  const iso = new Date(ms).toISOString();
   return provider === "sqlite" ? iso.replace("Z", "+00:00") : iso.replace("Z", "");
 }
 
-export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, provider: Provider) {
+export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, provider: Provider, bulk?: BulkWriter) {
   /**
    * One upsert statement per batch of licensees, in raw SQL: the fleet can
    * report tens of thousands of new licensees at once, and a Prisma upsert
@@ -41,6 +50,7 @@ export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, pr
    * docs/performance.md). Both providers speak INSERT … ON CONFLICT.
    */
   async function recordMany(polls: PollSummary[]): Promise<void> {
+    const statements: { sql: string; params: unknown[] }[] = [];
     for (let i = 0; i < polls.length; i += BATCH) {
       const chunk = polls.slice(i, i + BATCH);
       const params: unknown[] = [];
@@ -51,7 +61,7 @@ export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, pr
           p.releaseId,
           p.releaseVersion,
           p.jti,
-          dateParam(provider, p.licenseExp !== null ? new Date(p.licenseExp * 1000) : null),
+          dateParam(provider, p.licenseExp !== null ? p.licenseExp * 1000 : null),
           p.userAgent,
           dateParam(provider, p.firstSeenAt),
           dateParam(provider, p.lastSeenAt),
@@ -68,8 +78,10 @@ export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, pr
       const sql =
         `INSERT INTO "Instance" (${cols}) VALUES ${rows.join(", ")} ` +
         `ON CONFLICT ("sub") DO UPDATE SET ${updates.join(", ")}, "pollCount" = "Instance"."pollCount" + excluded."pollCount"`;
-      await db.$executeRawUnsafe(sql, ...params);
+      statements.push({ sql, params });
     }
+    if (bulk) return bulk.runAll(statements);
+    for (const { sql, params } of statements) await db.$executeRawUnsafe(sql, ...params);
   }
 
   return {

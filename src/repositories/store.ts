@@ -1,11 +1,12 @@
 // The store: every repository over one Prisma client, and transactions
 // that hand the same repositories bound to the transaction. Services get a
 // Store (or a narrow Pick of it) and never see Prisma.
-import { createDb, type Db, type Provider, providerOf } from "../db/client.js";
+import Database from "better-sqlite3";
+import { createDb, sqlitePath, type Db, type Provider, providerOf } from "../db/client.js";
 import { auditRepo } from "./audit-repo.js";
 import { channelsRepo } from "./channels-repo.js";
 import { eventsRepo } from "./events-repo.js";
-import { instancesRepo } from "./instances-repo.js";
+import { instancesRepo, type BulkWriter } from "./instances-repo.js";
 import { licensesRepo } from "./licenses-repo.js";
 import { releasesRepo } from "./releases-repo.js";
 import { stateRepo } from "./state-repo.js";
@@ -65,17 +66,63 @@ export function isUnavailable(err: unknown): boolean {
   );
 }
 
-export function createStore(url: string, db: Db = createDb(url)): Store {
+/**
+ * SQLite: a second connection for fleet telemetry. synchronous=NORMAL (WAL):
+ * a commit is not fsynced until the next checkpoint, so a burst of new
+ * licensees costs CPU, not a stalled event loop per statement; a power loss
+ * may lose the last seconds of last-seen times, never a promotion (those
+ * commit on the main connection with FULL). busy_timeout 0: the writes are
+ * synchronous, so waiting for a lock held by this same process's other
+ * connection could never end; a busy database fails the batch, and the fleet
+ * recorder keeps it for the next flush.
+ */
+function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {
+  // Opened on first use: after the migrator has set the file's WAL mode.
+  let conn: Database.Database | undefined;
+  let runAll: Database.Transaction<(statements: { sql: string; params: unknown[] }[]) => void> | undefined;
+  const prepared = new Map<string, Database.Statement>();
+  function open() {
+    const c = new Database(sqlitePath(url), { timeout: 0 });
+    c.pragma("synchronous = NORMAL");
+    conn = c;
+    return c.transaction((statements: { sql: string; params: unknown[] }[]) => {
+      for (const { sql, params } of statements) {
+        let st = prepared.get(sql);
+        if (!st) prepared.set(sql, (st = c.prepare(sql)));
+        st.run(...params);
+      }
+    });
+  }
+  return {
+    runAll(statements) {
+      runAll ??= open();
+      runAll.immediate(statements);
+    },
+    close() {
+      conn?.close();
+      conn = undefined;
+      runAll = undefined;
+      prepared.clear();
+    },
+  };
+}
+
+export async function createStore(url: string, given?: Db): Promise<Store> {
+  const db = given ?? (await createDb(url));
   const provider = providerOf(url);
+  let bulk: ReturnType<typeof sqliteBulkWriter> | undefined;
   if (provider === "sqlite") {
     // FULL: a committed promotion survives a power loss, not only a crash of
     // the process (better-sqlite3 in WAL mode defaults to NORMAL). Issued
     // first, so it runs before any other statement on this connection.
     void db.$executeRawUnsafe("PRAGMA synchronous = FULL").catch(() => {});
+    bulk = sqliteBulkWriter(url);
   }
+  const repos = reposOver(db, provider);
   return {
     provider,
-    ...reposOver(db, provider),
+    ...repos,
+    instances: instancesRepo(db, provider, bulk),
     async transaction(fn, opts = {}) {
       const attempts = opts.attempts ?? 8;
       for (let i = 1; ; i++) {
@@ -102,6 +149,7 @@ export function createStore(url: string, db: Db = createDb(url)): Store {
       return rows.map((r) => r.migration_name);
     },
     async close() {
+      bulk?.close();
       await db.$disconnect();
     },
   };

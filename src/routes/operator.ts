@@ -2,25 +2,14 @@
 // The warm path is synchronous: a cached license verification, a Set lookup
 // for revocation, a cached pre-serialized body. No database, no signature
 // check, no JSON serialization per request.
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { z } from "zod";
-import { LicenseRevokedError } from "../errors.js";
 import type { License } from "../licensing/verify-license.js";
 import type { Context } from "../context.js";
 import type { SerializedSpec } from "../services/spec.js";
+import { pollGate, type Admission } from "../services/poll-gate.js";
 import { errorResponses } from "./openapi-shared.js";
-import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
-
-/** RFC 9110 If-None-Match: weak comparison, lists, and "*". */
-export function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === "*") return true;
-  for (const part of header.split(",")) {
-    const tag = part.trim().replace(/^W\//, "");
-    if (tag === etag) return true;
-  }
-  return false;
-}
+import { CHANNEL_PATH, handedOver, matchesEtag, operatorFastPath, pollHeaders, servedPoll, type OperatorFastPath } from "./operator-fast-path.js";
 
 const specResponse = z
   .object({
@@ -41,37 +30,50 @@ declare module "fastify" {
   }
 }
 
-export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+export interface OperatorRoutesOptions {
+  ctx: Context;
+  /** Receives the fast path (the server's request listener uses it). */
+  onFastPath?: (fast: OperatorFastPath) => void;
+}
+
+export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: OperatorRoutesOptions) {
   const { verifier, revocations, specs, fleet, health, metrics } = ctx;
   app.decorateRequest("license", null);
 
-  const ipLimit = app.limits?.ip ?? null;
+  const gate = pollGate({
+    verifier,
+    revocations,
+    metrics,
+    ipLimit: app.limits?.ip ?? null,
+    licenseLimit: app.limits?.license ?? null,
+  });
+  const fast = operatorFastPath({ gate, specs, fleet, health, trustProxy: ctx.config.TRUST_PROXY });
+  metrics.bindFastPath(() => fast.stats());
+  app.addHook("preClose", (done) => {
+    fast.close();
+    done();
+  });
+  onFastPath?.(fast);
+
+  function settle(req: FastifyRequest, admission: Admission, done: HookHandlerDoneFunction): void {
+    if (admission.error) return done(admission.error);
+    req.license = admission.license;
+    done();
+  }
 
   /**
-   * onRequest: verify the license and check revocation; count the outcome.
-   * The per-IP limit guards the expensive part (a signature check or a
-   * refusal), so a license already verified and cached skips it.
+   * onRequest: admit the poll (license, revocation, limits; see
+   * services/poll-gate.ts), or take the admission the fast path decided.
    */
-  async function authenticate(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    try {
-      const header = req.headers.authorization;
-      let license = verifier.cachedForAuthorization(header);
-      if (!license) {
-        if (ipLimit) await ipLimit(req, reply);
-        license = verifier.verifyAuthorization(header);
-      }
-      if (revocations.has(license.jti)) throw new LicenseRevokedError();
-      req.license = license;
-      metrics.okVerification.inc();
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? "INTERNAL";
-      metrics.licenseVerifications.inc({ outcome: code });
-      throw err;
+  function authenticate(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const admission = handedOver(req.raw) ?? gate.admit(req.headers.authorization, req.ip);
+    if (admission instanceof Promise) {
+      admission.then((a) => settle(req, a, done), done);
+      return;
     }
-    // Per-licensee limit here rather than in a preHandler: one hook fewer per poll.
-    if (licenseLimit) await licenseLimit(req, reply);
+    // With an address, admit() always decides.
+    settle(req, admission!, done);
   }
-  const licenseLimit = app.limits?.license ?? null;
 
   // One logger for every poll, made once: fastify would otherwise build a
   // pino child (with redaction) per request just to log nothing at `warn`.
@@ -81,16 +83,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
     (pollLogger ??= logger.child({ path: "operator" }, { level: ctx.config.OPERATOR_LOG_LEVEL }));
 
   function send(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec): FastifyReply {
-    fleet.record({
-      sub: license.sub,
-      channel: license.channel,
-      releaseId: spec.releaseId,
-      releaseVersion: spec.version,
-      jti: license.jti ?? null,
-      licenseExp: license.exp,
-      userAgent: req.headers["user-agent"]?.slice(0, 256) ?? null,
-    });
-    reply.headers(API_SECURITY_HEADERS).header("etag", spec.etag).header("cache-control", "no-cache");
+    fleet.record(servedPoll(license, spec, req.headers["user-agent"]));
+    reply.headers(pollHeaders(spec));
     // The database is unreachable: this is the last good answer, not a fresh one.
     if (health.databaseDown) {
       reply.header("x-chartroom-stale", "true");
@@ -124,7 +118,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
   };
 
   app.get(
-    "/api/v1/operator/channel",
+    CHANNEL_PATH,
     {
       ...pollRoute,
       schema: {

@@ -377,7 +377,7 @@ t.test("fleet: who polls what, and releases per channel", async (t) => {
 
   // --not-seen-for: a licensee last seen 50 hours ago
   const seen = new Date(Date.now() - 50 * 3_600_000);
-  await h.ctx.store.instances.recordPolls({ sub: "hooli", channel: "stable", releaseId: null, releaseVersion: "0.58.1", jti: null, licenseExp: null, userAgent: null, firstSeenAt: seen, lastSeenAt: seen, polls: 7 });
+  await h.ctx.store.instances.recordPolls({ sub: "hooli", channel: "stable", releaseId: null, releaseVersion: "0.58.1", jti: null, licenseExp: null, userAgent: null, firstSeenAt: seen.getTime(), lastSeenAt: seen.getTime(), polls: 7 });
   const silent = async (d: string) => {
     const r = await run(["fleet", "--not-seen-for", d], env);
     t.equal(r.code, 0, r.stderr);

@@ -9,12 +9,14 @@ import { ADMIN_SECRET, CHANNELS_DIR } from "../helpers/app.js";
 await eachProvider(t, "two replicas starting at once on an empty database: both ready, channels loaded once", async (t, provider) => {
   const url = await freshDatabase(t, provider);
   const log = pino({ level: "silent" });
-  const contexts = [0, 1].map(() => {
-    const config = loadConfig({ DATABASE_URL: url, DATA_DIR: tempDir(t), CHANNELS_DIR, ADMIN_JWT_SECRET: ADMIN_SECRET, LOG_LEVEL: "silent" });
-    const ctx = createContext(config, log);
-    t.teardown(() => ctx.stop());
-    return ctx;
-  });
+  const contexts = await Promise.all(
+    [0, 1].map(async () => {
+      const config = loadConfig({ DATABASE_URL: url, DATA_DIR: tempDir(t), CHANNELS_DIR, ADMIN_JWT_SECRET: ADMIN_SECRET, LOG_LEVEL: "silent" });
+      const ctx = await createContext(config, log);
+      t.teardown(() => ctx.stop());
+      return ctx;
+    }),
+  );
   await Promise.all(contexts.map((ctx) => prepareDatabase(ctx, log)));
   const store = contexts[0]!.store;
   const channels = await store.channels.list();

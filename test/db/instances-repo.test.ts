@@ -6,16 +6,16 @@ import { eachProvider, freshDatabase } from "../helpers/db.js";
 await eachProvider(t, "bulk poll records: inserted, then summed; dates round-trip through Prisma", async (t, provider) => {
   const url = await freshDatabase(t, provider);
   await migrate(url);
-  const store = createStore(url);
+  const store = await createStore(url);
   t.teardown(() => store.close());
   const first = new Date(Date.UTC(2026, 10, 29, 10, 0, 0, 123));
   const later = new Date(Date.UTC(2026, 10, 29, 11, 30, 0, 456));
   const polls = Array.from({ length: 450 }, (_, i) => ({
     sub: `lic-${i}`, channel: i % 2 ? "beta" : "stable", releaseId: null, releaseVersion: "1.0.0", jti: `j${i}`,
-    licenseExp: 1_900_000_000, userAgent: "Go-http-client/1.1", firstSeenAt: first, lastSeenAt: first, polls: 2,
+    licenseExp: 1_900_000_000, userAgent: "Go-http-client/1.1", firstSeenAt: first.getTime(), lastSeenAt: first.getTime(), polls: 2,
   }));
   await store.instances.recordMany(polls);
-  await store.instances.recordMany([{ ...polls[7]!, releaseVersion: "1.1.0", lastSeenAt: later, firstSeenAt: later, polls: 3, userAgent: "new" }]);
+  await store.instances.recordMany([{ ...polls[7]!, releaseVersion: "1.1.0", lastSeenAt: later.getTime(), firstSeenAt: later.getTime(), polls: 3, userAgent: "new" }]);
   const rows = await store.instances.list();
   t.equal(rows.length, 450, "every licensee, across several statements");
   const r7 = rows.find((r) => r.sub === "lic-7")!;

@@ -14,7 +14,7 @@ await eachProvider(t, "a fresh database comes up; a second start applies nothing
   const second = await migrate(url);
   t.same(second.applied, [], "nothing applied the second time");
   t.equal(second.alreadyApplied, all.length);
-  const store = createStore(url);
+  const store = await createStore(url);
   t.teardown(() => store.close());
   t.same((await store.appliedMigrations()).sort(), all, "recorded in _prisma_migrations");
   t.same(await store.channels.list(), [], "schema usable");
@@ -25,7 +25,7 @@ await eachProvider(t, "concurrent starts both succeed and apply each migration o
   const results = await Promise.all([migrate(url), migrate(url), migrate(url)]);
   const applied = results.flatMap((r) => r.applied);
   t.same(applied.sort(), readMigrations(provider).map((m) => m.name).sort(), "each migration applied exactly once overall");
-  const store = createStore(url);
+  const store = await createStore(url);
   t.teardown(() => store.close());
   t.equal((await store.appliedMigrations()).length, readMigrations(provider).length);
 });
@@ -65,7 +65,7 @@ await eachProvider(t, "a failing migration leaves nothing half-applied", async (
     t.equal((db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE name = 'Half'`).get() as { n: number }).n, 0, "the table of the failed migration is gone");
     db.close();
   }
-  const store = createStore(url);
+  const store = await createStore(url);
   t.teardown(() => store.close());
   t.notOk((await store.appliedMigrations()).includes("99999999999999_broken"), "not recorded");
 });
@@ -73,7 +73,7 @@ await eachProvider(t, "a failing migration leaves nothing half-applied", async (
 t.test("the store's SQLite connection commits with synchronous=FULL in WAL mode", async (t) => {
   const url = await freshDatabase(t, "sqlite");
   await migrate(url);
-  const store = createStore(url);
+  const store = await createStore(url);
   t.teardown(() => store.close());
   t.equal(Number(await store.pragma("synchronous")), 2, "FULL");
   t.equal(await store.pragma("journal_mode"), "wal");

@@ -63,7 +63,7 @@ export async function testApp(t: Test, opts: TestAppOptions = {}): Promise<TestA
     { write: (line: string) => void logs.push(line) },
   );
   await migrate(url);
-  const ctx = createContext(config, log);
+  const ctx = await createContext(config, log);
   if (opts.seed !== false) await ctx.declarative.apply(CHANNELS_DIR, { sub: "test:seed" });
   await ctx.start();
   const app = await buildApp({ ctx, loggerInstance: log });

@@ -1,6 +1,6 @@
 // Rate limits, body limits, security headers, metrics.
 import t from "tap";
-import { Redis } from "ioredis";
+import { redisReachable } from "../helpers/redis.js";
 import { testApp } from "../helpers/app.js";
 
 t.test("per-licensee limit on the operator path: 429 with Retry-After and a code; others unaffected", async (t) => {
@@ -39,19 +39,7 @@ t.test("per admin subject", async (t) => {
   t.equal((await h.admin("GET", "/channels", undefined, "viewer")).statusCode, 200, "another subject is not limited");
 });
 
-const redisUp = await (async () => {
-  const r = new Redis("redis://127.0.0.1:6379", { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0 });
-  r.on("error", () => {});
-  try {
-    await r.connect();
-    await r.ping();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-})();
+const redisUp = await redisReachable();
 if (!redisUp && process.env.CI) t.fail("Redis is required in CI at 127.0.0.1:6379");
 
 t.test("with REDIS_URL, two replicas share one limit", { skip: redisUp ? false : "skipped: no Redis at 127.0.0.1:6379" }, async (t) => {

@@ -1,0 +1,75 @@
+// Who may poll: the admission of one operator request (license, revocation,
+// rate limits), in the order API.md §2 and the limits require. Shared by the
+// fast path (routes/operator-fast-path.ts) and the fastify routes
+// (routes/operator.ts), so both decide alike and count alike.
+//
+// Synchronous whenever the answer is in memory (a cached license, the
+// in-memory limit counters); a promise only when a limit lives in Redis.
+import { LicenseRevokedError } from "../errors.js";
+import type { License, LicenseVerifier } from "../licensing/verify-license.js";
+import type { Metrics } from "../metrics.js";
+import { rateLimitedError, type Limiter, type Verdict } from "../plugins/rate-limits.js";
+import type { RevocationSet } from "./revocations.js";
+
+export type Admission = { license: License; error?: undefined } | { error: Error; license?: undefined };
+
+export interface PollGateDeps {
+  verifier: Pick<LicenseVerifier, "cachedForAuthorization" | "verifyUncachedAuthorization">;
+  revocations: Pick<RevocationSet, "has">;
+  metrics: Pick<Metrics, "okVerification" | "licenseVerifications">;
+  /** Per client IP, applied only where a request costs a signature check or a refusal. */
+  ipLimit: Limiter | null;
+  /** Per licensee, applied to every admitted poll. */
+  licenseLimit: Limiter | null;
+}
+
+export function pollGate({ verifier, revocations, metrics, ipLimit, licenseLimit }: PollGateDeps) {
+  function refuse(error: Error): Admission {
+    metrics.licenseVerifications.inc({ outcome: (error as { code?: string }).code ?? "INTERNAL" });
+    return { error };
+  }
+
+  function limited(license: License, v: Verdict): Admission {
+    return v === true ? { license } : { error: rateLimitedError(v) };
+  }
+
+  function admitVerified(license: License): Admission | Promise<Admission> {
+    if (revocations.has(license.jti)) return refuse(new LicenseRevokedError());
+    metrics.okVerification.inc();
+    if (!licenseLimit) return { license };
+    const v = licenseLimit.take(license.sub);
+    return v instanceof Promise ? v.then((x) => limited(license, x)) : limited(license, v);
+  }
+
+  function verifyFresh(header: string | undefined): Admission | Promise<Admission> {
+    let license: License;
+    try {
+      license = verifier.verifyUncachedAuthorization(header);
+    } catch (err) {
+      return refuse(err as Error);
+    }
+    return admitVerified(license);
+  }
+
+  function afterIpLimit(header: string | undefined, v: Verdict): Admission | Promise<Admission> {
+    return v === true ? verifyFresh(header) : refuse(rateLimitedError(v));
+  }
+
+  return {
+    /**
+     * Admits or refuses a poll. `ip` is the client's address; null means the
+     * caller cannot tell it (behind a trusted proxy, outside fastify), and
+     * then a license that is not already verified gets null: "ask again
+     * with the address".
+     */
+    admit(header: string | undefined, ip: string | null): Admission | Promise<Admission> | null {
+      const cached = verifier.cachedForAuthorization(header);
+      if (cached) return admitVerified(cached);
+      if (!ipLimit) return verifyFresh(header);
+      if (ip === null) return null;
+      const v = ipLimit.take(ip);
+      return v instanceof Promise ? v.then((x) => afterIpLimit(header, x)) : afterIpLimit(header, v);
+    },
+  };
+}
+export type PollGate = ReturnType<typeof pollGate>;
