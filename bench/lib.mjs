@@ -312,6 +312,18 @@ const SERVER_ENV_DROP = [
  */
 const rateLimit = env.BENCH_RATE_LIMITS === "off" ? "0" : "1000000000";
 
+/**
+ * How `npm start` (package.json) runs the server: its environment settings
+ * (NAME=value before `node`) and its node flags, so the benchmark measures
+ * the server as production runs it.
+ */
+export function startCommand() {
+  const words = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).scripts.start.split(/\s+/);
+  const node = words.indexOf("node");
+  const env = Object.fromEntries(words.slice(0, node).map((w) => w.split("=")));
+  return { env, flags: words.slice(node + 1, -1) };
+}
+
 export async function startServer({ tools, keys, dataDir, nodeArgs = [], extraEnv = {}, name = "server" }) {
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
@@ -337,7 +349,9 @@ export async function startServer({ tools, keys, dataDir, nodeArgs = [], extraEn
   });
   const logFile = join(dataDir, `${name}.log`);
   const out = openSync(logFile, "a");
-  const argv = [...tools.serverPrefix, process.execPath, ...nodeArgs, join(root, "dist/server.js")];
+  const start = startCommand();
+  Object.assign(childEnv, start.env, extraEnv);
+  const argv = [...tools.serverPrefix, process.execPath, ...start.flags, ...nodeArgs, join(root, "dist/server.js")];
   const t0 = performance.now();
   const child = spawnMeasured(argv, { cwd: dataDir, env: childEnv, stdio: ["ignore", out, out] });
   onCleanup(() => stopChild(child, 1000));

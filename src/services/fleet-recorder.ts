@@ -23,11 +23,17 @@ const BATCH = 400;
 /** Distinct user agents remembered, so that 100,000 licensees share a few strings. */
 const USER_AGENTS = 1_000;
 
+/** A licensee's summary plus when it was last written; `polls` counts the polls not yet written. */
+interface Entry extends PollSummary {
+  writtenAt: number;
+}
+
 export function fleetRecorder(opts: FleetRecorderOptions) {
   const minInterval = opts.minIntervalMs ?? 60_000;
   const now = opts.now ?? Date.now;
-  const pending = new Map<string, PollSummary>();
-  const lastWrite = new Map<string, number>();
+  // One entry per licensee polled or written within the interval: its
+  // pending polls and its last write, in one object (one Map, not two).
+  const entries = new Map<string, Entry>();
   let timer: NodeJS.Timeout | undefined;
   let writes = 0;
   let flushing: Promise<void> | undefined;
@@ -41,62 +47,74 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     return ua;
   }
 
-  /**
-   * A new summary, written out field by field: built with a spread
-   * (`{ ...p, … }`) every summary got a hidden class of its own in V8, about
-   * 250 bytes more per licensee (docs/performance.md).
-   */
-  function summary(p: Poll, at: number, polls: number, firstSeenAt = at): PollSummary {
-    return {
-      sub: p.sub,
-      channel: p.channel,
-      releaseId: p.releaseId,
-      releaseVersion: p.releaseVersion,
-      jti: p.jti,
-      licenseExp: p.licenseExp,
-      userAgent: intern(p.userAgent),
-      firstSeenAt,
-      lastSeenAt: at,
-      polls,
-    };
-  }
-
   function record(p: Poll): void {
     const at = now();
-    const prev = pending.get(p.sub);
-    if (prev) {
-      prev.channel = p.channel;
-      prev.releaseId = p.releaseId;
-      prev.releaseVersion = p.releaseVersion;
-      prev.jti = p.jti;
-      prev.licenseExp = p.licenseExp;
-      prev.userAgent = intern(p.userAgent);
-      prev.lastSeenAt = at;
-      prev.polls++;
-    } else {
-      pending.set(p.sub, summary(p, at, 1));
+    const e = entries.get(p.sub);
+    if (!e) {
+      // Written out field by field: built with a spread (`{ ...p, … }`), every
+      // entry got a hidden class of its own in V8, ~250 bytes more per licensee.
+      entries.set(p.sub, {
+        sub: p.sub,
+        channel: p.channel,
+        releaseId: p.releaseId,
+        releaseVersion: p.releaseVersion,
+        jti: p.jti,
+        licenseExp: p.licenseExp,
+        userAgent: intern(p.userAgent),
+        firstSeenAt: at,
+        lastSeenAt: at,
+        polls: 1,
+        writtenAt: -Infinity,
+      });
+      return;
     }
+    e.channel = p.channel;
+    e.releaseId = p.releaseId;
+    e.releaseVersion = p.releaseVersion;
+    e.jti = p.jti;
+    e.licenseExp = p.licenseExp;
+    e.userAgent = intern(p.userAgent);
+    if (e.polls === 0) e.firstSeenAt = at;
+    e.lastSeenAt = at;
+    e.polls++;
+  }
+
+  /** What is written for an entry: a copy, since the entry keeps changing. */
+  function summaryOf(e: Entry): PollSummary {
+    return {
+      sub: e.sub,
+      channel: e.channel,
+      releaseId: e.releaseId,
+      releaseVersion: e.releaseVersion,
+      jti: e.jti,
+      licenseExp: e.licenseExp,
+      userAgent: e.userAgent,
+      firstSeenAt: e.firstSeenAt,
+      lastSeenAt: e.lastSeenAt,
+      polls: e.polls,
+    };
   }
 
   /** Writes the summaries that are due (all of them with `all`). */
   async function flush(all = false): Promise<void> {
     if (flushing) await flushing;
     const t = now();
-    const due = [...pending.values()].filter((p) => all || t - (lastWrite.get(p.sub) ?? -Infinity) >= minInterval);
+    const due: Entry[] = [];
+    for (const e of entries.values()) if (e.polls > 0 && (all || t - e.writtenAt >= minInterval)) due.push(e);
     flushing = (async () => {
-      for (const p of due) pending.delete(p.sub);
       for (let i = 0; i < due.length; i += BATCH) {
-        const batch = due.slice(i, i + BATCH);
+        const batch = due.slice(i, i + BATCH).map(summaryOf);
         try {
           await opts.write(batch);
           writes += batch.length;
-          for (const p of batch) lastWrite.set(p.sub, t);
+          // Polls that arrived during the write stay pending.
+          batch.forEach((written, j) => {
+            const e = due[i + j]!;
+            e.polls -= written.polls;
+            e.writtenAt = t;
+          });
         } catch (err) {
-          // Keep the polls for the next flush, merged with any newer ones.
-          for (const p of batch) {
-            const newer = pending.get(p.sub);
-            pending.set(p.sub, newer ? summary(newer, newer.lastSeenAt, newer.polls + p.polls, p.firstSeenAt) : p);
-          }
+          // Nothing was taken off: the polls are written at the next flush.
           opts.onError?.(err, batch.map((p) => p.sub).slice(0, 5).join(","));
         }
         // Let requests in between batches: a burst of new licensees must not stall polls.
@@ -108,9 +126,10 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     } finally {
       flushing = undefined;
     }
-    // A licensee whose last write is older than the interval is written at its
-    // next poll anyway: forget it, so this map stays bounded by recent pollers.
-    for (const [sub, at] of lastWrite) if (t - at >= minInterval && !pending.has(sub)) lastWrite.delete(sub);
+    // A licensee written longer ago than the interval and quiet since is
+    // written at its next poll anyway: forget it, so the map stays bounded
+    // by recent pollers.
+    for (const [sub, e] of entries) if (e.polls === 0 && t - e.writtenAt >= minInterval) entries.delete(sub);
   }
 
   return {
@@ -128,7 +147,9 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
       await flush(true);
     },
     stats() {
-      return { pending: pending.size, writes, remembered: lastWrite.size };
+      let pending = 0;
+      for (const e of entries.values()) if (e.polls > 0) pending++;
+      return { pending, writes, remembered: entries.size };
     },
   };
 }

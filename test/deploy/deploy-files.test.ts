@@ -215,7 +215,11 @@ t.test("Dockerfile: runtime stage", async (t) => {
   t.equal(envPairs.NODE_ENV, "production", "NODE_ENV=production");
   t.equal(envPairs.PORT, "8080", "PORT=8080");
   t.equal(envPairs.DATA_DIR, "/app/data", "DATA_DIR=/app/data");
-  t.same(Object.keys(envPairs).filter((k) => k !== "NODE_ENV" && !CONFIG_KEYS.has(k)), [], "runtime ENV sets only variables src/config.ts knows (and NODE_ENV)");
+  t.same(
+    Object.keys(envPairs).filter((k) => k !== "NODE_ENV" && k !== "MALLOC_ARENA_MAX" && !CONFIG_KEYS.has(k)),
+    [],
+    "runtime ENV sets only variables src/config.ts knows (and NODE_ENV, MALLOC_ARENA_MAX from npm start)",
+  );
 
   t.match(inFinal("VOLUME").map((i) => i.args).join(" "), /\/app\/data/, "DATA_DIR is a volume");
   t.match(inFinal("RUN").map((i) => i.args).join(" "), /chown\s+10001(:10001)?\s+\/app\/data/, "DATA_DIR owned by the runtime user");
@@ -234,7 +238,16 @@ t.test("Dockerfile: runtime stage", async (t) => {
   } catch {
     argv = cmd;
   }
-  t.same(argv, ["node", "dist/server.js"], 'CMD ["node", "dist/server.js"] (exec form)');
+  // The image starts the server exactly as `npm start` does: its environment
+  // settings (NAME=value before node) in ENV, its node flags in CMD.
+  const start = (JSON.parse(read("package.json")) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const node = start.indexOf("node");
+  t.equal(start.at(-1), "dist/server.js", "npm start runs dist/server.js");
+  t.same(argv, start.slice(node), `CMD ${JSON.stringify(start.slice(node))} (exec form), as npm start`);
+  for (const setting of start.slice(0, node)) {
+    const [name, value] = setting.split("=");
+    t.match(env, new RegExp(`\\b${name}=${value}\\b`), `ENV ${setting}, as npm start`);
+  }
 });
 
 t.test(".dockerignore keeps local state and secrets out of the build", async (t) => {
