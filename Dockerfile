@@ -65,7 +65,7 @@ RUN groupadd --system --gid 10001 chartroom \
 WORKDIR /app
 
 # MALLOC_ARENA_MAX and the node flags in CMD: as `npm start` runs the server
-# (fewer malloc arenas and a 2 MB young generation keep RSS down; see
+# (fewer malloc arenas and a 4 MB young generation keep RSS down; see
 # docs/performance.md).
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
@@ -102,4 +102,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 
 # Not `npm start`: its prestart re-runs scripts/prepare.mjs, which needs the
 # dev toolchain pruned above and a writable tree.
-CMD ["node", "--max-semi-space-size=2", "dist/server.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/server.js"]

@@ -46,6 +46,7 @@ import {
   startBareFastify,
   startNginx,
   startServer,
+  startCommand,
 } from "./lib.mjs";
 
 const TARGETS = {
@@ -112,6 +113,7 @@ async function main() {
     nice: tools.nice,
     autogroup: tools.autogroup,
     loadavgAtStart: loadBefore,
+    startCommand: (({ env: e, flags }) => [...Object.entries(e).map(([k, v]) => `${k}=${v}`), "node", ...flags, "dist/server.js"].join(" "))(startCommand()),
   };
   log(`${env.node}, ${env.nginx}, ${env.wrk}, ${env.cpus} CPUs, pinned: ${env.pinned}, nice ${env.nice}${env.autogroup ? " (own autogroups)" : ""}, load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")}`);
   if (loadBefore[0] > tools.cpus * 0.5) log(`WARNING: the machine is busy (load average ${loadBefore[0].toFixed(2)} on ${tools.cpus} CPUs): absolute figures will be low and noisy; the ratios are measured side by side`);
@@ -306,14 +308,15 @@ async function main() {
   };
   await big.stop();
 
+  const limitBounds = await import(pathToFileURL(join(root, "dist/plugins/rate-limits.js")).href);
   results.bounds = {
     licenseCache: `LicenseVerifier LRU: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000); each entry lives until the license's exp and at most 10 min (src/licensing/verify-license.ts); measured max here ${stEnd.max}`,
     specCache: `specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change${stEnd.specMax !== undefined ? `; measured ${stEnd.specSize}/${stEnd.specMax}` : ""}`,
-    rateLimits: "[as read in src on 2026-11-29] rate-limit counters (@fastify/rate-limit local store): one LRU of 200,000 keys shared by the per-IP, per-license and per-admin limiters (src/plugins/rate-limits.ts)",
+    rateLimits: `rate-limit counters (src/plugins/rate-limits.ts): per IP and per admin subject, @fastify/rate-limit's LRU store of ${fmtInt(limitBounds.LOCAL_STORE_KEYS)} keys each; per licensee, one fixed-window Map per minute holding the licensees seen in that minute (at most ${fmtInt(limitBounds.LICENSEE_WINDOW_KEYS)})`,
     inflight: "specService in-flight loads: one per distinct cache key being built, deleted when settled",
     revocations: "revocation Set: every revoked jti in the database (not bounded by the server; bounded by what is revoked)",
     fleetRecorder:
-      "[as read in src on 2026-11-29] fleetRecorder: `pending` holds one summary per licensee polled since its last write (emptied by the 5 s flush); `lastWrite` holds one timestamp per licensee written within the last write interval (60 s), pruned at every flush (src/services/fleet-recorder.ts)",
+      "fleetRecorder (src/services/fleet-recorder.ts): one entry per licensee polled or written within the last write interval (60 s): its polls not yet written and its last write; entries written and quiet for longer are dropped at every flush (every 5 s)",
   };
   results.loadavgAtEnd = os.loadavg();
 
@@ -406,6 +409,7 @@ async function main() {
   const out = [
     "",
     `Chartroom benchmark — ${startedAt.toISOString()} — ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), pinned: ${env.pinned}, nice ${env.nice}`,
+    `server started as npm start runs it: ${env.startCommand}`,
     `wrk -t1 -c${settings.connections} -d${settings.seconds}s --latency; warm-up ${settings.warmupSeconds} s; spec ${body.length} bytes; load average at start ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, at end ${results.loadavgAtEnd.map((l) => l.toFixed(2)).join(" ")}`,
     "",
     line(cols.map(([, h]) => h)),

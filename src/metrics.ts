@@ -23,11 +23,18 @@ export function createMetrics() {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  // "ok" is counted on every poll: a plain number, added to the counter when scraped.
+  let okCount = 0;
+  let okReported = 0;
   const licenseVerifications = new client.Counter({
     name: "chartroom_license_verifications_total",
     help: "License checks on the operator path by outcome (ok, or the error code)",
     labelNames: ["outcome"] as const,
     registers: [registry],
+    collect() {
+      if (okCount > okReported) this.inc({ outcome: "ok" }, okCount - okReported);
+      okReported = okCount;
+    },
   });
   const promotions = new client.Counter({
     name: "chartroom_promotions_total",
@@ -45,7 +52,11 @@ export function createMetrics() {
   const staleServes = new client.Counter({ name: "chartroom_stale_responses_total", help: "Operator answers served from cache while the database was unreachable", registers: [registry] });
   const rateLimited = new client.Counter({ name: "chartroom_rate_limited_total", help: "Requests refused with 429, by limit", labelNames: ["limit"] as const, registers: [registry] });
 
-  const okVerification = licenseVerifications.labels("ok");
+  const okVerification = {
+    inc(): void {
+      okCount++;
+    },
+  };
 
   function bindSources(src: MetricsSources): void {
     new client.Counter({
