@@ -102,4 +102,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 
 # Not `npm start`: its prestart re-runs scripts/prepare.mjs, which needs the
 # dev toolchain pruned above and a writable tree.
-CMD ["node", "--max-semi-space-size=4", "dist/server.js"]
+CMD ["node", "--max-semi-space-size=4", "--liftoff-only", "dist/server.js"]
