@@ -53,12 +53,13 @@ const MAX_JTI_LENGTH = 256;
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
 /**
- * Cache key of an Authorization header: its SHA-256, 43 base64url
- * characters. A raw token, the other kind of key, always has two dots, so
- * the two kinds never meet.
+ * Cache key of an Authorization header: its SHA-256 as a 32-character
+ * one-byte string (base64url would take 43: 16 bytes more per licensee). A
+ * raw token, the other kind of key, is far longer than 32 characters, so the
+ * two kinds never meet.
  */
 function headerKey(header: string): string {
-  return hash("sha256", header, "base64url");
+  return hash("sha256", header, "binary"); // "binary" = latin1: one char per byte
 }
 
 const ALLOWED_ALGS: ReadonlySet<string> = new Set<LicenseAlg>(["RS256", "ES256", "EdDSA"]);
