@@ -257,8 +257,12 @@ export class LicenseVerifier {
     return this.#guarded(token, headerKey(header as string), false);
   }
 
+  /** Verifies a license JWT; throws a catalogue 401 error for any failure. */
   verify(token: string): License {
-    return this.#guarded(token, token, true);
+    // A raw token is its own cache key. Header digests are 32 characters, so
+    // a token that short (never a valid JWT) is not looked up: it could
+    // otherwise name another header's cached license.
+    return this.#guarded(token, token, typeof token === "string" && token.length > 32);
   }
 
   /** Runs #verify so that nothing but a catalogue 401 ever escapes. */

@@ -79,6 +79,7 @@ export function isUnavailable(err: unknown): boolean {
 function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {
   // Opened on first use: after the migrator has set the file's WAL mode.
   let conn: Database.Database | undefined;
+  let closed = false;
   let runAll: Database.Transaction<(statements: { sql: string; params: unknown[] }[]) => void> | undefined;
   const prepared = new Map<string, Database.Statement>();
   function open() {
@@ -95,10 +96,12 @@ function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {
   }
   return {
     runAll(statements) {
+      if (closed) throw new Error("the store is closed");
       runAll ??= open();
       runAll.immediate(statements);
     },
     close() {
+      closed = true;
       conn?.close();
       conn = undefined;
       runAll = undefined;

@@ -90,14 +90,20 @@ export function operatorFastPath({ gate, specs, fleet, health, trustProxy }: Fas
   /** Answers by status, for /metrics (these bypass the request histogram). */
   const answered = { 200: 0, 304: 0 };
 
+  /** Requests already given to fastify: an error after that must not give them twice. */
+  const givenToFastify = new WeakSet<IncomingMessage>();
+
   function handOver(req: IncomingMessage, res: ServerResponse, admission: Admission | undefined, next: Handler): void {
     if (admission) (req as WithAdmission)[HANDED_OVER] = admission;
+    givenToFastify.add(req);
     next(req, res);
   }
 
   function answer(req: IncomingMessage, res: ServerResponse, admission: Admission, next: Handler): void {
     const license = admission.license;
-    if (!license) return handOver(req, res, admission, next);
+    // After an await (a Redis-backed limit) the server may be closing or the
+    // database down: fastify then answers (503, or the stale marker).
+    if (!license || closing || health.databaseDown) return handOver(req, res, admission, next);
     let spec: SerializedSpec | Promise<SerializedSpec>;
     try {
       spec = specs.channelSpec(license.channel, license.sub);
@@ -135,18 +141,22 @@ export function operatorFastPath({ gate, specs, fleet, health, trustProxy }: Fas
     }
   }
 
-  /** Never a dropped request: an unexpected error goes to fastify, which answers and logs. */
+  /**
+   * Never a dropped request: an unexpected error goes to fastify, which
+   * answers and logs, unless fastify has the request already or an answer
+   * was started; then the connection is closed.
+   */
   function failed(req: IncomingMessage, res: ServerResponse, next: Handler, err: unknown): void {
-    if (!res.headersSent) next(req, res);
+    if (!res.headersSent && !givenToFastify.has(req)) handOver(req, res, undefined, next);
     else res.destroy(err as Error);
   }
 
   function handlePoll(req: IncomingMessage, res: ServerResponse, next: Handler): void {
     if (req.url !== CHANNEL_PATH || req.method !== "GET" || closing || !health.loaded || health.databaseDown || req.headers["x-request-id"] !== undefined) {
-      return next(req, res);
+      return handOver(req, res, undefined, next);
     }
     const admission = gate.admit(req.headers.authorization, trustProxy ? null : (req.socket.remoteAddress ?? null));
-    if (admission === null) return next(req, res);
+    if (admission === null) return handOver(req, res, undefined, next);
     if (admission instanceof Promise) {
       admission
         .then((a) => answer(req, res, a, next))

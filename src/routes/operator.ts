@@ -53,7 +53,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
     fast.close();
     done();
   });
-  onFastPath?.(fast);
+  // At info and below every poll is logged, which only fastify's pipeline does.
+  if (!["info", "debug", "trace"].includes(ctx.config.OPERATOR_LOG_LEVEL)) onFastPath?.(fast);
 
   function settle(req: FastifyRequest, admission: Admission, done: HookHandlerDoneFunction): void {
     if (admission.error) return done(admission.error);

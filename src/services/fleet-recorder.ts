@@ -108,7 +108,9 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
 
   /** Writes the summaries that are due (all of them with `all`). */
   async function flush(all = false): Promise<void> {
-    if (flushing) await flushing;
+    // One flush at a time: every waiter re-checks, so two waiters never
+    // pick (and write) the same polls.
+    while (flushing) await flushing;
     const t = now();
     // The keys only: with 100,000 licensees due, pairs would be megabytes of garbage.
     const due: string[] = [];
@@ -123,7 +125,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
           // Polls that arrived during the write stay pending.
           batch.forEach((written, j) => {
             const e = entries.get(subs[j]!)!;
-            e.polls -= written.polls;
+            e.polls = Math.max(0, e.polls - written.polls);
             e.written = t;
           });
         } catch (err) {
@@ -150,7 +152,10 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     flush,
     start(): void {
       if (timer) return;
-      timer = setInterval(() => void flush(), opts.tickMs ?? 5_000);
+      // A tick while a slow flush is still writing is skipped, not queued.
+      timer = setInterval(() => {
+        if (!flushing) void flush();
+      }, opts.tickMs ?? 5_000);
       timer.unref();
     },
     /** Stops the timer and writes everything still pending. */

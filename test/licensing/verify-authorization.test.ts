@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, hash } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
@@ -38,4 +38,12 @@ t.test("a tampered or different header is never answered from another header's e
   t.throws(() => verifier.verifyAuthorization(`Basic ${Buffer.from(`admin:${token}`).toString("base64")}`), { code: "LICENSE_MALFORMED" });
   t.throws(() => verifier.verifyAuthorization(undefined), { code: "LICENSE_MISSING" });
   t.equal(verifier.verifyAuthorization(`Bearer ${token}`).sub, "acme", "the same token by Bearer verifies on its own");
+});
+
+t.test("a raw token equal to a header's cache key is not answered from that header's entry", async (t) => {
+  const { verifier, basic } = setup(t);
+  verifier.verifyAuthorization(basic);
+  // The header's cache key (its SHA-256, one character per byte) offered as a raw token.
+  const digest = hash("sha256", basic, "binary");
+  t.throws(() => verifier.verify(digest), { code: "LICENSE_MALFORMED" }, "parsed and refused like any other string");
 });

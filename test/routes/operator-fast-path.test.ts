@@ -206,3 +206,13 @@ t.test("with REDIS_URL, the fast path waits for the shared count", { skip: redis
   t.same(codes, [200, 200, 200, 429, 429, 429], "3 allowed across both replicas, then refused on both");
   t.ok((await fastAnswers(a)) >= 1 && (await fastAnswers(b)) >= 1, "both answered from memory while allowed");
 });
+
+t.test("with OPERATOR_LOG_LEVEL=info every poll goes through fastify (which logs it)", async (t) => {
+  const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: "info" } });
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "logged" })) };
+  t.equal((await get(base, PATH, auth)).status, 200);
+  t.equal((await get(base, PATH, auth)).status, 200);
+  t.equal(await fastAnswers(h), 0, "no poll answered from memory");
+  t.equal(await routedPolls(h, 200), 3, "all through the router (and the warm-up)");
+});

@@ -38,3 +38,32 @@ t.test("a failed write keeps the polls for the next flush", async (t) => {
   t.equal(writes.length, 1);
   t.equal(writes[0]!.polls, 3, "the failed polls and the newer one, merged");
 });
+
+t.test("flushes that pile up behind a slow write neither double-write nor lose polls", async (t) => {
+  let release: () => void = () => {};
+  const writes: PollSummary[] = [];
+  let slow = true;
+  const rec = fleetRecorder({
+    write: async (batch) => {
+      writes.push(...batch.map((p) => ({ ...p })));
+      if (slow) await new Promise<void>((r) => (release = r));
+    },
+    minIntervalMs: 0,
+  });
+  rec.record(poll("a"));
+  rec.record(poll("a"));
+  const first = rec.flush();
+  await new Promise((r) => setImmediate(r));
+  // Two more flushes wait behind the slow one, and a poll arrives meanwhile.
+  const waiting = [rec.flush(), rec.flush()];
+  rec.record(poll("a"));
+  slow = false;
+  release();
+  await Promise.all([first, ...waiting]);
+  const total = writes.filter((w) => w.sub === "a").reduce((n, w) => n + w.polls, 0);
+  t.equal(total, 3, "every poll written exactly once");
+  t.equal(rec.stats().pending, 0, "nothing left over");
+  rec.record(poll("a"));
+  await rec.flush();
+  t.equal(writes.at(-1)?.polls, 1, "and the next poll is written too");
+});
