@@ -30,6 +30,7 @@ import {
   LicenseUnknownKeyError,
 } from "../errors.js";
 import { CHANNEL_NAME } from "../domain/schemas.js";
+import { internPool } from "../domain/intern.js";
 import type { LicenseAlg, LicenseKeyring, TrustedKey } from "./license-keys.js";
 
 /** A verified license. Times are in seconds since the epoch. */
@@ -213,13 +214,7 @@ export class LicenseVerifier {
   }
 
   /** One string per channel name, not one per license held in the cache. */
-  readonly #channels = new Map<string, string>();
-  #intern(channel: string): string {
-    const known = this.#channels.get(channel);
-    if (known !== undefined) return known;
-    if (this.#channels.size < 1000) this.#channels.set(channel, channel);
-    return channel;
-  }
+  readonly #intern = internPool(1000);
 
   #clock(): number {
     return this.#now ? this.#now() : Date.now();

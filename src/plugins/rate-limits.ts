@@ -26,9 +26,9 @@ export interface RateLimitOptions {
 
 const WINDOW_MS = 60_000;
 /**
- * Keys each in-memory store keeps (LRU): client IPs, licensees, admin
- * subjects seen within a minute. Beyond that a counter can be evicted and
- * start again from zero.
+ * Keys each in-memory LRU store keeps (client IPs, admin subjects seen
+ * within a minute). Beyond that a counter can be evicted and start again
+ * from zero. Licensees are counted by LicenseeWindowStore instead.
  */
 export const LOCAL_STORE_KEYS = 200_000;
 
@@ -135,11 +135,9 @@ export default fp(
       admin: limiter("admin", opts.adminPerMinute),
     };
     if (limits.ip) {
-      const ip = limits.ip;
+      const perIp = limitHook(limits.ip, (req) => req.ip);
       app.addHook("onRequest", async (req) => {
-        if (NOT_HERE.test(req.url)) return;
-        const v = await ip.take(req.ip);
-        if (v !== true) throw rateLimitedError(v);
+        if (!NOT_HERE.test(req.url)) await perIp(req);
       });
     }
     app.decorate("limits", limits);

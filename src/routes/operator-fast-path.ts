@@ -117,23 +117,21 @@ export function operatorFastPath({ gate, specs, fleet, health, trustProxy }: Fas
     }
     fleet.record(servedPoll(license, spec, req.headers["user-agent"]));
     const lists = headerListsOf(spec);
-    if (matchesEtag(req.headers["if-none-match"], spec.etag)) {
-      const headers = lists.notModified.slice();
-      headers.push("x-request-id", newRequestId());
-      res.writeHead(304, headers);
-      res.end();
-      answered[304]++;
-    } else {
-      const headers = lists.ok.slice();
-      headers.push("x-request-id", newRequestId());
-      res.writeHead(200, headers);
-      res.end(spec.body);
-      answered[200]++;
-    }
+    const status = matchesEtag(req.headers["if-none-match"], spec.etag) ? 304 : 200;
+    const headers = (status === 304 ? lists.notModified : lists.ok).slice();
+    headers.push("x-request-id", newRequestId());
+    res.writeHead(status, headers);
+    if (status === 304) res.end();
+    else res.end(spec.body);
+    answered[status]++;
   }
 
   /** The server's request listener: answers a poll from memory, or hands it to `next` (fastify). */
   function handle(req: IncomingMessage, res: ServerResponse, next: Handler): void {
+    // Not a poll this path answers: straight to fastify, no bookkeeping.
+    if (req.url !== CHANNEL_PATH || req.method !== "GET" || closing || !health.loaded || health.databaseDown || req.headers["x-request-id"] !== undefined) {
+      return next(req, res);
+    }
     try {
       handlePoll(req, res, next);
     } catch (err) {
@@ -152,9 +150,6 @@ export function operatorFastPath({ gate, specs, fleet, health, trustProxy }: Fas
   }
 
   function handlePoll(req: IncomingMessage, res: ServerResponse, next: Handler): void {
-    if (req.url !== CHANNEL_PATH || req.method !== "GET" || closing || !health.loaded || health.databaseDown || req.headers["x-request-id"] !== undefined) {
-      return handOver(req, res, undefined, next);
-    }
     const admission = gate.admit(req.headers.authorization, trustProxy ? null : (req.socket.remoteAddress ?? null));
     if (admission === null) return handOver(req, res, undefined, next);
     if (admission instanceof Promise) {

@@ -2,6 +2,7 @@
 // summed in memory per licensee and written at most once per `minIntervalMs`
 // (default one minute) per licensee, by a periodic flush.
 import type { Poll, PollSummary } from "../repositories/instances-repo.js";
+import { internPool } from "../domain/intern.js";
 
 export type { Poll };
 
@@ -49,14 +50,8 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
   let writes = 0;
   let flushing: Promise<void> | undefined;
 
-  const userAgents = new Map<string, string>();
-  function intern(ua: string | null): string | null {
-    if (ua === null) return null;
-    const known = userAgents.get(ua);
-    if (known !== undefined) return known;
-    if (userAgents.size < USER_AGENTS) userAgents.set(ua, ua);
-    return ua;
-  }
+  const userAgent = internPool(USER_AGENTS);
+  const intern = (ua: string | null): string | null => (ua === null ? null : userAgent(ua));
 
   function record(p: Poll): void {
     const at = now();
