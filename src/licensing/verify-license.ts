@@ -15,7 +15,7 @@
 // - This module logs nothing.
 import { hash } from "node:crypto";
 import { createVerifier, type TokenError } from "fast-jwt";
-import { LRUCache } from "lru-cache";
+import { LicenseCache } from "./license-cache.js";
 import {
   LicenseAlgorithmError,
   LicenseAudienceError,
@@ -46,8 +46,11 @@ export interface License {
 export const DEFAULT_MAX_TOKEN_BYTES = 8192;
 const DEFAULT_CLOCK_TOLERANCE_SEC = 60;
 const DEFAULT_CACHE_SIZE = 200_000;
-/** A cached verification is trusted for at most this long (and never past `exp`). */
-const MAX_CACHE_TTL_MS = 10 * 60 * 1000;
+/**
+ * A cached verification is trusted for one to two generations of this
+ * length (5 to 10 minutes), and never past `exp` (src/licensing/license-cache.ts).
+ */
+const CACHE_GENERATION_MS = 5 * 60 * 1000;
 const MAX_SUB_LENGTH = 256;
 const MAX_JTI_LENGTH = 256;
 /** Longer Authorization headers are refused by tokenFromAuthorization anyway. */
@@ -186,7 +189,7 @@ export class LicenseVerifier {
   readonly #toleranceMs: number;
   readonly #maxTokenBytes: number;
   readonly #now: (() => number) | undefined;
-  readonly #cache: LRUCache<string, License>;
+  readonly #cache: LicenseCache<License>;
   // Keyed by the TrustedKey object: a reloaded key set brings new objects, so
   // a verifier never outlives the key it was built for.
   #verifiers = new WeakMap<TrustedKey, Memo>();
@@ -201,15 +204,10 @@ export class LicenseVerifier {
     this.#toleranceMs = (opts.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC) * 1000;
     this.#maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
     this.#now = opts.now;
-    const now = opts.now;
-    this.#cache = new LRUCache<string, License>({
+    this.#cache = new LicenseCache<License>({
       max: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
-      // Entries carry their own ttl (see #remember); a stale one is never returned.
-      ttlAutopurge: false,
-      allowStale: false,
-      // With an injected clock (tests), lru-cache must age entries on that same
-      // clock; ttlResolution 0 stops it from memoising the time between calls.
-      ...(now ? { perf: { now }, ttlResolution: 0 } : {}),
+      generationMs: CACHE_GENERATION_MS,
+      now: opts.now ?? Date.now,
     });
   }
 
@@ -446,19 +444,13 @@ export class LicenseVerifier {
     return Object.freeze(license);
   }
 
-  /** Caches a verified license until its exp, and for at most 10 minutes. */
-  #remember(token: string, license: License): void {
-    const ttl = this.cacheTtlFor(license);
-    if (ttl > 0) this.#cache.set(token, license, { ttl });
-  }
-
   /**
-   * How long (ms) a license just verified may be served from the cache: up
-   * to its `exp` (no tolerance) and at most 10 minutes; 0 means "do not cache".
+   * Caches a verified license, unless it is past its `exp` already (it was
+   * accepted within the clock tolerance): every hit checks `exp` again, with
+   * no tolerance, and the cache drops it within 10 minutes anyway.
    */
-  cacheTtlFor(license: Pick<License, "exp">): number {
-    const ttl = Math.floor(Math.min(license.exp * 1000 - this.#clock(), MAX_CACHE_TTL_MS));
-    return ttl > 0 ? ttl : 0;
+  #remember(token: string, license: License): void {
+    if (license.exp * 1000 > this.#clock()) this.#cache.set(token, license);
   }
 
   /** Empties the cache; called when the trusted keys change, so no entry outlives its key. */

@@ -305,7 +305,6 @@ t.test("cache: an entry never outlives the token's exp", async (t) => {
   let clock = NOW;
   const { verifier, keyring } = makeVerifier({ clock: () => clock });
   const token = goodRsa({ exp: nowSec + 5 });
-  t.equal(verifier.cacheTtlFor({ exp: nowSec + 5 }), 5000, "ttl ends at exp");
   verifier.verify(token);
   clock = NOW + 4_999;
   verifier.verify(token);
@@ -315,7 +314,6 @@ t.test("cache: an entry never outlives the token's exp", async (t) => {
   t.equal(verifier.verify(token).sub, "acme-corp");
   t.equal(verifier.stats().hits, 1, "a miss after exp");
   t.equal(keyring.lookups, 2);
-  t.equal(verifier.cacheTtlFor({ exp: nowSec + 5 }), 0, "nothing to cache past exp");
   verifier.verify(token);
   t.equal(verifier.stats().hits, 1, "still a miss: it was not cached again");
   clock = NOW + 66_000;
@@ -325,7 +323,6 @@ t.test("cache: an entry never outlives the token's exp", async (t) => {
 t.test("cache: an entry lives at most 10 minutes", async (t) => {
   let clock = NOW;
   const { verifier } = makeVerifier({ clock: () => clock });
-  t.equal(verifier.cacheTtlFor({ exp: nowSec + 86_400 }), 600_000);
   verifier.verify(good);
   clock = NOW + 599_000;
   verifier.verify(good);
