@@ -227,7 +227,7 @@ export class LicenseVerifier {
    */
   cachedForAuthorization(header: string | undefined): License | undefined {
     if (header === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
-    const cached = this.#cache.get(headerKey(header));
+    const cached = this.#cache.get(this.#keyOf(header));
     if (cached !== undefined && cached.exp * 1000 > this.#clock()) {
       this.#hits++;
       return cached;
@@ -247,7 +247,19 @@ export class LicenseVerifier {
    */
   verifyUncachedAuthorization(header: string | undefined): License {
     const token = tokenFromAuthorization(header, this.#maxTokenBytes);
-    return this.#guarded(token, headerKey(header as string), false);
+    return this.#guarded(token, this.#keyOf(header as string), false);
+  }
+
+  // The digest of the header looked up last: a miss is verified next, with
+  // the same header, and need not be hashed twice (a pure function of it).
+  #lastHeader: string | undefined;
+  #lastKey = "";
+  #keyOf(header: string): string {
+    if (header !== this.#lastHeader) {
+      this.#lastKey = headerKey(header);
+      this.#lastHeader = header;
+    }
+    return this.#lastKey;
   }
 
   /** Verifies a license JWT; throws a catalogue 401 error for any failure. */

@@ -47,3 +47,19 @@ t.test("a raw token equal to a header's cache key is not answered from that head
   const digest = hash("sha256", basic, "binary");
   t.throws(() => verifier.verify(digest), { code: "LICENSE_MALFORMED" }, "parsed and refused like any other string");
 });
+
+t.test("interleaved look-ups: each header is cached under its own digest", async (t) => {
+  const { verifier, basic, token } = setup(t);
+  const bearer = `Bearer ${token}`;
+  // The gate looks up a header, maybe another request's header in between
+  // (a Redis-backed limit is awaited), then verifies the first one.
+  t.equal(verifier.cachedForAuthorization(basic), undefined);
+  t.equal(verifier.cachedForAuthorization(bearer), undefined);
+  const a = verifier.verifyUncachedAuthorization(basic);
+  t.equal(verifier.cachedForAuthorization(bearer), undefined, "the bearer header was not cached by the basic one's verification");
+  t.equal(verifier.cachedForAuthorization(basic), a, "the basic header is cached under its own digest");
+  const b = verifier.verifyUncachedAuthorization(bearer);
+  t.equal(verifier.cachedForAuthorization(bearer), b);
+  t.equal(verifier.cachedForAuthorization(basic), a);
+  t.equal(verifier.stats().size, 2);
+});
