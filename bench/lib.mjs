@@ -27,6 +27,8 @@ export const settings = {
   verifySeconds: posInt(env.BENCH_VERIFY_SECONDS, 3),
   startSamples: posInt(env.BENCH_START_SAMPLES, 3),
   repeat: posInt(env.BENCH_REPEAT, 1),
+  // cluster mode: 0 skips it; default: as many workers as CPUs (when there are two or more)
+  clusterWorkers: nonNegInt(env.BENCH_CLUSTER_WORKERS, os.availableParallelism?.() ?? os.cpus().length),
 };
 
 function posInt(v, dflt) {

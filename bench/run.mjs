@@ -16,6 +16,7 @@
 // BENCH_REPEAT (1: nginx/Chartroom pairs per scenario, median reported),
 // BENCH_BARE=0 (skip the bare-fastify calibration), BENCH_NICE (-15 as root; 0 = off),
 // BENCH_RATE_LIMITS=off (turn Chartroom's rate limits off instead of setting them sky-high),
+// BENCH_CLUSTER_WORKERS (the number of CPUs; 0 skips the cluster-mode comparison),
 // BENCH_STRICT=1 (exit 1 when a target is missed),
 // BENCH_NO_BUILD=1 (do not run scripts/prepare.mjs --if-stale first).
 import { execFileSync, spawnSync } from "node:child_process";
@@ -265,6 +266,36 @@ async function main() {
     await one.stop();
   }
 
+  // ---- cluster mode (optional in the issue): CHARTROOM_WORKERS=N against one
+  // process, nothing pinned (the workers and wrk share every CPU, so with two
+  // CPUs the load generator takes a share of what the workers could use)
+  const CW = settings.clusterWorkers;
+  if (CW >= 2 && tools.cpus >= 2) {
+    // the same priority, without `taskset -c 0` / `-c 1`
+    const prefix = tools.pinned ? tools.serverPrefix.slice(0, -3) : tools.serverPrefix;
+    const unpinned = { ...tools, serverPrefix: prefix, loadPrefix: prefix, pinned: false };
+    const cl = {};
+    for (const workers of [1, CW]) {
+      const s = await startServer({ tools: unpinned, keys, dataDir: join(tmp, `cluster-${workers}`), extraEnv: { CHARTROOM_WORKERS: String(workers) }, name: `cluster-${workers}` });
+      // the first worker is ready first and the others start after it: wait
+      // until answers come from N processes (request ids carry a per-process prefix)
+      const seen = new Set();
+      for (const until = performance.now() + 30_000; seen.size < workers && performance.now() < until; ) {
+        const r = await get(s.port, "/readyz").catch(() => null);
+        if (r?.status === 200) seen.add(String(r.headers["x-request-id"]).split("-")[0]);
+        else await sleep(20);
+      }
+      if (seen.size < workers) log(`WARNING: only ${seen.size} of ${workers} workers answered within 30 s`);
+      if (settings.warmupSeconds > 0) await runWrk({ tools: unpinned, port: s.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server: s });
+      const w = await runWrk({ tools: unpinned, port: s.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.seconds, server: s });
+      const c = await runWrk({ tools: unpinned, port: s.port, script: tokensLua, args: [headersFile, "1", String(N), "200"], seconds: settings.seconds, server: s });
+      cl[workers] = { warm: summary(w), cold: summary(c), readyMs: s.readyMs };
+      log(`cluster, ${workers} worker(s), unpinned: warm ${fmtInt(w.rps)} req/s (p99 ${fmtMs(w.p99ms)}, bad ${w.bad}), cold ${fmtInt(c.rps)} req/s (p99 ${fmtMs(c.p99ms)}, bad ${c.bad})`);
+      await s.stop(8000);
+    }
+    S.cluster = { workers: CW, one: cl[1], many: cl[CW], warmGain: cl[CW].warm.rps / cl[1].warm.rps, coldGain: cl[CW].cold.rps / cl[1].cold.rps, coldRatio: cl[CW].cold.rps / verify.fastjwt.perSecond };
+  }
+
   // ---- N distinct licenses polling twice, on a fresh server
   const bigStats = join(tmp, "big-stats.json");
   const big = await startServer({ tools, keys, dataDir: join(tmp, "big"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: bigStats }, name: "big" });
@@ -310,7 +341,7 @@ async function main() {
 
   const limitBounds = await import(pathToFileURL(join(root, "dist/plugins/rate-limits.js")).href);
   results.bounds = {
-    licenseCache: `LicenseVerifier LRU: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000); each entry lives until the license's exp and at most 10 min (src/licensing/verify-license.ts); measured max here ${stEnd.max}`,
+    licenseCache: `verified-license cache: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000) over two generations of 5 min, oldest evicted first; an entry is served until the license's exp and for at most 10 min (src/licensing/license-cache.ts); measured max here ${stEnd.max}`,
     specCache: `specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change${stEnd.specMax !== undefined ? `; measured ${stEnd.specSize}/${stEnd.specMax}` : ""}`,
     rateLimits: `rate-limit counters (src/plugins/rate-limits.ts): per IP and per admin subject, @fastify/rate-limit's LRU store of ${fmtInt(limitBounds.LOCAL_STORE_KEYS)} keys each; per licensee, one fixed-window Map per minute holding the licensees seen in that minute (at most ${fmtInt(limitBounds.LICENSEE_WINDOW_KEYS)})`,
     inflight: "specService in-flight loads: one per distinct cache key being built, deleted when settled",
@@ -381,6 +412,27 @@ async function main() {
       target: "— (tells crypto+HTTP from per-licensee cost)",
       met: undefined,
       note: `${fmtInt(O.chartroom.requests - O.chartroom.extra)} requests in ${O.chartroom.seconds.toFixed(1)} s${O.exhaustedLicenses ? " (ran out of its " + fmtInt(oneSubN) + " tokens)" : ""}, non-2xx ${O.chartroom.bad}`,
+    });
+  }
+  if (S.cluster) {
+    const K = S.cluster;
+    rows.push({
+      scenario: `cluster: warm, ${K.workers} workers vs 1 (unpinned)`,
+      rps: fmtInt(K.many.warm.rps), p50: fmtMs(K.many.warm.p50ms), p99: fmtMs(K.many.warm.p99ms),
+      reference: `1 process, same conditions: ${fmtInt(K.one.warm.rps)} (p99 ${fmtMs(K.one.warm.p99ms)})`,
+      ratio: fmtRatio(K.warmGain),
+      target: "— (optional: does it help?)",
+      met: undefined,
+      note: `non-2xx ${K.many.warm.bad}; server and wrk share all ${tools.cpus} CPUs, so the workers do not get ${K.workers} whole cores`,
+    });
+    rows.push({
+      scenario: `cluster: cold, ${K.workers} workers vs 1 (unpinned)`,
+      rps: fmtInt(K.many.cold.rps), p50: fmtMs(K.many.cold.p50ms), p99: fmtMs(K.many.cold.p99ms),
+      reference: `1 process, same conditions: ${fmtInt(K.one.cold.rps)}`,
+      ratio: fmtRatio(K.coldGain),
+      target: "—",
+      met: undefined,
+      note: `non-2xx ${K.many.cold.bad}; against the one-core verify rate: ${fmtRatio(K.coldRatio)}`,
     });
   }
   const M = S.manyLicenses;

@@ -53,6 +53,8 @@ export const configSchema = z
     RATE_LIMIT_ADMIN_PER_MINUTE: z.coerce.number().int().min(0).default(600),
     STATE_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    /** Cluster mode: server processes sharing the port (src/cluster.ts); 1 = one process, no primary. */
+    CHARTROOM_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
   })
   .superRefine((c, ctx) => {
     if (c.ADMIN_JWT_SECRET && c.ADMIN_JWKS_FILE) {

@@ -1,14 +1,14 @@
 // Starts Chartroom: parse config, prepare the database, build the app,
 // listen, and shut down gracefully on SIGTERM/SIGINT (close-with-grace:
 // stop accepting, finish in-flight requests, flush fleet records, close
-// the database) within SHUTDOWN_TIMEOUT_MS.
+// the database) within SHUTDOWN_TIMEOUT_MS. With CHARTROOM_WORKERS > 1 this
+// process is the cluster's primary instead (src/cluster.ts), and each
+// worker runs the server below.
+import cluster from "node:cluster";
 import closeWithGrace from "close-with-grace";
 import pino from "pino";
-import { buildApp } from "./app.js";
-import { prepareDatabase } from "./boot.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import { createContext, type Context } from "./context.js";
-import { MigrationChecksumError } from "./db/migrate.js";
+import type { Context } from "./context.js";
 import { loggerOptions } from "./logger.js";
 
 function printWelcome(config: Config, log: pino.Logger, address: string): void {
@@ -39,6 +39,19 @@ export async function main(): Promise<void> {
   }
   const pretty = process.stdout.isTTY === true;
   const log = pino(loggerOptions(config, { pretty }) as pino.LoggerOptions);
+  if (config.CHARTROOM_WORKERS > 1 && cluster.isPrimary) {
+    // The primary serves nothing: the server's modules are not even loaded.
+    const { runPrimary } = await import("./cluster.js");
+    runPrimary(config, log);
+    return;
+  }
+  const [{ buildApp }, { prepareDatabase }, { createContext }, { MigrationChecksumError }, { onStopRequest, reportReady, shareMetrics }] = await Promise.all([
+    import("./app.js"),
+    import("./boot.js"),
+    import("./context.js"),
+    import("./db/migrate.js"),
+    import("./cluster.js"),
+  ]);
   let ctx: Context;
   try {
     ctx = await createContext(config, log);
@@ -51,13 +64,19 @@ export async function main(): Promise<void> {
 
   // close-with-grace also shuts down on SIGHUP by default; here SIGHUP
   // reloads the license keys (below) and must leave the server running.
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log, skip: ["SIGHUP"] }, async ({ signal, err }) => {
-    if (err) log.error({ err }, "shutting down after an error");
-    else log.info({ signal }, "shutting down");
+  const grace = closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: log, skip: ["SIGHUP"] }, async ({ signal, err, manual }) => {
     stopping = true;
+    if (err) log.error({ err }, "shutting down after an error");
+    else log.info({ signal: signal ?? (manual ? "asked by the cluster primary" : undefined) }, "shutting down");
     await app.close();
     await ctx.stop();
   });
+  // Cluster mode: the primary asks by message (a worker that got Ctrl-C's
+  // SIGINT itself is already closing), and /metrics sums every worker.
+  onStopRequest(() => {
+    if (!stopping) grace.close();
+  });
+  shareMetrics(ctx.metrics.registry);
   process.on("SIGHUP", () => {
     const ok = ctx.reloadKeys();
     log.info({ ok }, "SIGHUP: license keys reloaded");
@@ -81,7 +100,10 @@ export async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-  printWelcome(config, log, address);
+  if (stopping) return;
+  reportReady();
+  // In cluster mode, once (the first worker), not once per worker.
+  if (!cluster.isWorker || cluster.worker?.id === 1) printWelcome(config, log, address);
 }
 
 await main();

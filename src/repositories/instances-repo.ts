@@ -6,7 +6,7 @@ import type { Db, Provider } from "../db/client.js";
  * path so that they neither wait for nor force an fsync per statement.
  */
 export interface BulkWriter {
-  runAll(statements: { sql: string; params: unknown[] }[]): void;
+  runAll(statements: { sql: string; params: unknown[] }[]): Promise<void>;
 }
 
 /** One operator poll: who, on which channel, served which release. */

@@ -73,9 +73,14 @@ export function isUnavailable(err: unknown): boolean {
  * may lose the last seconds of last-seen times, never a promotion (those
  * commit on the main connection with FULL). busy_timeout 0: the writes are
  * synchronous, so waiting for a lock held by this same process's other
- * connection could never end; a busy database fails the batch, and the fleet
- * recorder keeps it for the next flush.
+ * connection could never end. A busy database (that connection in a
+ * transaction, another cluster worker's flush, the CLI) is waited for
+ * between attempts, with the event loop free; after the last attempt the
+ * batch fails and the fleet recorder keeps it for the next flush.
  */
+/** Tries of a fleet batch on a busy SQLite database: about 0.7 s of waits in all. */
+const BUSY_ATTEMPTS = 8;
+
 function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {
   // Opened on first use: after the migrator has set the file's WAL mode.
   let conn: Database.Database | undefined;
@@ -95,10 +100,18 @@ function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {
     });
   }
   return {
-    runAll(statements) {
-      if (closed) throw new Error("the store is closed");
-      runAll ??= open();
-      runAll.immediate(statements);
+    async runAll(statements) {
+      for (let attempt = 0; ; attempt++) {
+        if (closed) throw new Error("the store is closed");
+        runAll ??= open();
+        try {
+          runAll.immediate(statements);
+          return;
+        } catch (err) {
+          if ((err as { code?: string }).code !== "SQLITE_BUSY" || attempt >= BUSY_ATTEMPTS - 1) throw err;
+          await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random())));
+        }
+      }
     },
     close() {
       closed = true;

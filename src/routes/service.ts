@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { readMigrations } from "../db/migrate.js";
 import type { Context } from "../context.js";
+import { metricsText } from "../cluster.js";
 
 export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const expected = readMigrations(ctx.store.provider).map((m) => m.name);
@@ -36,10 +37,14 @@ export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   });
 
   app.get("/metrics", {
-    schema: { tags: ["service"], summary: "Prometheus metrics (text exposition format)" },
+    schema: {
+      tags: ["service"],
+      summary: "Prometheus metrics (text exposition format)",
+      description: "In cluster mode (CHARTROOM_WORKERS > 1) every worker answers with the sums over all workers.",
+    },
   }, async (_req, reply) => {
     reply.type(ctx.metrics.registry.contentType);
-    return ctx.metrics.registry.metrics();
+    return metricsText(ctx.metrics.registry);
   });
 
   app.get("/.well-known/jwks.json", {

@@ -35,3 +35,34 @@ await eachProvider(t, "bulk poll records: inserted, then summed; dates round-tri
     { channel: "stable", releaseVersion: "1.0.0", count: 225 },
   ]);
 });
+
+t.test("SQLite: a fleet batch waits out another process's write lock, without blocking the event loop", async (t) => {
+  const url = await freshDatabase(t, "sqlite");
+  await migrate(url);
+  const store = await createStore(url);
+  t.teardown(() => store.close());
+  const { default: Database } = await import("better-sqlite3");
+  const other = new Database(url.replace(/^file:/, ""));
+  t.teardown(() => other.close());
+  const poll = {
+    sub: "busy-1", channel: "stable", releaseId: null, releaseVersion: "1.0.0", jti: "j", licenseExp: 1_900_000_000,
+    userAgent: null, firstSeenAt: Date.now(), lastSeenAt: Date.now(), polls: 1,
+  };
+
+  // Another process (a cluster worker, the CLI) holds the write lock for 60 ms.
+  other.exec("BEGIN IMMEDIATE");
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 5);
+  setTimeout(() => other.exec("COMMIT"), 60);
+  await store.instances.recordMany([poll]);
+  clearInterval(ticker);
+  t.equal((await store.instances.list()).length, 1, "written once the lock was released");
+  t.ok(ticks >= 3, `the event loop ran while it waited (${ticks} ticks of 5 ms)`);
+
+  // Held for longer than the retries: the batch fails (the recorder keeps it).
+  other.exec("BEGIN IMMEDIATE");
+  t.teardown(() => other.inTransaction && other.exec("ROLLBACK"));
+  await t.rejects(store.instances.recordMany([{ ...poll, sub: "busy-2" }]), { code: "SQLITE_BUSY" });
+  other.exec("ROLLBACK");
+  t.equal((await store.instances.list()).length, 1);
+});

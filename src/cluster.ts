@@ -1,0 +1,169 @@
+// Cluster mode (CHARTROOM_WORKERS > 1, docs/performance.md "Cluster mode"):
+// a primary process that serves nothing, and N workers that are each a
+// whole Chartroom server sharing the listening port (node:cluster hands new
+// connections to the workers in turn). Each worker is a replica in the
+// sense of DESIGN.md: its own caches and in-memory limits, kept in step
+// through the database like replicas behind a load balancer.
+//
+// The primary:
+// - starts one worker and the others once it is ready, so that only one
+//   applies migrations, loads the first-boot channels and writes dev keys;
+// - exits with a worker's code if that worker dies before any was ready
+//   (a start-up failure, as without cluster mode); later deaths are
+//   restarted after a back-off;
+// - forwards SIGHUP (key reload) and, on SIGTERM / SIGINT, stops every
+//   worker gracefully and exits when they have;
+// - answers a worker's request for the metrics of all workers (GET /metrics
+//   on any worker shows the sums, through prom-client's AggregatorRegistry).
+import cluster, { type Worker } from "node:cluster";
+import client from "prom-client";
+import type pino from "pino";
+import type { Config } from "./config.js";
+
+const READY = "chartroom:ready";
+const STOP = "chartroom:stop";
+const METRICS_REQUEST = "chartroom:metrics?";
+const METRICS_ANSWER = "chartroom:metrics";
+const MAX_RESTART_DELAY_MS = 30_000;
+
+type Message =
+  | { type: typeof READY }
+  | { type: typeof STOP }
+  | { type: typeof METRICS_REQUEST; id: number }
+  | { type: typeof METRICS_ANSWER; id: number; text?: string; error?: string };
+
+/** True in a worker of cluster mode. */
+export const inWorker = cluster.isWorker;
+
+export function runPrimary(config: Config, log: pino.Logger): void {
+  const wanted = config.CHARTROOM_WORKERS;
+  const aggregator = new client.AggregatorRegistry();
+  let anyReady = false;
+  let stopping = false;
+  let restarts = 0;
+  // Ours, not cluster.workers: a worker that has exited can still be listed there.
+  const live = new Set<Worker>();
+
+  function fork(): Worker {
+    const worker = cluster.fork();
+    live.add(worker);
+    worker.on("message", (m: Message) => {
+      if (m.type === READY) {
+        log.info({ worker: worker.id, workerPid: worker.process.pid }, "worker ready");
+        restarts = 0;
+        if (!anyReady) {
+          anyReady = true;
+          for (let i = 1; i < wanted; i++) fork();
+        }
+      } else if (m.type === METRICS_REQUEST) {
+        aggregator.clusterMetrics().then(
+          (text) => worker.isConnected() && worker.send({ type: METRICS_ANSWER, id: m.id, text }),
+          (err: Error) => worker.isConnected() && worker.send({ type: METRICS_ANSWER, id: m.id, error: err.message }),
+        );
+      }
+    });
+    return worker;
+  }
+
+  cluster.on("exit", (worker, code, signal) => {
+    live.delete(worker);
+    if (stopping) {
+      if (code !== 0) log.warn({ worker: worker.id, code, signal }, "worker stopped with an error");
+      if (live.size === 0) {
+        log.info("all workers stopped");
+        process.exit(process.exitCode ?? 0);
+      }
+      return;
+    }
+    if (!anyReady) {
+      log.fatal({ worker: worker.id, code, signal }, "a worker failed during start-up; stopping");
+      process.exitCode = code || 1;
+      stopAll();
+      return;
+    }
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** Math.min(restarts++, 5));
+    log.error({ worker: worker.id, workerPid: worker.process.pid, code, signal, restartInMs: delay }, "worker died; restarting it");
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, delay).unref();
+  });
+
+  /**
+   * Asks every worker to shut down gracefully. A message, not a signal: a
+   * worker that got Ctrl-C's SIGINT itself is already closing and ignores
+   * it, where a second signal would make it exit at once.
+   */
+  function stopAll(): void {
+    stopping = true;
+    for (const w of live) if (w.isConnected()) w.send({ type: STOP } satisfies Message);
+    // A worker stuck beyond its own shutdown timeout is killed.
+    setTimeout(() => {
+      for (const w of live) w.process.kill("SIGKILL");
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
+    if (live.size === 0) process.exit(process.exitCode ?? 0);
+  }
+
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.on(sig, () => {
+      if (stopping) return;
+      log.info({ signal: sig, workers: live.size }, "shutting down the workers");
+      stopAll();
+    });
+  }
+  process.on("SIGHUP", () => {
+    for (const w of live) w.process.kill("SIGHUP");
+  });
+
+  log.info({ workers: wanted }, "cluster mode: starting the first worker");
+  fork();
+}
+
+/** In a worker: tells the primary that this worker serves (after the first load). */
+export function reportReady(): void {
+  if (inWorker) process.send?.({ type: READY } satisfies Message);
+}
+
+/** In a worker: `stop` runs when the primary asks this worker to shut down. */
+export function onStopRequest(stop: () => void): void {
+  if (!inWorker) return;
+  process.on("message", (m: Message) => {
+    if (m.type === STOP) stop();
+  });
+}
+
+/**
+ * In a worker: the registry's metrics are also answered to the primary's
+ * AggregatorRegistry, and `metricsText` returns the sums over all workers.
+ */
+export function shareMetrics(registry: client.Registry): void {
+  if (!inWorker) return;
+  client.AggregatorRegistry.setRegistries([registry]);
+  new client.AggregatorRegistry(); // installs the worker's listener for the primary's requests
+}
+
+let nextId = 0;
+const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
+if (inWorker) {
+  process.on("message", (m: Message) => {
+    if (m.type !== METRICS_ANSWER) return;
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.text !== undefined) p.resolve(m.text);
+    else p.reject(new Error(`metrics of the other workers: ${m.error ?? "no answer"}`));
+  });
+}
+
+/** The Prometheus text: this process's registry, or in a worker, every worker's summed. */
+export function metricsText(registry: client.Registry): Promise<string> {
+  if (!inWorker) return registry.metrics();
+  return new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    process.send?.({ type: METRICS_REQUEST, id } satisfies Message);
+    setTimeout(() => {
+      if (pending.delete(id)) reject(new Error("metrics of the other workers: no answer within 10 s"));
+    }, 10_000).unref();
+  });
+}

@@ -1,0 +1,118 @@
+// Cluster mode (CHARTROOM_WORKERS=2, src/cluster.ts) against the compiled
+// server on SQLite: two workers answer on one port; a promotion made
+// through one reaches the other; /metrics sums both; a worker that dies is
+// replaced; SIGTERM stops both gracefully and their polls reach the fleet
+// table; a worker that cannot start makes the primary exit with its code.
+import Database from "better-sqlite3";
+import t from "tap";
+import { admin, adminToken, basicAuth, ensureBuilt, freePort, get, license, serverFiles, sqliteEnv, startServer, type ChildServer } from "./fixtures/child-server.js";
+
+t.before(ensureBuilt);
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function workerPids(server: ChildServer): number[] {
+  return server.logs().filter((l) => l.msg === "worker ready").map((l) => l.workerPid as number);
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+t.test("two workers share the port and behave as one server", async (t) => {
+  const files = serverFiles(t);
+  const server = startServer(t, sqliteEnv(files, await freePort(), { CHARTROOM_WORKERS: "2", STATE_CHECK_INTERVAL_MS: "200" }));
+  await server.ready();
+  const pids = await until("two workers ready", () => (workerPids(server).length === 2 ? workerPids(server) : undefined));
+  t.equal(new Set(pids).size, 2, "two worker processes");
+  t.ok(server.logs().some((l) => l.msg === "cluster mode: starting the first worker" && l.workers === 2));
+  t.equal(server.logs().filter((l) => l.msg === "migrations applied").length, 1, "only the first worker applied the migrations");
+  t.equal(server.logs().filter((l) => l.msg === "first boot: declarative channels loaded").length, 1, "and loaded the channels");
+
+  /** One poll per licensee, each on a new connection; the workers that answered (request ids carry a per-process prefix). */
+  async function pollEach(subs: string[]): Promise<Set<string>> {
+    const prefixes = new Set<string>();
+    for (const sub of subs) {
+      const res = await get(`${server.base}/api/v1/operator/channel`, { authorization: basicAuth(license(files.signingKey, sub)) });
+      t.equal(res.status, 200, `poll of ${sub}`);
+      prefixes.add(String(res.headers["x-request-id"]).split("-")[0]!);
+    }
+    return prefixes;
+  }
+
+  // New connections go to the workers in turn.
+  const subs = Array.from({ length: 8 }, (_, i) => `cluster-${i}`);
+  t.equal((await pollEach(subs)).size, 2, "both workers answered polls");
+
+  const metrics = await get(`${server.base}/metrics`);
+  t.match(metrics.body, /^chartroom_license_verifications_total\{outcome="ok"\} 8$/m, "/metrics sums the polls of both workers");
+
+  // A promotion made through one worker reaches the other's cache.
+  const engineer = adminToken("release-engineer", "cluster@example.com");
+  const created = await admin(server, "POST", "/releases", { version: "9.9.9", chart: { url: "https://charts.example.com", name: "c", version: "9.9.9" } }, { token: engineer });
+  t.equal(created.status, 201, created.body.slice(0, 200));
+  const promoted = await admin(server, "POST", "/channels/stable/promote", { release: "9.9.9", reason: "cluster test" }, { token: engineer });
+  t.equal(promoted.status, 200, promoted.body.slice(0, 200));
+  const seenBy = await until("the promotion on both workers", async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const res = await get(`${server.base}/api/v1/operator/channel`, { authorization: basicAuth(license(files.signingKey, "cluster-0")) });
+      if (res.body.includes("9.9.9")) seen.add(String(res.headers["x-request-id"]).split("-")[0]!);
+    }
+    return seen.size === 2 ? seen : undefined;
+  });
+  t.equal(seenBy.size, 2, "both workers serve the promoted release");
+
+  // A worker that dies is replaced; the port keeps answering meanwhile
+  // (once the primary knows: a connection handed to a worker at the
+  // instant it dies is lost, as with any replica that crashes).
+  process.kill(pids[1]!, "SIGKILL");
+  await until("the death logged", () => server.logs().find((l) => l.msg === "worker died; restarting it" && l.signal === "SIGKILL"));
+  for (let i = 0; i < 4; i++) t.equal((await get(`${server.base}/readyz`)).status, 200, "the other worker answers");
+  const replaced = await until("a replacement worker", () => {
+    const now = workerPids(server);
+    return now.length === 3 ? now[2] : undefined;
+  });
+  t.ok(alive(replaced), "the replacement runs");
+
+  // Polls answered by both workers now (those of the killed worker that
+  // were not yet written died with it, as with kill -9 of one process).
+  const late = Array.from({ length: 8 }, (_, i) => `late-${i}`);
+  t.equal((await pollEach(late)).size, 2, "the surviving and the new worker both answer");
+
+  // SIGTERM: both workers stop gracefully and flush their fleet records.
+  server.signal("SIGTERM");
+  const exit = await server.exited;
+  t.equal(exit.code, 0, "the primary exits 0");
+  t.notOk(alive(pids[0]!) || alive(replaced), "no worker is left running");
+  t.equal(server.logs().filter((l) => l.msg === "shutting down" && l.signal === "asked by the cluster primary").length, 2, "each worker shut down gracefully");
+  const db = new Database(files.dbFile, { readonly: true });
+  t.teardown(() => db.close());
+  const recorded = (db.prepare(`SELECT sub FROM "Instance" WHERE sub LIKE 'late-%'`).all() as { sub: string }[]).map((r) => r.sub).sort();
+  t.same(recorded, late.sort(), "both workers wrote their fleet records on the way out");
+});
+
+t.test("a worker that cannot start stops the cluster with its exit code", async (t) => {
+  const files = serverFiles(t);
+  const env = sqliteEnv(files, await freePort(), { CHARTROOM_WORKERS: "2", LICENSE_SIGNING_KEY_FILE: `${files.dataDir}/missing.pem` });
+  const server = startServer(t, env);
+  const exit = await server.exited;
+  t.equal(exit.code, 1, "the primary exits with the worker's code");
+  t.ok(server.logs().some((l) => l.msg === "a worker failed during start-up; stopping"));
+  t.equal(server.logs().filter((l) => l.msg === "worker ready").length, 0);
+});
