@@ -35,6 +35,9 @@ type Message =
 /** True in a worker of cluster mode. */
 export const inWorker = cluster.isWorker;
 
+/** A worker that stayed up this long has its restart back-off reset. */
+const STABLE_MS = 60_000;
+
 export function runPrimary(config: Config, log: pino.Logger): void {
   const wanted = config.CHARTROOM_WORKERS;
   const aggregator = new client.AggregatorRegistry();
@@ -43,32 +46,47 @@ export function runPrimary(config: Config, log: pino.Logger): void {
   let restarts = 0;
   // Ours, not cluster.workers: a worker that has exited can still be listed there.
   const live = new Set<Worker>();
+  /** Workers that have reported ready, and when. */
+  const readyAt = new Map<Worker, number>();
 
   function fork(): Worker {
     const worker = cluster.fork();
     live.add(worker);
+    // A message to a worker that is exiting at that moment fails (EPIPE).
+    worker.on("error", (err) => log.warn({ worker: worker.id, err }, "IPC with a worker failed"));
     worker.on("message", (m: Message) => {
       if (m.type === READY) {
+        readyAt.set(worker, Date.now());
         log.info({ worker: worker.id, workerPid: worker.process.pid }, "worker ready");
-        restarts = 0;
+        // Shutdown began while it was starting: it missed nothing, but tell it again.
+        if (stopping) return send(worker, { type: STOP });
         if (!anyReady) {
           anyReady = true;
           for (let i = 1; i < wanted; i++) fork();
         }
       } else if (m.type === METRICS_REQUEST) {
         aggregator.clusterMetrics().then(
-          (text) => worker.isConnected() && worker.send({ type: METRICS_ANSWER, id: m.id, text }),
-          (err: Error) => worker.isConnected() && worker.send({ type: METRICS_ANSWER, id: m.id, error: err.message }),
+          (text) => send(worker, { type: METRICS_ANSWER, id: m.id, text }),
+          (err: Error) => send(worker, { type: METRICS_ANSWER, id: m.id, error: err.message }),
         );
       }
     });
     return worker;
   }
 
+  function send(worker: Worker, m: Message): void {
+    if (worker.isConnected()) worker.send(m);
+  }
+
   cluster.on("exit", (worker, code, signal) => {
     live.delete(worker);
+    const upMs = readyAt.has(worker) ? Date.now() - readyAt.get(worker)! : undefined;
+    readyAt.delete(worker);
     if (stopping) {
-      if (code !== 0) log.warn({ worker: worker.id, code, signal }, "worker stopped with an error");
+      if (code !== 0) {
+        log.error({ worker: worker.id, code, signal }, "a worker did not stop cleanly");
+        process.exitCode = 1;
+      }
       if (live.size === 0) {
         log.info("all workers stopped");
         process.exit(process.exitCode ?? 0);
@@ -81,24 +99,30 @@ export function runPrimary(config: Config, log: pino.Logger): void {
       stopAll();
       return;
     }
+    if (upMs !== undefined && upMs >= STABLE_MS) restarts = 0;
     const delay = Math.min(MAX_RESTART_DELAY_MS, 1000 * 2 ** Math.min(restarts++, 5));
-    log.error({ worker: worker.id, workerPid: worker.process.pid, code, signal, restartInMs: delay }, "worker died; restarting it");
+    log.error({ worker: worker.id, workerPid: worker.process.pid, code, signal, upMs, restartInMs: delay }, "worker died; restarting it");
+    // Not unref'd: with every worker dead, this timer is what keeps the primary alive.
     setTimeout(() => {
       if (!stopping) fork();
-    }, delay).unref();
+    }, delay);
   });
 
   /**
    * Asks every worker to shut down gracefully. A message, not a signal: a
    * worker that got Ctrl-C's SIGINT itself is already closing and ignores
-   * it, where a second signal would make it exit at once.
+   * it, where a second signal would make it exit at once. A worker still
+   * starting keeps the request until it can act on it.
    */
   function stopAll(): void {
     stopping = true;
-    for (const w of live) if (w.isConnected()) w.send({ type: STOP } satisfies Message);
+    for (const w of live) send(w, { type: STOP });
     // A worker stuck beyond its own shutdown timeout is killed.
     setTimeout(() => {
-      for (const w of live) w.process.kill("SIGKILL");
+      for (const w of live) {
+        log.error({ worker: w.id, workerPid: w.process.pid }, "a worker did not stop in time; killing it");
+        w.process.kill("SIGKILL");
+      }
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS + 5_000).unref();
     if (live.size === 0) process.exit(process.exitCode ?? 0);
@@ -111,8 +135,10 @@ export function runPrimary(config: Config, log: pino.Logger): void {
       stopAll();
     });
   }
+  // Key reload. Only to workers that are ready: one still starting has no
+  // handler yet (SIGHUP's default would kill it) and loads the keys anyway.
   process.on("SIGHUP", () => {
-    for (const w of live) w.process.kill("SIGHUP");
+    for (const w of readyAt.keys()) w.process.kill("SIGHUP");
   });
 
   log.info({ workers: wanted }, "cluster mode: starting the first worker");
@@ -124,35 +150,41 @@ export function reportReady(): void {
   if (inWorker) process.send?.({ type: READY } satisfies Message);
 }
 
-/** In a worker: `stop` runs when the primary asks this worker to shut down. */
-export function onStopRequest(stop: () => void): void {
-  if (!inWorker) return;
-  process.on("message", (m: Message) => {
-    if (m.type === STOP) stop();
-  });
-}
+// ---- worker side, installed when this module loads: a request from the
+// primary that arrives while the worker is still starting is not lost.
 
-/**
- * In a worker: the registry's metrics are also answered to the primary's
- * AggregatorRegistry, and `metricsText` returns the sums over all workers.
- */
-export function shareMetrics(registry: client.Registry): void {
-  if (!inWorker) return;
-  client.AggregatorRegistry.setRegistries([registry]);
-  new client.AggregatorRegistry(); // installs the worker's listener for the primary's requests
-}
-
+let stopRequested = false;
+let onStop: (() => void) | undefined;
 let nextId = 0;
 const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void }>();
 if (inWorker) {
   process.on("message", (m: Message) => {
-    if (m.type !== METRICS_ANSWER) return;
-    const p = pending.get(m.id);
-    if (!p) return;
-    pending.delete(m.id);
-    if (m.text !== undefined) p.resolve(m.text);
-    else p.reject(new Error(`metrics of the other workers: ${m.error ?? "no answer"}`));
+    if (m.type === STOP) {
+      stopRequested = true;
+      onStop?.();
+    } else if (m.type === METRICS_ANSWER) {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if (m.text !== undefined) p.resolve(m.text);
+      else p.reject(new Error(`metrics of the other workers: ${m.error ?? "no answer"}`));
+    }
   });
+  // Answers the primary's AggregatorRegistry from the start (an empty
+  // registry until shareMetrics), so a starting worker never stalls a scrape.
+  new client.AggregatorRegistry();
+}
+
+/** In a worker: `stop` runs when the primary asks this worker to shut down (now, if it has already). */
+export function onStopRequest(stop: () => void): void {
+  if (!inWorker) return;
+  onStop = stop;
+  if (stopRequested) stop();
+}
+
+/** In a worker: this registry is the one the primary sums over all workers. */
+export function shareMetrics(registry: client.Registry): void {
+  if (inWorker) client.AggregatorRegistry.setRegistries([registry]);
 }
 
 /** The Prometheus text: this process's registry, or in a worker, every worker's summed. */

@@ -51,6 +51,7 @@ export const WriteConflictError = def("WRITE_CONFLICT", "the change collided wit
 export const BodyTooLargeError = def("BODY_TOO_LARGE", "request body is larger than %s bytes", 413);
 export const RateLimitedError = def("RATE_LIMITED", "rate limit exceeded, retry in %s seconds", 429);
 export const DatabaseUnavailableError = def("DATABASE_UNAVAILABLE", "the database is unavailable; retry later", 503);
+export const NotReadyError = def("NOT_READY", "this server is still loading its data (revocations, overrides); retry in a few seconds", 503);
 export const DatabaseBusyError = def("DATABASE_BUSY", "the database is busy with concurrent changes; retry shortly", 503);
 export const LicenseIssuingDisabledError = def("LICENSE_ISSUING_DISABLED", "this server has no license signing key (set LICENSE_SIGNING_KEY_FILE)", 503);
 

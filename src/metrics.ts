@@ -100,14 +100,18 @@ export function createMetrics() {
         this.inc(src.licenseCacheStats().hits);
       },
     });
-    new client.Gauge({ name: "chartroom_revoked_licenses", help: "Revoked license ids held in memory", registers: [registry], collect() { this.set(src.revokedCount()); } });
-    new client.Gauge({ name: "chartroom_database_up", help: "1 when the last database check succeeded", registers: [registry], collect() { this.set(src.databaseUp() ? 1 : 0); } });
+    // `aggregator`: how cluster mode (src/cluster.ts) combines the workers'
+    // values; the default is the sum, right for counters and cache sizes,
+    // wrong for figures every worker reads from the same database.
+    new client.Gauge({ name: "chartroom_revoked_licenses", help: "Revoked license ids held in memory", registers: [registry], aggregator: "max", collect() { this.set(src.revokedCount()); } });
+    new client.Gauge({ name: "chartroom_database_up", help: "1 when the last database check succeeded (in cluster mode: on every worker)", registers: [registry], aggregator: "min", collect() { this.set(src.databaseUp() ? 1 : 0); } });
     let lastFleet: { channel: string; releaseVersion: string | null; count: number }[] = [];
     new client.Gauge({
       name: "chartroom_instances",
       help: "Licensees by channel and the release they were last served",
       labelNames: ["channel", "release"] as const,
       registers: [registry],
+      aggregator: "max",
       async collect() {
         // The last good figures stay when the database cannot be read.
         lastFleet = await src.fleetDistribution().catch(() => lastFleet);

@@ -7,6 +7,8 @@
 import cluster from "node:cluster";
 import closeWithGrace from "close-with-grace";
 import pino from "pino";
+// Static: a worker must listen for the primary's messages from its first moment.
+import { onStopRequest, reportReady, runPrimary, shareMetrics } from "./cluster.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import type { Context } from "./context.js";
 import { loggerOptions } from "./logger.js";
@@ -41,16 +43,14 @@ export async function main(): Promise<void> {
   const log = pino(loggerOptions(config, { pretty }) as pino.LoggerOptions);
   if (config.CHARTROOM_WORKERS > 1 && cluster.isPrimary) {
     // The primary serves nothing: the server's modules are not even loaded.
-    const { runPrimary } = await import("./cluster.js");
     runPrimary(config, log);
     return;
   }
-  const [{ buildApp }, { prepareDatabase }, { createContext }, { MigrationChecksumError }, { onStopRequest, reportReady, shareMetrics }] = await Promise.all([
+  const [{ buildApp }, { prepareDatabase }, { createContext }, { MigrationChecksumError }] = await Promise.all([
     import("./app.js"),
     import("./boot.js"),
     import("./context.js"),
     import("./db/migrate.js"),
-    import("./cluster.js"),
   ]);
   let ctx: Context;
   try {

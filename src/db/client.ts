@@ -60,7 +60,7 @@ interface ClientConfig {
  * Prisma's generated client imports its query compiler (WebAssembly) from
  * an ES module that is one 2.4 MB base64 string. An ES module is never
  * unloaded, so the heap kept that module's source and the string, about
- * 5 MB, for the life of the process (docs/performance.md, decision 19).
+ * 5 MB, for the life of the process (docs/performance.md, decision 20).
  * This reads the same string from the runtime's CommonJS twin as a file
  * (not as a module, which its parent would keep), compiles it, and keeps
  * only the compiled module. `configOverride` is the client's

@@ -6,6 +6,8 @@
 // becomes old, so an entry is served for at least one and at most two
 // generations after it was stored (with the default, 5 to 10 minutes), and
 // never past the license's own `exp` (checked by the caller on every hit).
+// The generations run on a monotonic clock, so a wall clock set back does
+// not stretch an entry's life.
 // A hit does not extend an entry's life: every license is re-verified at
 // least every two generations, whatever its `exp`.
 //
@@ -35,6 +37,13 @@ export class LicenseCache<V> {
    */
   #rotate(): void {
     const t = this.#now();
+    if (t < this.#rotatesAt - this.#generationMs) {
+      // The clock went back (an injected wall clock; the verifier's default
+      // is monotonic): no entry's age can be told any more.
+      this.clear();
+      this.#rotatesAt = t + this.#generationMs;
+      return;
+    }
     if (t < this.#rotatesAt) return;
     if (t < this.#rotatesAt + this.#generationMs) {
       this.#old = this.#young;

@@ -207,7 +207,8 @@ export class LicenseVerifier {
     this.#cache = new LicenseCache<License>({
       max: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
       generationMs: CACHE_GENERATION_MS,
-      now: opts.now ?? Date.now,
+      // Monotonic: a wall clock set back must not stretch an entry's life.
+      now: opts.now ?? (() => performance.now()),
     });
   }
 

@@ -78,7 +78,7 @@ export function isUnavailable(err: unknown): boolean {
  * between attempts, with the event loop free; after the last attempt the
  * batch fails and the fleet recorder keeps it for the next flush.
  */
-/** Tries of a fleet batch on a busy SQLite database: about 0.7 s of waits in all. */
+/** Tries of a fleet batch on a busy SQLite database: about half a second of waits in all (0.26–0.77 s, jittered). */
 const BUSY_ATTEMPTS = 8;
 
 function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {

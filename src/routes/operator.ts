@@ -9,6 +9,7 @@ import type { Context } from "../context.js";
 import type { SerializedSpec } from "../services/spec.js";
 import { pollGate, type Admission } from "../services/poll-gate.js";
 import { errorResponses } from "./openapi-shared.js";
+import { NotReadyError } from "../errors.js";
 import { CHANNEL_PATH, handedOver, matchesEtag, operatorFastPath, pollHeaders, servedPoll, type OperatorFastPath } from "./operator-fast-path.js";
 
 const specResponse = z
@@ -67,6 +68,10 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
    * services/poll-gate.ts), or take the admission the fast path decided.
    */
   function authenticate(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    // Before the first load, the revocations are not known yet: a revoked
+    // license would pass. The server listens that early for /healthz, and a
+    // restarted cluster worker gets connections whatever /readyz says.
+    if (!health.loaded) return done(new NotReadyError());
     const admission = handedOver(req.raw) ?? gate.admit(req.headers.authorization, req.ip);
     if (admission instanceof Promise) {
       admission.then((a) => settle(req, a, done), done);

@@ -95,3 +95,19 @@ t.test("clear empties both generations", async (t) => {
   t.equal(cache.get("a"), undefined);
   t.equal(cache.get("b"), undefined);
 });
+
+t.test("a clock set back clears the cache instead of stretching entries' lives", async (t) => {
+  const { cache, at } = make();
+  at(10_000);
+  cache.set("k", "v");
+  at(10_600);
+  t.equal(cache.get("k"), "v");
+  at(3_000); // set back by 7.6 s
+  t.equal(cache.get("k"), undefined, "not served: its age can no longer be told");
+  t.equal(cache.size, 0);
+  cache.set("k2", "v2");
+  at(4_999);
+  t.equal(cache.get("k2"), "v2", "the schedule restarts from the new time");
+  at(5_000);
+  t.equal(cache.get("k2"), undefined);
+});

@@ -63,3 +63,14 @@ t.test("interleaved look-ups: each header is cached under its own digest", async
   t.equal(verifier.cachedForAuthorization(basic), a);
   t.equal(verifier.stats().size, 2);
 });
+
+t.test("the cache's generations do not follow the wall clock: an NTP step back neither stretches nor drops entries", async (t) => {
+  const { verifier, basic } = setup(t);
+  const first = verifier.verifyAuthorization(basic);
+  const realNow = Date.now;
+  t.teardown(() => (Date.now = realNow));
+  Date.now = () => realNow() - 3_600_000;
+  t.equal(verifier.cachedForAuthorization(basic), first, "still cached an hour 'earlier': the generations run on performance.now");
+  Date.now = () => realNow() + 601_000;
+  t.equal(verifier.cachedForAuthorization(basic), undefined, "exp is still checked on the wall clock");
+});

@@ -61,6 +61,7 @@ t.test("two workers share the port and behave as one server", async (t) => {
 
   const metrics = await get(`${server.base}/metrics`);
   t.match(metrics.body, /^chartroom_license_verifications_total\{outcome="ok"\} 8$/m, "/metrics sums the polls of both workers");
+  t.match(metrics.body, /^chartroom_database_up 1$/m, "a figure every worker reads from the database is not summed");
 
   // A promotion made through one worker reaches the other's cache.
   const engineer = adminToken("release-engineer", "cluster@example.com");
@@ -115,4 +116,41 @@ t.test("a worker that cannot start stops the cluster with its exit code", async 
   t.equal(exit.code, 1, "the primary exits with the worker's code");
   t.ok(server.logs().some((l) => l.msg === "a worker failed during start-up; stopping"));
   t.equal(server.logs().filter((l) => l.msg === "worker ready").length, 0);
+});
+
+t.test("signals during start-up: SIGHUP does not kill a starting worker; SIGTERM stops the cluster cleanly", async (t) => {
+  const files = serverFiles(t);
+  const server = startServer(t, sqliteEnv(files, await freePort(), { CHARTROOM_WORKERS: "2" }));
+  await until("the primary", () => server.logs().find((l) => l.msg === "cluster mode: starting the first worker"));
+  server.signal("SIGHUP");
+  await server.ready();
+  await until("two workers ready", () => (workerPids(server).length === 2 ? true : undefined));
+  t.notOk(server.logs().some((l) => l.msg === "a worker failed during start-up; stopping"), "the first worker survived the SIGHUP");
+
+  const files2 = serverFiles(t);
+  const second = startServer(t, sqliteEnv(files2, await freePort(), { CHARTROOM_WORKERS: "2" }));
+  await until("the primary", () => second.logs().find((l) => l.msg === "cluster mode: starting the first worker"));
+  second.signal("SIGTERM");
+  const exit = await second.exited;
+  t.equal(exit.code, 0, "exits 0");
+  t.ok(exit.at - second.spawnedAt < 10_000, "without waiting for the kill timeout");
+  t.ok(workerPids(second).length <= 1, "no further worker was started");
+  for (const pid of workerPids(second)) t.notOk(alive(pid), "no worker left running");
+});
+
+t.test("every worker dying: the primary stays and starts new ones; a worker killed during shutdown makes the exit code 1", async (t) => {
+  const files = serverFiles(t);
+  const server = startServer(t, sqliteEnv(files, await freePort(), { CHARTROOM_WORKERS: "2" }));
+  await server.ready();
+  const first = await until("two workers ready", () => (workerPids(server).length === 2 ? workerPids(server) : undefined));
+  for (const pid of first) process.kill(pid, "SIGKILL");
+  const next = await until("two new workers", () => (workerPids(server).length === 4 ? workerPids(server).slice(2) : undefined), 20_000);
+  t.equal(server.exit, undefined, "the primary is still running");
+  t.equal((await get(`${server.base}/readyz`)).status, 200, "and the port answers again");
+
+  server.signal("SIGTERM");
+  process.kill(next[0]!, "SIGKILL");
+  const exit = await server.exited;
+  t.equal(exit.code, 1, "a worker that did not stop cleanly is an error");
+  t.ok(server.logs().some((l) => l.msg === "a worker did not stop cleanly"));
 });

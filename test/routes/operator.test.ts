@@ -269,3 +269,15 @@ t.test("the operator path logs no line per successful poll by default, but logs 
   await h.poll(h.license({ channel: "never-cached" }));
   t.ok(h.logs.slice(before).some((l) => l.includes('"request failed"')), "a 500 is logged");
 });
+
+t.test("before the first load (revocations unknown) a poll is a 503 NOT_READY, not a 200", async (t) => {
+  const h = await testApp(t);
+  const token = h.license();
+  h.ctx.health.loaded = false;
+  const res = await h.poll(token);
+  t.equal(res.statusCode, 503);
+  t.equal(res.json().code, "NOT_READY");
+  t.ok(res.headers["retry-after"], "with Retry-After");
+  h.ctx.health.loaded = true;
+  t.equal((await h.poll(token)).statusCode, 200, "served once loaded");
+});
