@@ -449,12 +449,17 @@ export class LicenseVerifier {
       if (typeof iat !== "number" || !Number.isFinite(iat)) throw new LicenseClaimsError("iat must be a number");
       if (iat * 1000 - this.#toleranceMs > this.#clock()) throw new LicenseNotYetValidError();
     }
-    const license: License = { sub, channel: channel === undefined ? this.#defaultChannel : this.#intern(channel), exp };
-    if (jti !== undefined) license.jti = jti;
-    if (iat !== undefined) license.iat = iat;
-    if (nbf !== undefined) license.nbf = nbf;
-    // Frozen: the same object is handed out on every cache hit.
-    return Object.freeze(license);
+    // Every field in one literal (an absent claim is undefined): fields added
+    // afterwards would live in a separate property array, 40 bytes more per
+    // cached license. Frozen: the same object is handed out on every hit.
+    return Object.freeze({
+      sub,
+      channel: channel === undefined ? this.#defaultChannel : this.#intern(channel),
+      exp,
+      jti: jti as string | undefined,
+      iat: iat as number | undefined,
+      nbf: nbf as number | undefined,
+    });
   }
 
   /**

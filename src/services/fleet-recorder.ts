@@ -23,26 +23,33 @@ export interface FleetRecorderOptions {
 const BATCH = 400;
 /** Distinct user agents remembered, so that 100,000 licensees share a few strings. */
 const USER_AGENTS = 1_000;
+/** The recorder's times stay below this (a small integer to V8: 2^31 is not). */
+const REBASE_AFTER_MS = 2 ** 30;
+/** `written` of an entry never written: far below any time (even after a rebase). */
+const NEVER = -(2 ** 30);
 
 /**
  * A licensee's polls not yet written (`polls`) and when it was last written.
- * Times are milliseconds since the recorder started, not since 1970: small
- * integers that V8 stores inline (a timestamp would be a boxed number, 16
- * bytes more each, three per licensee).
+ * Times are whole milliseconds since the recorder's epoch, not since 1970:
+ * small integers that V8 stores inline. A timestamp, or any fraction (a
+ * difference of two Date.now() values is a double to V8 unless floored),
+ * makes V8 box all three fields of every entry: 48 bytes more per licensee
+ * (docs/performance.md). The epoch moves forward every 2^30 ms (12 days) so
+ * the values stay small.
  */
 interface Entry extends Omit<Poll, "sub"> {
   first: number;
   last: number;
   polls: number;
-  /** -1: never written. */
+  /** NEVER: not written yet. */
   written: number;
 }
 
 export function fleetRecorder(opts: FleetRecorderOptions) {
   const minInterval = opts.minIntervalMs ?? 60_000;
   const clock = opts.now ?? Date.now;
-  const epoch = clock();
-  const now = () => clock() - epoch;
+  let epoch = clock();
+  const now = () => Math.floor(clock() - epoch);
   // One entry per licensee polled or written within the interval: its
   // pending polls and its last write, in one object (one Map, not two).
   const entries = new Map<string, Entry>();
@@ -70,7 +77,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
         first: at,
         last: at,
         polls: 1,
-        written: -1,
+        written: NEVER,
       });
       return;
     }
@@ -106,10 +113,11 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     // One flush at a time: every waiter re-checks, so two waiters never
     // pick (and write) the same polls.
     while (flushing) await flushing;
+    if (now() >= REBASE_AFTER_MS) rebase();
     const t = now();
     // The keys only: with 100,000 licensees due, pairs would be megabytes of garbage.
     const due: string[] = [];
-    for (const [sub, e] of entries) if (e.polls > 0 && (all || e.written < 0 || t - e.written >= minInterval)) due.push(sub);
+    for (const [sub, e] of entries) if (e.polls > 0 && (all || e.written === NEVER || t - e.written >= minInterval)) due.push(sub);
     flushing = (async () => {
       for (let i = 0; i < due.length; i += BATCH) {
         const subs = due.slice(i, i + BATCH);
@@ -139,7 +147,22 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     // A licensee written longer ago than the interval and quiet since is
     // written at its next poll anyway: forget it, so the map stays bounded
     // by recent pollers.
-    for (const [sub, e] of entries) if (e.polls === 0 && e.written >= 0 && t - e.written >= minInterval) entries.delete(sub);
+    for (const [sub, e] of entries) if (e.polls === 0 && e.written !== NEVER && t - e.written >= minInterval) entries.delete(sub);
+  }
+
+  /**
+   * Moves the epoch to now, so times stay small integers. Every entry is
+   * recent (a licensee quiet for longer than the interval is dropped), so
+   * no time goes far below zero. Runs between flushes, never during one.
+   */
+  function rebase(): void {
+    const shift = now();
+    epoch += shift;
+    for (const e of entries.values()) {
+      e.first -= shift;
+      e.last -= shift;
+      if (e.written !== NEVER) e.written -= shift;
+    }
   }
 
   return {

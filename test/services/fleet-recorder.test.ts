@@ -67,3 +67,30 @@ t.test("flushes that pile up behind a slow write neither double-write nor lose p
   await rec.flush();
   t.equal(writes.at(-1)?.polls, 1, "and the next poll is written too");
 });
+
+t.test("times stay exact across a move of the recorder's epoch (every 2^30 ms, so they stay small integers)", async (t) => {
+  let now = 1_000_000;
+  const writes: PollSummary[] = [];
+  const rec = fleetRecorder({ write: async (batch) => void writes.push(...batch.map((p) => ({ ...p }))), minIntervalMs: 60_000, now: () => now });
+  rec.record(poll("a"));
+  await rec.flush();
+  t.same(writes.map((w) => [w.sub, w.firstSeenAt]), [["a", 1_000_000]]);
+
+  now = 1_000_000 + 2 ** 30 + 123; // 12.4 days later
+  const late = now;
+  rec.record(poll("a"));
+  rec.record(poll("b"));
+  await rec.flush(); // the epoch moves here
+  t.same(writes.slice(1).map((w) => [w.sub, w.firstSeenAt, w.lastSeenAt, w.polls]), [["a", late, late, 1], ["b", late, late, 1]], "absolute times unchanged");
+
+  now += 30_000;
+  rec.record(poll("a"));
+  await rec.flush();
+  t.equal(writes.length, 3, "a was written 30 s ago (at the move): not again yet");
+  now += 31_000;
+  await rec.flush();
+  t.same(writes.slice(3).map((w) => [w.sub, w.firstSeenAt, w.polls]), [["a", late + 30_000, 1]], "written once the minute is up, with its own time");
+  now += 120_000;
+  await rec.flush();
+  t.equal(rec.stats().remembered, 0, "quiet licensees are still forgotten after the move");
+});
