@@ -78,6 +78,15 @@ export function isUnavailable(err: unknown): boolean {
  * between attempts, with the event loop free; after the last attempt the
  * batch fails and the fleet recorder keeps it for the next flush.
  */
+/**
+ * SQLite page cache per connection, in KiB: SQLite's own default. The
+ * better-sqlite3 build raises it to 16 MB per connection, and with the
+ * fleet table of 100,000 licensees each connection filled its cache:
+ * about 30 MB of resident memory for data the OS caches anyway
+ * (docs/performance.md, Memory).
+ */
+export const SQLITE_CACHE_KIB = 2000;
+
 /** Tries of a fleet batch on a busy SQLite database: about half a second of waits in all (0.26–0.77 s, jittered). */
 const BUSY_ATTEMPTS = 8;
 
@@ -90,6 +99,7 @@ function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {
   function open() {
     const c = new Database(sqlitePath(url), { timeout: 0 });
     c.pragma("synchronous = NORMAL");
+    c.pragma(`cache_size = -${SQLITE_CACHE_KIB}`);
     conn = c;
     return c.transaction((statements: { sql: string; params: unknown[] }[]) => {
       for (const { sql, params } of statements) {
@@ -132,6 +142,7 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
     // the process (better-sqlite3 in WAL mode defaults to NORMAL). Issued
     // first, so it runs before any other statement on this connection.
     void db.$executeRawUnsafe("PRAGMA synchronous = FULL").catch(() => {});
+    void db.$executeRawUnsafe(`PRAGMA cache_size = -${SQLITE_CACHE_KIB}`).catch(() => {});
     bulk = sqliteBulkWriter(url);
   }
   const repos = reposOver(db, provider);

@@ -66,3 +66,13 @@ t.test("SQLite: a fleet batch waits out another process's write lock, without bl
   other.exec("ROLLBACK");
   t.equal((await store.instances.list()).length, 1);
 });
+
+t.test("SQLite: the store's connection keeps SQLite's own 2 MB page cache, not better-sqlite3's 16 MB", async (t) => {
+  const url = await freshDatabase(t, "sqlite");
+  await migrate(url);
+  const store = await createStore(url);
+  t.teardown(() => store.close());
+  const { SQLITE_CACHE_KIB } = await import("../../src/repositories/store.js");
+  t.equal(Number(await store.pragma("cache_size")), -SQLITE_CACHE_KIB);
+  t.equal(SQLITE_CACHE_KIB, 2000);
+});
