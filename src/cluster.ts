@@ -54,6 +54,11 @@ export function runPrimary(config: Config, log: pino.Logger): void {
     live.add(worker);
     // A message to a worker that is exiting at that moment fails (EPIPE).
     worker.on("error", (err) => log.warn({ worker: worker.id, err }, "IPC with a worker failed"));
+    // A stop sent in a worker's first moments (before its listener exists)
+    // is lost: send it again once the worker listens, and once it is ready.
+    worker.on("listening", () => {
+      if (stopping) send(worker, { type: STOP });
+    });
     worker.on("message", (m: Message) => {
       if (m.type === READY) {
         readyAt.set(worker, Date.now());

@@ -146,6 +146,10 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       listener?.start();
       fleet.start();
       if (config.LICENSE_JWKS_FILE) {
+        // The file may have changed since createContext read it (a start that
+        // waited for the database; a cluster worker, which gets SIGHUP only
+        // once ready): read it again before watching from now on.
+        if (keyring.reload()) verifier.clear();
         stopKeyWatch = keyring.watch(() => {
           verifier.clear();
           log.info({ kids: keyring.kids() }, "license JWKS file changed; keys reloaded");

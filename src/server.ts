@@ -7,7 +7,8 @@
 import cluster from "node:cluster";
 import closeWithGrace from "close-with-grace";
 import pino from "pino";
-// Static: a worker must listen for the primary's messages from its first moment.
+// Static: a worker listens for the primary's messages as soon as it can (one
+// sent earlier is sent again when the worker listens and when it is ready).
 import { onStopRequest, reportReady, runPrimary, shareMetrics } from "./cluster.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import type { Context } from "./context.js";

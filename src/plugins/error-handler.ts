@@ -7,7 +7,7 @@ import fp from "fastify-plugin";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
 import { isRetryable, isUnavailable } from "../repositories/store.js";
-import { BodyTooLargeError, DatabaseBusyError, DatabaseUnavailableError, type FieldError } from "../errors.js";
+import { BodyTooLargeError, DatabaseBusyError, DatabaseUnavailableError, NotReadyError, type FieldError } from "../errors.js";
 
 export interface ErrorBody {
   statusCode: number;
@@ -55,6 +55,7 @@ function errorBody(statusCode: number, code: string, message: string, extra: { f
 }
 
 const UNAVAILABLE_CODE = new DatabaseUnavailableError().code;
+const NOT_READY_CODE = new NotReadyError().code;
 
 /** A catalogue error as a body: code, status and message from src/errors.ts. */
 function fromCatalogue(e: FastifyError): ErrorBody {
@@ -101,7 +102,9 @@ export default fp(
     app.setErrorHandler((err: FastifyError & FieldError, req: FastifyRequest, reply: FastifyReply) => {
       const body = toErrorBody(err, req);
       if (body.code === UNAVAILABLE_CODE) opts.onUnavailable?.();
-      if (body.statusCode >= 500) {
+      // NOT_READY is a state, not a failure: a starting replica refuses its
+      // first polls (an error line with a stack each would flood the log).
+      if (body.statusCode >= 500 && body.code !== NOT_READY_CODE) {
         req.log.error({ err, code: body.code, requestId: req.id }, "request failed");
       } else {
         req.log.info({ code: body.code, field: body.field, status: body.statusCode, requestId: req.id }, "request refused");

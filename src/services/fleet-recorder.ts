@@ -61,7 +61,13 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
   const intern = (ua: string | null): string | null => (ua === null ? null : userAgent(ua));
 
   function record(p: Poll): void {
-    const at = now();
+    let at = now();
+    // A clock stepped far forward: move the epoch now (no flush is using it),
+    // before a large time makes V8 box this field in every entry.
+    if (at >= REBASE_AFTER_MS && !flushing) {
+      rebase();
+      at = now();
+    }
     const e = entries.get(p.sub);
     if (!e) {
       // Written out field by field: built with a spread (`{ ...p, … }`), every

@@ -94,6 +94,33 @@ t.test("key rotation: two keys both verify; a key removed from the file stops ve
   t.equal((await h.poll(tokenB)).statusCode, 200, "and the previous keys stay in force");
 });
 
+t.test("a JWKS file changed between reading the config and the first load is read again at start", async (t) => {
+  // A start that waited for the database, or a cluster worker (SIGHUP reaches
+  // workers only once they are ready): the watcher starts from the file as
+  // it is then, so a change made before would otherwise never be seen.
+  const { loadConfig } = await import("../../src/config.js");
+  const { createContext } = await import("../../src/context.js");
+  const { migrate } = await import("../../src/db/migrate.js");
+  const { freshDatabase } = await import("../helpers/db.js");
+  const pino = (await import("pino")).default;
+  const dir = tempDir(t);
+  const a = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const b = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = (k: typeof a, kid: string) => ({ ...k.publicKey.export({ format: "jwk" }), kid, alg: "ES256", use: "sig" });
+  const jwksFile = join(dir, "jwks.json");
+  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk(a, "old")] }));
+  const url = await freshDatabase(t, "sqlite");
+  await migrate(url);
+  const config = loadConfig({ DATABASE_URL: url, DATA_DIR: dir, LOG_LEVEL: "silent", LICENSE_JWKS_FILE: jwksFile, ADMIN_JWT_SECRET: "x".repeat(40) });
+  const ctx = await createContext(config, pino({ level: "silent" }));
+  t.teardown(() => ctx.stop());
+  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk(b, "new")] })); // the old key is withdrawn
+  await ctx.start();
+  const claims = { sub: "k", channel: "stable", exp: nowSec() + 600 };
+  t.throws(() => ctx.verifier.verify(jwt({ alg: "ES256", kid: "old" }, claims, a.privateKey, "ES256")), { code: "LICENSE_UNKNOWN_KID" }, "the withdrawn key no longer verifies");
+  t.equal(ctx.verifier.verify(jwt({ alg: "ES256", kid: "new" }, claims, b.privateKey, "ES256")).sub, "k", "the new key does");
+});
+
 await eachProvider(t, "revocation: on the next poll, audited, listed with reason and actor; twice is a 409", async (t, provider) => {
   const h = await testApp(t, { provider });
   const issued = (await h.admin("POST", "/licenses", { sub: "leaving", channel: "stable" })).json();

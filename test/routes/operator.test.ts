@@ -271,13 +271,16 @@ t.test("the operator path logs no line per successful poll by default, but logs 
 });
 
 t.test("before the first load (revocations unknown) a poll is a 503 NOT_READY, not a 200", async (t) => {
-  const h = await testApp(t);
+  const h = await testApp(t, { captureLogs: true, env: { OPERATOR_LOG_LEVEL: "info" } });
   const token = h.license();
   h.ctx.health.loaded = false;
   const res = await h.poll(token);
   t.equal(res.statusCode, 503);
   t.equal(res.json().code, "NOT_READY");
   t.ok(res.headers["retry-after"], "with Retry-After");
+  const lines = h.logs.map((l) => JSON.parse(l) as { level: number; code?: string; msg: string }).filter((l) => l.code === "NOT_READY");
+  t.ok(lines.length > 0, "logged");
+  t.ok(lines.every((l) => l.level < 50), "as a refusal, not as an error with a stack (a starting replica refuses many)");
   h.ctx.health.loaded = true;
   t.equal((await h.poll(token)).statusCode, 200, "served once loaded");
 });

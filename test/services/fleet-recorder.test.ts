@@ -94,3 +94,15 @@ t.test("times stay exact across a move of the recorder's epoch (every 2^30 ms, s
   await rec.flush();
   t.equal(rec.stats().remembered, 0, "quiet licensees are still forgotten after the move");
 });
+
+t.test("a clock stepped far forward between flushes: the epoch moves at the next poll, times stay exact", async (t) => {
+  let now = 5_000;
+  const writes: PollSummary[] = [];
+  const rec = fleetRecorder({ write: async (batch) => void writes.push(...batch.map((p) => ({ ...p }))), minIntervalMs: 60_000, now: () => now });
+  rec.record(poll("a"));
+  now = 5_000 + 2 ** 31 + 7; // 24.9 days later, no flush in between
+  rec.record(poll("a"));
+  rec.record(poll("b"));
+  await rec.flush();
+  t.same(writes.map((w) => [w.sub, w.firstSeenAt, w.lastSeenAt, w.polls]), [["a", 5_000, now, 2], ["b", now, now, 1]]);
+});
