@@ -37,23 +37,20 @@ export class LicenseCache<V> {
    */
   #rotate(): void {
     const t = this.#now();
-    if (t < this.#rotatesAt - this.#generationMs) {
-      // The clock went back (an injected wall clock; the verifier's default
-      // is monotonic): no entry's age can be told any more.
-      this.clear();
-      this.#rotatesAt = t + this.#generationMs;
+    const gen = this.#generationMs;
+    // Still within the young generation.
+    if (t >= this.#rotatesAt - gen && t < this.#rotatesAt) return;
+    if (t >= this.#rotatesAt && t < this.#rotatesAt + gen) {
+      this.#old = this.#young;
+      this.#young = new Map();
+      this.#rotatesAt += gen;
       return;
     }
-    if (t < this.#rotatesAt) return;
-    if (t < this.#rotatesAt + this.#generationMs) {
-      this.#old = this.#young;
-      this.#rotatesAt += this.#generationMs;
-    } else {
-      // Two generations or more have passed: everything is too old.
-      this.#old = new Map();
-      this.#rotatesAt = t + this.#generationMs;
-    }
-    this.#young = new Map();
+    // Two generations or more have passed (everything is too old), or the
+    // clock went back (an injected wall clock; the verifier's default is
+    // monotonic) and no entry's age can be told: start again from now.
+    this.clear();
+    this.#rotatesAt = t + gen;
   }
 
   get(key: string): V | undefined {

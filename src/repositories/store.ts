@@ -67,18 +67,6 @@ export function isUnavailable(err: unknown): boolean {
 }
 
 /**
- * SQLite: a second connection for fleet telemetry. synchronous=NORMAL (WAL):
- * a commit is not fsynced until the next checkpoint, so a burst of new
- * licensees costs CPU, not a stalled event loop per statement; a power loss
- * may lose the last seconds of last-seen times, never a promotion (those
- * commit on the main connection with FULL). busy_timeout 0: the writes are
- * synchronous, so waiting for a lock held by this same process's other
- * connection could never end. A busy database (that connection in a
- * transaction, another cluster worker's flush, the CLI) is waited for
- * between attempts, with the event loop free; after the last attempt the
- * batch fails and the fleet recorder keeps it for the next flush.
- */
-/**
  * SQLite page cache per connection, in KiB: SQLite's own default. The
  * better-sqlite3 build raises it to 16 MB per connection, and with the
  * fleet table of 100,000 licensees each connection filled its cache:
@@ -90,6 +78,18 @@ export const SQLITE_CACHE_KIB = 2000;
 /** Tries of a fleet batch on a busy SQLite database: about half a second of waits in all (0.26–0.77 s, jittered). */
 const BUSY_ATTEMPTS = 8;
 
+/**
+ * SQLite: a second connection for fleet telemetry. synchronous=NORMAL (WAL):
+ * a commit is not fsynced until the next checkpoint, so a burst of new
+ * licensees costs CPU, not a stalled event loop per statement; a power loss
+ * may lose the last seconds of last-seen times, never a promotion (those
+ * commit on the main connection with FULL). busy_timeout 0: the writes are
+ * synchronous, so waiting for a lock held by this same process's other
+ * connection could never end. A busy database (that connection in a
+ * transaction, another cluster worker's flush, the CLI) is waited for
+ * between attempts, with the event loop free; after the last attempt the
+ * batch fails and the fleet recorder keeps it for the next flush.
+ */
 function sqliteBulkWriter(url: string): BulkWriter & { close(): void } {
   // Opened on first use: after the migrator has set the file's WAL mode.
   let conn: Database.Database | undefined;
