@@ -16,6 +16,9 @@ function def(code: string, message: string, statusCode: number): FastifyErrorCon
 
 // 400 — bad input
 export const ValidationError = def("VALIDATION_FAILED", "%s", 400);
+export const MalformedBodyError = def("MALFORMED_BODY", "body is not valid JSON", 400);
+/** A 4xx from the framework or a plugin that carries no code of its own. */
+export const BadRequestError = def("BAD_REQUEST", "%s", 400);
 // 401 — license or admin credentials
 export const LicenseMissingError = def("LICENSE_MISSING", "a license is required (Authorization: Basic license:<JWT> or Bearer <JWT>)", 401);
 export const LicenseMalformedError = def("LICENSE_MALFORMED", "the license is not a well-formed JWT: %s", 401);
@@ -38,6 +41,7 @@ export const NotFoundError = def("NOT_FOUND", "%s", 404);
 export const ChannelNotFoundError = def("CHANNEL_NOT_FOUND", "channel %s does not exist", 404);
 export const ChannelEmptyError = def("CHANNEL_HAS_NO_RELEASE", "channel %s has no release yet", 404);
 export const ReleaseNotFoundError = def("RELEASE_NOT_FOUND", "release %s does not exist", 404);
+export const RouteNotFoundError = def("ROUTE_NOT_FOUND", "no route %s %s", 404);
 // 409
 export const ChannelExistsError = def("CHANNEL_EXISTS", "channel %s already exists", 409);
 export const ReleaseExistsError = def("RELEASE_EXISTS", "release %s already exists; releases are immutable", 409);
@@ -47,9 +51,30 @@ export const PromotionRefusedError = def("PROMOTION_REFUSED", "%s", 409);
 export const DowngradeRefusedError = def("DOWNGRADE_REFUSED", "%s", 409);
 export const DeclarationConflictError = def("DECLARATION_CONFLICT", "%s", 409);
 export const WriteConflictError = def("WRITE_CONFLICT", "the change collided with a concurrent one; retry", 409);
-// 413 / 429 / 503
+/**
+ * A unique constraint refused a write (thrown by the repositories, see
+ * src/repositories/database-errors.ts): services turn it into what it means
+ * (CHANNEL_EXISTS, …); one that reaches a client unmapped is still a 409.
+ */
+export const UniqueViolationError = def("UNIQUE_VIOLATION", "a %s with this %s already exists", 409);
+export interface UniqueViolation extends InstanceType<typeof UniqueViolationError> {
+  /** The Prisma model ("Channel"), or "record" when the driver did not say. */
+  model: string;
+  /** The constraint's columns, e.g. ["name"]. */
+  fields: string[];
+}
+/** Whether `err` is a unique violation, optionally of exactly these columns. */
+export function isUniqueViolation(err: unknown, ...fields: string[]): err is UniqueViolation {
+  if (!(err instanceof UniqueViolationError)) return false;
+  const got = (err as UniqueViolation).fields;
+  return fields.length === 0 || (got.length === fields.length && fields.every((f) => got.includes(f)));
+}
+// 413 / 415 / 429 / 500 / 503
 export const BodyTooLargeError = def("BODY_TOO_LARGE", "request body is larger than %s bytes", 413);
+export const UnsupportedMediaTypeError = def("UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)", 415);
 export const RateLimitedError = def("RATE_LIMITED", "rate limit exceeded, retry in %s seconds", 429);
+/** Anything not in this catalogue: the details go to the log, never to the client. */
+export const InternalError = def("INTERNAL", "internal error; see the server log for this request id", 500);
 export const DatabaseUnavailableError = def("DATABASE_UNAVAILABLE", "the database is unavailable; retry later", 503);
 export const NotReadyError = def("NOT_READY", "this server is still loading its data (revocations, overrides); retry in a few seconds", 503);
 export const DatabaseBusyError = def("DATABASE_BUSY", "the database is busy with concurrent changes; retry shortly", 503);

@@ -10,7 +10,9 @@ import { ConfigError, loadConfig, type Config } from "../config.js";
 import { createContext, resolveKeys } from "../context.js";
 import { migrate } from "../db/migrate.js";
 import { CHANNEL_NAME } from "../domain/schemas.js";
+import { DatabaseUnavailableError } from "../errors.js";
 import { signLicense } from "../licensing/issue-license.js";
+import { toCatalogueError } from "../repositories/database-errors.js";
 import { UsageError } from "./args.js";
 import { table } from "./format.js";
 
@@ -143,19 +145,20 @@ export function mintDevLicense(env: Record<string, string | undefined>, stderr: 
   return { token, sub: req.sub, channel, jti, kid: signingKey.kid, expiresAt: new Date(exp * 1000).toISOString() };
 }
 
-function unavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return (
-    ["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET", "57P03", "3D000", "28P01"].includes(String(e?.code ?? "")) ||
-    /ECONNREFUSED|ENOTFOUND|timeout exceeded when trying to connect|Connection terminated|Can't reach database/i.test(String(e?.message ?? ""))
-  );
-}
-
+/**
+ * Runs `fn`; a database that cannot be reached becomes DatabaseUnreachableError.
+ * The migrator's driver errors and the store's DatabaseUnavailableError are
+ * told apart by the repositories' one classification.
+ */
 async function withDb<T>(config: Config, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (unavailable(err)) throw new DatabaseUnreachableError(`cannot reach the database at ${displayDbUrl(config.DATABASE_URL)}: ${(err as Error).message}`);
+    const e = toCatalogueError(err);
+    if (e instanceof DatabaseUnavailableError) {
+      const cause = (e.cause ?? err) as Error;
+      throw new DatabaseUnreachableError(`cannot reach the database at ${displayDbUrl(config.DATABASE_URL)}: ${cause.message}`);
+    }
     throw err;
   }
 }

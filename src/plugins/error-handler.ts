@@ -6,8 +6,19 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from "fastify-plugin";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
-import { isRetryable, isUnavailable } from "../repositories/store.js";
-import { BodyTooLargeError, DatabaseBusyError, DatabaseUnavailableError, NotReadyError, type FieldError } from "../errors.js";
+import {
+  BadRequestError,
+  BodyTooLargeError,
+  DatabaseUnavailableError,
+  InternalError,
+  MalformedBodyError,
+  NotReadyError,
+  RouteNotFoundError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+  withField,
+  type FieldError,
+} from "../errors.js";
 
 export interface ErrorBody {
   statusCode: number;
@@ -62,6 +73,16 @@ function fromCatalogue(e: FastifyError): ErrorBody {
   return errorBody(e.statusCode ?? 500, e.code, e.message);
 }
 
+const BAD_REQUEST_CODE = new BadRequestError().code;
+
+/** An error that may name the field at fault, as a body with that field and reason. */
+function withFieldOf(e: FastifyError & FieldError, code = e.code): ErrorBody {
+  const extra: { field?: string; reason?: string } = {};
+  if (e.field) extra.field = e.field;
+  if (e.reason) extra.reason = e.reason;
+  return errorBody(e.statusCode ?? 400, code, e.message, extra);
+}
+
 export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest): ErrorBody {
   if (hasZodFastifySchemaValidationErrors(err)) {
     // @fastify/type-provider-zod 1.x hands each zod issue over as
@@ -74,27 +95,21 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
         : undefined);
     const { field, reason } = issue ? describeIssue(issue) : { field: first.instancePath ?? "(body)", reason: first.message ?? "is invalid" };
     const where = err.validationContext ?? "body";
-    return errorBody(400, "VALIDATION_FAILED", `${where}.${field}: ${reason}`, { field, reason });
+    return withFieldOf(withField(new ValidationError(`${where}.${field}: ${reason}`), field, reason));
   }
   const status = err.statusCode ?? 500;
   if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return fromCatalogue(new BodyTooLargeError(req.routeOptions.bodyLimit ?? "the limit of"));
-  if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return errorBody(415, "UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)");
-  if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return errorBody(400, "VALIDATION_FAILED", "body: must be a JSON object", { field: "(body)", reason: "must be a JSON object" });
+  if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return fromCatalogue(new UnsupportedMediaTypeError());
+  if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return withFieldOf(withField(new ValidationError("body: must be a JSON object"), "(body)", "must be a JSON object"));
   if (err.code?.startsWith("FST_ERR_CTP_") || (err instanceof SyntaxError && status === 400)) {
-    return errorBody(400, "MALFORMED_BODY", "body is not valid JSON", { field: "(body)", reason: "is not valid JSON" });
+    return withFieldOf(withField(new MalformedBodyError(), "(body)", "is not valid JSON"));
   }
   if (status >= 500 || status < 400) {
-    if (isUnavailable(err)) return fromCatalogue(new DatabaseUnavailableError());
-    // Still colliding after the store's bounded retries: ask the client to retry.
-    if (isRetryable(err)) return fromCatalogue(new DatabaseBusyError());
-    // Our own 503s (NOT_READY, …) say what to do; anything else is internal.
-    if (status === 503 && err.code && !err.code.startsWith("FST_")) return errorBody(503, err.code, err.message);
-    return errorBody(500, "INTERNAL", "internal error; see the server log for this request id");
+    // Our own 503s (DATABASE_UNAVAILABLE, DATABASE_BUSY, NOT_READY, …) say what to do; anything else is internal.
+    if (status === 503 && err.code && !err.code.startsWith("FST_")) return fromCatalogue(err);
+    return fromCatalogue(new InternalError());
   }
-  const extra: { field?: string; reason?: string } = {};
-  if (err.field) extra.field = err.field;
-  if (err.reason) extra.reason = err.reason;
-  return errorBody(status, err.code ?? "BAD_REQUEST", err.message, extra);
+  return withFieldOf(err, err.code ?? BAD_REQUEST_CODE);
 }
 
 export default fp(
@@ -118,7 +133,7 @@ export default fp(
       reply.code(body.statusCode).type("application/json; charset=utf-8").send(body);
     });
     app.setNotFoundHandler((req, reply) => {
-      reply.code(404).send(errorBody(404, "ROUTE_NOT_FOUND", `no route ${req.method} ${req.url.split("?")[0]}`));
+      reply.code(404).send(fromCatalogue(new RouteNotFoundError(req.method, req.url.split("?")[0])));
     });
   },
   { name: "error-handler" },

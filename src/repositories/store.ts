@@ -1,8 +1,11 @@
 // The store: every repository over one Prisma client, and transactions
 // that hand the same repositories bound to the transaction. Services get a
-// Store (or a narrow Pick of it) and never see Prisma.
+// Store (or a narrow Pick of it) and never see Prisma: whatever it hands
+// out throws catalogue errors, never driver errors (database-errors.ts).
 import Database from "better-sqlite3";
 import { createDb, sqlitePath, type Db, type Provider, providerOf } from "../db/client.js";
+import { DatabaseBusyError } from "../errors.js";
+import { toCatalogueError, translated, translating } from "./database-errors.js";
 import { auditRepo } from "./audit-repo.js";
 import { channelsRepo } from "./channels-repo.js";
 import { eventsRepo } from "./events-repo.js";
@@ -15,13 +18,13 @@ type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
 function reposOver(db: Db | Tx, provider: Provider) {
   return {
-    channels: channelsRepo(db),
-    releases: releasesRepo(db),
-    events: eventsRepo(db),
-    audit: auditRepo(db),
-    licenses: licensesRepo(db),
-    instances: instancesRepo(db, provider),
-    state: stateRepo(db, provider),
+    channels: translated(channelsRepo(db)),
+    releases: translated(releasesRepo(db)),
+    events: translated(eventsRepo(db)),
+    audit: translated(auditRepo(db)),
+    licenses: translated(licensesRepo(db)),
+    instances: translated(instancesRepo(db, provider)),
+    state: translated(stateRepo(db, provider)),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;
@@ -31,7 +34,7 @@ export interface Store extends Repos {
   /**
    * Runs `fn` in one transaction. A serialization failure, deadlock or busy
    * database is retried up to `attempts` times with jittered backoff, then
-   * surfaces as the original error (mapped to 409/503 by the caller).
+   * surfaces as DatabaseBusyError (503 DATABASE_BUSY).
    */
   transaction<T>(fn: (repos: Repos) => Promise<T>, opts?: { attempts?: number }): Promise<T>;
   ping(): Promise<void>;
@@ -39,31 +42,6 @@ export interface Store extends Repos {
   pragma(name: string): Promise<unknown>;
   appliedMigrations(): Promise<string[]>;
   close(): Promise<void>;
-}
-
-/** Errors worth retrying: the transaction lost a race, not a rule. */
-export function isRetryable(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown; meta?: { code?: unknown } } | null;
-  const code = String(e?.code ?? "");
-  const message = String(e?.message ?? "");
-  return (
-    code === "P2034" ||
-    code === "40001" ||
-    code === "40P01" ||
-    code === "SQLITE_BUSY" ||
-    /SQLITE_BUSY|database is locked|could not serialize|deadlock detected|write conflict/i.test(message)
-  );
-}
-
-/** Errors that mean the database cannot be reached at all. */
-export function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown } | null;
-  const code = String(e?.code ?? "");
-  const message = String(e?.message ?? "");
-  return (
-    ["P1001", "P1002", "P1017", "P2024", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "08006", "08001"].includes(code) ||
-    /ECONNREFUSED|ECONNRESET|Connection terminated|connect ETIMEDOUT|terminating connection|Can't reach database|timeout exceeded when trying to connect|Server has closed the connection/i.test(message)
-  );
 }
 
 /**
@@ -149,32 +127,35 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
   return {
     provider,
     ...repos,
-    instances: instancesRepo(db, provider, bulk),
+    instances: translated(instancesRepo(db, provider, bulk)),
     async transaction(fn, opts = {}) {
       const attempts = opts.attempts ?? 8;
       for (let i = 1; ; i++) {
         try {
           return await db.$transaction((tx) => fn(reposOver(tx, provider)), { maxWait: 10_000, timeout: 15_000 });
         } catch (err) {
-          if (i >= attempts || !isRetryable(err)) throw err;
+          const e = toCatalogueError(err);
+          if (i >= attempts || !(e instanceof DatabaseBusyError)) throw e;
           await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** i) * (0.5 + Math.random())));
         }
       }
     },
-    async ping() {
-      await db.$queryRawUnsafe("SELECT 1");
-    },
+    ping: () =>
+      translating(async () => {
+        await db.$queryRawUnsafe("SELECT 1");
+      }),
     async pragma(name: string): Promise<unknown> {
       if (provider !== "sqlite" || !/^[a-z_]+$/.test(name)) throw new Error(`no such SQLite pragma: ${name}`);
-      const rows = await db.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`);
+      const rows = await translating(() => db.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`));
       return rows[0] ? Object.values(rows[0])[0] : undefined;
     },
-    async appliedMigrations() {
-      const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
-        `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
-      );
-      return rows.map((r) => r.migration_name);
-    },
+    appliedMigrations: () =>
+      translating(async () => {
+        const rows = await db.$queryRawUnsafe<{ migration_name: string }[]>(
+          `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+        );
+        return rows.map((r) => r.migration_name);
+      }),
     async close() {
       bulk?.close();
       await db.$disconnect();

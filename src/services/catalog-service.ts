@@ -13,6 +13,7 @@ import {
   ReleaseNotFoundError,
   ReleaseYankedError,
   WriteConflictError,
+  isUniqueViolation,
   withField,
   type FieldError,
 } from "../errors.js";
@@ -51,10 +52,6 @@ function fact(r: Release): ReleaseFact {
 /** Every release a list of history events mentions. */
 function releaseIdsOf(events: Pick<ChannelEvent, "fromReleaseId" | "toReleaseId">[]): string[] {
   return [...new Set(events.flatMap((e) => [e.toReleaseId, e.fromReleaseId]).filter((x): x is string => !!x))];
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: unknown })?.code === "P2002";
 }
 
 function refusal(d: Extract<PromotionDecision, { kind: "refuse" }>, version: string): Error {
@@ -182,7 +179,7 @@ export function catalogService(store: CatalogStore, onChange: () => void = () =>
           return c;
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw withField(new ChannelExistsError(input.name), "name");
+        if (isUniqueViolation(err, "name")) throw withField(new ChannelExistsError(input.name), "name");
         throw err;
       }
     },
@@ -212,7 +209,7 @@ export function catalogService(store: CatalogStore, onChange: () => void = () =>
           return r;
         });
       } catch (err) {
-        if (isUniqueViolation(err)) throw withField(new ReleaseExistsError(input.version), "version");
+        if (isUniqueViolation(err, "version")) throw withField(new ReleaseExistsError(input.version), "version");
         throw err;
       }
     },

@@ -3,7 +3,7 @@
 // the "licenses" state version so every replica reloads its revocation set
 // and overrides (within its state-check interval).
 import { randomUUID } from "node:crypto";
-import { ChannelNotFoundError, LicenseAlreadyRevokedError, LicenseIssuingDisabledError, NotFoundError, fieldError, withField } from "../errors.js";
+import { ChannelNotFoundError, LicenseAlreadyRevokedError, LicenseIssuingDisabledError, NotFoundError, fieldError, isUniqueViolation, withField } from "../errors.js";
 import type { SigningKey } from "../licensing/license-keys.js";
 import { signLicense } from "../licensing/issue-license.js";
 import type { Values } from "../domain/values.js";
@@ -120,6 +120,9 @@ export function licenseService(store: LicenseStore, opts: LicenseServiceOptions 
         await repos.audit.add({ actor: actor.sub, action: "license.revoke", targetType: "license", target: jti, before: { revoked: false }, after: { revoked: true, reason, sub: issued?.sub ?? null }, requestId: actor.requestId });
         await repos.state.bump("licenses");
         return view(issued, r, jti, now());
+      }).catch((err: unknown) => {
+        // Revoked concurrently, between the check above and the insert.
+        throw isUniqueViolation(err, "jti") ? new LicenseAlreadyRevokedError(jti) : err;
       });
       await opts.onChange?.({ revoked: jti });
       return result;

@@ -62,7 +62,7 @@ t.test("SQLite: a fleet batch waits out another process's write lock, without bl
   // Held for longer than the retries: the batch fails (the recorder keeps it).
   other.exec("BEGIN IMMEDIATE");
   t.teardown(() => other.inTransaction && other.exec("ROLLBACK"));
-  await t.rejects(store.instances.recordMany([{ ...poll, sub: "busy-2" }]), { code: "SQLITE_BUSY" });
+  await t.rejects(store.instances.recordMany([{ ...poll, sub: "busy-2" }]), { code: "DATABASE_BUSY" }, "as the catalogue's DATABASE_BUSY");
   other.exec("ROLLBACK");
   t.equal((await store.instances.list()).length, 1);
 });
