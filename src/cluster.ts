@@ -2,7 +2,7 @@
 // a primary process that serves nothing, and N workers that are each a
 // whole Chartroom server sharing the listening port (node:cluster hands new
 // connections to the workers in turn). Each worker is a replica in the
-// sense of DESIGN.md: its own caches and in-memory limits, kept in step
+// sense of docs/design.md: its own caches and in-memory limits, kept in step
 // through the database like replicas behind a load balancer.
 //
 // The primary:

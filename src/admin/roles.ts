@@ -1,4 +1,4 @@
-// Admin roles (API.md §3). Each role includes the ones below it:
+// Admin roles (docs/api.md §3). Each role includes the ones below it:
 // admin ⊇ release-engineer ⊇ viewer.
 import { z } from "zod";
 

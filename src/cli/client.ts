@@ -1,4 +1,4 @@
-// The CLI's HTTP client for the admin API (API.md §3): global fetch, bearer
+// The CLI's HTTP client for the admin API (docs/api.md §3): global fetch, bearer
 // token from CHARTROOM_TOKEN, JSON both ways. Two failures are told apart:
 // the server answered with an error (ApiError, exit 1) and the server could
 // not be reached at all (UnreachableError, exit 3).

@@ -31,7 +31,7 @@ export function dash(v: string | null | undefined): string {
   return v === null || v === undefined || v === "" ? "-" : v;
 }
 
-/** The three chart shapes of API.md §1, in one short string. */
+/** The three chart shapes of docs/api.md §1, in one short string. */
 export function describeChart(chart: Record<string, unknown>): string {
   const s = (k: string) => (typeof chart[k] === "string" ? (chart[k] as string) : "");
   if (s("path")) return `path ${s("path")}`;

@@ -1,5 +1,5 @@
 // Commands for licenses, per-licensee values and the fleet, over the admin
-// API (API.md §3). Like remote.ts, each returns the server's JSON answer and
+// API (docs/api.md §3). Like remote.ts, each returns the server's JSON answer and
 // its human-readable rendering. A license token is printed only by
 // `license issue`, alone on stdout, so that LICENSE=$(chartroom license issue …)
 // captures it; everything else about it goes to stderr.

@@ -1,4 +1,4 @@
-// Commands that talk to a running server over the admin API (API.md §3).
+// Commands that talk to a running server over the admin API (docs/api.md §3).
 // Each returns the server's JSON answer and its human-readable rendering;
 // main() prints one or the other (--json).
 import { readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// Helm values: plain JSON objects, merged the way API.md §1 says: objects
+// Helm values: plain JSON objects, merged the way docs/api.md §1 says: objects
 // merge key by key, arrays and scalars replace. Pure functions, table-tested
 // in test/domain/values.test.ts.
 

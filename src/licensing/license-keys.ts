@@ -17,7 +17,7 @@ import {
 import { existsSync, mkdirSync, readFileSync, statSync, unwatchFile, watchFile, writeFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 
-/** The only algorithms a license may be signed with (API.md §2). */
+/** The only algorithms a license may be signed with (docs/api.md §2). */
 export type LicenseAlg = "RS256" | "ES256" | "EdDSA";
 
 /** A public key that may verify licenses, picked by the token header's `kid`. */

@@ -1,4 +1,4 @@
-// License JWT verification (API.md §2): the Authorization header parser and
+// License JWT verification (docs/api.md §2): the Authorization header parser and
 // the verifier the operator endpoints call on every poll.
 //
 // Design notes:

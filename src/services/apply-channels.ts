@@ -1,4 +1,4 @@
-// Declarative channels (API.md §5): channels/<name>.yaml and
+// Declarative channels (docs/api.md §5): channels/<name>.yaml and
 // channels/releases/<version>.yaml. `apply` creates what is missing, updates
 // channel descriptions and default values, moves channels to their declared
 // release under the promotion rules, and refuses a file that contradicts a

@@ -1,4 +1,4 @@
-// The promotion rule of API.md §3, as one pure function. Every input is a
+// The promotion rule of docs/api.md §3, as one pure function. Every input is a
 // fact already read from the store; the answer is what to do. Table-tested
 // in test/services/promotion-rules.test.ts.
 import semver from "semver";

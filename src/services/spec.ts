@@ -1,6 +1,6 @@
 // What an operator receives: the spec of a release as seen from a channel.
-// Pure functions; the wire format is API.md §1 and the W&B operator's
-// deployer client (docs/operator-contract.md).
+// Pure functions; the wire format is docs/api.md §1 (what the W&B
+// operator's deployer client decodes).
 import { createHash } from "node:crypto";
 import type { Channel, Chart, Images, Release } from "../domain/schemas.js";
 import { mergeLayers, type Values } from "../domain/values.js";

@@ -1,4 +1,4 @@
-// Table tests of the promotion rule (API.md §3) and of the rollback target.
+// Table tests of the promotion rule (docs/api.md §3) and of the rollback target.
 import t from "tap";
 import { decidePromotion, rollbackTarget, type HistoryStep, type PromotionFacts, type ReleaseFact } from "../../src/services/promotion-rules.js";
 

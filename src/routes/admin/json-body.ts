@@ -1,5 +1,5 @@
 // The admin API's JSON body parser. Fastify's default parser refuses a
-// "__proto__" key as "not valid JSON", which names no field; API.md §3 wants
+// "__proto__" key as "not valid JSON", which names no field; docs/api.md §3 wants
 // bad input answered with the field at fault. This parser refuses the same
 // keys (an own "__proto__", and "constructor" holding a "prototype") but
 // says where they are. Encapsulated: it applies to the routes of the plugin

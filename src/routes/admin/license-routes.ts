@@ -1,4 +1,4 @@
-// Admin routes for licenses, per-licensee values and the fleet (API.md §3).
+// Admin routes for licenses, per-licensee values and the fleet (docs/api.md §3).
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "@fastify/type-provider-zod";
 import { z } from "zod";

@@ -1,4 +1,4 @@
-// Bad input on every admin body and query (API.md §3: "Bad input gets 400
+// Bad input on every admin body and query (docs/api.md §3: "Bad input gets 400
 // with the field and the reason; unknown fields are refused"): mass
 // assignment, wrong types, bad versions, charts, images, channel names,
 // deep values, huge bodies, duplicates, bad cursors. Each refused request

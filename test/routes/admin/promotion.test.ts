@@ -1,4 +1,4 @@
-// Promotion and rollback through the admin API (API.md §3, promotion
+// Promotion and rollback through the admin API (docs/api.md §3, promotion
 // rules), on SQLite and PostgreSQL: the happy path from unstable to stable,
 // every refusal, history and audit rows, all-or-nothing, and concurrency.
 import t from "tap";

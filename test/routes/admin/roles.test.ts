@@ -1,4 +1,4 @@
-// Role matrix of the admin API (API.md §3): every admin route × every kind
+// Role matrix of the admin API (docs/api.md §3): every admin route × every kind
 // of caller. A holder of the route's role (or a higher one) gets a 2xx; a
 // lower role gets 403 ROLE_REQUIRED; no or a bad token gets 401
 // ADMIN_UNAUTHORIZED. Never a 500, and a refused call changes nothing.
@@ -14,7 +14,7 @@ const AUDIENCE = "chartroom-admin";
 
 interface Route {
   method: Method;
-  /** As in API.md, under /api/v1/admin. */
+  /** As in docs/api.md §3, under /api/v1/admin. */
   pattern: string;
   role: Role;
   /** The path and body of one call that succeeds for an allowed caller (may prepare state). */
@@ -54,7 +54,7 @@ const ROUTES: Route[] = [
   },
   { method: "GET", pattern: "/channels/:name/history", role: "viewer", mutates: false, prepare: async () => ({ path: "/channels/stable/history" }) },
   { method: "GET", pattern: "/audit", role: "viewer", mutates: false, prepare: async () => ({ path: "/audit?limit=5" }) },
-  // License and fleet routes of API.md §3.
+  // License and fleet routes of docs/api.md §3.
   {
     method: "POST", pattern: "/licenses", role: "admin", mutates: true,
     prepare: async (_h, n) => ({ path: "/licenses", body: { sub: `matrix-customer-${n}`, channel: "stable" } }),
@@ -173,8 +173,8 @@ t.test("role matrix: every admin route × every caller", async (t) => {
       }
     });
   }
-  // API.md §3 lists these routes; say loudly which ones the server lacks.
-  if (missing.length) t.comment(`*** API.md §3 admin routes not served by this server: ${missing.join(", ")} ***`);
+  // docs/api.md §3 lists these routes; say loudly which ones the server lacks.
+  if (missing.length) t.comment(`*** docs/api.md §3 admin routes not served by this server: ${missing.join(", ")} ***`);
   t.ok(missing.length < ROUTES.length, "the admin API is served at all");
 });
 
