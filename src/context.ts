@@ -7,13 +7,16 @@ import { LicenseKeyring, ensureDevKeys, loadSigningKey, type SigningKey } from "
 import { LicenseVerifier } from "./licensing/verify-license.js";
 import { createStore, type Store } from "./repositories/store.js";
 import { applyChannels } from "./services/apply-channels.js";
+import { auditService } from "./services/audit-service.js";
 import { catalogService } from "./services/catalog-service.js";
 import { fleetRecorder } from "./services/fleet-recorder.js";
 import { licenseService } from "./services/license-service.js";
+import { readinessService } from "./services/readiness.js";
 import { revocationSet } from "./services/revocations.js";
 import { specService } from "./services/spec-service.js";
 import { stateWatcher } from "./services/state-watcher.js";
 import { stateListener } from "./db/state-listener.js";
+import { readMigrations } from "./db/migrate.js";
 import { createMetrics } from "./metrics.js";
 
 export interface AdminKeys {
@@ -80,6 +83,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     /** The last database check failed: answers come from cached data. */
     databaseDown: false,
   };
+  const readiness = readinessService({ store, health, expectedMigrations: () => readMigrations(store.provider).map((m) => m.name) });
   const watcher = stateWatcher({
     intervalMs: config.STATE_CHECK_INTERVAL_MS,
     onHealth: (ok) => {
@@ -133,9 +137,11 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     catalog,
     declarative,
     licenses,
+    audit: auditService(store),
     fleet,
     watcher,
     health,
+    readiness,
     metrics,
     /** Loads what the hot path needs and starts the background loops. */
     async start(): Promise<void> {

@@ -30,7 +30,7 @@ const refParams = z.object({ idOrVersion: releaseRef });
 
 export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const { catalog, store, metrics } = ctx;
+  const { catalog, audit, metrics } = ctx;
   function counted(result: Awaited<ReturnType<typeof catalog.promote>>) {
     if (result.changed && result.action) metrics.promotions.inc({ action: result.action });
     return toPromotionDto(result);
@@ -133,7 +133,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     },
   }, async (req) => {
     const { limit, cursor, ...filter } = req.query;
-    const p = await store.audit.list({ limit, cursor }, filter);
+    const p = await audit.list({ limit, cursor }, filter);
     return { items: p.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })), nextCursor: p.nextCursor };
   });
 }

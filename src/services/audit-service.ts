@@ -1,0 +1,21 @@
+// The audit log as the admin API reads it: every admin mutation, newest
+// first. Entries are written by the services that make the changes, in the
+// changing transaction; this only reads them.
+import type { AuditEntry } from "../repositories/audit-repo.js";
+import type { Page, PageRequest } from "../repositories/paging.js";
+import type { Store } from "../repositories/store.js";
+
+export interface AuditFilter {
+  targetType?: string | undefined;
+  target?: string | undefined;
+  action?: string | undefined;
+}
+
+export function auditService(store: Pick<Store, "audit">) {
+  return {
+    async list(page: PageRequest, filter: AuditFilter = {}): Promise<Page<AuditEntry>> {
+      return store.audit.list(page, filter);
+    },
+  };
+}
+export type AuditService = ReturnType<typeof auditService>;

@@ -1,0 +1,34 @@
+import t from "tap";
+import { readinessService } from "../../src/services/readiness.js";
+import { DatabaseUnavailableError } from "../../src/errors.js";
+
+t.test("not ready before the first load, while the database is down, and while migrations are pending", async (t) => {
+  const health = { loaded: false };
+  let applied = ["001_init"];
+  let down = false;
+  let asked = 0;
+  const readiness = readinessService({
+    health,
+    expectedMigrations: () => ["001_init", "002_more"],
+    store: {
+      ping: async () => {
+        if (down) throw new DatabaseUnavailableError();
+      },
+      appliedMigrations: async () => {
+        asked++;
+        return applied;
+      },
+    },
+  });
+  t.match(await readiness.check(), { ready: false, reason: /^starting/ });
+  health.loaded = true;
+  t.same(await readiness.check(), { ready: false, reason: "migrations pending: 002_more" });
+  applied = ["001_init", "002_more"];
+  t.same(await readiness.check(), { ready: true });
+  t.same(await readiness.check(), { ready: true });
+  t.equal(asked, 2, "migrations are not asked for again once all were applied");
+  down = true;
+  const r = await readiness.check();
+  t.match(r, { ready: false, reason: "database unreachable" });
+  t.ok(!r.ready && r.error instanceof DatabaseUnavailableError, "with the error, for the log");
+});
