@@ -61,7 +61,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
   });
   const specs = specService(store);
   const revocations = revocationSet(() => store.licenses.allRevokedJtis());
-  const catalog = catalogService(store, () => specs.invalidate());
+  const catalog = catalogService(store, { onChange: () => specs.invalidate(), onMoved: (action) => metrics.promotions.inc({ action }) });
   const declarative = applyChannels(store, catalog, () => specs.invalidate());
   const licenses = licenseService(store, {
     signingKey,

@@ -14,7 +14,7 @@ import { DeclarationConflictError, fieldError, withField } from "../errors.js";
 import { findPoisonedKey } from "../domain/values.js";
 import { channelInputSchema, releaseInputSchema, releaseRef, type ChannelInput, type ReleaseInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
-import type { Actor, CatalogService } from "./catalog-service.js";
+import type { Actor, CatalogService, PromotionResult } from "./catalog-service.js";
 
 export const channelFileSchema = channelInputSchema.extend({ release: releaseRef.optional() });
 
@@ -97,9 +97,10 @@ function releaseDifference(stored: ReleaseInput, declared: ReleaseInput): string
   return undefined;
 }
 
-export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<CatalogService, "move">, onChange: () => void = () => {}) {
-  async function run(repos: Repos, d: Declarations, actor: Actor): Promise<PlanStep[]> {
+export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<CatalogService, "move" | "movesCommitted">, onChange: () => void = () => {}) {
+  async function run(repos: Repos, d: Declarations, actor: Actor): Promise<{ steps: PlanStep[]; moves: PromotionResult[] }> {
     const steps: PlanStep[] = [];
+    const moves: PromotionResult[] = [];
     for (const { file, input } of d.releases) {
       const stored = await repos.releases.findByRef(input.version);
       if (stored) {
@@ -128,6 +129,7 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
         if (!target) throw fieldError(`${file}: release`, `release ${release} is neither stored nor declared under releases/`);
         try {
           const moved = await catalog.move(repos, channel, target, { allowDowngrade: false, reason: `declared in ${file}`, forceAction: "declare" }, actor);
+          moves.push(moved);
           if (moved.changed) steps.push({ action: "move-channel", target: input.name, file, detail: `move ${input.name} from ${moved.from?.version ?? "no release"} to ${target.version}` });
         } catch (err) {
           throw withField(err as Error, `${file}: release`);
@@ -135,19 +137,21 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
       }
     }
     if (steps.length > 0) await repos.state.bump("catalog");
-    return steps;
+    return { steps, moves };
   }
 
   return {
     async apply(dir: string, actor: Actor, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
       const declarations = readDeclarations(dir);
       try {
-        const steps = await store.transaction(async (repos) => {
+        // The moves of the attempt that committed (a retried transaction runs again).
+        const { steps, moves } = await store.transaction(async (repos) => {
           const s = await run(repos, declarations, actor);
-          if (opts.dryRun) throw new DryRunRollback(s);
+          if (opts.dryRun) throw new DryRunRollback(s.steps);
           return s;
         });
         if (steps.length > 0) onChange();
+        catalog.movesCommitted(moves);
         return { dryRun: false, steps };
       } catch (err) {
         if (err instanceof DryRunRollback) return { dryRun: true, steps: err.steps };

@@ -45,6 +45,16 @@ export interface PromotionResult {
 
 type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit">;
 
+export interface CatalogServiceOptions {
+  /** After every committed change: this replica's caches must forget. */
+  onChange?: () => void;
+  /**
+   * After every committed move of a channel, whoever asked (the admin API,
+   * `apply`, the first boot): a declared move counts as a promote.
+   */
+  onMoved?: (action: "promote" | "rollback") => void;
+}
+
 function fact(r: Release): ReleaseFact {
   return { id: r.id, version: r.version, yanked: r.yankedAt !== null };
 }
@@ -66,7 +76,7 @@ function refusal(d: Extract<PromotionDecision, { kind: "refuse" }>, version: str
   return d.field ? withField(err, d.field, d.message) : err;
 }
 
-export function catalogService(store: CatalogStore, onChange: () => void = () => {}) {
+export function catalogService(store: CatalogStore, { onChange = () => {}, onMoved = () => {} }: CatalogServiceOptions = {}) {
   async function channelOrThrow(repos: Pick<Repos, "channels">, name: string, field?: string): Promise<Channel> {
     const c = await repos.channels.findByName(name);
     if (!c) throw field ? withField(new ChannelNotFoundError(name), field) : new ChannelNotFoundError(name);
@@ -99,7 +109,12 @@ export function catalogService(store: CatalogStore, onChange: () => void = () =>
       return r;
     });
     if (result.changed) onChange();
+    movesCommitted([result]);
     return result;
+  }
+
+  function movesCommitted(results: PromotionResult[]): void {
+    for (const r of results) if (r.changed && r.action) onMoved(r.action);
   }
 
   /** Moves a channel; shared by promote, rollback and declarative apply. */
@@ -279,6 +294,8 @@ export function catalogService(store: CatalogStore, onChange: () => void = () =>
 
     /** Used by declarative apply: the same rules inside the caller's transaction. */
     move,
+    /** Declarative apply, after its transaction committed: reports the moves `move` made in it. */
+    movesCommitted,
   };
 }
 export type CatalogService = ReturnType<typeof catalogService>;

@@ -82,6 +82,8 @@ t.test("security headers on every answer; no CORS", async (t) => {
 
 t.test("metrics: requests, caches, verifications, promotions, fleet", async (t) => {
   const h = await testApp(t);
+  const promotes = async () => Number(/^chartroom_promotions_total\{action="promote"\} (\d+)/m.exec((await h.app.inject("/metrics")).body)?.[1] ?? 0);
+  t.equal(await promotes(), 3, "the seed's declared moves (apply) are counted where they happen, as promotes");
   const license = h.license({ sub: "metered" });
   await h.poll(license);
   await h.poll(license);
@@ -95,7 +97,7 @@ t.test("metrics: requests, caches, verifications, promotions, fleet", async (t) 
   const value = (re: RegExp) => Number(re.exec(text)?.[1]);
   t.equal(value(/^chartroom_license_verifications_total\{outcome="ok"\} (\d+)/m), 2);
   t.equal(value(/^chartroom_license_verifications_total\{outcome="LICENSE_MALFORMED"\} (\d+)/m), 1);
-  t.equal(value(/^chartroom_promotions_total\{action="promote"\} (\d+)/m), 1);
+  t.equal(value(/^chartroom_promotions_total\{action="promote"\} (\d+)/m), 3 + 1, "and the admin API's promote");
   t.ok(value(/^chartroom_spec_cache_hits_total (\d+)/m) >= 1, "spec cache hit counted");
   t.ok(value(/^chartroom_spec_cache_misses_total (\d+)/m) >= 1, "spec cache miss counted");
   t.ok(value(/^chartroom_license_cache_hits_total (\d+)/m) >= 1, "license cache hit counted");
@@ -105,4 +107,9 @@ t.test("metrics: requests, caches, verifications, promotions, fleet", async (t) 
   t.match(text, /chartroom_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/operator\/channel",status="401"\} 1/);
   t.match(text, /chartroom_cache_entries\{cache="license",kind="max"\} 200000/);
   t.match(text, /chartroom_process_resident_memory_bytes/);
+
+  await h.admin("POST", "/channels/stable/rollback", { reason: "metered" }, "release-engineer");
+  const after = (await h.app.inject("/metrics")).body;
+  t.match(after, /^chartroom_promotions_total\{action="rollback"\} 1$/m, "a rollback");
+  t.equal(await promotes(), 4, "promotes unchanged");
 });

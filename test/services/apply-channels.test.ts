@@ -43,8 +43,11 @@ await eachProvider(t, "dry run prints the plan and writes nothing", async (t, pr
   t.equal(plan.steps.length, 9);
   t.match(plan.steps.find((s) => s.action === "move-channel" && s.target === "stable"), { file: "stable.yaml", detail: /to 0\.58\.1/ });
   t.same(await counts(h), before, "nothing written");
+  const promoted = async () => (await h.ctx.metrics.promotions.get()).values.find((v) => v.labels.action === "promote")?.value ?? 0;
+  t.equal(await promoted(), 0, "nor counted as promotions");
   const real = await h.ctx.declarative.apply(CHANNELS_DIR, actor);
   t.same(real.steps, plan.steps, "the real apply does exactly the plan");
+  t.equal(await promoted(), 3, "its three moves are counted (chartroom_promotions_total)");
 });
 
 await eachProvider(t, "a file that contradicts a stored release fails whole, naming file and field", async (t, provider) => {

@@ -30,11 +30,7 @@ const refParams = z.object({ idOrVersion: releaseRef });
 
 export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const { catalog, audit, metrics } = ctx;
-  function counted(result: Awaited<ReturnType<typeof catalog.promote>>) {
-    if (result.changed && result.action) metrics.promotions.inc({ action: result.action });
-    return toPromotionDto(result);
-  }
+  const { catalog, audit } = ctx;
 
   r.get("/channels", {
     config: { role: "viewer" },
@@ -78,7 +74,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
       description: "Rules: the release exists and is not yanked; with `from` it must be that channel's release; `expectedCurrent` must match (409 PROMOTION_CONFLICT); a lower version needs `allowDowngrade` (recorded as a rollback); promoting the current release is a 200 with changed=false.",
       response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
-  }, async (req) => counted(await catalog.promote(req.params.name, req.body, actorOf(req))));
+  }, async (req) => toPromotionDto(await catalog.promote(req.params.name, req.body, actorOf(req))));
 
   r.post("/channels/:name/rollback", {
     bodyLimit: SMALL_BODY,
@@ -87,7 +83,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
       tags: ["channels"], security, summary: "Roll a channel back (default: to the release before the current one)", params: nameParams, body: rollbackInputSchema,
       response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
-  }, async (req) => counted(await catalog.rollback(req.params.name, req.body, actorOf(req))));
+  }, async (req) => toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
 
   r.get("/channels/:name/history", {
     config: { role: "viewer" },
