@@ -26,7 +26,11 @@ export const settings = {
   bare: env.BENCH_BARE !== "0",
   verifySeconds: posInt(env.BENCH_VERIFY_SECONDS, 3),
   startSamples: posInt(env.BENCH_START_SAMPLES, 3),
-  repeat: posInt(env.BENCH_REPEAT, 1),
+  // interleaved pairs (Chartroom, reference, Chartroom, …) per throughput scenario, and their length
+  repeat: posInt(env.BENCH_REPEAT, 5),
+  pairSeconds: posInt(env.BENCH_PAIR_SECONDS, 4),
+  // another checkout (with its own dist/) measured in the same rounds: an A/B of two builds
+  compare: env.BENCH_COMPARE || undefined,
   // cluster mode: 0 skips it; default: as many workers as CPUs (when there are two or more)
   clusterWorkers: nonNegInt(env.BENCH_CLUSTER_WORKERS, os.availableParallelism?.() ?? os.cpus().length),
 };
@@ -226,7 +230,7 @@ export function get(port, path, headers = {}, timeoutMs = 2000) {
     const req = http.request({ host: "127.0.0.1", port, path, method: "GET", headers, agent: false, timeout: timeoutMs }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks) }));
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
@@ -326,7 +330,7 @@ export function startCommand() {
   return { env, flags: words.slice(node + 1, -1) };
 }
 
-export async function startServer({ tools, keys, dataDir, nodeArgs = [], extraEnv = {}, name = "server" }) {
+export async function startServer({ tools, keys, dataDir, nodeArgs = [], extraEnv = {}, name = "server", build = root }) {
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
   const childEnv = { ...env };
@@ -335,7 +339,7 @@ export async function startServer({ tools, keys, dataDir, nodeArgs = [], extraEn
     PORT: String(port),
     HOST: "127.0.0.1",
     DATABASE_URL: `file:${join(dataDir, "chartroom.db")}`,
-    CHANNELS_DIR: join(root, "channels"),
+    CHANNELS_DIR: join(build, "channels"),
     DATA_DIR: dataDir,
     // warn: fastify logs two lines per request at info ("incoming request", "request completed").
     LOG_LEVEL: "warn",
@@ -353,7 +357,7 @@ export async function startServer({ tools, keys, dataDir, nodeArgs = [], extraEn
   const out = openSync(logFile, "a");
   const start = startCommand();
   Object.assign(childEnv, start.env, extraEnv);
-  const argv = [...tools.serverPrefix, process.execPath, ...start.flags, ...nodeArgs, join(root, "dist/server.js")];
+  const argv = [...tools.serverPrefix, process.execPath, ...start.flags, ...nodeArgs, join(build, "dist/server.js")];
   const t0 = performance.now();
   const child = spawnMeasured(argv, { cwd: dataDir, env: childEnv, stdio: ["ignore", out, out] });
   onCleanup(() => stopChild(child, 1000));
@@ -429,25 +433,47 @@ http {
   return { child, port, workers, stop: () => stopChild(child, 2000) };
 }
 
-// ---------------------------------------------------------------- bare fastify (calibration)
+// ---------------------------------------------------------------- Node references
 
-/** bench/bare-fastify.mjs on CPU 0: fastify alone, same body, ETag and 304 as Chartroom. */
-export async function startBareFastify({ tools, dir, body, etag }) {
-  mkdirSync(dir, { recursive: true });
-  const bodyFile = join(dir, "body.json");
-  writeFileSync(bodyFile, body);
+/**
+ * A reference server (bench/<script>) on CPU 0, with the node flags and
+ * environment of `npm start`, like Chartroom; resolves once /readyz is 200.
+ */
+async function startNodeReference({ tools, name, script, args }) {
   const port = await freePort();
-  const argv = [...tools.serverPrefix, process.execPath, join(benchDir, "bare-fastify.mjs"), String(port), bodyFile, etag];
-  const child = spawnMeasured(argv, { cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+  const start = startCommand();
+  const argv = [...tools.serverPrefix, process.execPath, ...start.flags, join(benchDir, script), String(port), ...args];
+  const child = spawnMeasured(argv, { cwd: root, env: { ...env, ...start.env }, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   onCleanup(() => stopChild(child, 1000));
   try {
     await waitFor200(port, "/readyz", { everyMs: 10, limitMs: 20_000, child });
   } catch (err) {
-    throw new Error(`bare fastify did not start: ${err.message}\n${stderr}`);
+    throw new Error(`${name} did not start: ${err.message}\n${stderr}`);
   }
   return { child, pid: child.pid, port, stop: () => stopChild(child, 2000) };
+}
+
+/** bench/bare-fastify.mjs: fastify alone, same body, ETag and 304 as Chartroom (calibration). */
+export async function startBareFastify({ tools, dir, body, etag }) {
+  mkdirSync(dir, { recursive: true });
+  const bodyFile = join(dir, "body.json");
+  writeFileSync(bodyFile, body);
+  return startNodeReference({ tools, name: "bare fastify", script: "bare-fastify.mjs", args: [bodyFile, etag] });
+}
+
+/**
+ * bench/raw-node.mjs: node:http writing the same bytes and headers as
+ * Chartroom's answer (`ok`/`notModified` header lists), Node's limit.
+ */
+export async function startRawNode({ tools, dir, body, headers }) {
+  mkdirSync(dir, { recursive: true });
+  const bodyFile = join(dir, "body.json");
+  const headersFile = join(dir, "headers.json");
+  writeFileSync(bodyFile, body);
+  writeFileSync(headersFile, JSON.stringify(headers));
+  return startNodeReference({ tools, name: "raw node", script: "raw-node.mjs", args: [bodyFile, headersFile] });
 }
 
 // ---------------------------------------------------------------- wrk
@@ -463,27 +489,9 @@ export async function runWrk({ tools, port, path = SPEC_PATH, script, args = [],
     ...tools.loadPrefix, tools.wrk, "-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "--latency",
     "-s", script, `http://127.0.0.1:${port}${path}`, "--", ...args,
   ];
-  const cpu0 = cpuPids.map(cpuSeconds);
-  const t0 = performance.now();
-  const child = spawnMeasured(argv, { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const killer = setTimeout(() => child.kill("SIGKILL"), (seconds + 60) * 1000);
-  const code = await new Promise((r) => child.on("exit", (c, s) => r(c ?? s)));
-  clearTimeout(killer);
-  const wall = (performance.now() - t0) / 1000;
-  const cpu = cpuPids.map((pid, i) => cpuSeconds(pid) - cpu0[i]);
+  const { stdout, cpuShare, fail } = await spawnWrk(argv, seconds, cpuPids, server);
   const line = stdout.split("\n").find((l) => l.startsWith("BENCH_JSON "));
-  if (!line) {
-    let tail = "";
-    if (server) {
-      const state = server.child.exitCode !== null || server.child.signalCode !== null ? `server exited (${server.child.exitCode ?? server.child.signalCode})` : "server running";
-      tail = `\n${state}; its log:\n${existsSync(server.logFile) ? readFileSync(server.logFile, "utf8").slice(-3000) : ""}`;
-    }
-    throw new Error(`wrk produced no result (exit ${code}):\n${stdout}\n${stderr}${tail}`);
-  }
+  if (!line) fail("no result");
   const r = JSON.parse(line.slice("BENCH_JSON ".length));
   const secs = r.duration_us / 1e6;
   const socketErrors = r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout;
@@ -504,9 +512,101 @@ export async function runWrk({ tools, port, path = SPEC_PATH, script, args = [],
     errors: r.errors,
     bytesPerResponse: r.requests > 0 ? r.bytes / r.requests : 0,
     // Share of one core used by the measured process(es) during the run.
-    cpuShare: cpu.length > 0 ? cpu.reduce((a, b) => a + b, 0) / wall : undefined,
+    cpuShare,
     wrkText: stdout.replace(/^BENCH_JSON .*\n?/m, ""),
   };
+}
+
+/** "1.23ms", "812.00us", "1.01s" → milliseconds. */
+function wrkDuration(text) {
+  const m = /^([0-9.]+)(us|ms|s|m)$/.exec(text.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === "us" ? n / 1000 : m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
+}
+
+/**
+ * Parses plain wrk's text report (no Lua script): Requests/sec, the
+ * --latency distribution, "Non-2xx or 3xx responses" and socket errors.
+ */
+export function parseWrkText(text) {
+  const num = (re) => {
+    const m = re.exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  const pct = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+(\\S+)$`, "m").exec(text);
+    return m ? wrkDuration(m[1]) : NaN;
+  };
+  const total = /^\s+(\d+) requests in ([0-9.]+)(us|ms|s|m),/m.exec(text);
+  if (!total) throw new Error(`not a wrk report:\n${text}`);
+  const se = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors = se ? { connect: +se[1], read: +se[2], write: +se[3], timeout: +se[4] } : { connect: 0, read: 0, write: 0, timeout: 0 };
+  return {
+    rps: num(/^Requests\/sec:\s+([0-9.]+)/m),
+    requests: Number(total[1]),
+    seconds: wrkDuration(total[2] + total[3]) / 1000,
+    p50ms: pct(50),
+    p90ms: pct(90),
+    p99ms: pct(99),
+    maxms: (() => {
+      const m = /^\s+Latency\s+\S+\s+\S+\s+(\S+)/m.exec(text);
+      return m ? wrkDuration(m[1]) : NaN;
+    })(),
+    // wrk counts neither 2xx nor 3xx here; a 200 where a 304 was expected
+    // is not one of these: the checking pass (runWrk with a Lua script) tells.
+    bad: num(/^\s+Non-2xx or 3xx responses:\s+(\d+)/m),
+    socketErrors: errors.connect + errors.read + errors.write + errors.timeout,
+    errors,
+  };
+}
+
+/**
+ * Throughput run with plain wrk, no Lua script: wrk's own C path, so the
+ * load generator never caps the reference (a Lua response() callback holds
+ * wrk itself below nginx's rate on this machine). Fixed headers only.
+ * Statuses: wrk's non-2xx/3xx count; the expected status itself is checked
+ * by a short pass of runWrk (Lua) before the measured runs.
+ */
+export async function runWrkPlain({ tools, port, path = SPEC_PATH, headers = {}, seconds, connections = settings.connections, cpuPids = [], server }) {
+  const argv = [...tools.loadPrefix, tools.wrk, "-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "--latency"];
+  for (const [k, v] of Object.entries(headers)) if (v) argv.push("-H", `${k}: ${v}`);
+  argv.push(`http://127.0.0.1:${port}${path}`);
+  const { stdout, cpuShare, fail } = await spawnWrk(argv, seconds, cpuPids, server);
+  try {
+    return { ...parseWrkText(stdout), extra: 0, cpuShare, wrkText: stdout };
+  } catch {
+    return fail("no report");
+  }
+}
+
+/**
+ * Spawns one wrk run and waits for it; `cpuShare` is the share of one core
+ * the `cpuPids` used meanwhile. `fail(what)` throws with wrk's output and
+ * the server's state and log tail.
+ */
+async function spawnWrk(argv, seconds, cpuPids, server) {
+  const cpu0 = cpuPids.map(cpuSeconds);
+  const t0 = performance.now();
+  const child = spawnMeasured(argv, { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const killer = setTimeout(() => child.kill("SIGKILL"), (seconds + 60) * 1000);
+  const code = await new Promise((r) => child.on("exit", (c, s) => r(c ?? s)));
+  clearTimeout(killer);
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuPids.map((pid, i) => cpuSeconds(pid) - cpu0[i]);
+  const fail = (what) => {
+    let tail = "";
+    if (server) {
+      const state = server.child.exitCode !== null || server.child.signalCode !== null ? `server exited (${server.child.exitCode ?? server.child.signalCode})` : "server running";
+      tail = `\n${state}; its log:\n${existsSync(server.logFile) ? readFileSync(server.logFile, "utf8").slice(-3000) : ""}`;
+    }
+    throw new Error(`wrk produced ${what} (exit ${code}):\n${stdout}\n${stderr}${tail}`);
+  };
+  return { stdout, cpuShare: cpu.length > 0 ? cpu.reduce((a, b) => a + b, 0) / wall : undefined, fail };
 }
 
 // ---------------------------------------------------------------- licenses

@@ -41,6 +41,8 @@ import {
   root,
   runMeasured,
   runWrk,
+  runWrkPlain,
+  startRawNode,
   settings,
   signLicenses,
   sleep,
@@ -51,8 +53,10 @@ import {
 } from "./lib.mjs";
 
 const TARGETS = {
-  warmRatio: 0.6,
-  warmP99Ms: 5,
+  // issue #12: warm poll against raw node:http (Node's limit) and nginx, same run
+  warmRatioRaw: 0.9,
+  warmRatioNginx: 0.6,
+  warmP99RatioRaw: 1.5,
   coldRatio: 0.7,
   rssBytes: 200 * 1024 * 1024,
   readyMs: 1500,
@@ -64,12 +68,6 @@ const fmtMs = (n) => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : "—");
 const fmtRatio = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "—");
 const fmtMB = (n) => (Number.isFinite(n) ? `${(n / MB).toFixed(0)} MB` : "—");
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-
-/** The run with the median req/s of several (the one reported). */
-function medianRun(runs) {
-  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
-  return { ...sorted[Math.floor((sorted.length - 1) / 2)], allRps: runs.map((r) => r.rps) };
-}
 
 function summary(r) {
   if (!r) return null;
@@ -177,51 +175,102 @@ async function main() {
   results.spec = { bytes: body.length, etag, nginxEtag, byteEqualThroughNginx: true, chartroomHeaders: first.headers, nginxHeaders: viaNginx.headers };
   log(`spec: ${body.length} bytes, ETag ${etag}; nginx serves the same bytes`);
 
+  // the same headers Chartroom answered with, for the raw node:http reference
+  // (Node adds date, connection and keep-alive itself; the request id is per request)
+  const own = (raw) => {
+    const out = [];
+    for (let i = 0; i < raw.length; i += 2) if (!["date", "connection", "keep-alive", "x-request-id", "transfer-encoding"].includes(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
+    return out;
+  };
+  const raw = await startRawNode({ tools, dir: join(tmp, "raw"), body, headers: { ok: own(first.rawHeaders), notModified: own(c304.rawHeaders), etag } });
+  const viaRaw = await get(raw.port, SPEC_PATH, { authorization: warmAuth });
+  if (viaRaw.status !== 200 || !viaRaw.body.equals(body)) throw new Error("raw node does not serve the exact bytes of the spec");
+  results.spec.rawNodeHeaders = viaRaw.headers;
+
   // calibration: bare fastify with the same pre-serialized body (what fastify alone costs here)
   const bare = settings.bare ? await startBareFastify({ tools, dir: join(tmp, "bare"), body, etag }) : undefined;
+  // A/B: another checkout's build, measured in the same rounds (BENCH_COMPARE=DIR)
+  const other = settings.compare ? await startServer({ tools, keys, dataDir: join(tmp, "compare"), name: "compare", build: settings.compare }) : undefined;
+  if (other) {
+    const o = await get(other.port, SPEC_PATH, { authorization: warmAuth });
+    if (o.status !== 200) throw new Error(`the compared build answered ${o.status}`);
+    log(`comparing with ${settings.compare} (its spec: ${o.body.length} bytes${o.body.equals(body) ? ", identical" : ", DIFFERENT bytes"})`);
+  }
 
+  const plain = (port, cpuPids, server) => (headers, seconds) => runWrkPlain({ tools, port, headers, seconds, cpuPids, server });
+  const check = (port, server) => (args) => runWrk({ tools, port, script: fixedLua, args, seconds: 1, server });
   const contenders = {
-    n: { label: "nginx         ", run: (a, s) => runWrk({ tools, port: nginx.port, script: fixedLua, args: a, seconds: s, cpuPids: nginx.workers() }) },
-    c: { label: "Chartroom     ", run: (a, s) => runWrk({ tools, port: warm.port, script: fixedLua, args: a, seconds: s, cpuPids: [warm.pid], server: warm }) },
-    ...(bare ? { b: { label: "bare fastify  ", run: (a, s) => runWrk({ tools, port: bare.port, script: fixedLua, args: a, seconds: s, cpuPids: [bare.pid] }) } } : {}),
+    c: { label: "Chartroom     ", port: warm.port, run: plain(warm.port, [warm.pid], warm), check: check(warm.port, warm) },
+    n: { label: "nginx         ", port: nginx.port, run: plain(nginx.port, nginx.workers()), check: check(nginx.port) },
+    r: { label: "raw node:http ", port: raw.port, run: plain(raw.port, [raw.pid]), check: check(raw.port) },
+    ...(bare ? { b: { label: "bare fastify  ", run: plain(bare.port, [bare.pid]), check: check(bare.port) } } : {}),
+    ...(other ? { x: { label: "compared build", run: plain(other.port, [other.pid], other), check: check(other.port, other) } } : {}),
   };
   const who = Object.keys(contenders);
 
   if (settings.warmupSeconds > 0) {
     log(`warm-up ${settings.warmupSeconds} s each`);
-    for (const k of who) await contenders[k].run([warmAuth, "-", "200"], settings.warmupSeconds);
+    for (const k of who) await contenders[k].run({ authorization: warmAuth }, settings.warmupSeconds);
   }
 
-  /** Runs every contender `repeat` times, rotating the order; the median run of each. */
-  async function round(name, argsOf) {
+  /**
+   * One scenario as interleaved rounds: in each round every contender runs
+   * once (the order rotates, so a drift in the machine's speed hits all
+   * alike), and Chartroom's ratio to each reference is taken within the
+   * round. Reported: the median of the per-round ratios, and each
+   * contender's median req/s and p99. Before the rounds, a 1 s pass with the
+   * Lua script checks that every answer has the expected status.
+   */
+  async function rounds(name, headersOf, expected) {
+    const checks = {};
+    for (const k of who) {
+      const h = headersOf(k);
+      const c = await contenders[k].check([h.authorization ?? "-", h["if-none-match"] ?? "-", String(expected)]);
+      checks[k] = { ok: c.ok, bad: c.bad, badStatuses: c.badStatuses };
+      if (c.bad > 0) log(`WARNING: ${name} ${contenders[k].label}: ${c.bad} of ${c.ok + c.bad} answers were not ${expected} (${c.badStatuses})`);
+    }
     const runs = Object.fromEntries(who.map((k) => [k, []]));
     for (let i = 0; i < settings.repeat; i++) {
-      // rotate who goes first, so a drift in background load hits all alike
       const order = who.map((_, j) => who[(i + j) % who.length]);
       for (const k of order) {
-        const r = await contenders[k].run(argsOf(k), settings.seconds);
+        const r = await contenders[k].run(headersOf(k), settings.pairSeconds);
         runs[k].push(r);
-        log(`${name} ${contenders[k].label}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
+        log(`${name} round ${i + 1} ${contenders[k].label}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, non-2xx/3xx ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
       }
     }
-    return Object.fromEntries(who.map((k) => [k, medianRun(runs[k])]));
+    const perRound = (k, f) => runs.c.map((c, i) => f(c, runs[k][i]));
+    const out = { expected, checks, rounds: settings.repeat, seconds: settings.pairSeconds };
+    for (const k of who) {
+      const rs = runs[k];
+      out[k] = {
+        rps: median(rs.map((r) => r.rps)),
+        p50ms: median(rs.map((r) => r.p50ms)),
+        p99ms: median(rs.map((r) => r.p99ms)),
+        allRps: rs.map((r) => Math.round(r.rps)),
+        allP99ms: rs.map((r) => r.p99ms),
+        bad: rs.reduce((a, r) => a + r.bad, 0) + checks[k].bad,
+        socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
+        cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
+      };
+    }
+    out.ratioNginx = median(perRound("n", (c, n) => c.rps / n.rps));
+    out.ratioRaw = median(perRound("r", (c, r) => c.rps / r.rps));
+    out.p99RatioRaw = median(perRound("r", (c, r) => c.p99ms / r.p99ms));
+    out.rawToNginx = median(runs.r.map((r, i) => r.rps / runs.n[i].rps));
+    if (bare) out.bareRatioRaw = median(runs.b.map((b, i) => b.rps / runs.r[i].rps));
+    if (other) out.compareRatio = median(runs.x.map((x, i) => x.rps / runs.c[i].rps));
+    out.allRatiosRaw = perRound("r", (c, r) => +(c.rps / r.rps).toFixed(3));
+    out.allRatiosNginx = perRound("n", (c, n) => +(c.rps / n.rps).toFixed(3));
+    out.wrkText = { chartroom: runs.c.at(-1).wrkText, nginx: runs.n.at(-1).wrkText, rawNode: runs.r.at(-1).wrkText };
+    return out;
   }
-  const scenarioOf = (x) => ({
-    chartroom: summary(x.c),
-    nginx: summary(x.n),
-    bareFastify: x.b ? summary(x.b) : null,
-    ratio: x.c.rps / x.n.rps,
-    bareRatio: x.b ? x.b.rps / x.n.rps : null,
-    // per CPU-second of the measured process: less sensitive to other load on the machine
-    ratioPerCpuSecond: x.c.rps / x.c.cpuShare / (x.n.rps / x.n.cpuShare),
-  });
 
-  const w = await round("warm 200", () => [warmAuth, "-", "200"]);
-  S.warm = { ...scenarioOf(w), wrkText: { chartroom: w.c.wrkText, nginx: w.n.wrkText, bareFastify: w.b?.wrkText } };
-  const n = await round("304     ", (k) => [warmAuth, k === "n" ? nginxEtag : etag, "304"]);
-  S.notModified = scenarioOf(n);
+  S.warm = await rounds("warm 200", () => ({ authorization: warmAuth }), 200);
+  S.notModified = await rounds("304     ", (k) => ({ authorization: warmAuth, "if-none-match": k === "n" ? nginxEtag : etag }), 304);
   if (bare) await bare.stop();
+  if (other) await other.stop();
   results.warmServer = { peakRssBytes: memory(warm.pid).hwm };
+  await raw.stop();
   await nginx.stop();
   await warm.stop();
 
@@ -287,7 +336,7 @@ async function main() {
       }
       if (seen.size < workers) log(`WARNING: only ${seen.size} of ${workers} workers answered within 30 s`);
       if (settings.warmupSeconds > 0) await runWrk({ tools: unpinned, port: s.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server: s });
-      const w = await runWrk({ tools: unpinned, port: s.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.seconds, server: s });
+      const w = await runWrkPlain({ tools: unpinned, port: s.port, headers: { authorization: warmAuth }, seconds: settings.seconds, server: s });
       const c = await runWrk({ tools: unpinned, port: s.port, script: tokensLua, args: [headersFile, "1", String(N), "200"], seconds: settings.seconds, server: s });
       cl[workers] = { warm: summary(w), cold: summary(c), readyMs: s.readyMs };
       log(`cluster, ${workers} worker(s), unpinned: warm ${fmtInt(w.rps)} req/s (p99 ${fmtMs(w.p99ms)}, bad ${w.bad}), cold ${fmtInt(c.rps)} req/s (p99 ${fmtMs(c.p99ms)}, bad ${c.bad})`);
@@ -363,35 +412,29 @@ async function main() {
     met: st.medianMs <= TARGETS.readyMs,
   });
   const W = S.warm;
-  rows.push({
-    scenario: "warm licensed GET (200)",
-    rps: fmtInt(W.chartroom.rps), p50: fmtMs(W.chartroom.p50ms), p99: fmtMs(W.chartroom.p99ms),
-    reference: `nginx static ${fmtInt(W.nginx.rps)} (p50 ${fmtMs(W.nginx.p50ms)}, p99 ${fmtMs(W.nginx.p99ms)})`,
-    ratio: fmtRatio(W.ratio),
-    target: `≥ ${TARGETS.warmRatio}×, p99 ≤ ${TARGETS.warmP99Ms} ms, 0 non-2xx`,
-    met: W.ratio >= TARGETS.warmRatio && W.chartroom.p99ms <= TARGETS.warmP99Ms && W.chartroom.bad === 0 && W.chartroom.socketErrors === 0,
-    note: `non-2xx ${W.chartroom.bad}, socket errors ${W.chartroom.socketErrors}; per CPU-second ${fmtRatio(W.ratioPerCpuSecond)}`,
-  });
-  if (W.bareFastify) {
-    rows.push({
-      scenario: "  calibration: bare fastify, pre-serialized body",
-      rps: fmtInt(W.bareFastify.rps), p50: fmtMs(W.bareFastify.p50ms), p99: fmtMs(W.bareFastify.p99ms),
-      reference: `nginx static ${fmtInt(W.nginx.rps)}`,
-      ratio: fmtRatio(W.bareRatio),
-      target: "— (issue's reference: 0.67×)",
-      met: undefined,
-    });
-  }
+  const scenarioRows = (title, X, reference304) => {
+    const refs = `nginx ${fmtInt(X.n.rps)} (p99 ${fmtMs(X.n.p99ms)}); raw node:http ${fmtInt(X.r.rps)} (p99 ${fmtMs(X.r.p99ms)})`;
+    return [
+      {
+        scenario: title,
+        rps: fmtInt(X.c.rps), p50: fmtMs(X.c.p50ms), p99: fmtMs(X.c.p99ms),
+        reference: refs,
+        ratio: `${fmtRatio(X.ratioRaw)} raw, ${fmtRatio(X.ratioNginx)} nginx`,
+        target: reference304
+          ? `all ${X.expected} (ratios reported)`
+          : `≥ ${TARGETS.warmRatioRaw}× raw, ≥ ${TARGETS.warmRatioNginx}× nginx (stretch), p99 ≤ ${TARGETS.warmP99RatioRaw}× raw's, 0 non-2xx`,
+        met: reference304
+          ? X.c.bad === 0 && X.c.socketErrors === 0
+          : X.ratioRaw >= TARGETS.warmRatioRaw && X.p99RatioRaw <= TARGETS.warmP99RatioRaw && X.c.bad === 0 && X.c.socketErrors === 0,
+        note: `median of ${X.rounds} interleaved rounds of ${X.seconds} s; per-round ratios to raw node ${X.allRatiosRaw.join(", ")}, to nginx ${X.allRatiosNginx.join(", ")}; p99 ratio to raw node ${fmtRatio(X.p99RatioRaw)}; raw node / nginx ${fmtRatio(X.rawToNginx)}; nginx ${X.ratioNginx >= TARGETS.warmRatioNginx ? "≥" : "<"} ${TARGETS.warmRatioNginx}×; unexpected statuses ${X.c.bad}, socket errors ${X.c.socketErrors}`,
+      },
+      ...(X.b ? [{ scenario: "  calibration: bare fastify, Buffer body", rps: fmtInt(X.b.rps), p50: fmtMs(X.b.p50ms), p99: fmtMs(X.b.p99ms), reference: "raw node:http", ratio: `${fmtRatio(X.bareRatioRaw)} raw`, target: "—", met: undefined }] : []),
+      ...(X.x ? [{ scenario: "  A/B: compared build (BENCH_COMPARE)", rps: fmtInt(X.x.rps), p50: fmtMs(X.x.p50ms), p99: fmtMs(X.x.p99ms), reference: "this build's Chartroom", ratio: fmtRatio(X.compareRatio), target: "—", met: undefined }] : []),
+    ];
+  };
+  rows.push(...scenarioRows("warm licensed GET (200)", W, false));
   const NM = S.notModified;
-  rows.push({
-    scenario: "304 (If-None-Match)",
-    rps: fmtInt(NM.chartroom.rps), p50: fmtMs(NM.chartroom.p50ms), p99: fmtMs(NM.chartroom.p99ms),
-    reference: `nginx static 304 ${fmtInt(NM.nginx.rps)} (p50 ${fmtMs(NM.nginx.p50ms)}, p99 ${fmtMs(NM.nginx.p99ms)})`,
-    ratio: fmtRatio(NM.ratio),
-    target: "all 304 (no ratio target; warm's 0.6× for reference)",
-    met: NM.chartroom.bad === 0 && NM.chartroom.socketErrors === 0,
-    note: `non-304 ${NM.chartroom.bad}; ratio ${NM.ratio >= TARGETS.warmRatio ? "≥" : "<"} 0.6×; per CPU-second ${fmtRatio(NM.ratioPerCpuSecond)}${NM.bareFastify ? `; bare fastify 304: ${fmtInt(NM.bareFastify.rps)} req/s (${fmtRatio(NM.bareRatio)})` : ""}`,
-  });
+  rows.push(...scenarioRows("304 (If-None-Match)", NM, true));
   const C = S.cold;
   rows.push({
     scenario: "cold: every request a never-seen license",
@@ -462,14 +505,14 @@ async function main() {
     "",
     `Chartroom benchmark — ${startedAt.toISOString()} — ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), pinned: ${env.pinned}, nice ${env.nice}`,
     `server started as npm start runs it: ${env.startCommand}`,
-    `wrk -t1 -c${settings.connections} -d${settings.seconds}s --latency; warm-up ${settings.warmupSeconds} s; spec ${body.length} bytes; load average at start ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, at end ${results.loadavgAtEnd.map((l) => l.toFixed(2)).join(" ")}`,
+    `throughput: plain wrk -t1 -c${settings.connections} -d${settings.pairSeconds}s --latency (no Lua), ${settings.repeat} interleaved rounds, medians; cold and 100k: wrk with a Lua script, ${settings.seconds} s; warm-up ${settings.warmupSeconds} s; spec ${body.length} bytes; load average at start ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, at end ${results.loadavgAtEnd.map((l) => l.toFixed(2)).join(" ")}`,
     "",
     line(cols.map(([, h]) => h)),
     "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|",
     ...rows.map((r) => line(cols.map(([k]) => cell(r, k)))),
     "",
     ...rows.filter((r) => r.note).map((r) => `  ${r.scenario}: ${r.note}`),
-    `  CPU share of the measured process during the runs (1.00 = one full core): warm Chartroom ${W.chartroom.cpuShare?.toFixed(2)}, nginx ${W.nginx.cpuShare?.toFixed(2)}; cold ${C.chartroom.cpuShare?.toFixed(2)}`,
+    `  CPU share of the measured process during the runs (1.00 = one full core): warm Chartroom ${W.c.cpuShare?.toFixed(2)}, nginx ${W.n.cpuShare?.toFixed(2)}, raw node ${W.r.cpuShare?.toFixed(2)}; cold ${C.chartroom.cpuShare?.toFixed(2)}`,
     `  in-process verify/s: node:crypto ${fmtInt(verify.crypto.perSecond)}, fast-jwt ${fmtInt(verify.fastjwt.perSecond)}, Chartroom LicenseVerifier ${fmtInt(verify.chartroom.perSecond)}; cold/LicenseVerifier ${fmtRatio(C.ratioToLicenseVerifier)}`,
     "",
     "Bounds:",

@@ -13,6 +13,8 @@ import { fleetRecorder } from "./services/fleet-recorder.js";
 import { licenseService } from "./services/license-service.js";
 import { readinessService } from "./services/readiness.js";
 import { revocationSet } from "./services/revocations.js";
+import { pollGate } from "./services/poll-gate.js";
+import { createRateLimits } from "./services/rate-limits.js";
 import { specService } from "./services/spec-service.js";
 import { stateWatcher } from "./services/state-watcher.js";
 import { stateListener } from "./db/state-listener.js";
@@ -72,6 +74,19 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       if (change.overridesChanged) await specs.loadOverrides();
     },
   });
+  const limits = await createRateLimits({
+    ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
+    licensePerMinute: config.RATE_LIMIT_LICENSE_PER_MINUTE,
+    adminPerMinute: config.RATE_LIMIT_ADMIN_PER_MINUTE,
+    redisUrl: config.REDIS_URL,
+    onRefused: (limit) => metrics.rateLimited.labels(limit).inc(),
+    onStoreError: (limit, err) => {
+      metrics.rateLimitStoreErrors.labels(limit).inc();
+      log.warn({ limit, err: err.message }, "rate-limit store (Redis) failed; request let through unlimited");
+    },
+    onRedisError: (err) => log.warn({ err: err.message }, "rate-limit store (Redis) connection error; limits are skipped while it is down"),
+  });
+  const gate = pollGate({ verifier, revocations, metrics, ipLimit: limits.ip, licenseLimit: limits.license });
   const fleet = fleetRecorder({
     write: (batch) => store.instances.recordMany(batch),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
@@ -139,6 +154,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     licenses,
     audit: auditService(store),
     fleet,
+    limits,
+    gate,
     watcher,
     health,
     readiness,
@@ -173,6 +190,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       watcher.stop();
       await listener?.stop();
       await fleet.stop().catch((err: unknown) => log.warn({ err }, "fleet records not flushed at shutdown"));
+      await limits.close();
       await store.close();
     },
   };

@@ -51,6 +51,7 @@ export function createMetrics() {
   const dbErrors = new client.Counter({ name: "chartroom_database_errors_total", help: "Database calls that failed because the database was unreachable", registers: [registry] });
   const staleServes = new client.Counter({ name: "chartroom_stale_responses_total", help: "Operator answers served from cache while the database was unreachable", registers: [registry] });
   const rateLimited = new client.Counter({ name: "chartroom_rate_limited_total", help: "Requests refused with 429, by limit", labelNames: ["limit"] as const, registers: [registry] });
+  const rateLimitStoreErrors = new client.Counter({ name: "chartroom_rate_limit_store_errors_total", help: "Limit checks the shared store (Redis) could not answer; those requests went through unlimited", labelNames: ["limit"] as const, registers: [registry] });
 
   const okVerification = {
     inc(): void {
@@ -121,22 +122,24 @@ export function createMetrics() {
     });
   }
 
-  /** Polls answered by the fast path (routes/operator-fast-path.ts), read at scrape time. */
-  function bindFastPath(stats: () => { 200: number; 304: number }): void {
-    new client.Counter({
-      name: "chartroom_operator_fast_responses_total",
-      help: "Operator polls answered from memory outside the router, by status; these are not in chartroom_http_request_duration_seconds",
-      labelNames: ["status"] as const,
-      registers: [registry],
-      collect() {
-        const s = stats();
-        this.reset();
-        this.inc({ status: "200" }, s[200]);
-        this.inc({ status: "304" }, s[304]);
-      },
-    });
-  }
-
-  return { registry, requests, bindFastPath, licenseVerifications, okVerification, promotions, notifyLag, dbErrors, staleServes, rateLimited, bindSources };
+  return { registry, requests, licenseVerifications, okVerification, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Records requests of one route in chartroom_http_request_duration_seconds:
+ * (method, status, elapsed ms). The label set of each (method, status) is
+ * bound once and kept.
+ */
+export function requestObserver(metrics: Pick<Metrics, "requests">, route: string) {
+  const bound = new Map<string, { observe(v: number): void }>();
+  return (method: string, status: number, elapsedMs: number): void => {
+    const key = method + status;
+    let o = bound.get(key);
+    if (!o) {
+      o = metrics.requests.labels(method, route, String(status));
+      bound.set(key, o);
+    }
+    o.observe(elapsedMs / 1000);
+  };
+}

@@ -185,8 +185,9 @@ function osUser(env: Record<string, string | undefined>): string {
 export async function runApply(env: Record<string, string | undefined>, stderr: Out, dir: string, dryRun: boolean) {
   const full = configFrom(env);
   // apply needs the database only: leave the keys out, so a missing or
-  // broken key file is not its problem and no development keys are made.
-  const config: Config = { ...full, devKeys: false, LICENSE_JWKS_FILE: undefined, LICENSE_SIGNING_KEY_FILE: undefined };
+  // broken key file is not its problem and no development keys are made;
+  // and the rate-limit store (Redis), which only a server uses.
+  const config: Config = { ...full, devKeys: false, LICENSE_JWKS_FILE: undefined, LICENSE_SIGNING_KEY_FILE: undefined, REDIS_URL: undefined };
   const log = pino({ level: "warn", base: null }, new Writable({ write: (chunk, _enc, cb) => void (stderr.write(String(chunk)), cb()) }));
   await withDb(config, () => migrate(config.DATABASE_URL));
   const ctx = await createContext(config, log);

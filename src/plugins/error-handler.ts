@@ -4,6 +4,7 @@
 // with the request id instead.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
+import { API_SECURITY_HEADERS } from "./security-headers.js";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
 import {
@@ -130,9 +131,12 @@ export default fp(
       const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
       if (typeof retryAfter === "number" && !reply.hasHeader("retry-after")) reply.header("retry-after", String(retryAfter));
       if (body.statusCode === 503 && !reply.hasHeader("retry-after")) reply.header("retry-after", "5");
+      // The operator routes carry no helmet (src/app.ts): their errors get the API's constant block.
+      if (!reply.hasHeader("content-security-policy")) reply.headers(API_SECURITY_HEADERS);
       reply.code(body.statusCode).type("application/json; charset=utf-8").send(body);
     });
     app.setNotFoundHandler((req, reply) => {
+      reply.headers(API_SECURITY_HEADERS);
       reply.code(404).send(fromCatalogue(new RouteNotFoundError(req.method, req.url.split("?")[0])));
     });
   },

@@ -1,16 +1,23 @@
-// The operator endpoints (API.md §1): what a W&B-style operator polls.
+// The operator endpoints (docs/api.md §1): what a W&B-style operator polls.
+// One pipeline for every poll: this fastify route, and nothing beside it.
 // The warm path is synchronous: a cached license verification, a Set lookup
-// for revocation, a cached pre-serialized body. No database, no signature
-// check, no JSON serialization per request.
+// for revocation, an in-memory rate-limit counter (src/services/poll-gate.ts),
+// a cached pre-serialized body and its header block (src/services/spec.ts).
+// No database, no signature check, no JSON serialization, no promise per
+// request. Where the time goes and what it costs: docs/performance.md.
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { z } from "zod";
 import type { License } from "../licensing/verify-license.js";
 import type { Context } from "../context.js";
+import type { Poll } from "../services/fleet-recorder.js";
+import type { Admission } from "../services/poll-gate.js";
 import type { SerializedSpec } from "../services/spec.js";
-import { pollGate, type Admission } from "../services/poll-gate.js";
 import { errorResponses } from "./openapi-shared.js";
 import { NotReadyError } from "../errors.js";
-import { CHANNEL_PATH, handedOver, matchesEtag, operatorFastPath, pollHeaders, servedPoll, type OperatorFastPath } from "./operator-fast-path.js";
+import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
+
+export const CHANNEL_PATH = "/api/v1/operator/channel";
+export const PINNED_PATH = "/api/v1/operator/channel/release/:versionId";
 
 const specResponse = z
   .object({
@@ -31,31 +38,45 @@ declare module "fastify" {
   }
 }
 
-export interface OperatorRoutesOptions {
-  ctx: Context;
-  /** Receives the fast path (the server's request listener uses it). */
-  onFastPath?: (fast: OperatorFastPath) => void;
+/** RFC 9110 If-None-Match: weak comparison, lists, and "*". */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header === etag) return true;
+  if (header.trim() === "*") return true;
+  for (const part of header.split(",")) {
+    const tag = part.trim().replace(/^W\//, "");
+    if (tag === etag) return true;
+  }
+  return false;
 }
 
-export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: OperatorRoutesOptions) {
-  const { verifier, revocations, specs, fleet, health, metrics } = ctx;
-  app.decorateRequest("license", null);
+/** What the fleet records of a poll that was answered with `spec`. */
+export function servedPoll(license: License, spec: SerializedSpec, userAgent: string | undefined): Poll {
+  return {
+    sub: license.sub,
+    channel: license.channel,
+    releaseId: spec.releaseId,
+    releaseVersion: spec.version,
+    jti: license.jti ?? null,
+    licenseExp: license.exp,
+    userAgent: userAgent === undefined ? null : userAgent.length > 256 ? userAgent.slice(0, 256) : userAgent,
+  };
+}
 
-  const gate = pollGate({
-    verifier,
-    revocations,
-    metrics,
-    ipLimit: app.limits?.ip ?? null,
-    licenseLimit: app.limits?.license ?? null,
-  });
-  const fast = operatorFastPath({ gate, specs, fleet, health, trustProxy: ctx.config.TRUST_PROXY });
-  metrics.bindFastPath(() => fast.stats());
-  app.addHook("preClose", (done) => {
-    fast.close();
-    done();
-  });
-  // At info and below every poll is logged, which only fastify's pipeline does.
-  if (!["info", "debug", "trace"].includes(ctx.config.OPERATOR_LOG_LEVEL)) onFastPath?.(fast);
+/** The headers of a poll's answer (x-request-id aside), one frozen block per serialized spec. */
+const headerBlocks = new WeakMap<SerializedSpec, Readonly<Record<string, string>>>();
+export function pollHeaders(spec: SerializedSpec): Readonly<Record<string, string>> {
+  let block = headerBlocks.get(spec);
+  if (!block) {
+    block = Object.freeze({ ...API_SECURITY_HEADERS, etag: spec.etag, "cache-control": "no-cache" });
+    headerBlocks.set(spec, block);
+  }
+  return block;
+}
+
+export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+  const { gate, specs, fleet, health, metrics } = ctx;
+  app.decorateRequest("license", null);
 
   function settle(req: FastifyRequest, admission: Admission, done: HookHandlerDoneFunction): void {
     if (admission.error) return done(admission.error);
@@ -63,22 +84,15 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
     done();
   }
 
-  /**
-   * onRequest: admit the poll (license, revocation, limits; see
-   * services/poll-gate.ts), or take the admission the fast path decided.
-   */
+  /** onRequest: admit the poll (license, revocation, limits; src/services/poll-gate.ts). */
   function authenticate(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     // Before the first load, the revocations are not known yet: a revoked
     // license would pass. The server listens that early for /healthz, and a
     // restarted cluster worker gets connections whatever /readyz says.
     if (!health.loaded) return done(new NotReadyError());
-    const admission = handedOver(req.raw) ?? gate.admit(req.headers.authorization, req.ip);
-    if (admission instanceof Promise) {
-      admission.then((a) => settle(req, a, done), done);
-      return;
-    }
-    // With an address, admit() always decides.
-    settle(req, admission!, done);
+    const admission = gate.admit(req.headers.authorization, req.ip);
+    if (admission instanceof Promise) admission.then((a) => settle(req, a, done), done);
+    else settle(req, admission, done);
   }
 
   // One logger for every poll, made once: fastify would otherwise build a
@@ -88,6 +102,11 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
   const childLoggerFactory = (logger: FastifyBaseLogger) =>
     (pollLogger ??= logger.child({ path: "operator" }, { level: ctx.config.OPERATOR_LOG_LEVEL }));
 
+  /**
+   * Every answered poll goes through here: the fleet record, the stale
+   * marker and its metric, the headers, 304 or the body. Latency and status
+   * are counted for every request by the app's onResponse hook (src/app.ts).
+   */
   function send(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec): FastifyReply {
     fleet.record(servedPoll(license, spec, req.headers["user-agent"]));
     reply.headers(pollHeaders(spec));
@@ -97,10 +116,11 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
       metrics.staleServes.inc();
     }
     if (matchesEtag(req.headers["if-none-match"], spec.etag)) return reply.code(304).send();
-    return reply.type("application/json; charset=utf-8").send(spec.body);
+    return reply.header("content-type", "application/json; charset=utf-8").send(spec.body);
   }
 
-  function answer(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec | Promise<SerializedSpec>) {
+  function answer(req: FastifyRequest, reply: FastifyReply, spec: SerializedSpec | Promise<SerializedSpec>) {
+    const license = req.license!;
     if (spec instanceof Promise) return spec.then((s) => send(req, reply, license, s));
     return send(req, reply, license, spec);
   }
@@ -120,7 +140,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
     // Refusals and failures still log at warn and above; counts are in /metrics.
     logLevel: ctx.config.OPERATOR_LOG_LEVEL,
     childLoggerFactory,
-    helmet: false as const,
+    // The poll gate applies the per-IP limit where a request costs a signature check.
+    config: { ipLimit: false },
   };
 
   app.get(
@@ -134,14 +155,11 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
         description: 'Auth: Basic base64("license:" + JWT), as the W&B operator sends it, or Bearer JWT. Headers: strong ETag (If-None-Match → 304), Cache-Control: no-cache, X-Chartroom-Stale: true when served from cache during a database outage.',
       },
     },
-    (req, reply) => {
-      const license = req.license!;
-      return answer(req, reply, license, specs.channelSpec(license.channel, license.sub));
-    },
+    (req, reply) => answer(req, reply, specs.channelSpec(req.license!.channel, req.license!.sub)),
   );
 
   app.get(
-    "/api/v1/operator/channel/release/:versionId",
+    PINNED_PATH,
     {
       ...pollRoute,
       schema: {
@@ -152,9 +170,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onFastPath }: 
       },
     },
     (req, reply) => {
-      const license = req.license!;
       const { versionId } = req.params as { versionId: string };
-      return answer(req, reply, license, specs.pinnedSpec(license.channel, versionId, license.sub));
+      return answer(req, reply, specs.pinnedSpec(req.license!.channel, versionId, req.license!.sub));
     },
   );
 }

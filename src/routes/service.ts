@@ -1,15 +1,20 @@
-// Service endpoints (API.md §4): liveness, readiness, the license JWKS.
+// Service endpoints (docs/api.md §4): liveness, readiness, the license JWKS.
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Context } from "../context.js";
 import { metricsText } from "../cluster.js";
 
 export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+  // Probes and metrics are never rate-limited (src/plugins/rate-limits.ts).
+  const unlimited = { ipLimit: false };
+
   app.get("/healthz", {
+    config: unlimited,
     schema: { tags: ["service"], summary: "The process is alive", response: { 200: z.object({ status: z.literal("ok") }) } },
   }, async () => ({ status: "ok" as const }));
 
   app.get("/readyz", {
+    config: unlimited,
     schema: {
       tags: ["service"],
       summary: "Ready: database reachable and every migration applied",
@@ -23,6 +28,7 @@ export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   });
 
   app.get("/metrics", {
+    config: unlimited,
     schema: {
       tags: ["service"],
       summary: "Prometheus metrics (text exposition format)",

@@ -1,14 +1,14 @@
 // Who may poll: the admission of one operator request (license, revocation,
-// rate limits), in the order API.md §2 and the limits require. Shared by the
-// fast path (routes/operator-fast-path.ts) and the fastify routes
-// (routes/operator.ts), so both decide alike and count alike.
+// rate limits), in the order docs/api.md §2 and the limits require. Built
+// once in src/context.ts; the operator routes (src/routes/operator.ts) call
+// it from their onRequest hook.
 //
 // Synchronous whenever the answer is in memory (a cached license, the
 // in-memory limit counters); a promise only when a limit lives in Redis.
 import { LicenseRevokedError } from "../errors.js";
 import type { License, LicenseVerifier } from "../licensing/verify-license.js";
 import type { Metrics } from "../metrics.js";
-import { rateLimitedError, type Limiter, type Verdict } from "../plugins/rate-limits.js";
+import { rateLimitedError, type Limiter, type Verdict } from "./rate-limits.js";
 import type { RevocationSet } from "./revocations.js";
 
 export type Admission = { license: License; error?: undefined } | { error: Error; license?: undefined };
@@ -57,16 +57,13 @@ export function pollGate({ verifier, revocations, metrics, ipLimit, licenseLimit
 
   return {
     /**
-     * Admits or refuses a poll. `ip` is the client's address; null means the
-     * caller cannot tell it (behind a trusted proxy, outside fastify), and
-     * then a license that is not already verified gets null: "ask again
-     * with the address".
+     * Admits or refuses a poll from `ip`: synchronous when everything it
+     * needs is in memory (a cached license, in-memory limits).
      */
-    admit(header: string | undefined, ip: string | null): Admission | Promise<Admission> | null {
+    admit(header: string | undefined, ip: string): Admission | Promise<Admission> {
       const cached = verifier.cachedForAuthorization(header);
       if (cached) return admitVerified(cached);
       if (!ipLimit) return verifyFresh(header);
-      if (ip === null) return null;
       const v = ipLimit.take(ip);
       return v instanceof Promise ? v.then((x) => afterIpLimit(header, x)) : afterIpLimit(header, v);
     },

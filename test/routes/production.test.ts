@@ -67,7 +67,15 @@ t.test("body limits: 413 with a code, per route", async (t) => {
 
 t.test("security headers on every answer; no CORS", async (t) => {
   const h = await testApp(t);
-  for (const res of [await h.poll(h.license()), await h.app.inject("/healthz"), await h.admin("GET", "/channels")]) {
+  const answers = [
+    await h.poll(h.license()),
+    await h.poll("not-a-jwt"),
+    await h.app.inject("/healthz"),
+    await h.admin("GET", "/channels"),
+    await h.app.inject("/no/such/route"),
+  ];
+  t.same(answers.map((r) => r.statusCode), [200, 401, 200, 200, 404]);
+  for (const res of answers) {
     t.equal(res.headers["x-content-type-options"], "nosniff");
     t.ok(res.headers["strict-transport-security"], "HSTS");
     t.ok(res.headers["content-security-policy"], "CSP");

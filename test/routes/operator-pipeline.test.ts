@@ -1,0 +1,195 @@
+// The poll pipeline (src/routes/operator.ts) over a real socket: one path for
+// every poll, whatever the log level; every poll in the request metrics and
+// the fleet exactly once; limits counted once; Redis shared and failing open.
+import { randomUUID } from "node:crypto";
+import net, { type AddressInfo } from "node:net";
+import t from "tap";
+import { redisReachable } from "../helpers/redis.js";
+import { testApp, type TestApp } from "../helpers/app.js";
+
+const PATH = "/api/v1/operator/channel";
+const basic = (token: string) => `Basic ${Buffer.from(`license:${token}`).toString("base64")}`;
+
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+async function live(h: TestApp): Promise<string> {
+  await h.app.listen({ port: 0, host: "127.0.0.1" });
+  return `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+}
+
+async function get(base: string, path: string, headers: Record<string, string> = {}, method = "GET"): Promise<Answer> {
+  const res = await fetch(base + path, { method, headers: { "user-agent": "Go-http-client/1.1", ...headers } });
+  return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
+}
+
+/** A metric's value from the app's registry: `name{labels} value`. */
+async function metric(h: TestApp, pattern: RegExp): Promise<number> {
+  const text = await h.ctx.metrics.registry.metrics();
+  return Number(pattern.exec(text)?.[1] ?? 0);
+}
+const polls = (h: TestApp, status: number, route = PATH) =>
+  metric(h, new RegExp(`^chartroom_http_request_duration_seconds_count\\{method="GET",route="${route.replace(/[/:]/g, (c) => `\\${c}`)}",status="${status}"\\} (\\d+)`, "m"));
+
+t.test("every poll, 200 and 304, has the contract's headers and is in the request metrics and the fleet once", async (t) => {
+  const h = await testApp(t);
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "one-pipeline" })) };
+
+  const first = await get(base, PATH, auth);
+  t.equal(first.status, 200);
+  t.equal(JSON.parse(first.body).chart.version, "0.17.4", "the spec of the license's channel");
+  t.equal(first.headers["content-type"], "application/json; charset=utf-8");
+  t.equal(first.headers["content-length"], String(Buffer.byteLength(first.body)));
+  t.equal(first.headers["cache-control"], "no-cache");
+  t.match(first.headers.etag, /^"[A-Za-z0-9_-]{32}"$/, "a strong ETag");
+  t.equal(first.headers["x-content-type-options"], "nosniff", "the API's security headers");
+  t.equal(first.headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+  t.match(first.headers["x-request-id"], /^[0-9a-f]{8}-[0-9a-z]+$/, "a request id of ours");
+
+  const second = await get(base, PATH, auth);
+  t.equal(second.body, first.body, "byte-identical while nothing changed");
+  t.equal(second.headers.etag, first.headers.etag);
+  t.not(second.headers["x-request-id"], first.headers["x-request-id"]);
+
+  const etag = first.headers.etag!;
+  const notModified = await get(base, PATH, { ...auth, "if-none-match": etag });
+  t.equal(notModified.status, 304);
+  t.equal(notModified.body, "");
+  t.equal(notModified.headers.etag, etag);
+  t.equal((await get(base, PATH, { ...auth, "if-none-match": `W/${etag}, "other"` })).status, 304, "weak comparison over a list");
+  t.equal((await get(base, PATH, { ...auth, "if-none-match": '"stale"' })).status, 200, "another ETag gets the body");
+
+  const echoed = await get(base, PATH, { ...auth, "x-request-id": "trace-42" });
+  t.equal(echoed.headers["x-request-id"], "trace-42", "a caller's request id is echoed");
+
+  t.equal(await polls(h, 200), 4, "every 200 in chartroom_http_request_duration_seconds");
+  t.equal(await polls(h, 304), 2, "every 304 too");
+  await h.ctx.fleet.flush(true);
+  const row = (await h.ctx.store.instances.list()).find((i) => i.sub === "one-pipeline");
+  t.equal(row?.pollCount, 6, "every poll recorded in the fleet once");
+
+  h.ctx.health.databaseDown = true;
+  const stale = await get(base, PATH, auth);
+  t.equal(stale.status, 200);
+  t.equal(stale.headers["x-chartroom-stale"], "true", "an outage answer is marked");
+  t.equal(await metric(h, /^chartroom_stale_responses_total (\d+)/m), 1);
+  h.ctx.health.databaseDown = false;
+  t.notOk((await get(base, PATH, auth)).headers["x-chartroom-stale"], "and unmarked once the database is back");
+});
+
+t.test("a never-seen license is verified once; refusals are counted once and rendered by the error handler", async (t) => {
+  const h = await testApp(t);
+  const base = await live(h);
+  t.equal((await get(base, PATH, { authorization: basic(h.license({ sub: "cold" })) })).status, 200);
+  t.equal(await metric(h, /^chartroom_license_verifications_total\{outcome="ok"\} (\d+)/m), 1);
+
+  // A signature byte changed (not the last character: its low bits are padding).
+  const good = h.license({ sub: "forged" });
+  const at = good.length - 10;
+  const forged = good.slice(0, at) + (good[at] === "A" ? "B" : "A") + good.slice(at + 1);
+  const bad = await get(base, PATH, { authorization: basic(forged) });
+  t.equal(bad.status, 401);
+  t.equal(JSON.parse(bad.body).code, "LICENSE_BAD_SIGNATURE");
+  t.equal(bad.headers["www-authenticate"], 'Basic realm="chartroom"');
+  t.equal(await metric(h, /^chartroom_license_verifications_total\{outcome="LICENSE_BAD_SIGNATURE"\} (\d+)/m), 1, "one refusal, counted once");
+  t.equal(await polls(h, 401), 1, "and in the request metrics");
+
+  const jti = "revoked-while-cached";
+  const token = h.license({ sub: "soon-revoked", jti });
+  t.equal((await get(base, PATH, { authorization: basic(token) })).status, 200, "cached now");
+  h.ctx.revocations.add(jti);
+  const revoked = await get(base, PATH, { authorization: basic(token) });
+  t.equal(revoked.status, 403);
+  t.equal(JSON.parse(revoked.body).code, "LICENSE_REVOKED", "a cached license is still checked against revocations");
+});
+
+t.test("limits: per licensee on every poll, per IP only where a signature is checked; one count per request", async (t) => {
+  const h = await testApp(t, { env: { RATE_LIMIT_LICENSE_PER_MINUTE: "3", RATE_LIMIT_IP_PER_MINUTE: "6" } });
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "greedy" })) };
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await get(base, PATH, auth)).status);
+  t.same(statuses, [200, 200, 200, 429, 429], "3 allowed, then refused");
+  const limited = await get(base, PATH, auth);
+  t.equal(JSON.parse(limited.body).code, "RATE_LIMITED");
+  t.ok(Number(limited.headers["retry-after"]) >= 1, `Retry-After ${limited.headers["retry-after"]}`);
+  t.equal(await metric(h, /^chartroom_rate_limited_total\{limit="license"\} (\d+)/m), 3, "each refusal counted once");
+
+  // greedy's first poll was the one signature check from this IP so far: 5 more are allowed.
+  const codes: number[] = [];
+  for (let i = 0; i < 6; i++) codes.push((await get(base, PATH, { authorization: basic(`not-a-jwt-${i}`) })).status);
+  t.same(codes, [401, 401, 401, 401, 401, 429], "5 more checks allowed from this IP, then 429");
+  t.equal((await get(base, "/healthz")).status, 200, "probes are never limited");
+  t.equal((await get(base, "/metrics")).status, 200, "nor /metrics");
+  t.equal((await get(base, "/openapi.json")).status, 429, "other routes are limited per IP");
+});
+
+t.test("behind a trusted proxy, the forwarded client's address is the one limited", async (t) => {
+  const h = await testApp(t, { env: { TRUST_PROXY: "true", RATE_LIMIT_IP_PER_MINUTE: "2" } });
+  const base = await live(h);
+  const fwd = { "x-forwarded-for": "198.51.100.9" };
+  t.equal((await get(base, PATH, { authorization: basic(h.license({ sub: "proxied" })), ...fwd })).status, 200);
+  t.equal((await get(base, PATH, { authorization: basic("x"), ...fwd })).status, 401);
+  t.equal((await get(base, PATH, { authorization: basic("y"), ...fwd })).status, 429, "the forwarded client's address was limited");
+  t.equal((await get(base, PATH, { authorization: basic("z"), "x-forwarded-for": "198.51.100.10" })).status, 401, "another client is not");
+});
+
+t.test("the log level changes what is logged, not the path a poll takes", async (t) => {
+  for (const level of ["warn", "info"]) {
+    const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: level }, captureLogs: true });
+    const base = await live(h);
+    const auth = { authorization: basic(h.license({ sub: `logged-${level}` })) };
+    const a = await get(base, PATH, auth);
+    t.equal(a.status, 200);
+    t.equal(await polls(h, 200), 1, `${level}: in the request metrics`);
+    await h.ctx.fleet.flush(true);
+    t.equal((await h.ctx.store.instances.list()).find((i) => i.sub === `logged-${level}`)?.pollCount, 1, `${level}: in the fleet`);
+    const completed = h.logs.filter((l) => l.includes('"request completed"') && l.includes('"path":"operator"'));
+    t.equal(completed.length, level === "info" ? 1 : 0, `${level}: fastify's request line ${level === "info" ? "is" : "is not"} logged`);
+  }
+});
+
+const redisUp = await redisReachable();
+if (!redisUp && process.env.CI) t.fail("Redis is required in CI at 127.0.0.1:6379");
+const noRedis = redisUp ? false : "skipped: no Redis at 127.0.0.1:6379";
+
+t.test("with REDIS_URL the licensee limit is shared by two replicas", { skip: noRedis }, async (t) => {
+  const env = { RATE_LIMIT_LICENSE_PER_MINUTE: "3", REDIS_URL: "redis://127.0.0.1:6379" };
+  const a = await testApp(t, { env });
+  const b = await testApp(t, { env, databaseUrl: a.url, seed: false });
+  const [baseA, baseB] = [await live(a), await live(b)];
+  const sub = `shared-${randomUUID()}`;
+  const codes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    codes.push((await get(baseA, PATH, { authorization: basic(a.license({ sub })) })).status);
+    codes.push((await get(baseB, PATH, { authorization: basic(b.license({ sub })) })).status);
+  }
+  t.same(codes, [200, 200, 200, 429, 429, 429], "3 allowed across both replicas, then refused on both");
+});
+
+t.test("a Redis that does not answer fails open at once and says so", async (t) => {
+  // A TCP listener that accepts and never answers: a hung Redis.
+  const sockets = new Set<net.Socket>();
+  const hung = net.createServer((s) => void sockets.add(s));
+  await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    hung.close();
+  });
+  const port = (hung.address() as AddressInfo).port;
+  const h = await testApp(t, { env: { RATE_LIMIT_LICENSE_PER_MINUTE: "2", REDIS_URL: `redis://127.0.0.1:${port}` } });
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "redis-hung" })) };
+  const started = performance.now();
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) codes.push((await get(base, PATH, auth)).status);
+  const ms = performance.now() - started;
+  t.same(codes, [200, 200, 200, 200], "let through, not refused, not stalled");
+  // 4 polls, each bounded by the command timeout (250 ms) or an immediate refusal of the client.
+  t.ok(ms < 4 * 1000, `4 polls answered in ${ms.toFixed(0)} ms`);
+  t.ok((await metric(h, /^chartroom_rate_limit_store_errors_total\{limit="(?:ip|license)"\} (\d+)/m)) >= 1, "store errors counted");
+});
