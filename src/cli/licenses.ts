@@ -8,50 +8,9 @@ import YAML from "yaml";
 import { seg, type Client } from "./client.js";
 import { clean, dash, table, when } from "./format.js";
 import { parseMapping, readTextFile, type Result } from "./remote.js";
-
-interface LicenseDto {
-  id: string;
-  jti: string;
-  sub: string | null;
-  channel: string | null;
-  issuedHere: boolean;
-  issuedAt: string | null;
-  issuedBy: string | null;
-  expiresAt: string | null;
-  notes: string;
-  expired: boolean;
-  revoked: boolean;
-  revokedAt: string | null;
-  revokedBy: string | null;
-  revokeReason: string | null;
-}
-interface IssuedDto extends LicenseDto {
-  token: string;
-  kid: string;
-}
-interface OverrideDto {
-  sub: string;
-  values: Record<string, unknown>;
-}
-interface InstanceDto {
-  sub: string;
-  channel: string;
-  releaseId: string | null;
-  releaseVersion: string | null;
-  jti: string | null;
-  userAgent: string | null;
-  firstSeenAt: string;
-  lastSeenAt: string;
-  pollCount: number;
-  licenseExpiresAt: string | null;
-  licenseExpired: boolean;
-  licenseRevoked: boolean;
-}
-interface FleetDto {
-  items: InstanceDto[];
-  /** channel → release version ("none" when no release was served) → licensees */
-  distribution: Record<string, Record<string, number>>;
-}
+// The answers' types are the routes' zod schemas (type-only: no zod at run time).
+import type { FleetDto, FleetEntryDto } from "../routes/admin/dto/fleet.js";
+import type { IssuedLicenseDto, LicenseDto, LicenseListDto, OverrideDto } from "../routes/admin/dto/licenses.js";
 
 export async function licenseIssue(
   c: Client,
@@ -60,7 +19,7 @@ export async function licenseIssue(
   const body: Record<string, unknown> = { sub: o.sub, channel: o.channel };
   if (o.expiresAt !== undefined) body.expiresAt = o.expiresAt;
   if (o.notes !== undefined) body.notes = o.notes;
-  const l = (await c.post("/licenses", body)) as IssuedDto;
+  const l = (await c.post("/licenses", body)) as IssuedLicenseDto;
   return {
     json: l,
     text: `${l.token}\n`,
@@ -75,7 +34,7 @@ function licenseState(l: LicenseDto): string {
 }
 
 export async function licenseList(c: Client): Promise<Result> {
-  const data = (await c.get("/licenses")) as { items: LicenseDto[] };
+  const data = (await c.get("/licenses")) as LicenseListDto;
   const text =
     data.items.length === 0
       ? "no licenses\n"
@@ -116,7 +75,7 @@ export async function valuesUnset(c: Client, sub: string): Promise<Result> {
   return { json: { sub, removed: true }, text: `${clean(`removed the values override of ${sub}`)}\n` };
 }
 
-function instanceLicense(i: InstanceDto): string {
+function instanceLicense(i: FleetEntryDto): string {
   if (i.licenseRevoked) return "revoked";
   if (i.licenseExpired) return "expired";
   return "ok";

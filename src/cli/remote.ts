@@ -6,6 +6,10 @@ import YAML from "yaml";
 import { UsageError } from "./args.js";
 import { seg, type Client } from "./client.js";
 import { clean, dash, describeChart, fields, table, when } from "./format.js";
+// The answers' types are the routes' zod schemas (type-only: no zod at run time).
+import type { AuditPageDto } from "../routes/admin/dto/audit.js";
+import type { ChannelDetailDto, ChannelListDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
+import type { ReleaseDto, ReleasePageDto, ReleaseRefDto } from "../routes/admin/dto/releases.js";
 
 export interface Result {
   json: unknown;
@@ -14,66 +18,7 @@ export interface Result {
   note?: string;
 }
 
-interface ReleaseRef {
-  id: string;
-  version: string;
-  yanked: boolean;
-}
-interface ChannelDto {
-  name: string;
-  description: string;
-  defaultValues: Record<string, unknown>;
-  release: ReleaseRef | null;
-  createdAt: string;
-  updatedAt: string;
-}
-interface EventDto {
-  id: number;
-  channel: string;
-  action: string;
-  fromVersion: string | null;
-  toVersion: string | null;
-  actor: string;
-  reason: string | null;
-  createdAt: string;
-}
-interface ReleaseDto {
-  id: string;
-  version: string;
-  chart: Record<string, unknown>;
-  images: Record<string, { repository?: string; tag?: string; digest?: string }>;
-  values: Record<string, unknown>;
-  notes: string;
-  createdBy: string;
-  createdAt: string;
-  yanked: boolean;
-  yankedAt: string | null;
-  yankedBy: string | null;
-  yankReason: string | null;
-}
-interface PromotionDto {
-  changed: boolean;
-  message: string;
-  action: string | null;
-  channel: string;
-  from: ReleaseRef | null;
-  to: ReleaseRef | null;
-}
-interface AuditDto {
-  id: number;
-  actor: string;
-  action: string;
-  targetType: string;
-  target: string;
-  requestId: string | null;
-  createdAt: string;
-}
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-function releaseCell(r: ReleaseRef | null): string {
+function releaseCell(r: ReleaseRefDto): string {
   if (!r) return "-";
   return r.yanked ? `${r.version} (yanked)` : r.version;
 }
@@ -85,7 +30,7 @@ function yamlBlock(title: string, v: Record<string, unknown>): string {
   return `${title}:\n${body.split("\n").map((l) => `  ${l}`).join("\n")}\n`;
 }
 
-function nextPage(p: Page<unknown>, command: string): string | undefined {
+function nextPage(p: { nextCursor: string | null }, command: string): string | undefined {
   return p.nextCursor ? `more: ${command} --cursor ${p.nextCursor}\n` : undefined;
 }
 
@@ -98,7 +43,7 @@ function historyTable(items: EventDto[]): string {
 }
 
 export async function channels(c: Client): Promise<Result> {
-  const data = (await c.get("/channels")) as { items: ChannelDto[] };
+  const data = (await c.get("/channels")) as ChannelListDto;
   const text =
     data.items.length === 0
       ? "no channels\n"
@@ -110,7 +55,7 @@ export async function channels(c: Client): Promise<Result> {
 }
 
 export async function channel(c: Client, name: string): Promise<Result> {
-  const ch = (await c.get(`/channels/${seg(name)}`)) as ChannelDto & { history: EventDto[] };
+  const ch = (await c.get(`/channels/${seg(name)}`)) as ChannelDetailDto;
   const text =
     fields([
       ["name", ch.name],
@@ -126,7 +71,7 @@ export async function channel(c: Client, name: string): Promise<Result> {
 }
 
 export async function releases(c: Client, q: { limit?: number | undefined; cursor?: string | undefined }): Promise<Result> {
-  const data = (await c.get("/releases", q)) as Page<ReleaseDto>;
+  const data = (await c.get("/releases", q)) as ReleasePageDto;
   const text =
     data.items.length === 0
       ? "no releases\n"
@@ -228,7 +173,7 @@ export async function yank(c: Client, version: string, reason: string): Promise<
 }
 
 export async function history(c: Client, name: string, q: { limit?: number | undefined; cursor?: string | undefined }): Promise<Result> {
-  const data = (await c.get(`/channels/${seg(name)}/history`, q)) as Page<EventDto>;
+  const data = (await c.get(`/channels/${seg(name)}/history`, q)) as HistoryPageDto;
   const note = nextPage(data, `chartroom history ${name}${q.limit ? ` --limit ${q.limit}` : ""}`);
   return { json: data, text: historyTable(data.items), ...(note ? { note } : {}) };
 }
@@ -237,7 +182,7 @@ export async function audit(
   c: Client,
   q: { limit?: number | undefined; cursor?: string | undefined; action?: string | undefined; target?: string | undefined; targetType?: string | undefined },
 ): Promise<Result> {
-  const data = (await c.get("/audit", q)) as Page<AuditDto>;
+  const data = (await c.get("/audit", q)) as AuditPageDto;
   const text =
     data.items.length === 0
       ? "no audit entries\n"

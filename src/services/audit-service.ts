@@ -5,6 +5,8 @@ import type { AuditEntry } from "../repositories/audit-repo.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Store } from "../repositories/store.js";
 
+export type { AuditEntry };
+
 export interface AuditFilter {
   targetType?: string | undefined;
   target?: string | undefined;

@@ -16,7 +16,10 @@ import {
 import type { Context } from "../../context.js";
 import type { Actor } from "../../services/catalog-service.js";
 import { errorResponses } from "../openapi-shared.js";
-import { auditDto, channelDto, eventDto, idPageQuery, page, promotionDto, releaseDto, releasePageQuery, toChannelDto, toPromotionDto, toReleaseDto } from "./dto.js";
+import { auditPageDto, auditQuery, toAuditDto } from "./dto/audit.js";
+import { channelDetailDto, channelDto, channelListDto, historyPageDto, promotionDto, toChannelDto, toEventDto, toPromotionDto } from "./dto/channels.js";
+import { idPageQuery, releasePageQuery } from "./dto/paging.js";
+import { releaseDto, releasePageDto, toReleaseDto } from "./dto/releases.js";
 
 export function actorOf(req: FastifyRequest): Actor {
   return { sub: req.user.sub, requestId: req.id };
@@ -34,7 +37,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/channels", {
     config: { role: "viewer" },
-    schema: { tags: ["channels"], security, summary: "Channels, each with its current release", response: { 200: z.object({ items: z.array(channelDto) }), ...errorResponses(401, 403) } },
+    schema: { tags: ["channels"], security, summary: "Channels, each with its current release", response: { 200: channelListDto, ...errorResponses(401, 403) } },
   }, async () => ({ items: (await catalog.listChannels()).map(toChannelDto) }));
 
   r.post("/channels", {
@@ -50,12 +53,12 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "viewer" },
     schema: {
       tags: ["channels"], security, summary: "A channel, its release and recent history", params: nameParams,
-      response: { 200: channelDto.extend({ history: z.array(eventDto) }), ...errorResponses(401, 403, 404) },
+      response: { 200: channelDetailDto, ...errorResponses(401, 403, 404) },
     },
   }, async (req) => {
     const c = await catalog.getChannel(req.params.name);
     const history = await catalog.history(req.params.name, { limit: 10 });
-    return { ...toChannelDto(c), history: history.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })) };
+    return { ...toChannelDto(c), history: history.items.map(toEventDto) };
   });
 
   r.patch("/channels/:name", {
@@ -87,10 +90,10 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/channels/:name/history", {
     config: { role: "viewer" },
-    schema: { tags: ["channels"], security, summary: "Every change of the channel's release, newest first", params: nameParams, querystring: idPageQuery, response: { 200: page(eventDto), ...errorResponses(400, 401, 403, 404) } },
+    schema: { tags: ["channels"], security, summary: "Every change of the channel's release, newest first", params: nameParams, querystring: idPageQuery, response: { 200: historyPageDto, ...errorResponses(400, 401, 403, 404) } },
   }, async (req) => {
     const h = await catalog.history(req.params.name, req.query);
-    return { items: h.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })), nextCursor: h.nextCursor };
+    return { items: h.items.map(toEventDto), nextCursor: h.nextCursor };
   });
 
   r.post("/releases", {
@@ -103,7 +106,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/releases", {
     config: { role: "viewer" },
-    schema: { tags: ["releases"], security, summary: "Releases, newest first", querystring: releasePageQuery, response: { 200: page(releaseDto), ...errorResponses(400, 401, 403) } },
+    schema: { tags: ["releases"], security, summary: "Releases, newest first", querystring: releasePageQuery, response: { 200: releasePageDto, ...errorResponses(400, 401, 403) } },
   }, async (req) => {
     const p = await catalog.listReleases(req.query);
     return { items: p.items.map(toReleaseDto), nextCursor: p.nextCursor };
@@ -124,12 +127,12 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "viewer" },
     schema: {
       tags: ["audit"], security, summary: "Every admin mutation, newest first",
-      querystring: idPageQuery.extend({ targetType: z.string().max(64).optional(), target: z.string().max(256).optional(), action: z.string().max(64).optional() }),
-      response: { 200: page(auditDto), ...errorResponses(400, 401, 403) },
+      querystring: auditQuery,
+      response: { 200: auditPageDto, ...errorResponses(400, 401, 403) },
     },
   }, async (req) => {
     const { limit, cursor, ...filter } = req.query;
     const p = await audit.list({ limit, cursor }, filter);
-    return { items: p.items.map((e) => ({ ...e, createdAt: e.createdAt.toISOString() })), nextCursor: p.nextCursor };
+    return { items: p.items.map(toAuditDto), nextCursor: p.nextCursor };
   });
 }

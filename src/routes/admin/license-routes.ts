@@ -4,55 +4,14 @@ import type { ZodTypeProvider } from "@fastify/type-provider-zod";
 import { z } from "zod";
 import { channelName, valuesSchema } from "../../domain/schemas.js";
 import type { Context } from "../../context.js";
-import type { LicenseView } from "../../services/license-service.js";
 import { errorResponses } from "../openapi-shared.js";
 import { SMALL_BODY, actorOf } from "./catalog-routes.js";
+import { fleetDto, fleetQuery, toFleetDto } from "./dto/fleet.js";
+import { issuedLicenseDto, licenseDto, licenseListDto, overrideDto, toLicenseDto } from "./dto/licenses.js";
 
 const security = [{ adminBearer: [] }];
 const subject = z.string().min(1).max(256).regex(/^[^\s/]+$/, "must be a licensee id without spaces or slashes");
 const jtiParam = z.string().min(1).max(256);
-
-const licenseDto = z.object({
-  id: z.string(),
-  jti: z.string(),
-  sub: z.string().nullable(),
-  channel: z.string().nullable(),
-  issuedHere: z.boolean(),
-  issuedAt: z.string().nullable(),
-  issuedBy: z.string().nullable(),
-  expiresAt: z.string().nullable(),
-  notes: z.string(),
-  expired: z.boolean(),
-  revoked: z.boolean(),
-  revokedAt: z.string().nullable(),
-  revokedBy: z.string().nullable(),
-  revokeReason: z.string().nullable(),
-});
-
-function toLicenseDto(l: LicenseView): z.infer<typeof licenseDto> {
-  return {
-    id: l.jti,
-    ...l,
-    issuedAt: l.issuedAt?.toISOString() ?? null,
-    expiresAt: l.expiresAt?.toISOString() ?? null,
-    revokedAt: l.revokedAt?.toISOString() ?? null,
-  };
-}
-
-const instanceDto = z.object({
-  sub: z.string(),
-  channel: z.string(),
-  releaseId: z.string().nullable(),
-  releaseVersion: z.string().nullable(),
-  jti: z.string().nullable(),
-  userAgent: z.string().nullable(),
-  firstSeenAt: z.string(),
-  lastSeenAt: z.string(),
-  pollCount: z.number().int(),
-  licenseExpiresAt: z.string().nullable(),
-  licenseExpired: z.boolean(),
-  licenseRevoked: z.boolean(),
-});
 
 export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -69,7 +28,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
         expiresAt: z.iso.datetime({ offset: true }).optional().describe("default: one year from now"),
         notes: z.string().max(1000).optional(),
       }),
-      response: { 201: licenseDto.extend({ token: z.string(), kid: z.string() }), ...errorResponses(400, 401, 403, 413, 503) },
+      response: { 201: issuedLicenseDto, ...errorResponses(400, 401, 403, 413, 503) },
     },
   }, async (req, reply) => {
     const issued = await licenses.issue(req.body, actorOf(req));
@@ -79,7 +38,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/licenses", {
     config: { role: "viewer" },
-    schema: { tags: ["licenses"], security, summary: "Issued and revoked licenses, newest first (never their tokens)", response: { 200: z.object({ items: z.array(licenseDto) }), ...errorResponses(401, 403) } },
+    schema: { tags: ["licenses"], security, summary: "Issued and revoked licenses, newest first (never their tokens)", response: { 200: licenseListDto, ...errorResponses(401, 403) } },
   }, async () => ({ items: (await licenses.list()).map(toLicenseDto) }));
 
   r.post("/licenses/:jti/revoke", {
@@ -95,7 +54,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/licenses/:sub/values", {
     config: { role: "viewer" },
-    schema: { tags: ["licenses"], security, summary: "A licensee's values override (path parameter: the licensee, sub)", params: z.object({ sub: subject.describe("the licensee (sub)") }), response: { 200: z.object({ sub: z.string(), values: z.record(z.string(), z.unknown()) }), ...errorResponses(401, 403, 404) } },
+    schema: { tags: ["licenses"], security, summary: "A licensee's values override (path parameter: the licensee, sub)", params: z.object({ sub: subject.describe("the licensee (sub)") }), response: { 200: overrideDto, ...errorResponses(401, 403, 404) } },
   }, async (req) => ({ sub: req.params.sub, values: await licenses.getOverride(req.params.sub) }));
 
   r.put("/licenses/:sub/values", {
@@ -104,7 +63,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
       tags: ["licenses"], security, summary: "Set a licensee's values override, deep-merged last into that licensee's spec only",
       params: z.object({ sub: subject.describe("the licensee (sub)") }),
       body: z.strictObject({ values: valuesSchema }),
-      response: { 200: z.object({ sub: z.string(), values: z.record(z.string(), z.unknown()) }), ...errorResponses(400, 401, 403, 413) },
+      response: { 200: overrideDto, ...errorResponses(400, 401, 403, 413) },
     },
   }, async (req) => {
     await licenses.setOverride(req.params.sub, req.body.values, actorOf(req));
@@ -123,33 +82,8 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "viewer" },
     schema: {
       tags: ["fleet"], security, summary: "The fleet: per licensee, channel, release last served, first/last seen, polls, user agent, license state",
-      querystring: z.strictObject({
-        channel: channelName.optional(),
-        notSeenForHours: z.coerce.number().min(0).max(24 * 366).optional().describe("only licensees silent for at least this long"),
-      }),
-      response: {
-        200: z.object({ items: z.array(instanceDto), distribution: z.record(z.string(), z.record(z.string(), z.number().int())).describe("channel → release version → licensees") }),
-        ...errorResponses(400, 401, 403),
-      },
+      querystring: fleetQuery,
+      response: { 200: fleetDto, ...errorResponses(400, 401, 403) },
     },
-  }, async (req) => {
-    const f = await licenses.fleet(req.query);
-    return {
-      items: f.instances.map((i) => ({
-        sub: i.sub,
-        channel: i.channel,
-        releaseId: i.releaseId,
-        releaseVersion: i.releaseVersion,
-        jti: i.jti,
-        userAgent: i.userAgent,
-        firstSeenAt: i.firstSeenAt.toISOString(),
-        lastSeenAt: i.lastSeenAt.toISOString(),
-        pollCount: i.pollCount,
-        licenseExpiresAt: i.licenseExpiresAt?.toISOString() ?? null,
-        licenseExpired: i.licenseExpired,
-        licenseRevoked: i.licenseRevoked,
-      })),
-      distribution: f.distribution,
-    };
-  });
+  }, async (req) => toFleetDto(await licenses.fleet(req.query)));
 }

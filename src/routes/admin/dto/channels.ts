@@ -1,0 +1,92 @@
+// Channels, their history and promotions as the admin API answers them.
+import { z } from "zod";
+import type { ChannelView, PromotionResult } from "../../../services/catalog-service.js";
+import { page } from "./paging.js";
+import { releaseRefDto, toReleaseRef } from "./releases.js";
+
+export const channelDto = z.object({
+  name: z.string(),
+  description: z.string(),
+  defaultValues: z.record(z.string(), z.unknown()),
+  release: releaseRefDto,
+  rowVersion: z.number().int(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type ChannelDto = z.infer<typeof channelDto>;
+
+export const channelListDto = z.object({ items: z.array(channelDto) });
+export type ChannelListDto = z.infer<typeof channelListDto>;
+
+/** One change of a channel's release. */
+export const eventDto = z.object({
+  id: z.number().int(),
+  channel: z.string(),
+  action: z.string(),
+  fromVersion: z.string().nullable(),
+  toVersion: z.string().nullable(),
+  actor: z.string(),
+  reason: z.string().nullable(),
+  requestId: z.string().nullable(),
+  createdAt: z.string(),
+});
+export type EventDto = z.infer<typeof eventDto>;
+
+export const historyPageDto = page(eventDto);
+export type HistoryPageDto = z.infer<typeof historyPageDto>;
+
+/** GET /channels/:name: the channel and its recent history. */
+export const channelDetailDto = channelDto.extend({ history: z.array(eventDto) });
+export type ChannelDetailDto = z.infer<typeof channelDetailDto>;
+
+export const promotionDto = z.object({
+  changed: z.boolean(),
+  message: z.string(),
+  action: z.enum(["promote", "rollback"]).nullable(),
+  channel: z.string(),
+  from: releaseRefDto,
+  to: releaseRefDto,
+  event: eventDto.nullable(),
+});
+export type PromotionDto = z.infer<typeof promotionDto>;
+
+export function toChannelDto(c: ChannelView): ChannelDto {
+  return {
+    name: c.name,
+    description: c.description,
+    defaultValues: c.defaultValues,
+    release: toReleaseRef(c.release),
+    rowVersion: c.rowVersion,
+    createdAt: c.createdAt.toISOString(),
+    updatedAt: c.updatedAt.toISOString(),
+  };
+}
+
+/** A history entry as the catalog service gives it (versions resolved). */
+export function toEventDto(e: Omit<EventDto, "createdAt"> & { createdAt: Date }): EventDto {
+  return {
+    id: e.id,
+    channel: e.channel,
+    action: e.action,
+    fromVersion: e.fromVersion,
+    toVersion: e.toVersion,
+    actor: e.actor,
+    reason: e.reason,
+    requestId: e.requestId,
+    createdAt: e.createdAt.toISOString(),
+  };
+}
+
+export function toPromotionDto(p: PromotionResult): PromotionDto {
+  return {
+    changed: p.changed,
+    message: p.message,
+    action: p.action,
+    channel: p.channel,
+    from: toReleaseRef(p.from),
+    to: toReleaseRef(p.to),
+    event: p.event
+      ? toEventDto({ ...p.event, channel: p.channel, fromVersion: p.from?.version ?? null, toVersion: p.to.version })
+      : null,
+  };
+}

@@ -1,0 +1,54 @@
+// The fleet as the admin API answers it: one entry per licensee, and how
+// many licensees were last served each release, per channel.
+import { z } from "zod";
+import { channelName } from "../../../domain/schemas.js";
+import type { LicenseService } from "../../../services/license-service.js";
+
+export const fleetQuery = z.strictObject({
+  channel: channelName.optional(),
+  notSeenForHours: z.coerce.number().min(0).max(24 * 366).optional().describe("only licensees silent for at least this long"),
+});
+
+export const fleetEntryDto = z.object({
+  sub: z.string(),
+  channel: z.string(),
+  releaseId: z.string().nullable(),
+  releaseVersion: z.string().nullable(),
+  jti: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  firstSeenAt: z.string(),
+  lastSeenAt: z.string(),
+  pollCount: z.number().int(),
+  licenseExpiresAt: z.string().nullable(),
+  licenseExpired: z.boolean(),
+  licenseRevoked: z.boolean(),
+});
+export type FleetEntryDto = z.infer<typeof fleetEntryDto>;
+
+export const fleetDto = z.object({
+  items: z.array(fleetEntryDto),
+  distribution: z.record(z.string(), z.record(z.string(), z.number().int())).describe('channel → release version ("none" when no release was served) → licensees'),
+});
+export type FleetDto = z.infer<typeof fleetDto>;
+
+type FleetView = Awaited<ReturnType<LicenseService["fleet"]>>;
+
+export function toFleetDto(f: FleetView): FleetDto {
+  return {
+    items: f.instances.map((i) => ({
+      sub: i.sub,
+      channel: i.channel,
+      releaseId: i.releaseId,
+      releaseVersion: i.releaseVersion,
+      jti: i.jti,
+      userAgent: i.userAgent,
+      firstSeenAt: i.firstSeenAt.toISOString(),
+      lastSeenAt: i.lastSeenAt.toISOString(),
+      pollCount: i.pollCount,
+      licenseExpiresAt: i.licenseExpiresAt?.toISOString() ?? null,
+      licenseExpired: i.licenseExpired,
+      licenseRevoked: i.licenseRevoked,
+    })),
+    distribution: f.distribution,
+  };
+}
