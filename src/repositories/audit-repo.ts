@@ -1,5 +1,5 @@
 import { asJson, type Db } from "../db/client.js";
-import { decodeIntCursor, toPage, type Page, type PageRequest } from "./paging.js";
+import { cursorId, toPage, type Page, type PageRequest } from "./paging.js";
 
 export interface AuditEntry {
   id: number;
@@ -37,7 +37,7 @@ export function auditRepo(db: Pick<Db, "auditEntry">) {
     },
     /** Newest first, optionally narrowed to one target or action. */
     async list(page: PageRequest, filter: { targetType?: string | undefined; target?: string | undefined; action?: string | undefined } = {}): Promise<Page<AuditEntry>> {
-      const before = decodeIntCursor(page.cursor);
+      const before = cursorId(page.cursor);
       const where: Record<string, unknown> = {};
       if (filter.targetType) where.targetType = filter.targetType;
       if (filter.target) where.target = filter.target;

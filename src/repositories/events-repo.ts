@@ -1,5 +1,5 @@
 import type { Db } from "../db/client.js";
-import { decodeIntCursor, toPage, type Page, type PageRequest } from "./paging.js";
+import { cursorId, toPage, type Page, type PageRequest } from "./paging.js";
 
 export type ChannelAction = "promote" | "rollback" | "declare";
 
@@ -32,7 +32,7 @@ export function eventsRepo(db: Pick<Db, "channelEvent">) {
     },
     /** Newest first. */
     async list(channelId: string, page: PageRequest): Promise<Page<ChannelEvent>> {
-      const before = decodeIntCursor(page.cursor);
+      const before = cursorId(page.cursor);
       const rows = await db.channelEvent.findMany({
         where: { channelId, ...(before !== undefined ? { id: { lt: before } } : {}) },
         orderBy: { id: "desc" },

@@ -1,5 +1,6 @@
-// Cursor paging, newest first, for every list. A cursor is the opaque
-// base64url of the last row's sort key; it survives inserts between pages.
+// Cursor paging, newest first, for every list (the cursor codec is
+// src/domain/cursor.ts, shared with the admin API's query validation).
+import { CURSOR_REFUSED, decodeCursor, encodeCursor, type CursorKind } from "../domain/cursor.js";
 import { fieldError } from "../errors.js";
 
 export interface Page<T> {
@@ -12,23 +13,18 @@ export interface PageRequest {
   limit: number;
 }
 
-export function encodeCursor(key: string | number): string {
-  return Buffer.from(String(key), "utf8").toString("base64url");
-}
-
-export function decodeCursor(cursor: string | undefined): string | undefined {
+/** The sort key of the page's cursor (none for the first page). */
+export function cursorKey(cursor: string | undefined, kind: CursorKind): string | undefined {
   if (cursor === undefined) return undefined;
-  const text = Buffer.from(cursor, "base64url").toString("utf8");
-  if (!text || encodeCursor(text) !== cursor) throw fieldError("cursor", "is not a cursor this server issued");
-  return text;
+  const key = decodeCursor(cursor, kind);
+  if (key === undefined) throw fieldError("cursor", CURSOR_REFUSED);
+  return key;
 }
 
-export function decodeIntCursor(cursor: string | undefined): number | undefined {
-  const text = decodeCursor(cursor);
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw fieldError("cursor", "is not a cursor this server issued");
-  return n;
+/** The id of the page's cursor, for lists ordered by an autoincrement id. */
+export function cursorId(cursor: string | undefined): number | undefined {
+  const key = cursorKey(cursor, "id");
+  return key === undefined ? undefined : Number(key);
 }
 
 /** Given limit+1 rows, returns the page and the cursor of its last row. */

@@ -1,7 +1,7 @@
 import { asJson, type Db } from "../db/client.js";
 import type { Chart, Images, Release } from "../domain/schemas.js";
 import type { Values } from "../domain/values.js";
-import { decodeCursor, toPage, type Page, type PageRequest } from "./paging.js";
+import { cursorKey, toPage, type Page, type PageRequest } from "./paging.js";
 
 type Row = Awaited<ReturnType<Db["release"]["findFirstOrThrow"]>>;
 
@@ -27,7 +27,7 @@ export function releasesRepo(db: Pick<Db, "release">) {
     },
     /** Newest first; the cursor is the sort key "createdAt|id" of the last row. */
     async list(page: PageRequest): Promise<Page<Release>> {
-      const key = decodeCursor(page.cursor);
+      const key = cursorKey(page.cursor, "release");
       let where = {};
       if (key !== undefined) {
         const [at, id] = key.split("|");
