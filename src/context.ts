@@ -10,6 +10,7 @@ import { applyChannels } from "./services/apply-channels.js";
 import { auditService } from "./services/audit-service.js";
 import { catalogService } from "./services/catalog-service.js";
 import { fleetRecorder } from "./services/fleet-recorder.js";
+import { fleetService } from "./services/fleet-service.js";
 import { licenseService } from "./services/license-service.js";
 import { readinessService } from "./services/readiness.js";
 import { revocationSet } from "./services/revocations.js";
@@ -88,7 +89,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
   });
   const gate = pollGate({ verifier, revocations, metrics, ipLimit: limits.ip, licenseLimit: limits.license });
   const fleet = fleetRecorder({
-    write: (batch) => store.instances.recordMany(batch),
+    write: (batch) => store.fleet.recordMany(batch),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
   });
   /** Health as the probes and the operator path see it. */
@@ -130,11 +131,12 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
         })
       : undefined;
 
+  const fleetView = fleetService(store);
   metrics.bindSources({
     specStats: () => specs.stats(),
     licenseCacheStats: () => verifier.stats(),
     revokedCount: () => revocations.size,
-    fleetDistribution: () => store.instances.distribution(),
+    fleetDistribution: () => fleetView.distribution(),
     databaseUp: () => !health.databaseDown,
   });
 
@@ -153,7 +155,10 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     declarative,
     licenses,
     audit: auditService(store),
+    /** Records polls in the fleet. */
     fleet,
+    /** Reads the fleet (admin API, metrics). */
+    fleetView,
     limits,
     gate,
     watcher,

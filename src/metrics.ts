@@ -7,8 +7,8 @@ export interface MetricsSources {
   specStats: () => { hits: number; misses: number; size: number; max: number };
   licenseCacheStats: () => { hits: number; misses: number; size: number; max: number };
   revokedCount: () => number;
-  /** channel → release version → licensees, from the fleet table. */
-  fleetDistribution: () => Promise<{ channel: string; releaseVersion: string | null; count: number }[]>;
+  /** Licensees per channel and release last served ("none": no release), from the fleet table. */
+  fleetDistribution: () => Promise<{ channel: string; release: string; licensees: number }[]>;
   databaseUp: () => boolean;
 }
 
@@ -106,20 +106,36 @@ export function createMetrics() {
     // wrong for figures every worker reads from the same database.
     new client.Gauge({ name: "chartroom_revoked_licenses", help: "Revoked license ids held in memory", registers: [registry], aggregator: "max", collect() { this.set(src.revokedCount()); } });
     new client.Gauge({ name: "chartroom_database_up", help: "1 when the last database check succeeded (in cluster mode: on every worker)", registers: [registry], aggregator: "min", collect() { this.set(src.databaseUp() ? 1 : 0); } });
-    let lastFleet: { channel: string; releaseVersion: string | null; count: number }[] = [];
-    new client.Gauge({
-      name: "chartroom_instances",
-      help: "Licensees by channel and the release they were last served",
-      labelNames: ["channel", "release"] as const,
-      registers: [registry],
-      aggregator: "max",
-      async collect() {
-        // The last good figures stay when the database cannot be read.
-        lastFleet = await src.fleetDistribution().catch(() => lastFleet);
-        this.reset();
-        for (const r of lastFleet) this.set({ channel: r.channel, release: r.releaseVersion ?? "none" }, r.count);
-      },
-    });
+    // The fleet, read once per scrape for both names: a scrape collects
+    // every metric at once, so the second gauge joins the first one's query.
+    let lastFleet: Awaited<ReturnType<MetricsSources["fleetDistribution"]>> = [];
+    let reading: Promise<typeof lastFleet> | undefined;
+    function readFleet(): Promise<typeof lastFleet> {
+      // The last good figures stay when the database cannot be read.
+      reading ??= src
+        .fleetDistribution()
+        .then((rows) => (lastFleet = rows), () => lastFleet)
+        .finally(() => (reading = undefined));
+      return reading;
+    }
+    for (const [name, help] of [
+      ["chartroom_fleet_licensees", "Licensees in the fleet by channel and the release they were last served"],
+      // Kept for existing dashboards and alerts (docs/decisions.md, "One name for the fleet"); same values.
+      ["chartroom_instances", "Deprecated: the same as chartroom_fleet_licensees, which replaces it"],
+    ] as const) {
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ["channel", "release"] as const,
+        registers: [registry],
+        aggregator: "max",
+        async collect() {
+          const rows = await readFleet();
+          this.reset();
+          for (const r of rows) this.set({ channel: r.channel, release: r.release }, r.licensees);
+        },
+      });
+    }
   }
 
   return { registry, requests, licenseVerifications, okVerification, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, bindSources };

@@ -75,7 +75,7 @@ export async function valuesUnset(c: Client, sub: string): Promise<Result> {
   return { json: { sub, removed: true }, text: `${clean(`removed the values override of ${sub}`)}\n` };
 }
 
-function instanceLicense(i: FleetEntryDto): string {
+function entryLicense(i: FleetEntryDto): string {
   if (i.licenseRevoked) return "revoked";
   if (i.licenseExpired) return "expired";
   return "ok";
@@ -103,12 +103,12 @@ function distributionLines(d: FleetDto["distribution"]): string {
 }
 
 export async function fleet(c: Client, q: { channel?: string | undefined; notSeenForHours?: number | undefined }): Promise<Result> {
-  const data = (await c.get("/instances", { channel: q.channel, notSeenForHours: q.notSeenForHours })) as FleetDto;
-  if (data.items.length === 0) return { json: data, text: "no instances\n" };
+  const data = (await c.get("/fleet", { channel: q.channel, notSeenForHours: q.notSeenForHours })) as FleetDto;
+  if (data.items.length === 0) return { json: data, text: "no licensees in the fleet\n" };
   const text =
     table(
       ["SUB", "CHANNEL", "RELEASE", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT"],
-      data.items.map((i) => [i.sub, i.channel, dash(i.releaseVersion), when(i.lastSeenAt), String(i.pollCount), instanceLicense(i), dash(i.userAgent)]),
+      data.items.map((i) => [i.sub, i.channel, dash(i.releaseVersion), when(i.lastSeenAt), String(i.pollCount), entryLicense(i), dash(i.userAgent)]),
     ) +
     "\nreleases per channel:\n" +
     distributionLines(data.distribution);

@@ -118,7 +118,7 @@ const COMMANDS: Record<string, Command> = {
   },
   fleet: {
     usage: "fleet [--channel CHANNEL] [--not-seen-for 24h]",
-    summary: "the licensees that poll: channel, release served, last seen, license state; then releases per channel",
+    summary: "the fleet: every licensee that polls (channel, release served, last seen, license state), then releases per channel",
     options: { channel: { type: "string" }, "not-seen-for": { type: "string" } },
     async run(p, cx) {
       positionals(p, []);

@@ -9,7 +9,7 @@ import { toCatalogueError, translated, translating } from "./database-errors.js"
 import { auditRepo } from "./audit-repo.js";
 import { channelsRepo } from "./channels-repo.js";
 import { eventsRepo } from "./events-repo.js";
-import { instancesRepo, type BulkWriter } from "./instances-repo.js";
+import { fleetRepo, type BulkWriter } from "./fleet-repo.js";
 import { licensesRepo } from "./licenses-repo.js";
 import { releasesRepo } from "./releases-repo.js";
 import { stateRepo } from "./state-repo.js";
@@ -23,7 +23,7 @@ function reposOver(db: Db | Tx, provider: Provider) {
     events: translated(eventsRepo(db)),
     audit: translated(auditRepo(db)),
     licenses: translated(licensesRepo(db)),
-    instances: translated(instancesRepo(db, provider)),
+    fleet: translated(fleetRepo(db, provider)),
     state: translated(stateRepo(db, provider)),
   };
 }
@@ -127,7 +127,7 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
   return {
     provider,
     ...repos,
-    instances: translated(instancesRepo(db, provider, bulk)),
+    fleet: translated(fleetRepo(db, provider, bulk)),
     async transaction(fn, opts = {}) {
       const attempts = opts.attempts ?? 8;
       for (let i = 1; ; i++) {

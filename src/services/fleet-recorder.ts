@@ -1,7 +1,7 @@
 // Records who polls what without a database write per poll: polls are
 // summed in memory per licensee and written at most once per `minIntervalMs`
 // (default one minute) per licensee, by a periodic flush.
-import type { Poll, PollSummary } from "../repositories/instances-repo.js";
+import type { Poll, PollSummary } from "../repositories/fleet-repo.js";
 import { internPool } from "../domain/intern.js";
 
 export type { Poll };

@@ -1,7 +1,7 @@
-// Licenses issued by this server, revocations of any license, per-licensee
-// values overrides, and the fleet view. Every change is audited and bumps
-// the "licenses" state version so every replica reloads its revocation set
-// and overrides (within its state-check interval).
+// Licenses issued by this server, revocations of any license, and
+// per-licensee values overrides (the fleet view is fleet-service.ts). Every
+// change is audited and bumps the "licenses" state version so every replica
+// reloads its revocation set and overrides (within its state-check interval).
 import { randomUUID } from "node:crypto";
 import { ChannelNotFoundError, LicenseAlreadyRevokedError, LicenseIssuingDisabledError, NotFoundError, fieldError, isUniqueViolation, withField } from "../errors.js";
 import type { SigningKey } from "../licensing/license-keys.js";
@@ -45,7 +45,7 @@ export interface LicenseServiceOptions {
   now?: () => Date;
 }
 
-type LicenseStore = Pick<Store, "transaction" | "licenses" | "instances" | "channels">;
+type LicenseStore = Pick<Store, "transaction" | "licenses" | "channels">;
 
 function view(l: IssuedLicense | null, r: Revocation | null, jti: string, now: Date): LicenseView {
   return {
@@ -154,34 +154,6 @@ export function licenseService(store: LicenseStore, opts: LicenseServiceOptions 
         await repos.state.bump("licenses");
       });
       await opts.onChange?.({ overridesChanged: true });
-    },
-
-    /** The fleet: one row per licensee, with the state of the license it last used. */
-    async fleet(filter: { channel?: string | undefined; notSeenForHours?: number | undefined } = {}) {
-      const seenBefore = filter.notSeenForHours !== undefined ? new Date(now().getTime() - filter.notSeenForHours * 3_600_000) : undefined;
-      const rows = await store.instances.list({ channel: filter.channel, seenBefore });
-      const jtis = rows.map((r) => r.jti).filter((j): j is string => !!j);
-      const [issued, revocations] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations()]);
-      const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
-      const revoked = new Set(revocations.map((r) => r.jti));
-      const t = now().getTime();
-      const instances = rows.map((r) => {
-        // What this server issued wins; else the `exp` the licensee last presented.
-        const expiresAt = (r.jti ? expiry.get(r.jti) : undefined) ?? r.licenseExpiresAt ?? null;
-        return {
-          ...r,
-          licenseExpiresAt: expiresAt,
-          licenseExpired: expiresAt !== null && expiresAt.getTime() <= t,
-          licenseRevoked: r.jti ? revoked.has(r.jti) : false,
-        };
-      });
-      const distribution: Record<string, Record<string, number>> = {};
-      for (const r of rows) {
-        const c = (distribution[r.channel] ??= {});
-        const v = r.releaseVersion ?? "none";
-        c[v] = (c[v] ?? 0) + 1;
-      }
-      return { instances, distribution };
     },
   };
 }

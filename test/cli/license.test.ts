@@ -240,7 +240,7 @@ t.test("viewer can list but not issue or revoke", async (t) => {
   t.equal(list.stdout, "no licenses\n", "nothing was issued or revoked");
   const fleet = await run(["fleet"], env);
   t.equal(fleet.code, 0, fleet.stderr);
-  t.equal(fleet.stdout, "no instances\n");
+  t.equal(fleet.stdout, "no licensees in the fleet\n");
 
   // no token at all: 401 with the hint
   const none = await run(["license", "list"], { CHARTROOM_URL: url });
@@ -377,11 +377,11 @@ t.test("fleet: who polls what, and releases per channel", async (t) => {
 
   // --not-seen-for: a licensee last seen 50 hours ago
   const seen = new Date(Date.now() - 50 * 3_600_000);
-  await h.ctx.store.instances.recordPolls({ sub: "hooli", channel: "stable", releaseId: null, releaseVersion: "0.58.1", jti: null, licenseExp: null, userAgent: null, firstSeenAt: seen.getTime(), lastSeenAt: seen.getTime(), polls: 7 });
+  await h.ctx.store.fleet.recordPolls({ sub: "hooli", channel: "stable", releaseId: null, releaseVersion: "0.58.1", jti: null, licenseExp: null, userAgent: null, firstSeenAt: seen.getTime(), lastSeenAt: seen.getTime(), polls: 7 });
   const silent = async (d: string) => {
     const r = await run(["fleet", "--not-seen-for", d], env);
     t.equal(r.code, 0, r.stderr);
-    return r.stdout === "no instances\n" ? [] : rows(r.stdout.split("\n\n")[0]!).slice(1).map((x) => x[0]);
+    return r.stdout === "no licensees in the fleet\n" ? [] : rows(r.stdout.split("\n\n")[0]!).slice(1).map((x) => x[0]);
   };
   t.same(await silent("30m"), ["hooli"], "30m: only the silent one");
   t.same(await silent("49h"), ["hooli"], "49h");

@@ -212,19 +212,22 @@ await eachProvider(t, "the fleet shows who runs what", async (t, provider) => {
   await h.poll(c.token);
   await h.admin("POST", `/licenses/${c.jti}/revoke`, { reason: "unpaid" });
   await h.ctx.fleet.flush(true);
-  const res = await h.admin("GET", "/instances", undefined, "viewer");
+  const res = await h.admin("GET", "/fleet", undefined, "viewer");
   t.equal(res.statusCode, 200);
+  t.same((await h.admin("GET", "/instances", undefined, "viewer")).json(), res.json(), "the old path is an alias");
   const { items, distribution } = res.json();
   const bySub = Object.fromEntries(items.map((i: { sub: string }) => [i.sub, i]));
   t.match(bySub.acme, { channel: "stable", releaseVersion: "0.58.1", pollCount: 3, userAgent: "Go-http-client/1.1", licenseRevoked: false, licenseExpired: false });
   t.match(bySub.globex, { channel: "beta", releaseVersion: "0.59.2", pollCount: 1 });
   t.match(bySub.initech, { licenseRevoked: true });
   t.same(distribution, { stable: { "0.58.1": 2 }, beta: { "0.59.2": 1 } });
-  const beta = (await h.admin("GET", "/instances?channel=beta", undefined, "viewer")).json();
+  const beta = (await h.admin("GET", "/fleet?channel=beta", undefined, "viewer")).json();
   t.same(beta.items.map((i: { sub: string }) => i.sub), ["globex"]);
-  const silent = (await h.admin("GET", "/instances?notSeenForHours=1", undefined, "viewer")).json();
+  t.same(beta.distribution, { beta: { "0.59.2": 1 } }, "the distribution of the same entries");
+  const silent = (await h.admin("GET", "/fleet?notSeenForHours=1", undefined, "viewer")).json();
   t.same(silent.items, [], "everyone checked in within the hour");
-  t.equal((await h.admin("GET", "/instances?notSeenForHours=-1", undefined, "viewer")).statusCode, 400);
+  t.same(silent.distribution, {});
+  t.equal((await h.admin("GET", "/fleet?notSeenForHours=-1", undefined, "viewer")).statusCode, 400);
 });
 
 t.test("issuing for a channel that does not exist is refused; expiry is stored in whole seconds", async (t) => {
@@ -245,7 +248,7 @@ t.test("the fleet knows the expiry of licenses issued elsewhere from what they p
   const exp = Math.floor(Date.now() / 1000) + 7200;
   await h.poll(h.license({ sub: "outside", exp }));
   await h.ctx.fleet.flush(true);
-  const item = (await h.admin("GET", "/instances", undefined, "viewer")).json().items[0];
+  const item = (await h.admin("GET", "/fleet", undefined, "viewer")).json().items[0];
   t.equal(item.sub, "outside");
   t.equal(new Date(item.licenseExpiresAt).getTime(), exp * 1000);
   t.equal(item.licenseExpired, false);

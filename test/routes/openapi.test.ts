@@ -27,6 +27,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["post", "/api/v1/admin/licenses/{jti}/revoke", "adminBearer"],
     ["put", "/api/v1/admin/licenses/{sub}/values", "adminBearer"],
     ["delete", "/api/v1/admin/licenses/{sub}/values", "adminBearer"],
+    ["get", "/api/v1/admin/fleet", "adminBearer"],
     ["get", "/api/v1/admin/instances", "adminBearer"],
     ["get", "/healthz", null],
     ["get", "/readyz", null],
@@ -45,4 +46,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
   t.same(Object.keys(body.properties).sort(), ["allowDowngrade", "expectedCurrent", "from", "reason", "release"]);
   t.equal(body.additionalProperties, false, "unknown fields refused, as documented");
   t.ok(doc.components.securitySchemes.license, "license scheme");
+  t.notOk(doc.paths["/api/v1/admin/fleet"].get.deprecated, "the fleet at its name");
+  t.equal(doc.paths["/api/v1/admin/instances"].get.deprecated, true, "its old path: an alias, marked deprecated");
+  t.same(doc.paths["/api/v1/admin/instances"].get.responses["200"], doc.paths["/api/v1/admin/fleet"].get.responses["200"], "answering the same");
 });

@@ -69,7 +69,7 @@ t.test("every poll, 200 and 304, has the contract's headers and is in the reques
   t.equal(await polls(h, 200), 4, "every 200 in chartroom_http_request_duration_seconds");
   t.equal(await polls(h, 304), 2, "every 304 too");
   await h.ctx.fleet.flush(true);
-  const row = (await h.ctx.store.instances.list()).find((i) => i.sub === "one-pipeline");
+  const row = (await h.ctx.store.fleet.list()).find((i) => i.sub === "one-pipeline");
   t.equal(row?.pollCount, 6, "every poll recorded in the fleet once");
 
   h.ctx.health.databaseDown = true;
@@ -147,7 +147,7 @@ t.test("the log level changes what is logged, not the path a poll takes", async 
     t.equal(a.status, 200);
     t.equal(await polls(h, 200), 1, `${level}: in the request metrics`);
     await h.ctx.fleet.flush(true);
-    t.equal((await h.ctx.store.instances.list()).find((i) => i.sub === `logged-${level}`)?.pollCount, 1, `${level}: in the fleet`);
+    t.equal((await h.ctx.store.fleet.list()).find((i) => i.sub === `logged-${level}`)?.pollCount, 1, `${level}: in the fleet`);
     const completed = h.logs.filter((l) => l.includes('"request completed"') && l.includes('"path":"operator"'));
     t.equal(completed.length, level === "info" ? 1 : 0, `${level}: fastify's request line ${level === "info" ? "is" : "is not"} logged`);
   }

@@ -150,8 +150,8 @@ t.test("polls are recorded in the fleet with one write per licensee per flush wi
   for (let i = 0; i < 20; i++) await h.poll(a);
   await h.poll(h.license({ sub: "globex", channel: "beta" }));
   const writes: string[] = [];
-  const original = h.ctx.store.instances.recordMany;
-  h.ctx.store.instances.recordMany = async (batch) => {
+  const original = h.ctx.store.fleet.recordMany;
+  h.ctx.store.fleet.recordMany = async (batch) => {
     writes.push(...batch.map((p) => p.sub));
     return original(batch);
   };
@@ -159,14 +159,14 @@ t.test("polls are recorded in the fleet with one write per licensee per flush wi
   for (let i = 0; i < 5; i++) await h.poll(a);
   await h.ctx.fleet.flush();
   t.same(writes.sort(), ["acme", "globex"], "one write each; the later polls wait for the next minute");
-  const rows = await h.ctx.store.instances.list();
+  const rows = await h.ctx.store.fleet.list();
   const acme = rows.find((r) => r.sub === "acme")!;
   t.equal(acme.pollCount, 20);
   t.equal(acme.releaseVersion, "0.58.1");
   t.equal(acme.userAgent, "Go-http-client/1.1");
   t.equal(rows.find((r) => r.sub === "globex")!.releaseVersion, "0.59.2");
   await h.ctx.fleet.flush(true);
-  t.equal((await h.ctx.store.instances.list()).find((r) => r.sub === "acme")!.pollCount, 25, "nothing lost");
+  t.equal((await h.ctx.store.fleet.list()).find((r) => r.sub === "acme")!.pollCount, 25, "nothing lost");
 });
 
 // ---- hostile tokens over HTTP -------------------------------------------

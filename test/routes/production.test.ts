@@ -109,7 +109,8 @@ t.test("metrics: requests, caches, verifications, promotions, fleet", async (t) 
   t.ok(value(/^chartroom_spec_cache_hits_total (\d+)/m) >= 1, "spec cache hit counted");
   t.ok(value(/^chartroom_spec_cache_misses_total (\d+)/m) >= 1, "spec cache miss counted");
   t.ok(value(/^chartroom_license_cache_hits_total (\d+)/m) >= 1, "license cache hit counted");
-  t.equal(value(/^chartroom_instances\{channel="stable",release="0\.58\.1"\} (\d+)/m), 1, "the fleet gauge");
+  t.equal(value(/^chartroom_fleet_licensees\{channel="stable",release="0\.58\.1"\} (\d+)/m), 1, "the fleet gauge");
+  t.equal(value(/^chartroom_instances\{channel="stable",release="0\.58\.1"\} (\d+)/m), 1, "and its old name, kept for dashboards");
   t.equal(value(/^chartroom_database_up (\d+)/m), 1);
   t.match(text, /chartroom_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/operator\/channel",status="200"\} 2/);
   t.match(text, /chartroom_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/operator\/channel",status="401"\} 1/);

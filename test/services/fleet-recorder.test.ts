@@ -1,6 +1,6 @@
 import t from "tap";
 import { fleetRecorder } from "../../src/services/fleet-recorder.js";
-import type { PollSummary } from "../../src/repositories/instances-repo.js";
+import type { PollSummary } from "../../src/repositories/fleet-repo.js";
 
 const poll = (sub: string) => ({ sub, channel: "stable", releaseId: "r1", releaseVersion: "1.0.0", jti: null, licenseExp: null, userAgent: "ua" });
 

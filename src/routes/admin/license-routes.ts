@@ -15,7 +15,7 @@ const jtiParam = z.string().min(1).max(256);
 
 export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const { licenses } = ctx;
+  const { licenses, fleetView } = ctx;
 
   r.post("/licenses", {
     bodyLimit: SMALL_BODY,
@@ -78,12 +78,18 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     return reply.code(204).send(null);
   });
 
-  r.get("/instances", {
-    config: { role: "viewer" },
-    schema: {
-      tags: ["fleet"], security, summary: "The fleet: per licensee, channel, release last served, first/last seen, polls, user agent, license state",
-      querystring: fleetQuery,
-      response: { 200: fleetDto, ...errorResponses(400, 401, 403) },
-    },
-  }, async (req) => toFleetDto(await licenses.fleet(req.query)));
+  // The fleet, at its name; /instances is the old path, kept as an alias
+  // (the same handler, marked deprecated in OpenAPI).
+  for (const [path, deprecated] of [["/fleet", false], ["/instances", true]] as const) {
+    r.get(path, {
+      config: { role: "viewer" },
+      schema: {
+        tags: ["fleet"], security,
+        summary: deprecated ? "Deprecated alias of GET /fleet" : "The fleet: per licensee, channel, release last served, first/last seen, polls, user agent, license state",
+        ...(deprecated ? { deprecated: true } : {}),
+        querystring: fleetQuery,
+        response: { 200: fleetDto, ...errorResponses(400, 401, 403) },
+      },
+    }, async (req) => toFleetDto(await fleetView.view(req.query)));
+  }
 }

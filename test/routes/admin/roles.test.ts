@@ -64,6 +64,8 @@ const ROUTES: Route[] = [
     method: "POST", pattern: "/licenses/:jti/revoke", role: "admin", mutates: true,
     prepare: async (_h, n) => ({ path: `/licenses/matrix-jti-${n}/revoke`, body: { reason: "matrix" } }),
   },
+  { method: "GET", pattern: "/fleet", role: "viewer", mutates: false, prepare: async () => ({ path: "/fleet" }) },
+  // The fleet's old path, kept as an alias.
   { method: "GET", pattern: "/instances", role: "viewer", mutates: false, prepare: async () => ({ path: "/instances" }) },
 ];
 

@@ -2,7 +2,7 @@
 // many licensees were last served each release, per channel.
 import { z } from "zod";
 import { channelName } from "../../../domain/schemas.js";
-import type { LicenseService } from "../../../services/license-service.js";
+import type { FleetView } from "../../../services/fleet-service.js";
 
 export const fleetQuery = z.strictObject({
   channel: channelName.optional(),
@@ -31,11 +31,9 @@ export const fleetDto = z.object({
 });
 export type FleetDto = z.infer<typeof fleetDto>;
 
-type FleetView = Awaited<ReturnType<LicenseService["fleet"]>>;
-
 export function toFleetDto(f: FleetView): FleetDto {
   return {
-    items: f.instances.map((i) => ({
+    items: f.entries.map((i) => ({
       sub: i.sub,
       channel: i.channel,
       releaseId: i.releaseId,

@@ -14,9 +14,9 @@ await eachProvider(t, "bulk poll records: inserted, then summed; dates round-tri
     sub: `lic-${i}`, channel: i % 2 ? "beta" : "stable", releaseId: null, releaseVersion: "1.0.0", jti: `j${i}`,
     licenseExp: 1_900_000_000, userAgent: "Go-http-client/1.1", firstSeenAt: first.getTime(), lastSeenAt: first.getTime(), polls: 2,
   }));
-  await store.instances.recordMany(polls);
-  await store.instances.recordMany([{ ...polls[7]!, releaseVersion: "1.1.0", lastSeenAt: later.getTime(), firstSeenAt: later.getTime(), polls: 3, userAgent: "new" }]);
-  const rows = await store.instances.list();
+  await store.fleet.recordMany(polls);
+  await store.fleet.recordMany([{ ...polls[7]!, releaseVersion: "1.1.0", lastSeenAt: later.getTime(), firstSeenAt: later.getTime(), polls: 3, userAgent: "new" }]);
+  const rows = await store.fleet.list();
   t.equal(rows.length, 450, "every licensee, across several statements");
   const r7 = rows.find((r) => r.sub === "lic-7")!;
   t.equal(r7.pollCount, 5, "polls summed");
@@ -26,14 +26,16 @@ await eachProvider(t, "bulk poll records: inserted, then summed; dates round-tri
   t.equal(r7.lastSeenAt.getTime(), later.getTime(), "last seen updated, to the millisecond");
   t.equal(r7.licenseExpiresAt?.getTime(), 1_900_000_000_000);
   t.equal(rows[0]!.sub, "lic-7", "newest check-in first");
-  const silent = await store.instances.list({ seenBefore: new Date(first.getTime() + 1) });
+  const silent = await store.fleet.list({ seenBefore: new Date(first.getTime() + 1) });
   t.equal(silent.length, 449, "date filters work on the written values");
-  const dist = await store.instances.distribution();
+  const dist = await store.fleet.distribution();
   t.same(dist.sort((a, b) => `${a.channel}${a.releaseVersion}`.localeCompare(`${b.channel}${b.releaseVersion}`)), [
-    { channel: "beta", releaseVersion: "1.0.0", count: 224 },
-    { channel: "beta", releaseVersion: "1.1.0", count: 1 },
-    { channel: "stable", releaseVersion: "1.0.0", count: 225 },
+    { channel: "beta", releaseVersion: "1.0.0", licensees: 224 },
+    { channel: "beta", releaseVersion: "1.1.0", licensees: 1 },
+    { channel: "stable", releaseVersion: "1.0.0", licensees: 225 },
   ]);
+  const silentBeta = await store.fleet.distribution({ channel: "beta", seenBefore: new Date(first.getTime() + 1) });
+  t.same(silentBeta, [{ channel: "beta", releaseVersion: "1.0.0", licensees: 224 }], "counted with the list's filters");
 });
 
 t.test("SQLite: a fleet batch waits out another process's write lock, without blocking the event loop", async (t) => {
@@ -54,17 +56,17 @@ t.test("SQLite: a fleet batch waits out another process's write lock, without bl
   let ticks = 0;
   const ticker = setInterval(() => ticks++, 5);
   setTimeout(() => other.exec("COMMIT"), 60);
-  await store.instances.recordMany([poll]);
+  await store.fleet.recordMany([poll]);
   clearInterval(ticker);
-  t.equal((await store.instances.list()).length, 1, "written once the lock was released");
+  t.equal((await store.fleet.list()).length, 1, "written once the lock was released");
   t.ok(ticks >= 3, `the event loop ran while it waited (${ticks} ticks of 5 ms)`);
 
   // Held for longer than the retries: the batch fails (the recorder keeps it).
   other.exec("BEGIN IMMEDIATE");
   t.teardown(() => other.inTransaction && other.exec("ROLLBACK"));
-  await t.rejects(store.instances.recordMany([{ ...poll, sub: "busy-2" }]), { code: "DATABASE_BUSY" }, "as the catalogue's DATABASE_BUSY");
+  await t.rejects(store.fleet.recordMany([{ ...poll, sub: "busy-2" }]), { code: "DATABASE_BUSY" }, "as the catalogue's DATABASE_BUSY");
   other.exec("ROLLBACK");
-  t.equal((await store.instances.list()).length, 1);
+  t.equal((await store.fleet.list()).length, 1);
 });
 
 t.test("SQLite: the store's connection keeps SQLite's own 2 MB page cache, not better-sqlite3's 16 MB", async (t) => {

@@ -34,6 +34,8 @@ export interface PollSummary extends Poll {
  * on PostgreSQL too (4,000 parameters, well within both databases' limits).
  */
 const BATCH = 500;
+/** The fleet's table: the model is FleetEntry, the table kept its first name (@@map in prisma/models.prisma). */
+const TABLE = `"Instance"`;
 const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "firstSeenAt", "lastSeenAt", "pollCount"] as const;
 
 /**
@@ -46,7 +48,27 @@ function dateParam(provider: Provider, ms: number | null): string | null {
   return provider === "sqlite" ? iso.replace("Z", "+00:00") : iso.replace("Z", "");
 }
 
-export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, provider: Provider, bulk?: BulkWriter) {
+/** Which entries: one channel, or only those silent since `seenBefore`. */
+export interface FleetFilter {
+  channel?: string | undefined;
+  seenBefore?: Date | undefined;
+}
+
+/** Licensees last served a release (null: none was served), per channel. */
+export interface FleetCount {
+  channel: string;
+  releaseVersion: string | null;
+  licensees: number;
+}
+
+export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, provider: Provider, bulk?: BulkWriter) {
+  function where(filter: FleetFilter) {
+    return {
+      ...(filter.channel ? { channel: filter.channel } : {}),
+      ...(filter.seenBefore ? { lastSeenAt: { lt: filter.seenBefore } } : {}),
+    };
+  }
+
   /**
    * One upsert statement per batch of licensees, in raw SQL: the fleet can
    * report tens of thousands of new licensees at once, and a Prisma upsert
@@ -80,8 +102,8 @@ export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, pr
       const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
       const updates = ["channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "lastSeenAt"].map((c) => `"${c}" = excluded."${c}"`);
       const sql =
-        `INSERT INTO "Instance" (${cols}) VALUES ${rows.join(", ")} ` +
-        `ON CONFLICT ("sub") DO UPDATE SET ${updates.join(", ")}, "pollCount" = "Instance"."pollCount" + excluded."pollCount"`;
+        `INSERT INTO ${TABLE} (${cols}) VALUES ${rows.join(", ")} ` +
+        `ON CONFLICT ("sub") DO UPDATE SET ${updates.join(", ")}, "pollCount" = ${TABLE}."pollCount" + excluded."pollCount"`;
       statements.push({ sql, params });
     }
     if (bulk) return bulk.runAll(statements);
@@ -93,21 +115,18 @@ export function instancesRepo(db: Pick<Db, "instance" | "$executeRawUnsafe">, pr
     async recordPolls(p: PollSummary): Promise<void> {
       await recordMany([p]);
     },
-    /** Newest check-in first; optionally one channel, or only those silent since `seenBefore`. */
-    async list(filter: { channel?: string | undefined; seenBefore?: Date | undefined } = {}) {
-      return db.instance.findMany({
-        where: {
-          ...(filter.channel ? { channel: filter.channel } : {}),
-          ...(filter.seenBefore ? { lastSeenAt: { lt: filter.seenBefore } } : {}),
-        },
-        orderBy: { lastSeenAt: "desc" },
-      });
+    /** Newest check-in first. */
+    async list(filter: FleetFilter = {}) {
+      return db.fleetEntry.findMany({ where: where(filter), orderBy: { lastSeenAt: "desc" } });
     },
-    /** How many licensees were last served each release, per channel. */
-    async distribution(): Promise<{ channel: string; releaseVersion: string | null; count: number }[]> {
-      const rows = await db.instance.groupBy({ by: ["channel", "releaseVersion"], _count: { _all: true } });
-      return rows.map((r) => ({ channel: r.channel, releaseVersion: r.releaseVersion, count: r._count._all }));
+    /**
+     * How many licensees were last served each release, per channel, counted
+     * by the database (the metrics gauge asks at every scrape: never the rows).
+     */
+    async distribution(filter: FleetFilter = {}): Promise<FleetCount[]> {
+      const rows = await db.fleetEntry.groupBy({ by: ["channel", "releaseVersion"], where: where(filter), _count: { _all: true } });
+      return rows.map((r) => ({ channel: r.channel, releaseVersion: r.releaseVersion, licensees: r._count._all }));
     },
   };
 }
-export type InstancesRepo = ReturnType<typeof instancesRepo>;
+export type FleetRepo = ReturnType<typeof fleetRepo>;

@@ -1,0 +1,68 @@
+// The fleet as vendor operations see it: one entry per licensee (channel,
+// release last served, first/last seen, polls, user agent) with the state
+// of the license it last used, and how many licensees run each release.
+// The fleet recorder (fleet-recorder.ts) writes the entries; this reads them.
+import type { FleetCount, FleetFilter } from "../repositories/fleet-repo.js";
+import type { Store } from "../repositories/store.js";
+
+export interface FleetQuery {
+  channel?: string | undefined;
+  /** Only licensees silent for at least this long. */
+  notSeenForHours?: number | undefined;
+}
+
+/** The release label of licensees that were served none. */
+export const NO_RELEASE = "none";
+
+/** Licensees per channel and release: one row per pair (the metrics gauge). */
+export interface FleetLicensees {
+  channel: string;
+  release: string;
+  licensees: number;
+}
+
+function labelled(counts: FleetCount[]): FleetLicensees[] {
+  return counts.map((c) => ({ channel: c.channel, release: c.releaseVersion ?? NO_RELEASE, licensees: c.licensees }));
+}
+
+export function fleetService(store: Pick<Store, "fleet" | "licenses">, opts: { now?: () => Date } = {}) {
+  const now = opts.now ?? (() => new Date());
+
+  function filterOf(q: FleetQuery): FleetFilter {
+    const seenBefore = q.notSeenForHours !== undefined ? new Date(now().getTime() - q.notSeenForHours * 3_600_000) : undefined;
+    return { channel: q.channel, seenBefore };
+  }
+
+  return {
+    /** Licensees per channel and release, counted by the database (the one distribution computation). */
+    async distribution(q: FleetQuery = {}): Promise<FleetLicensees[]> {
+      return labelled(await store.fleet.distribution(filterOf(q)));
+    },
+
+    /** The entries, newest check-in first, and the distribution of the same entries as channel → release → licensees. */
+    async view(q: FleetQuery = {}) {
+      const filter = filterOf(q);
+      const [rows, counts] = await Promise.all([store.fleet.list(filter), store.fleet.distribution(filter)]);
+      const jtis = rows.map((r) => r.jti).filter((j): j is string => !!j);
+      const [issued, revocations] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations()]);
+      const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
+      const revoked = new Set(revocations.map((r) => r.jti));
+      const t = now().getTime();
+      const entries = rows.map((r) => {
+        // What this server issued wins; else the `exp` the licensee last presented.
+        const expiresAt = (r.jti ? expiry.get(r.jti) : undefined) ?? r.licenseExpiresAt ?? null;
+        return {
+          ...r,
+          licenseExpiresAt: expiresAt,
+          licenseExpired: expiresAt !== null && expiresAt.getTime() <= t,
+          licenseRevoked: r.jti ? revoked.has(r.jti) : false,
+        };
+      });
+      const distribution: Record<string, Record<string, number>> = {};
+      for (const c of labelled(counts)) (distribution[c.channel] ??= {})[c.release] = c.licensees;
+      return { entries, distribution };
+    },
+  };
+}
+export type FleetService = ReturnType<typeof fleetService>;
+export type FleetView = Awaited<ReturnType<FleetService["view"]>>;
