@@ -1,5 +1,6 @@
 // Builds the Chartroom HTTP app from a context; never listens (server.ts
 // does), so tests drive it with app.inject(). Plugins in the order they act.
+import { createServer } from "node:http";
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
 import fastifyHelmet from "@fastify/helmet";
 import fastifySwagger from "@fastify/swagger";
@@ -16,6 +17,7 @@ import { licenseRoutes } from "./routes/admin/license-routes.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
 import { requestIdFor } from "./request-id.js";
 import { requestObserver } from "./metrics.js";
+import type { PollReplay } from "./routes/poll-replay.js";
 
 export interface AppOptions {
   ctx: Context;
@@ -24,7 +26,20 @@ export interface AppOptions {
 }
 
 export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
+  // Polls the channel route has rendered already are replayed before
+  // fastify's pipeline (src/routes/poll-replay.ts); everything else goes to fastify.
+  let replay: PollReplay | undefined;
   const app = Fastify({
+    serverFactory: (handler, options) => {
+      const opts = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+      const server = createServer((req, res) => (replay ? replay.handle(req, res, handler) : handler(req, res)));
+      // What fastify sets on a server it creates itself.
+      server.keepAliveTimeout = opts.keepAliveTimeout;
+      server.requestTimeout = opts.requestTimeout;
+      server.setTimeout(opts.connectionTimeout);
+      if (opts.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket;
+      return server;
+    },
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? false }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     requestTimeout: 30_000,
@@ -78,7 +93,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
 
   // The operator routes set their own constant block of security headers
   // (src/routes/operator.ts); the error handler sets it on errors and 404s.
-  await app.register(operatorRoutes, { ctx });
+  await app.register(operatorRoutes, { ctx, onReplay: (r) => (replay = r) });
   // Everything else: helmet's headers, computed per request (docs and,
   // later, the console need their own policies). No CORS anywhere (no
   // cross-origin browser use).

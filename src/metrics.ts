@@ -16,13 +16,12 @@ export function createMetrics() {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: "chartroom_" });
 
-  const requests = new client.Histogram({
-    name: "chartroom_http_request_duration_seconds",
-    help: "HTTP requests by route and status, with their latency",
-    labelNames: ["method", "route", "status"] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
+  const requests = new RequestHistogram(
+    "chartroom_http_request_duration_seconds",
+    "HTTP requests by route and status, with their latency",
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  );
+  registry.registerMetric(requests as unknown as client.Metric);
   // "ok" is counted on every poll: a plain number, added to the counter when scraped.
   let okCount = 0;
   let okReported = 0;
@@ -142,20 +141,92 @@ export function createMetrics() {
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** One label set's figures: cumulative-later bucket counts, sum and count. */
+interface Series {
+  labels: { method: string; route: string; status: string };
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * The request-duration histogram, observed on every request including every
+ * poll. prom-client's Histogram validates and hashes the labels on each
+ * observe (about 5 % of a warm poll in the profile, docs/performance.md);
+ * here a label set is bound once and an observation is a bucket search and
+ * three additions. It registers in prom-client's registry like any metric
+ * (text format, cluster sums: src/cluster.ts) and exposes the same series
+ * as prom-client's Histogram would (`_bucket{le}`, `_sum`, `_count`).
+ */
+export class RequestHistogram {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  #series = new Map<string, Series>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly upperBounds: number[],
+  ) {}
+
+  /** A recorder for one label set (the same series however often it is bound): call it with the elapsed seconds. */
+  bind(method: string, route: string, status: string): (seconds: number) => void {
+    const key = `${method} ${route} ${status}`;
+    let series = this.#series.get(key);
+    if (!series) {
+      series = { labels: { method, route, status }, counts: new Float64Array(this.upperBounds.length), sum: 0, count: 0 };
+      this.#series.set(key, series);
+    }
+    const s = series;
+    const bounds = this.upperBounds;
+    return (seconds) => {
+      let i = 0;
+      while (i < bounds.length && seconds > bounds[i]!) i++;
+      if (i < bounds.length) s.counts[i]!++;
+      s.sum += seconds;
+      s.count++;
+    };
+  }
+
+  /** prom-client's metric interface (Registry#metrics, AggregatorRegistry). */
+  async get() {
+    const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+    for (const s of this.#series.values()) {
+      let acc = 0;
+      this.upperBounds.forEach((le, i) => {
+        acc += s.counts[i]!;
+        values.push({ labels: { ...s.labels, le }, value: acc, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { ...s.labels, le: "+Inf" }, value: s.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    for (const s of this.#series.values()) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+}
+
 /**
  * Records requests of one route in chartroom_http_request_duration_seconds:
  * (method, status, elapsed ms). The label set of each (method, status) is
  * bound once and kept.
  */
 export function requestObserver(metrics: Pick<Metrics, "requests">, route: string) {
-  const bound = new Map<string, { observe(v: number): void }>();
+  const bound = new Map<string, Map<number, (seconds: number) => void>>();
   return (method: string, status: number, elapsedMs: number): void => {
-    const key = method + status;
-    let o = bound.get(key);
-    if (!o) {
-      o = metrics.requests.labels(method, route, String(status));
-      bound.set(key, o);
+    let byStatus = bound.get(method);
+    if (!byStatus) bound.set(method, (byStatus = new Map()));
+    let observe = byStatus.get(status);
+    if (!observe) {
+      observe = metrics.requests.bind(method, route, String(status));
+      byStatus.set(status, observe);
     }
-    o.observe(elapsedMs / 1000);
+    observe(elapsedMs / 1000);
   };
 }

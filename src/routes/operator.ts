@@ -1,11 +1,14 @@
 // The operator endpoints (docs/api.md §1): what a W&B-style operator polls.
-// One pipeline for every poll: this fastify route, and nothing beside it.
-// The warm path is synchronous: a cached license verification, a Set lookup
-// for revocation, an in-memory rate-limit counter (src/services/poll-gate.ts),
-// a cached pre-serialized body and its header block (src/services/spec.ts).
+// One pipeline renders every poll: these fastify routes. A poll of the
+// channel route that fastify has already rendered the same way twice is
+// replayed from that rendering (src/routes/poll-replay.ts), through the same
+// admission, fleet record and metrics. The warm path is synchronous: a
+// cached license verification, a Set lookup for revocation, an in-memory
+// rate-limit counter (src/services/poll-gate.ts), a cached pre-serialized
+// body (src/services/spec.ts) and its header block (pollHeaders below).
 // No database, no signature check, no JSON serialization, no promise per
 // request. Where the time goes and what it costs: docs/performance.md.
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { z } from "zod";
 import type { License } from "../licensing/verify-license.js";
 import type { Context } from "../context.js";
@@ -15,6 +18,8 @@ import type { SerializedSpec } from "../services/spec.js";
 import { errorResponses } from "./openapi-shared.js";
 import { NotReadyError } from "../errors.js";
 import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
+import { requestObserver } from "../metrics.js";
+import { pollReplay, type PollReplay, type PollStatus } from "./poll-replay.js";
 
 export const CHANNEL_PATH = "/api/v1/operator/channel";
 export const PINNED_PATH = "/api/v1/operator/channel/release/:versionId";
@@ -35,6 +40,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The verified license of an operator request (set by its onRequest hook). */
     license: License | null;
+    /** The spec a poll was answered with (set when it is sent). */
+    servedSpec: SerializedSpec | null;
   }
 }
 
@@ -48,6 +55,11 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
     if (tag === etag) return true;
   }
   return false;
+}
+
+/** 304 when If-None-Match names the spec's ETag, else 200: both poll paths ask this. */
+export function pollStatus(ifNoneMatch: string | undefined, spec: SerializedSpec): PollStatus {
+  return matchesEtag(ifNoneMatch, spec.etag) ? 304 : 200;
 }
 
 /** What the fleet records of a poll that was answered with `spec`. */
@@ -74,9 +86,40 @@ export function pollHeaders(spec: SerializedSpec): Readonly<Record<string, strin
   return block;
 }
 
-export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
+export interface OperatorRoutesOptions {
+  ctx: Context;
+  /** Receives the replay of the channel route's answers (the server's request listener uses it). */
+  onReplay?: (replay: PollReplay) => void;
+}
+
+export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: OperatorRoutesOptions) {
   const { gate, specs, fleet, health, metrics } = ctx;
   app.decorateRequest("license", null);
+  app.decorateRequest("servedSpec", null);
+
+  // One logger for every poll, made once: fastify would otherwise build a
+  // pino child (with redaction) per request just to log nothing at `warn`.
+  // Lines logged for a poll carry `requestId` from the error handler instead.
+  const pollLogger = app.log.child({ path: "operator" }, { level: ctx.config.OPERATOR_LOG_LEVEL });
+  const childLoggerFactory = () => pollLogger;
+
+  /** The per-poll record both paths make: the fleet. */
+  const served = (license: License, spec: SerializedSpec, userAgent: string | undefined) => fleet.record(servedPoll(license, spec, userAgent));
+  const replay = pollReplay({
+    path: CHANNEL_PATH,
+    gate,
+    specs,
+    health,
+    statusOf: pollStatus,
+    served,
+    observe: requestObserver(metrics, CHANNEL_PATH),
+    log: pollLogger,
+  });
+  app.addHook("preClose", (done) => {
+    replay.close();
+    done();
+  });
+  onReplay?.(replay);
 
   function settle(req: FastifyRequest, admission: Admission, done: HookHandlerDoneFunction): void {
     if (admission.error) return done(admission.error);
@@ -84,38 +127,44 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
     done();
   }
 
-  /** onRequest: admit the poll (license, revocation, limits; src/services/poll-gate.ts). */
+  /**
+   * onRequest: admit the poll (license, revocation, limits;
+   * src/services/poll-gate.ts), or take the admission the replay decided
+   * before it handed the request over.
+   */
   function authenticate(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     // Before the first load, the revocations are not known yet: a revoked
     // license would pass. The server listens that early for /healthz, and a
     // restarted cluster worker gets connections whatever /readyz says.
     if (!health.loaded) return done(new NotReadyError());
-    const admission = gate.admit(req.headers.authorization, req.ip);
+    const admission = replay.handedOver(req.raw) ?? gate.admit(req.headers.authorization, req.ip);
     if (admission instanceof Promise) admission.then((a) => settle(req, a, done), done);
     else settle(req, admission, done);
   }
 
-  // One logger for every poll, made once: fastify would otherwise build a
-  // pino child (with redaction) per request just to log nothing at `warn`.
-  // Lines logged for a poll carry `requestId` from the error handler instead.
-  let pollLogger: FastifyBaseLogger | undefined;
-  const childLoggerFactory = (logger: FastifyBaseLogger) =>
-    (pollLogger ??= logger.child({ path: "operator" }, { level: ctx.config.OPERATOR_LOG_LEVEL }));
+  /** onResponse of the channel route: what it rendered, for the replay. */
+  function rendered(req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const spec = req.servedSpec;
+    const status = reply.statusCode;
+    if (spec && (status === 200 || status === 304) && !reply.hasHeader("x-chartroom-stale")) replay.record(spec, status, reply.getHeaders());
+    done();
+  }
 
   /**
-   * Every answered poll goes through here: the fleet record, the stale
-   * marker and its metric, the headers, 304 or the body. Latency and status
-   * are counted for every request by the app's onResponse hook (src/app.ts).
+   * Every poll fastify answers goes through here: the fleet record, the
+   * stale marker and its metric, the headers, 304 or the body. Latency and
+   * status are counted for every request by the route hooks of src/app.ts.
    */
   function send(req: FastifyRequest, reply: FastifyReply, license: License, spec: SerializedSpec): FastifyReply {
-    fleet.record(servedPoll(license, spec, req.headers["user-agent"]));
+    served(license, spec, req.headers["user-agent"]);
+    req.servedSpec = spec;
     reply.headers(pollHeaders(spec));
     // The database is unreachable: this is the last good answer, not a fresh one.
     if (health.databaseDown) {
       reply.header("x-chartroom-stale", "true");
       metrics.staleServes.inc();
     }
-    if (matchesEtag(req.headers["if-none-match"], spec.etag)) return reply.code(304).send();
+    if (pollStatus(req.headers["if-none-match"], spec) === 304) return reply.code(304).send();
     return reply.header("content-type", "application/json; charset=utf-8").send(spec.body);
   }
 
@@ -148,6 +197,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx }: { ctx: Conte
     CHANNEL_PATH,
     {
       ...pollRoute,
+      onResponse: rendered,
       schema: {
         ...shared,
         summary: "The spec of the license's channel",

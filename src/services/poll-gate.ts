@@ -61,11 +61,20 @@ export function pollGate({ verifier, revocations, metrics, ipLimit, licenseLimit
      * needs is in memory (a cached license, in-memory limits).
      */
     admit(header: string | undefined, ip: string): Admission | Promise<Admission> {
-      const cached = verifier.cachedForAuthorization(header);
-      if (cached) return admitVerified(cached);
+      const cached = this.admitCached(header);
+      if (cached) return cached;
       if (!ipLimit) return verifyFresh(header);
       const v = ipLimit.take(ip);
       return v instanceof Promise ? v.then((x) => afterIpLimit(header, x)) : afterIpLimit(header, v);
+    },
+
+    /**
+     * Admits or refuses a poll whose license is already verified; null (and
+     * nothing counted) when it is not: then admit() decides, with the address.
+     */
+    admitCached(header: string | undefined): Admission | Promise<Admission> | null {
+      const cached = verifier.cachedForAuthorization(header);
+      return cached ? admitVerified(cached) : null;
     },
   };
 }

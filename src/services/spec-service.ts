@@ -58,6 +58,11 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     return pending.then(settle);
   }
 
+  /** The cache key of a channel's spec: per licensee only for licensees with overrides. */
+  function channelKey(channelName: string, subWithOverrides: string | undefined): string {
+    return subWithOverrides === undefined ? `c\0${channelName}` : `c\0${channelName}\0${subWithOverrides}`;
+  }
+
   async function channelAndRelease(name: string) {
     const channel = await store.channels.findByName(name);
     if (!channel) throw new ChannelNotFoundError(name);
@@ -70,11 +75,21 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     /** The spec of a channel for a licensee. */
     channelSpec(channelName: string, sub: string): SerializedSpec | Promise<SerializedSpec> {
       const own = overrides.get(sub);
-      const key = own ? `c\0${channelName}\0${sub}` : `c\0${channelName}`;
-      return load(key, async () => {
+      return load(channelKey(channelName, own ? sub : undefined), async () => {
         const { channel, release } = await channelAndRelease(channelName);
         return serializeSpec(buildSpec(channel, release, { overrides: own }), release, channel.name);
       });
+    },
+
+    /**
+     * The channel's spec for a licensee when it is cached and servable,
+     * else undefined (and nothing counted): channelSpec() then decides.
+     */
+    cachedChannelSpec(channelName: string, sub: string): SerializedSpec | undefined {
+      const entry = cache.get(channelKey(channelName, overrides.has(sub) ? sub : undefined));
+      if (!entry || "error" in entry) return undefined;
+      hits++;
+      return entry.spec;
     },
 
     /**

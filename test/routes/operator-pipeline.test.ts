@@ -1,6 +1,8 @@
-// The poll pipeline (src/routes/operator.ts) over a real socket: one path for
-// every poll, whatever the log level; every poll in the request metrics and
-// the fleet exactly once; limits counted once; Redis shared and failing open.
+// The poll pipeline over a real socket: the fastify route renders every
+// poll (src/routes/operator.ts) and its renderings are replayed
+// (src/routes/poll-replay.ts) byte for byte; the same path at every log
+// level; every poll in the request metrics and the fleet exactly once;
+// limits and refusals counted once; Redis shared and failing open.
 import { randomUUID } from "node:crypto";
 import net, { type AddressInfo } from "node:net";
 import t from "tap";
@@ -72,6 +74,7 @@ t.test("every poll, 200 and 304, has the contract's headers and is in the reques
   const row = (await h.ctx.store.fleet.list()).find((i) => i.sub === "one-pipeline");
   t.equal(row?.pollCount, 6, "every poll recorded in the fleet once");
 
+  h.ctx.watcher.stop(); // its next check would say the database is up
   h.ctx.health.databaseDown = true;
   const stale = await get(base, PATH, auth);
   t.equal(stale.status, 200);
@@ -138,18 +141,72 @@ t.test("behind a trusted proxy, the forwarded client's address is the one limite
   t.equal((await get(base, PATH, { authorization: basic("z"), "x-forwarded-for": "198.51.100.10" })).status, 401, "another client is not");
 });
 
+/** Poll lines logged at info: [rendered by fastify, replayed]. */
+function completedLines(h: TestApp): [number, number] {
+  const lines = h.logs.filter((l) => l.includes('"request completed"') && l.includes('"path":"operator"'));
+  const replayed = lines.filter((l) => l.includes('"replayed":true')).length;
+  return [lines.length - replayed, replayed];
+}
+
+t.test("a replayed poll is the route's answer: same bytes, same headers, its hooks' headers included", async (t) => {
+  const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: "info" }, captureLogs: true });
+  // A hook added to the app later: its constant header is in the replay.
+  h.app.addHook("onSend", (_req, reply, payload, done) => {
+    reply.header("x-constant", "same-every-time");
+    done(null, payload);
+  });
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "replayed" })) };
+  const answers: Answer[] = [];
+  for (let i = 0; i < 4; i++) answers.push(await get(base, PATH, auth));
+  t.same(completedLines(h), [2, 2], "two renderings by fastify, then replayed");
+  const stable = (a: Answer) => Object.fromEntries(Object.entries(a.headers).filter(([k]) => !["date", "x-request-id", "keep-alive", "connection"].includes(k)));
+  for (const a of answers.slice(2)) {
+    t.equal(a.body, answers[0]!.body, "same bytes");
+    t.same(stable(a), stable(answers[0]!), "same headers");
+  }
+  t.equal(answers[3]!.headers["x-constant"], "same-every-time", "a hook's constant header is in the replay");
+  t.not(answers[3]!.headers["x-request-id"], answers[2]!.headers["x-request-id"], "a request id per poll");
+
+  const etag = answers[0]!.headers.etag!;
+  for (let i = 0; i < 3; i++) t.equal((await get(base, PATH, { ...auth, "if-none-match": etag })).status, 304);
+  t.same(completedLines(h), [4, 3], "the 304 too, once rendered twice");
+
+  t.equal(await polls(h, 200), 4, "every 200 in the request metrics, replayed or not");
+  t.equal(await polls(h, 304), 3);
+  await h.ctx.fleet.flush(true);
+  t.equal((await h.ctx.store.fleet.list()).find((i) => i.sub === "replayed")?.pollCount, 7, "and in the fleet once");
+
+  h.ctx.specs.invalidate();
+  t.equal((await get(base, PATH, auth)).status, 200, "a new serialized spec after a change");
+  t.same(completedLines(h), [5, 3], "is rendered by fastify again");
+});
+
+t.test("a hook whose headers differ per answer keeps every poll on the route", async (t) => {
+  const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: "info" }, captureLogs: true });
+  let n = 0;
+  h.app.addHook("onSend", (_req, reply, payload, done) => {
+    reply.header("x-answer", String(++n));
+    done(null, payload);
+  });
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "varying" })) };
+  const seen: string[] = [];
+  for (let i = 0; i < 4; i++) seen.push((await get(base, PATH, auth)).headers["x-answer"]!);
+  t.same(seen, ["1", "2", "3", "4"], "the hook ran for every poll");
+  t.same(completedLines(h), [4, 0], "renderings that disagree are never replayed");
+});
+
 t.test("the log level changes what is logged, not the path a poll takes", async (t) => {
   for (const level of ["warn", "info"]) {
     const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: level }, captureLogs: true });
     const base = await live(h);
     const auth = { authorization: basic(h.license({ sub: `logged-${level}` })) };
-    const a = await get(base, PATH, auth);
-    t.equal(a.status, 200);
-    t.equal(await polls(h, 200), 1, `${level}: in the request metrics`);
+    for (let i = 0; i < 3; i++) t.equal((await get(base, PATH, auth)).status, 200);
+    t.equal(await polls(h, 200), 3, `${level}: in the request metrics`);
     await h.ctx.fleet.flush(true);
-    t.equal((await h.ctx.store.fleet.list()).find((i) => i.sub === `logged-${level}`)?.pollCount, 1, `${level}: in the fleet`);
-    const completed = h.logs.filter((l) => l.includes('"request completed"') && l.includes('"path":"operator"'));
-    t.equal(completed.length, level === "info" ? 1 : 0, `${level}: fastify's request line ${level === "info" ? "is" : "is not"} logged`);
+    t.equal((await h.ctx.store.fleet.list()).find((i) => i.sub === `logged-${level}`)?.pollCount, 3, `${level}: in the fleet`);
+    t.same(completedLines(h), level === "info" ? [2, 1] : [0, 0], `${level}: a line per poll at info only, the third replayed either way`);
   }
 });
 
