@@ -16,8 +16,10 @@
 // not yet verified, a refusal (rendered by the error handler: the admission
 // travels with the request, so nothing is counted twice), a spec not in the
 // cache or never rendered, a database outage (the stale marker), shutdown.
-// A hook added to the poll route that must run on every poll, not only on
-// the ones fastify renders, needs `replay: false` in operatorRoutes.
+// What a replay skips is fastify's per-request work: a hook added to the
+// poll route for its side effects alone (tracing, say), with the same
+// headers on every answer, runs only on the polls fastify renders. Such a
+// hook belongs in `served` (src/routes/operator.ts), which both paths call.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
 import type { License } from "../licensing/verify-license.js";
