@@ -2,19 +2,26 @@
 // Chartroom benchmark (`npm run bench`). In one run on one machine:
 //   - start to ready: spawn `node dist/server.js` on a fresh SQLite database
 //     with the sample channels, poll /readyz every 10 ms until 200;
-//   - warm licensed GET and the 304 path, against nginx serving the exact
-//     bytes of the same spec as a static file (same wrk settings);
+//   - warm licensed GET and the 304 path, as interleaved rounds: in each
+//     round Chartroom, nginx serving the exact bytes as a static file, a raw
+//     node:http server writing Chartroom's bytes and headers (Node's limit)
+//     and bare fastify (calibration) each run once, in rotating order, under
+//     plain wrk (no Lua: a Lua response() callback caps wrk itself below
+//     nginx's rate here); the ratios are taken within each round and their
+//     median reported; a 1 s pass with a Lua script checks the statuses;
 //   - the cold path (every request a never-seen license) against the
 //     in-process RS256 verification rate measured in the same run;
+//   - cluster mode (N workers against one process);
 //   - 100,000 distinct licenses polling twice: peak RSS, cache hit rate.
-// Server and nginx run on CPU 0, wrk on CPU 1 (taskset), when possible.
+// Server and references run on CPU 0, wrk on CPU 1 (taskset), when possible.
 // Prints a table and writes bench/results/latest.json. See docs/performance.md.
 //
-// Environment: BENCH_SECONDS (10), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
+// Environment: BENCH_PAIR_SECONDS (4: each run of a round), BENCH_REPEAT (5: rounds),
+// BENCH_SECONDS (10: cold, cluster), BENCH_WARMUP_SECONDS (2), BENCH_CONNECTIONS (64),
 // BENCH_LICENSES (100000), BENCH_ONE_SUB_LICENSES (30000; 0 skips the one-licensee
 // cold diagnostic), BENCH_VERIFY_SECONDS (3), BENCH_START_SAMPLES (3),
-// BENCH_REPEAT (1: nginx/Chartroom pairs per scenario, median reported),
-// BENCH_BARE=0 (skip the bare-fastify calibration), BENCH_NICE (-15 as root; 0 = off),
+// BENCH_BARE=0 (skip the bare-fastify calibration), BENCH_COMPARE=DIR (another
+// checkout, built, measured in the same rounds: an A/B), BENCH_NICE (-15 as root; 0 = off),
 // BENCH_RATE_LIMITS=off (turn Chartroom's rate limits off instead of setting them sky-high),
 // BENCH_CLUSTER_WORKERS (the number of CPUs; 0 skips the cluster-mode comparison),
 // BENCH_STRICT=1 (exit 1 when a target is missed),
@@ -388,11 +395,12 @@ async function main() {
   };
   await big.stop();
 
-  const limitBounds = await import(pathToFileURL(join(root, "dist/plugins/rate-limits.js")).href);
+  const { WINDOW_KEYS } = await import(pathToFileURL(join(root, "dist/services/rate-limits.js")).href);
   results.bounds = {
     licenseCache: `verified-license cache: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000) over two generations of 5 min, oldest evicted first; an entry is served until the license's exp and for at most 10 min (src/licensing/license-cache.ts); measured max here ${stEnd.max}`,
     specCache: `specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change${stEnd.specMax !== undefined ? `; measured ${stEnd.specSize}/${stEnd.specMax}` : ""}`,
-    rateLimits: `rate-limit counters (src/plugins/rate-limits.ts): per IP and per admin subject, @fastify/rate-limit's LRU store of ${fmtInt(limitBounds.LOCAL_STORE_KEYS)} keys each; per licensee, one fixed-window Map per minute holding the licensees seen in that minute (at most ${fmtInt(limitBounds.LICENSEE_WINDOW_KEYS)})`,
+    rateLimits: `rate-limit counters (src/services/rate-limits.ts): one fixed-window Map per limit and minute, replaced when the window ends, holding the keys seen in that minute: at most ${fmtInt(WINDOW_KEYS.ip)} client IPs, ${fmtInt(WINDOW_KEYS.admin)} admin subjects, ${fmtInt(WINDOW_KEYS.license)} licensees (with REDIS_URL: keys in Redis expiring with the window)`,
+    replay: "poll replay (src/routes/poll-replay.ts): per serialized spec still referenced (a WeakMap), the header list of its 200 and 304 renderings; per request handed to fastify, its admission (a WeakMap)",
     inflight: "specService in-flight loads: one per distinct cache key being built, deleted when settled",
     revocations: "revocation Set: every revoked jti in the database (not bounded by the server; bounded by what is revoked)",
     fleetRecorder:
