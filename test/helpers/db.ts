@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { Test } from "tap";
+import { STATE_CHANNEL } from "../../src/repositories/state-repo.js";
 
 export type Provider = "sqlite" | "postgresql";
 export const PG_URL = process.env.TEST_PG_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
@@ -38,14 +39,26 @@ function urlWithDatabase(base: string, name: string): string {
   return u.toString();
 }
 
-async function adminQuery(sql: string): Promise<void> {
+async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   try {
-    await c.query(sql);
+    return await c.query(sql, params);
   } finally {
     await c.end();
   }
+}
+
+/**
+ * How many connections to the database of `url` are LISTENing on the
+ * replicas' channel (src/db/state-listener.ts): a replica's LISTEN is in
+ * force once its connection is idle after the LISTEN statement. A test that
+ * needs a notification to reach a replica waits for this, not for a guess.
+ */
+export async function stateListeners(url: string): Promise<number> {
+  const database = decodeURIComponent(new URL(url).pathname.slice(1));
+  const res = await adminQuery(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND state = 'idle' AND query = $2`, [database, `LISTEN ${STATE_CHANNEL}`]);
+  return (res.rows[0] as { n: number }).n;
 }
 
 /**
