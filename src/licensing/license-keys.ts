@@ -14,7 +14,7 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, unwatchFile, watchFile, writeFileSync, type Stats } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
 
 /** The only algorithms a license may be signed with (docs/api.md §2). */
@@ -342,11 +342,14 @@ export class LicenseKeyring {
   watch(onChange: () => void): () => void {
     const file = this.#jwksFile;
     if (file === undefined) return () => {};
-    // The baseline is taken now, synchronously: watchFile's own first stat
-    // runs later, and a write in between would otherwise go unnoticed.
+    // Our own poll against a baseline taken now, synchronously. Not
+    // fs.watchFile: it calls back only when a stat differs from its own
+    // first stat, which libuv takes later on the thread pool, so a write in
+    // between (a busy machine, a rotation right after start) was never seen.
     let seen = statOrNull(file);
-    const listener = (curr: Stats): void => {
-      if (seen && curr.mtimeMs === seen.mtimeMs && curr.size === seen.size && curr.ino === seen.ino) return;
+    const timer = setInterval(() => {
+      const curr = statOrNull(file);
+      if (sameFile(curr, seen)) return;
       seen = curr;
       if (!this.reload()) return;
       try {
@@ -354,16 +357,21 @@ export class LicenseKeyring {
       } catch (err) {
         this.#log?.error({ file, err: errorMessage(err) }, "license key change handler failed");
       }
-    };
-    // persistent: false is watchFile's unref: the watcher never holds the process open.
-    watchFile(file, { interval: 1000, persistent: false }, listener);
-    return () => unwatchFile(file, listener);
+    }, 1000);
+    // The watcher never holds the process open.
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /** What `/.well-known/jwks.json` serves: the signing key's public JWK only. */
   publicJwks(): { keys: Record<string, string>[] } {
     return { keys: this.#signingKey ? [{ ...this.#signingKey.publicJwk }] : [] };
   }
+}
+
+function sameFile(a: Stats | null, b: Stats | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
 }
 
 function statOrNull(file: string): Stats | null {
