@@ -59,11 +59,12 @@ class Renderings {
     if (!bySpec) this.#seen.set(spec, (bySpec = {}));
     const prior = bySpec[status];
     // Confirmed when two renderings agree; a disagreement starts again.
-    if (prior?.key === key) prior.list ??= list;
+    // The list ends with the request id's slot, filled in per answer.
+    if (prior?.key === key) prior.list ??= [...list, "x-request-id", ""];
     else bySpec[status] = { key };
   }
 
-  /** The confirmed header list for `spec` and `status`, if any. */
+  /** The confirmed header list for `spec` and `status` (its last value: the request id's slot), if any. */
   get(spec: SerializedSpec, status: PollStatus): string[] | undefined {
     return this.#seen.get(spec)?.[status]?.list;
   }
@@ -106,7 +107,10 @@ export function pollReplay({ path, gate, specs, health, statusOf, served, observ
     if (!rendered) return handOver(req, res, admission, next);
     served(license, spec, req.headers["user-agent"]);
     const id = newRequestId();
-    res.writeHead(status, [...rendered, "x-request-id", id]);
+    // writeHead reads the list synchronously: the one shared list per
+    // rendering takes this answer's request id in its last slot.
+    rendered[rendered.length - 1] = id;
+    res.writeHead(status, rendered);
     if (status === 304) res.end();
     else res.end(spec.body);
     const elapsedMs = performance.now() - started;
