@@ -1,4 +1,4 @@
-// Admin routes for channels and releases (API.md §3). Each route maps the
+// Admin routes for channels and releases (docs/api.md §3). Each route maps the
 // request onto one catalog service call; the rules live in the service.
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "@fastify/type-provider-zod";
