@@ -74,7 +74,11 @@ const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US"
 const fmtMs = (n) => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : "—");
 const fmtRatio = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : "—");
 const fmtMB = (n) => (Number.isFinite(n) ? `${(n / MB).toFixed(0)} MB` : "—");
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = (s.length - 1) / 2;
+  return (s[Math.floor(m)] + s[Math.ceil(m)]) / 2;
+};
 
 function summary(r) {
   if (!r) return null;

@@ -9,7 +9,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "@fas
 import type { Context } from "./context.js";
 import errorHandler from "./plugins/error-handler.js";
 import adminAuth from "./plugins/admin-auth.js";
-import rateLimits, { limitHook } from "./plugins/rate-limits.js";
+import ipRateLimit, { limitHook } from "./plugins/rate-limits.js";
 import { operatorRoutes } from "./routes/operator.js";
 import { serviceRoutes } from "./routes/service.js";
 import { catalogRoutes } from "./routes/admin/catalog-routes.js";
@@ -74,8 +74,6 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   });
 
   await app.register(errorHandler, { onUnavailable: () => metrics.dbErrors.inc() });
-  // Per client IP on every route that does not opt out (the limits are built in src/context.ts).
-  await app.register(rateLimits, { ip: ctx.limits.ip });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: "3.0.3",
@@ -99,20 +97,26 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   // cross-origin browser use).
   await app.register(async (rest) => {
     await rest.register(fastifyHelmet, { global: true });
-    await rest.register(fastifySwaggerUi, { routePrefix: "/docs", staticCSP: true });
-    rest.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+    // Probes and /metrics: never rate-limited.
     await rest.register(serviceRoutes, { ctx });
-    await rest.register(
-      async (admin) => {
-        // Bad JSON keys (__proto__, constructor.prototype) are named, not just refused.
-        useStrictJsonBody(admin);
-        await admin.register(adminAuth, { keys: ctx.admin, audience: ctx.config.ADMIN_AUDIENCE, issuer: ctx.config.ADMIN_ISSUER });
-        if (ctx.limits.admin) admin.addHook("preHandler", limitHook(ctx.limits.admin, (req) => req.user?.sub ?? "?"));
-        await admin.register(catalogRoutes, { ctx });
-        await admin.register(licenseRoutes, { ctx });
-      },
-      { prefix: "/api/v1/admin" },
-    );
+    // The docs and the admin API: limited per client IP first of all (a bad
+    // admin token costs a count: src/plugins/rate-limits.ts), then per admin subject.
+    await rest.register(async (limited) => {
+      await limited.register(ipRateLimit, { ip: ctx.limits.ip });
+      await limited.register(fastifySwaggerUi, { routePrefix: "/docs", staticCSP: true });
+      limited.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+      await limited.register(
+        async (admin) => {
+          // Bad JSON keys (__proto__, constructor.prototype) are named, not just refused.
+          useStrictJsonBody(admin);
+          await admin.register(adminAuth, { keys: ctx.admin, audience: ctx.config.ADMIN_AUDIENCE, issuer: ctx.config.ADMIN_ISSUER });
+          if (ctx.limits.admin) admin.addHook("preHandler", limitHook(ctx.limits.admin, (req) => req.user?.sub ?? "?"));
+          await admin.register(catalogRoutes, { ctx });
+          await admin.register(licenseRoutes, { ctx });
+        },
+        { prefix: "/api/v1/admin" },
+      );
+    });
   });
   return app;
 }

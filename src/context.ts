@@ -75,6 +75,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       if (change.overridesChanged) await specs.loadOverrides();
     },
   });
+  let storeErrors = 0;
+  let storeErrorLoggedAt = 0;
   const limits = await createRateLimits({
     ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
     licensePerMinute: config.RATE_LIMIT_LICENSE_PER_MINUTE,
@@ -83,7 +85,14 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     onRefused: (limit) => metrics.rateLimited.labels(limit).inc(),
     onStoreError: (limit, err) => {
       metrics.rateLimitStoreErrors.labels(limit).inc();
-      log.warn({ limit, err: err.message }, "rate-limit store (Redis) failed; request let through unlimited");
+      // One line per 10 s at most, with the count since the last: an outage fails every check.
+      storeErrors++;
+      const now = Date.now();
+      if (now - storeErrorLoggedAt >= 10_000) {
+        log.warn({ limit, err: err.message, failedChecks: storeErrors }, "rate-limit store (Redis) failed; requests let through unlimited");
+        storeErrorLoggedAt = now;
+        storeErrors = 0;
+      }
     },
     onRedisError: (err) => log.warn({ err: err.message }, "rate-limit store (Redis) connection error; limits are skipped while it is down"),
   });

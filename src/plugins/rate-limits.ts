@@ -1,21 +1,15 @@
 // The rate-limit hooks. The limits themselves are built in the composition
 // root (src/services/rate-limits.ts, via src/context.ts); this plugin only
-// adds the per-IP limit to every route registered after it, as a route
-// hook (no per-request route lookup). A route opts out with
-// `config: { ipLimit: false }`: the probes and /metrics (never limited) and
-// the operator routes, whose poll gate (src/services/poll-gate.ts) applies
-// the IP limit only where a request costs a signature check. Requests no
-// route matches (404, no database, no signature) are not limited.
+// adds the per-IP limit, as the first onRequest hook of the context it is
+// registered in (src/app.ts registers it around the docs and the admin API,
+// before admin authentication, so a bad token costs a count too). Not in
+// that context: the probes and /metrics (never limited), the operator routes
+// (their poll gate, src/services/poll-gate.ts, applies the IP limit only
+// where a request costs a signature check), and requests no route matches
+// (no database, no signature).
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import fp from "fastify-plugin";
 import { rateLimitedError, type Limiter, type Verdict } from "../services/rate-limits.js";
-
-declare module "fastify" {
-  interface FastifyContextConfig {
-    /** false: this route is not limited per client IP by the global hook. */
-    ipLimit?: boolean;
-  }
-}
 
 /** A callback-style hook applying `limiter` to the key a request maps to (no promise when in memory). */
 export function limitHook(limiter: Limiter, keyOf: (req: FastifyRequest) => string) {
@@ -28,13 +22,8 @@ export function limitHook(limiter: Limiter, keyOf: (req: FastifyRequest) => stri
 }
 
 export default fp(
-  async function rateLimits(app, opts: { ip: Limiter | null }) {
-    if (!opts.ip) return;
-    const perIp = limitHook(opts.ip, (req) => req.ip);
-    app.addHook("onRoute", (route) => {
-      if (route.config?.ipLimit === false) return;
-      route.onRequest = [perIp, ...[route.onRequest ?? []].flat()];
-    });
+  async function ipRateLimit(app, opts: { ip: Limiter | null }) {
+    if (opts.ip) app.addHook("onRequest", limitHook(opts.ip, (req) => req.ip));
   },
-  { name: "rate-limits", dependencies: ["error-handler"] },
+  { name: "ip-rate-limit", dependencies: ["error-handler"] },
 );

@@ -146,7 +146,8 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
   function rendered(req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
     const spec = req.servedSpec;
     const status = reply.statusCode;
-    if (spec && (status === 200 || status === 304) && !reply.hasHeader("x-chartroom-stale")) replay.record(spec, status, reply.getHeaders());
+    // GET only: fastify's HEAD answers carry headers of their own (content-length: 0 on a 304).
+    if (spec && req.method === "GET" && (status === 200 || status === 304) && !reply.hasHeader("x-chartroom-stale")) replay.record(spec, status, reply.getHeaders());
     done();
   }
 
@@ -189,8 +190,6 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
     // Refusals and failures still log at warn and above; counts are in /metrics.
     logLevel: ctx.config.OPERATOR_LOG_LEVEL,
     childLoggerFactory,
-    // The poll gate applies the per-IP limit where a request costs a signature check.
-    config: { ipLimit: false },
   };
 
   app.get(

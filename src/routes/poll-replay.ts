@@ -5,8 +5,8 @@
 // serialized spec and a status (200 or 304), that set is kept here, and a
 // later poll for the same spec is answered by writing exactly those headers
 // (with a fresh request id) and the spec's bytes to Node's response, without
-// fastify's per-request objects and hook runner, which cost about a third
-// of a warm poll (docs/performance.md). What the answer says cannot differ
+// fastify's per-request objects and hook runner (docs/performance.md:
+// the route alone answered about 0.6x of raw node:http, the replay 0.8x). What the answer says cannot differ
 // from the route's by construction: it is the route's answer.
 //
 // A replayed poll goes through the same admission (src/services/poll-gate.ts),
@@ -20,6 +20,10 @@
 // poll route for its side effects alone (tracing, say), with the same
 // headers on every answer, runs only on the polls fastify renders. Such a
 // hook belongs in `served` (src/routes/operator.ts), which both paths call.
+// Renderings are kept per serialized spec, which licensees without
+// overrides share: a hook whose headers depend on the licensee would be
+// confirmed by two polls of one licensee and replayed to the others, so
+// per-licensee headers belong in the spec (src/services/spec-service.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
 import type { License } from "../licensing/verify-license.js";
@@ -73,7 +77,7 @@ class Renderings {
 export interface PollReplayDeps {
   path: string;
   gate: Pick<PollGate, "admitCached">;
-  specs: Pick<SpecService, "cachedChannelSpec">;
+  specs: Pick<SpecService, "cachedChannelSpec" | "countHit">;
   health: { loaded: boolean; databaseDown: boolean };
   /** The route's own status decision (If-None-Match). */
   statusOf: (ifNoneMatch: string | undefined, spec: SerializedSpec) => PollStatus;
@@ -105,12 +109,13 @@ export function pollReplay({ path, gate, specs, health, statusOf, served, observ
     const status = statusOf(req.headers["if-none-match"], spec);
     const rendered = renderings.get(spec, status);
     if (!rendered) return handOver(req, res, admission, next);
-    served(license, spec, req.headers["user-agent"]);
     const id = newRequestId();
     // writeHead reads the list synchronously: the one shared list per
     // rendering takes this answer's request id in its last slot.
     rendered[rendered.length - 1] = id;
     res.writeHead(status, rendered);
+    specs.countHit();
+    served(license, spec, req.headers["user-agent"]);
     if (status === 304) res.end();
     else res.end(spec.body);
     const elapsedMs = performance.now() - started;

@@ -5,16 +5,11 @@ import type { Context } from "../context.js";
 import { metricsText } from "../cluster.js";
 
 export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
-  // Probes and metrics are never rate-limited (src/plugins/rate-limits.ts).
-  const unlimited = { ipLimit: false };
-
   app.get("/healthz", {
-    config: unlimited,
     schema: { tags: ["service"], summary: "The process is alive", response: { 200: z.object({ status: z.literal("ok") }) } },
   }, async () => ({ status: "ok" as const }));
 
   app.get("/readyz", {
-    config: unlimited,
     schema: {
       tags: ["service"],
       summary: "Ready: database reachable and every migration applied",
@@ -28,7 +23,6 @@ export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   });
 
   app.get("/metrics", {
-    config: unlimited,
     schema: {
       tags: ["service"],
       summary: "Prometheus metrics (text exposition format)",

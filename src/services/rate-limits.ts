@@ -8,7 +8,7 @@
 // Framework-free and built once in the composition root (src/context.ts);
 // src/plugins/rate-limits.ts only adds the hooks, and the poll gate
 // (src/services/poll-gate.ts) applies the IP and licensee limits to polls.
-// Why hand-written rather than a library: docs/decisions.md #22.
+// Why hand-written rather than a library: docs/decisions.md #28.
 import type { Redis } from "ioredis";
 import { RateLimitedError } from "../errors.js";
 
@@ -144,7 +144,8 @@ export async function createRateLimits(opts: RateLimitsOptions) {
     license: limiter("license", opts.licensePerMinute),
     admin: limiter("admin", opts.adminPerMinute),
     async close(): Promise<void> {
-      await redis?.quit().catch(() => {});
+      // quit() is refused while disconnected (no offline queue): then stop reconnecting.
+      await redis?.quit().catch(() => redis?.disconnect());
     },
   };
 }

@@ -83,13 +83,18 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
 
     /**
      * The channel's spec for a licensee when it is cached and servable,
-     * else undefined (and nothing counted): channelSpec() then decides.
+     * else undefined; counts nothing (the caller counts a hit with
+     * countHit() when it answers with it; otherwise channelSpec() decides
+     * and counts).
      */
     cachedChannelSpec(channelName: string, sub: string): SerializedSpec | undefined {
       const entry = cache.get(channelKey(channelName, overrides.has(sub) ? sub : undefined));
-      if (!entry || "error" in entry) return undefined;
+      return entry && "spec" in entry ? entry.spec : undefined;
+    },
+
+    /** One answer served from cachedChannelSpec(). */
+    countHit(): void {
       hits++;
-      return entry.spec;
     },
 
     /**

@@ -5,7 +5,7 @@
 // limits and refusals counted once; Redis shared and failing open.
 import { randomUUID } from "node:crypto";
 import net, { type AddressInfo } from "node:net";
-import t from "tap";
+import t, { type Test } from "tap";
 import { redisReachable } from "../helpers/redis.js";
 import { testApp, type TestApp } from "../helpers/app.js";
 
@@ -182,6 +182,22 @@ t.test("a replayed poll is the route's answer: same bytes, same headers, its hoo
   t.same(completedLines(h), [5, 3], "is rendered by fastify again");
 });
 
+t.test("HEAD polls are answered by the route and never become what a GET replays", async (t) => {
+  const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: "info" }, captureLogs: true });
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "head" })) };
+  const etag = (await get(base, PATH, auth)).headers.etag!;
+  const routed304 = await get(base, PATH, { ...auth, "if-none-match": etag });
+  for (let i = 0; i < 3; i++) t.equal((await get(base, PATH, { ...auth, "if-none-match": etag }, "HEAD")).status, 304);
+  for (let i = 0; i < 3; i++) {
+    const a = await get(base, PATH, { ...auth, "if-none-match": etag });
+    t.equal(a.status, 304);
+    t.equal(a.headers["content-length"], routed304.headers["content-length"], "a GET 304 has the route's GET headers");
+  }
+  // Routed: the GET 200, the first two GET 304s and the three HEADs; the GET 304s after them replayed.
+  t.same(completedLines(h), [6, 2], "only GET renderings are confirmed");
+});
+
 t.test("a hook whose headers differ per answer keeps every poll on the route", async (t) => {
   const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: "info" }, captureLogs: true });
   let n = 0;
@@ -228,25 +244,68 @@ t.test("with REDIS_URL the licensee limit is shared by two replicas", { skip: no
   t.same(codes, [200, 200, 200, 429, 429, 429], "3 allowed across both replicas, then refused on both");
 });
 
-t.test("a Redis that does not answer fails open at once and says so", async (t) => {
-  // A TCP listener that accepts and never answers: a hung Redis.
+/**
+ * A stand-in for a Redis that stops answering: it completes the handshake
+ * (ioredis' ready check is an INFO) and then never answers again.
+ */
+async function hungRedis(t: Test): Promise<number> {
   const sockets = new Set<net.Socket>();
-  const hung = net.createServer((s) => void sockets.add(s));
-  await new Promise<void>((r) => hung.listen(0, "127.0.0.1", r));
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    let ready = false;
+    s.on("data", (d) => {
+      if (ready) return; // from now on: silence
+      const text = d.toString();
+      // CLIENT SETINFO (name and version), then INFO: the ready check.
+      for (const _ of text.matchAll(/SETINFO/gi)) s.write("+OK\r\n");
+      if (/\$4\r\ninfo\r\n/i.test(text)) {
+        ready = true;
+        const info = "# Server\r\nredis_version:7.0.0\r\nloading:0\r\n";
+        s.write(`$${info.length}\r\n${info}\r\n`);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   t.teardown(() => {
     for (const s of sockets) s.destroy();
-    hung.close();
+    server.close();
   });
-  const port = (hung.address() as AddressInfo).port;
+  return (server.address() as AddressInfo).port;
+}
+
+t.test("a Redis that stops answering fails open within its command timeout, and says so", async (t) => {
+  const port = await hungRedis(t);
   const h = await testApp(t, { env: { RATE_LIMIT_LICENSE_PER_MINUTE: "2", REDIS_URL: `redis://127.0.0.1:${port}` } });
   const base = await live(h);
+  // Wait until ioredis is connected (its ready check answered), so that checks wait on the timeout.
+  await new Promise((r) => setTimeout(r, 300));
   const auth = { authorization: basic(h.license({ sub: "redis-hung" })) };
+  const times: number[] = [];
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const started = performance.now();
+    codes.push((await get(base, PATH, auth)).status);
+    times.push(performance.now() - started);
+  }
+  t.same(codes, [200, 200, 200, 200], "let through, not refused");
+  // Each poll waits on at least one check (the licensee limit) that never gets an answer.
+  t.ok(times.every((ms) => ms >= 200), `each poll waited for the timeout: ${times.map((x) => x.toFixed(0)).join(", ")} ms`);
+  t.ok(times.every((ms) => ms < 3000), "and no longer than a few timeouts");
+  t.ok((await metric(h, /^chartroom_rate_limit_store_errors_total\{limit="license"\} (\d+)/m)) >= 4, "each skipped check counted");
+});
+
+t.test("a Redis that refuses connections fails open at once", async (t) => {
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const h = await testApp(t, { env: { RATE_LIMIT_LICENSE_PER_MINUTE: "2", REDIS_URL: `redis://127.0.0.1:${port}` } });
+  const base = await live(h);
+  const auth = { authorization: basic(h.license({ sub: "redis-down" })) };
   const started = performance.now();
   const codes: number[] = [];
   for (let i = 0; i < 4; i++) codes.push((await get(base, PATH, auth)).status);
-  const ms = performance.now() - started;
-  t.same(codes, [200, 200, 200, 200], "let through, not refused, not stalled");
-  // 4 polls, each bounded by the command timeout (250 ms) or an immediate refusal of the client.
-  t.ok(ms < 4 * 1000, `4 polls answered in ${ms.toFixed(0)} ms`);
-  t.ok((await metric(h, /^chartroom_rate_limit_store_errors_total\{limit="(?:ip|license)"\} (\d+)/m)) >= 1, "store errors counted");
+  t.same(codes, [200, 200, 200, 200], "let through, not refused");
+  t.ok(performance.now() - started < 2000, "without waiting");
+  t.ok((await metric(h, /^chartroom_rate_limit_store_errors_total\{limit="license"\} (\d+)/m)) >= 1, "store errors counted");
 });

@@ -25,6 +25,20 @@ t.test("per-IP limit before authentication", async (t) => {
   t.equal(limited.json().code, "RATE_LIMITED");
   t.equal((await h.app.inject({ url: "/api/v1/operator/channel", remoteAddress: "203.0.113.8" })).statusCode, 401, "another IP is not limited");
   t.equal((await h.app.inject({ url: "/healthz", remoteAddress: "203.0.113.7" })).statusCode, 200, "probes are never limited");
+  t.equal((await h.app.inject({ url: "/metrics", remoteAddress: "203.0.113.7" })).statusCode, 200, "nor /metrics");
+  t.equal((await h.app.inject({ url: "/openapi.json", remoteAddress: "203.0.113.7" })).statusCode, 429, "the docs are limited per IP");
+});
+
+t.test("per-IP limit before admin authentication: guessing tokens costs counts", async (t) => {
+  const h = await testApp(t, { env: { RATE_LIMIT_IP_PER_MINUTE: "3" } });
+  const codes: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const res = await h.app.inject({ url: "/api/v1/admin/channels", headers: { authorization: `Bearer guess-${i}` }, remoteAddress: "203.0.113.9" });
+    codes.push(res.statusCode);
+  }
+  t.same(codes, [401, 401, 401, 429, 429], "three bad tokens checked, then refused before any check");
+  const other = await h.app.inject({ url: "/api/v1/admin/channels", headers: { authorization: `Bearer ${h.adminToken("viewer")}` }, remoteAddress: "203.0.113.10" });
+  t.equal(other.statusCode, 200, "another IP is not limited");
 });
 
 t.test("per admin subject", async (t) => {
