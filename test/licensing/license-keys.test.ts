@@ -1,7 +1,8 @@
 import t from "tap";
 import { execFileSync } from "node:child_process";
-import { closeSync, constants, openSync, statSync, readFileSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { open, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { calculateJwkThumbprint, createLocalJWKSet, jwtVerify, type JWK } from "jose";
@@ -211,7 +212,9 @@ t.test("watch(): a changed file is reloaded and onChange is called", async (t) =
 });
 
 t.test("watch(): a write right after watch() is seen while the thread pool is busy (as on a loaded machine)", { skip: process.platform === "win32" ? "needs a FIFO" : false }, async (t) => {
-  const dir = t.testdir();
+  // Not t.testdir(): its clean-up uses the thread pool this test blocks.
+  const dir = mkdtempSync(join(tmpdir(), "chartroom-keys-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const put = writer(dir);
   const a = rsaPair();
   const b = edPair();
@@ -223,20 +226,38 @@ t.test("watch(): a write right after watch() is seen while the thread pool is bu
   execFileSync("mkfifo", [fifo]);
   const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
   const blocked = Array.from({ length: threads }, () => open(fifo, "r"));
-  t.teardown(async () => {
-    const w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-    for (const h of await Promise.all(blocked)) await h.close();
-    closeSync(w);
-  });
-  const keyring = new LicenseKeyring({ jwksFile: file, log: new MemoryLog() });
-  let changes = 0;
-  const stop = keyring.watch(() => changes++);
-  t.teardown(stop);
-  writeFileSync(file, jwks(publicJwk(b.publicKey, { kid: "key-b" })));
-  const noticed = await eventually(() => changes > 0, { within: 20_000, every: 50 });
-  t.ok(noticed.ok, `noticed with the pool still busy: ${noticed.summary}`);
-  t.equal(keyring.get("key-b")?.alg, "EdDSA");
+  try {
+    const keyring = new LicenseKeyring({ jwksFile: file, log: new MemoryLog() });
+    let changes = 0;
+    const stop = keyring.watch(() => changes++);
+    try {
+      writeFileSync(file, jwks(publicJwk(b.publicKey, { kid: "key-b" })));
+      const noticed = await eventually(() => changes > 0, { within: 20_000, every: 50 });
+      t.ok(noticed.ok, `noticed with the pool still busy: ${noticed.summary}`);
+      t.equal(keyring.get("key-b")?.alg, "EdDSA");
+    } finally {
+      stop();
+    }
+  } finally {
+    await freePool(fifo, blocked);
+  }
 });
+
+/** Frees the pool threads waiting in open() of `fifo`: a writer that stays open until every one has returned. */
+async function freePool(fifo: string, blocked: Promise<FileHandle>[]): Promise<void> {
+  let w: number | undefined;
+  for (const end = performance.now() + 30_000; w === undefined; ) {
+    try {
+      w = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      // ENXIO: no open() for reading has reached the FIFO yet.
+      if ((err as NodeJS.ErrnoException).code !== "ENXIO" || performance.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  for (const h of await Promise.all(blocked)) await h.close();
+  closeSync(w);
+}
 
 t.test("watch() without a JWKS file is a no-op", async (t) => {
   const keyring = new LicenseKeyring({});
