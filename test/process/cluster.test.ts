@@ -15,12 +15,21 @@ function workerPids(server: ChildServer): number[] {
   return server.logs().filter((l) => l.msg === "worker ready").map((l) => l.workerPid as number);
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+/**
+ * Waits for a condition. None of these is a time promised to users (a
+ * worker's start, a restart after its back-off, a periodic check): the
+ * deadline only catches a cluster that never gets there, and is generous
+ * because a worker's start takes well over 10 s on a busy machine.
+ */
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, server?: ChildServer): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const tail = server ? `; last log lines:\n${server.lines().slice(-8).join("\n")}` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${tail}`);
+    }
     await sleep(50);
   }
 }
@@ -38,7 +47,7 @@ t.test("two workers share the port and behave as one server", async (t) => {
   const files = serverFiles(t);
   const server = startServer(t, sqliteEnv(files, await freePort(), { CHARTROOM_WORKERS: "2", STATE_CHECK_INTERVAL_MS: "200" }));
   await server.ready();
-  const pids = await until("two workers ready", () => (workerPids(server).length === 2 ? workerPids(server) : undefined));
+  const pids = await until("two workers ready", () => (workerPids(server).length === 2 ? workerPids(server) : undefined), 60_000, server);
   t.equal(new Set(pids).size, 2, "two worker processes");
   t.ok(server.logs().some((l) => l.msg === "cluster mode: starting the first worker" && l.workers === 2));
   t.equal(server.logs().filter((l) => l.msg === "migrations applied").length, 1, "only the first worker applied the migrations");
@@ -124,7 +133,7 @@ t.test("signals during start-up: SIGHUP does not kill a starting worker; SIGTERM
   await until("the primary", () => server.logs().find((l) => l.msg === "cluster mode: starting the first worker"));
   server.signal("SIGHUP");
   await server.ready();
-  await until("two workers ready", () => (workerPids(server).length === 2 ? true : undefined));
+  await until("two workers ready", () => (workerPids(server).length === 2 ? true : undefined), 60_000, server);
   t.notOk(server.logs().some((l) => l.msg === "a worker failed during start-up; stopping"), "the first worker survived the SIGHUP");
 
   // The primary kills the workers still there SHUTDOWN_TIMEOUT_MS (default 10 s) + 5 s after the signal (src/cluster.ts), and then exits 1.
@@ -148,9 +157,9 @@ t.test("every worker dying: the primary stays and starts new ones; a worker kill
   const files = serverFiles(t);
   const server = startServer(t, sqliteEnv(files, await freePort(), { CHARTROOM_WORKERS: "2" }));
   await server.ready();
-  const first = await until("two workers ready", () => (workerPids(server).length === 2 ? workerPids(server) : undefined));
+  const first = await until("two workers ready", () => (workerPids(server).length === 2 ? workerPids(server) : undefined), 60_000, server);
   for (const pid of first) process.kill(pid, "SIGKILL");
-  const next = await until("two new workers", () => (workerPids(server).length === 4 ? workerPids(server).slice(2) : undefined), 20_000);
+  const next = await until("two new workers", () => (workerPids(server).length === 4 ? workerPids(server).slice(2) : undefined), 60_000, server);
   t.equal(server.exit, undefined, "the primary is still running");
   t.equal((await get(`${server.base}/readyz`)).status, 200, "and the port answers again");
 
