@@ -1,13 +1,13 @@
 // Builds the Chartroom HTTP app from a context; never listens (server.ts
 // does), so tests drive it with app.inject(). Plugins in the order they act.
 import { createServer } from "node:http";
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 import fastifyHelmet from "@fastify/helmet";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "@fastify/type-provider-zod";
 import type { Context } from "./context.js";
-import errorHandler from "./plugins/error-handler.js";
+import errorHandler, { renderFrameworkError } from "./plugins/error-handler.js";
 import adminAuth from "./plugins/admin-auth.js";
 import ipRateLimit, { limitHook } from "./plugins/rate-limits.js";
 import { operatorRoutes } from "./routes/operator.js";
@@ -45,6 +45,8 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     requestTimeout: 30_000,
     return503OnClosing: true,
     trustProxy: ctx.config.TRUST_PROXY,
+    // Errors fastify finds before routing (a malformed URL) go through our error handler too.
+    frameworkErrors: (err, req, reply) => renderFrameworkError(err, req as FastifyRequest, reply as FastifyReply),
     // A caller's request id is kept (and echoed) so logs can be joined up.
     genReqId: (req) => requestIdFor(req.headers["x-request-id"]),
   });

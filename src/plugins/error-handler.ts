@@ -110,7 +110,18 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
     if (status === 503 && err.code && !err.code.startsWith("FST_")) return fromCatalogue(err);
     return fromCatalogue(new InternalError());
   }
+  // fastify's own 4xx (a bad URL, a too-long parameter, …): our code, its message.
+  if (err.code?.startsWith("FST_")) return withFieldOf(new BadRequestError(err.message), BAD_REQUEST_CODE);
   return withFieldOf(err, err.code ?? BAD_REQUEST_CODE);
+}
+
+/**
+ * Errors fastify meets before routing (a malformed URL), which its error
+ * handler never sees: rendered the same way (src/app.ts, frameworkErrors).
+ */
+export function renderFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const body = toErrorBody(err, req);
+  reply.headers(API_SECURITY_HEADERS).code(body.statusCode).type("application/json; charset=utf-8").send(body);
 }
 
 export default fp(

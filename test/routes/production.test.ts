@@ -79,6 +79,15 @@ t.test("body limits: 413 with a code, per route", async (t) => {
   t.equal(await h.ctx.store.releases.findByRef("9.9.9"), null);
 });
 
+t.test("a malformed URL is a catalogue error with the API's headers", async (t) => {
+  const h = await testApp(t);
+  const res = await h.app.inject("/api/v1/operator/%zz");
+  t.equal(res.statusCode, 400);
+  t.equal(res.json().code, "BAD_REQUEST", "not fastify's own FST_ERR_BAD_URL");
+  t.match(res.json().message, /not a valid url/);
+  t.equal(res.headers["x-content-type-options"], "nosniff");
+});
+
 t.test("security headers on every answer; no CORS", async (t) => {
   const h = await testApp(t);
   const answers = [
