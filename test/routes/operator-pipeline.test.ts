@@ -302,10 +302,16 @@ t.test("a Redis that refuses connections fails open at once", async (t) => {
   const h = await testApp(t, { env: { RATE_LIMIT_LICENSE_PER_MINUTE: "2", REDIS_URL: `redis://127.0.0.1:${port}` } });
   const base = await live(h);
   const auth = { authorization: basic(h.license({ sub: "redis-down" })) };
-  const started = performance.now();
   const codes: number[] = [];
-  for (let i = 0; i < 4; i++) codes.push((await get(base, PATH, auth)).status);
-  t.same(codes, [200, 200, 200, 200], "let through, not refused");
-  t.ok(performance.now() - started < 2000, "without waiting");
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    codes.push((await get(base, PATH, auth)).status);
+    times.push(performance.now() - started);
+  }
+  t.same(codes, [200, 200, 200, 200, 200], "let through, not refused");
+  // A poll that waited for the command timeout takes at least 250 ms; the typical one here did not wait.
+  const median = [...times].sort((a, b) => a - b)[2]!;
+  t.ok(median < 200, `without waiting for the timeout: ${times.map((x) => x.toFixed(0)).join(", ")} ms`);
   t.ok((await metric(h, /^chartroom_rate_limit_store_errors_total\{limit="license"\} (\d+)/m)) >= 1, "store errors counted");
 });
