@@ -5,13 +5,15 @@
 // serialized spec and a status (200 or 304), that set is kept here, and a
 // later poll for the same spec is answered by writing exactly those headers
 // (with a fresh request id) and the spec's bytes to Node's response, without
-// fastify's per-request objects and hook runner (docs/performance.md:
-// the route alone answered about 0.6x of raw node:http, the replay 0.8x). What the answer says cannot differ
-// from the route's by construction: it is the route's answer.
+// fastify's per-request objects and hook runner (docs/performance.md: the
+// route alone answered about 0.6x of raw node:http, the replay 0.8-0.9x).
+// What the answer says cannot differ from the route's by construction: it
+// is the route's answer.
 //
 // A replayed poll goes through the same admission (src/services/poll-gate.ts),
-// the same fleet-and-stale record (`served`, from the route) and the same
-// request-duration metric as a routed one. Everything else goes to fastify:
+// the same fleet record (`served`, from the route) and the same
+// request-duration metric as a routed one (never a stale answer: during an
+// outage every poll goes to the route, which marks it). Everything else goes to fastify:
 // other routes and methods, query strings, a caller's X-Request-Id, a license
 // not yet verified, a refusal (rendered by the error handler: the admission
 // travels with the request, so nothing is counted twice), a spec not in the
