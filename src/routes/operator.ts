@@ -21,8 +21,8 @@ import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
 import { requestObserver } from "../metrics.js";
 import { pollReplay, type PollReplay, type PollStatus } from "./poll-replay.js";
 
-export const CHANNEL_PATH = "/api/v1/operator/channel";
-export const PINNED_PATH = "/api/v1/operator/channel/release/:versionId";
+const CHANNEL_PATH = "/api/v1/operator/channel";
+const PINNED_PATH = "/api/v1/operator/channel/release/:versionId";
 
 const specResponse = z
   .object({
@@ -46,7 +46,7 @@ declare module "fastify" {
 }
 
 /** RFC 9110 If-None-Match: weak comparison, lists, and "*". */
-export function matchesEtag(header: string | undefined, etag: string): boolean {
+function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;
   if (header === etag) return true;
   if (header.trim() === "*") return true;
@@ -58,12 +58,12 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
 }
 
 /** 304 when If-None-Match names the spec's ETag, else 200: both poll paths ask this. */
-export function pollStatus(ifNoneMatch: string | undefined, spec: SerializedSpec): PollStatus {
+function pollStatus(ifNoneMatch: string | undefined, spec: SerializedSpec): PollStatus {
   return matchesEtag(ifNoneMatch, spec.etag) ? 304 : 200;
 }
 
 /** What the fleet records of a poll that was answered with `spec`. */
-export function servedPoll(license: License, spec: SerializedSpec, userAgent: string | undefined): Poll {
+function servedPoll(license: License, spec: SerializedSpec, userAgent: string | undefined): Poll {
   return {
     sub: license.sub,
     channel: license.channel,
@@ -77,7 +77,7 @@ export function servedPoll(license: License, spec: SerializedSpec, userAgent: st
 
 /** The headers of a poll's answer (x-request-id aside), one frozen block per serialized spec. */
 const headerBlocks = new WeakMap<SerializedSpec, Readonly<Record<string, string>>>();
-export function pollHeaders(spec: SerializedSpec): Readonly<Record<string, string>> {
+function pollHeaders(spec: SerializedSpec): Readonly<Record<string, string>> {
   let block = headerBlocks.get(spec);
   if (!block) {
     block = Object.freeze({ ...API_SECURITY_HEADERS, etag: spec.etag, "cache-control": "no-cache" });

@@ -12,7 +12,7 @@
 import type { Redis } from "ioredis";
 import { RateLimitedError } from "../errors.js";
 
-export const WINDOW_MS = 60_000;
+const WINDOW_MS = 60_000;
 
 /**
  * Keys one in-memory window holds: the client IPs (or admin subjects) seen
@@ -89,7 +89,7 @@ export interface RateLimitsOptions {
 export type LimitName = "ip" | "license" | "admin";
 
 /** How long a Redis limit check may take before the request goes through unlimited. */
-export const REDIS_COMMAND_TIMEOUT_MS = 250;
+const REDIS_COMMAND_TIMEOUT_MS = 250;
 
 export async function createRateLimits(opts: RateLimitsOptions) {
   let redis: RedisWithIncr | undefined;
@@ -149,4 +149,3 @@ export async function createRateLimits(opts: RateLimitsOptions) {
     },
   };
 }
-export type RateLimits = Awaited<ReturnType<typeof createRateLimits>>;
