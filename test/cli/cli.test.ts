@@ -3,7 +3,7 @@
 // on a port (testApp + listen), or against a fresh SQLite database for the
 // local commands. One test spawns bin/chartroom.js to prove the shim.
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { createVerifier } from "fast-jwt";
 import t from "tap";
+import YAML from "yaml";
 import { readMigrations } from "../../src/db/migrate.js";
 import { ROOT, claims, rows, run, serve } from "./fixtures/cli-harness.js";
 import { ADMIN_SECRET, CHANNELS_DIR } from "../helpers/app.js";
@@ -503,6 +504,100 @@ t.test("apply: dry run writes nothing, apply creates, a second apply is a no-op"
   const noDir = await run(["apply", join(dir, "missing")], env);
   t.equal(noDir.code, 1);
   t.match(noDir.stderr, /is not a directory/);
+});
+
+/** Any terminal control character (what terminalSafe removes), for asserting output is clean. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+t.test("apply refuses what it must not read, quickly, and writes nothing", async (t) => {
+  const root = t.testdir({ outside: { "evil.yaml": "name: evil\ndescription: from outside DIR\n" } });
+  const dbFile = join(root, "apply.db");
+  const env = { DATABASE_URL: `file:${dbFile}`, DATA_DIR: join(root, "data") };
+  const fresh = (name: string) => {
+    const dir = join(root, name);
+    cpSync(CHANNELS_DIR, dir, { recursive: true });
+    return dir;
+  };
+  const nothingWritten = (what: string) => {
+    t.equal(count(dbFile, "Release"), 0, `${what}: no release written`);
+    t.equal(count(dbFile, "Channel"), 0, `${what}: no channel written`);
+  };
+
+  const linked = fresh("linked");
+  symlinkSync(join(root, "outside", "evil.yaml"), join(linked, "evil.yaml"));
+  const link = await run(["apply", linked], env);
+  t.equal(link.code, 1);
+  t.equal(link.stderr, `error: VALIDATION_FAILED: evil.yaml: is a symbolic link to ${join(root, "outside", "evil.yaml")}, outside the directory; apply reads only files inside it\nfield: evil.yaml\n`);
+  t.equal(link.stdout, "");
+  nothingWritten("a link out of DIR");
+
+  // The issue's 22 MB file: it ran past 20 s and 450 MB before the limit.
+  const big = fresh("big");
+  const entries = Array.from({ length: Math.ceil(22e6 / 28) }, (_, i) => `  k${String(i).padStart(8, "0")}: value-${String(i).padStart(8, "0")}\n`).join("");
+  writeFileSync(join(big, "releases", "0.99.0.yaml"), `version: 0.99.0\nchart: {path: /x}\nvalues:\n${entries}`);
+  const started = performance.now();
+  const tooBig = await run(["apply", big, "--dry-run"], env);
+  const ms = performance.now() - started;
+  t.comment(`a ${(statSync(join(big, "releases", "0.99.0.yaml")).size / 1e6).toFixed(1)} MB file refused in ${ms.toFixed(0)} ms (the whole command: migrations check, context, refusal)`);
+  t.equal(tooBig.code, 1);
+  t.match(tooBig.stderr, /^error: VALIDATION_FAILED: releases\/0\.99\.0\.yaml: is \d+ bytes, over the limit of 1 MiB per file\nfield: releases\/0\.99\.0\.yaml\n$/);
+  t.ok(ms < 10_000, "refused in seconds, not tens of seconds");
+  nothingWritten("a file over the limit");
+
+  // A hostile file name and tag: the error names both, with no escape code printed.
+  const tagged = fresh("tagged");
+  writeFileSync(join(tagged, "e\u001b[2Jvil\u001b]0;pwned\u0007.yaml"), "name: evil\ndescription: !!js/function 'function () {}'\n");
+  const tag = await run(["apply", tagged], env);
+  t.equal(tag.code, 1);
+  t.match(tag.stderr, /^error: VALIDATION_FAILED: evil\.yaml: line 2: the tag !!js\/function is not allowed/);
+  t.notMatch(tag.stderr, CONTROL, "no control character reaches the terminal");
+  nothingWritten("a tag");
+});
+
+t.test("server messages and values with terminal escape codes are printed clean", async (t) => {
+  const { h, url } = await serve(t);
+  const env = { CHARTROOM_URL: url, CHARTROOM_TOKEN: h.adminToken("admin", "ops@example.com") };
+
+  // A real server echoes what it was asked for in its message.
+  const hostile = "\u001b]0;pwned\u0007\u001b[31mevil\u009b2J\r\u202e";
+  const raw = (await h.admin("GET", `/releases/${encodeURIComponent(hostile)}`)).json() as { message: string };
+  t.match(raw.message, "\u001b[31m", "the server's message holds the escape codes");
+  for (const argv of [["release", "show", hostile], ["release", "show", hostile, "--json"]]) {
+    const r = await run(argv, env);
+    t.equal(r.code, 1);
+    t.equal(r.stderr, "error: RELEASE_NOT_FOUND: release evil does not exist\n", `${argv.join(" ")}: printed clean`);
+  }
+
+  // Values holding escape codes: shown as YAML and JSON without a raw control
+  // character, and still the same data (escaped, not dropped).
+  const values = { banner: "\u001b[2J\u001b[31mred", csi: "x\u009b31my", bidi: "a\u202eb", "key\u001b[1m": "v\r" };
+  const dir = join(h.dataDir, "values-files");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "v.json"), JSON.stringify(values));
+  const set = await run(["license", "values", "set", "acme", join(dir, "v.json")], env);
+  t.equal(set.code, 0, set.stderr);
+  t.notMatch(set.stdout, CONTROL, "set: the keys echoed clean");
+  const shown = await run(["license", "values", "show", "acme"], env);
+  t.equal(shown.code, 0, shown.stderr);
+  t.notMatch(shown.stdout, CONTROL, "show: no raw control character");
+  t.same(YAML.parse(shown.stdout), values, "show: the same values, escaped in double quotes");
+  const asJson = await run(["license", "values", "show", "acme", "--json"], env);
+  t.notMatch(asJson.stdout, CONTROL, "--json: no raw control character");
+  t.same((JSON.parse(asJson.stdout) as { values: unknown }).values, values, "--json: the same values");
+
+  // A server (or anything at CHARTROOM_URL) sending escape codes in code, message and field.
+  const evil = createHttpServer((_req, res) =>
+    res.writeHead(409, { "content-type": "application/json" }).end(JSON.stringify({ code: "\u001b[31mEVIL", message: "\u001b]52;c;cGF3bmVk\u0007clipboard\u0008\u0008\u0008", field: "\u009b2Jf" })),
+  );
+  await new Promise<void>((r) => evil.listen(0, "127.0.0.1", r));
+  t.teardown(() => {
+    evil.closeAllConnections();
+    evil.close();
+  });
+  const r = await run(["channels"], { CHARTROOM_URL: `http://127.0.0.1:${(evil.address() as { port: number }).port}` });
+  t.equal(r.code, 1);
+  t.equal(r.stderr, "error: EVIL: clipboard\nfield: f\n");
 });
 
 t.test("bin/chartroom.js runs the compiled CLI", async (t) => {
