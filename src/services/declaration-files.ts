@@ -29,7 +29,7 @@ export interface DeclarationLimits {
 export const DECLARATION_LIMITS: DeclarationLimits = { maxFiles: 2000, maxFileBytes: 1024 * 1024, maxTotalBytes: 16 * 1024 * 1024 };
 
 export interface DeclarationFile {
-  /** The path relative to DIR, as written (releases/0.60.0.yaml): what messages name. */
+  /** The path relative to DIR, as written (releases/<version>.yaml): what messages name. */
   rel: string;
   /** The resolved path inside DIR: what is read. */
   real: string;

@@ -4,14 +4,14 @@
 // local commands. One test spawns bin/chartroom.js to prove the shim.
 import { execFile } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, type RequestListener } from "node:http";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { createVerifier } from "fast-jwt";
-import t from "tap";
+import t, { type Test } from "tap";
 import YAML from "yaml";
 import { readMigrations } from "../../src/db/migrate.js";
 import { ROOT, claims, rows, run, serve } from "./fixtures/cli-harness.js";
@@ -24,6 +24,17 @@ async function closedPort(): Promise<number> {
   const { port } = srv.address() as { port: number };
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/** A stand-in HTTP server (not Chartroom) on a free port, closed at the end of the test; its URL. */
+async function standIn(t: Test, handler: RequestListener): Promise<string> {
+  const srv = createHttpServer(handler);
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  t.teardown(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  return `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
 }
 
 function count(dbFile: string, table: string): number {
@@ -379,15 +390,10 @@ t.test("auth failures never print the token", async (t) => {
 
   // Even a server that echoes the Authorization header in its error cannot
   // get the token printed.
-  const echo = createHttpServer((req, res) =>
+  const echo = await standIn(t, (req, res) =>
     res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ code: "ECHO", message: `you sent ${req.headers.authorization}` })),
   );
-  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-  t.teardown(() => {
-    echo.closeAllConnections();
-    echo.close();
-  });
-  const echoed = await run(["channels"], { CHARTROOM_URL: `http://127.0.0.1:${(echo.address() as { port: number }).port}`, CHARTROOM_TOKEN: viewer });
+  const echoed = await run(["channels"], { CHARTROOM_URL: echo, CHARTROOM_TOKEN: viewer });
   t.equal(echoed.code, 1);
   t.equal(echoed.stderr, "error: ECHO: you sent Bearer [redacted]\n");
 
@@ -408,13 +414,8 @@ t.test("server down: exit 3 naming the URL", async (t) => {
     t.equal(r.stdout, "");
   }
   // Something answering, but not Chartroom: exit 1, not a crash.
-  const srv = createHttpServer((_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<h1>bad gateway</h1>"));
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  t.teardown(() => {
-    srv.closeAllConnections();
-    srv.close();
-  });
-  const other = await run(["channels"], { CHARTROOM_URL: `http://127.0.0.1:${(srv.address() as { port: number }).port}` });
+  const gateway = await standIn(t, (_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<h1>bad gateway</h1>"));
+  const other = await run(["channels"], { CHARTROOM_URL: gateway });
   t.equal(other.code, 1);
   t.match(other.stderr, /NOT_CHARTROOM: HTTP 502 .* is not JSON/);
 });
@@ -587,15 +588,10 @@ t.test("server messages and values with terminal escape codes are printed clean"
   t.same((JSON.parse(asJson.stdout) as { values: unknown }).values, values, "--json: the same values");
 
   // A server (or anything at CHARTROOM_URL) sending escape codes in code, message and field.
-  const evil = createHttpServer((_req, res) =>
+  const evil = await standIn(t, (_req, res) =>
     res.writeHead(409, { "content-type": "application/json" }).end(JSON.stringify({ code: "\u001b[31mEVIL", message: "\u001b]52;c;cGF3bmVk\u0007clipboard\u0008\u0008\u0008", field: "\u009b2Jf" })),
   );
-  await new Promise<void>((r) => evil.listen(0, "127.0.0.1", r));
-  t.teardown(() => {
-    evil.closeAllConnections();
-    evil.close();
-  });
-  const r = await run(["channels"], { CHARTROOM_URL: `http://127.0.0.1:${(evil.address() as { port: number }).port}` });
+  const r = await run(["channels"], { CHARTROOM_URL: evil });
   t.equal(r.code, 1);
   t.equal(r.stderr, "error: EVIL: clipboard\nfield: f\n");
 });
