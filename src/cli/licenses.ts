@@ -4,9 +4,8 @@
 // `license issue`, alone on stdout, so that LICENSE=$(chartroom license issue …)
 // captures it; everything else about it goes to stderr.
 import semver from "semver";
-import YAML from "yaml";
 import { seg, type Client } from "./client.js";
-import { clean, dash, table, when } from "./format.js";
+import { clean, dash, table, when, yamlText } from "./format.js";
 import { parseMapping, readTextFile, type Result } from "./remote.js";
 // The answers' types are the routes' zod schemas (type-only: no zod at run time).
 import type { FleetDto, FleetEntryDto } from "../routes/admin/dto/fleet.js";
@@ -54,8 +53,7 @@ export async function licenseRevoke(c: Client, jti: string, reason: string): Pro
 /** The override as YAML, ready to edit and give back to `license values set`. */
 export async function valuesShow(c: Client, sub: string): Promise<Result> {
   const o = (await c.get(`/licenses/${seg(sub)}/values`)) as OverrideDto;
-  // YAML quotes strings holding control characters, so this is safe to print.
-  return { json: o, text: YAML.stringify(o.values, { indent: 2 }) };
+  return { json: o, text: yamlText(o.values) };
 }
 
 /** Reads FILE (YAML or JSON), or stdin for "-". */

@@ -11,6 +11,9 @@ import { UsageError, bool, dateOrDuration, hours, limit, list, parse, positional
 import * as licenses from "./licenses.js";
 import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
 import * as remote from "./remote.js";
+import { MAX_INPUT_BYTES } from "./remote.js";
+import { formatBytes } from "../services/declaration-files.js";
+import { jsonText, terminalSafe } from "./format.js";
 import type { Result } from "./remote.js";
 
 export interface Output {
@@ -241,9 +244,16 @@ const COMMANDS: Record<string, Command> = {
 /** Command families: their next word names the command ("license values set"). */
 const SUBCOMMANDED = new Set(["release", "license", "license values"]);
 
+/** All of stdin, at most MAX_INPUT_BYTES (like a file). */
 async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of input) chunks.push(typeof c === "string" ? Buffer.from(c, "utf8") : Buffer.from(c));
+  let size = 0;
+  for await (const c of input) {
+    const b = typeof c === "string" ? Buffer.from(c, "utf8") : Buffer.from(c);
+    size += b.length;
+    if (size > MAX_INPUT_BYTES) throw new UsageError(`stdin: more than ${formatBytes(MAX_INPUT_BYTES)}, over the limit for an input`);
+    chunks.push(b);
+  }
   return Buffer.concat(chunks).toString("utf8");
 }
 
@@ -299,13 +309,16 @@ function familyOf(wanted: string): string {
 
 export async function main(argv: string[], io: Partial<Io> = {}): Promise<number> {
   const env = io.env ?? process.env;
-  const stdout = io.stdout ?? process.stdout;
-  const rawStderr = io.stderr ?? process.stderr;
-  // Whatever goes wrong, the admin token is never echoed.
+  // Every output path: no terminal control sequences from the server, files
+  // or error messages (terminalSafe), and, whatever goes wrong, the admin
+  // token is never echoed on stderr (redacted after the controls are gone,
+  // so escape codes inside it cannot hide it).
   const secretToken = env.CHARTROOM_TOKEN?.trim();
-  const stderr: Output = {
-    write: (s: string) => rawStderr.write(secretToken && secretToken.length >= 8 ? s.split(secretToken).join("[redacted]") : s),
-  };
+  const redact = (s: string) => (secretToken && secretToken.length >= 8 ? s.split(secretToken).join("[redacted]") : s);
+  const rawStdout = io.stdout ?? process.stdout;
+  const rawStderr = io.stderr ?? process.stderr;
+  const stdout: Output = { write: (s: string) => rawStdout.write(terminalSafe(s)) };
+  const stderr: Output = { write: (s: string) => rawStderr.write(redact(terminalSafe(s))) };
   const full: Io = { env, stdout, stderr, stdin: io.stdin ?? process.stdin };
 
   const first = argv[0];
@@ -336,7 +349,7 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
       client: (pp) => createClient({ baseUrl: str(pp, "url") ?? (env.CHARTROOM_URL?.trim() || DEFAULT_URL), token: secretToken || undefined }),
     };
     const result = await cmd.run(p, cx);
-    stdout.write(json ? `${JSON.stringify(result.json, null, 2)}\n` : result.text);
+    stdout.write(json ? jsonText(result.json) : result.text);
     if (result.note && !json) stderr.write(result.note);
     return 0;
   } catch (err) {

@@ -1,11 +1,11 @@
 // Commands that talk to a running server over the admin API (docs/api.md §3).
 // Each returns the server's JSON answer and its human-readable rendering;
 // main() prints one or the other (--json).
-import { readFileSync } from "node:fs";
-import YAML from "yaml";
+import { YamlDataError, parsePlainYaml } from "../domain/plain-yaml.js";
+import { readFileBounded } from "../services/declaration-files.js";
 import { UsageError } from "./args.js";
 import { seg, type Client } from "./client.js";
-import { clean, dash, describeChart, fields, table, when } from "./format.js";
+import { dash, describeChart, fields, table, when, yamlText } from "./format.js";
 // The answers' types are the routes' zod schemas (type-only: no zod at run time).
 import type { AuditPageDto } from "../routes/admin/dto/audit.js";
 import type { ChannelDetailDto, ChannelListDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
@@ -25,8 +25,7 @@ function releaseCell(r: ReleaseRefDto): string {
 
 function yamlBlock(title: string, v: Record<string, unknown>): string {
   if (Object.keys(v).length === 0) return `${title}: {}\n`;
-  // YAML quotes strings holding control characters, so this is safe to print.
-  const body = YAML.stringify(v, { indent: 2 }).trimEnd();
+  const body = yamlText(v).trimEnd();
   return `${title}:\n${body.split("\n").map((l) => `  ${l}`).join("\n")}\n`;
 }
 
@@ -110,13 +109,21 @@ export async function releaseShow(c: Client, version: string): Promise<Result> {
   return { json: r, text: releaseText(r) };
 }
 
-/** Parses YAML or JSON (JSON is YAML) that must hold one mapping; `source` names it in messages. */
+/**
+ * The biggest file the CLI reads to send (a release, a values override): the
+ * most the server's BODY_LIMIT_BYTES can be set to (src/config.ts), so no
+ * file a server could accept is refused here.
+ */
+export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+
+/** Parses plain-data YAML or JSON (JSON is YAML) that must hold one mapping; `source` names it in messages. */
 export function parseMapping(text: string, source: string, what: string): Record<string, unknown> {
   let data: unknown;
   try {
-    data = YAML.parse(text, { maxAliasCount: 100 });
+    data = parsePlainYaml(text);
   } catch (err) {
-    throw new UsageError(`${source} is not valid YAML or JSON: ${clean((err as Error).message.split("\n")[0] ?? "")}`);
+    if (!(err instanceof YamlDataError)) throw err;
+    throw new UsageError(`${source}: ${err.message.replace("not valid YAML", "not valid YAML or JSON")}`);
   }
   if (typeof data !== "object" || data === null || Array.isArray(data)) throw new UsageError(`${source} must hold ${what}`);
   return data as Record<string, unknown>;
@@ -124,9 +131,10 @@ export function parseMapping(text: string, source: string, what: string): Record
 
 export function readTextFile(file: string): string {
   try {
-    return readFileSync(file, "utf8");
+    return readFileBounded(file, file, MAX_INPUT_BYTES);
   } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    // "FILE: cannot be read (ENOENT)", "FILE: is N bytes, over the limit of 64 MiB per file", …
+    throw new UsageError((err as Error).message);
   }
 }
 

@@ -5,13 +5,17 @@
 // stored (immutable) release. All of it in one transaction: a failure
 // leaves the database as it was. A dry run runs the same transaction and
 // rolls it back, so the plan it prints is exactly what apply would do.
-import { readFileSync, readdirSync, existsSync, statSync } from "node:fs";
-import { basename, join, relative } from "node:path";
+//
+// DIR is read through declaration-files.ts (nothing outside DIR, size and
+// count limits) and parsed as plain-data YAML (src/domain/plain-yaml.ts),
+// all of it before the transaction starts.
+import { basename } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import YAML from "yaml";
 import { z } from "zod";
 import { DeclarationConflictError, fieldError, withField } from "../errors.js";
+import { YamlDataError, parsePlainYaml } from "../domain/plain-yaml.js";
 import { findPoisonedKey } from "../domain/values.js";
+import { DECLARATION_LIMITS, findDeclarationFiles, readDeclarationFile, type DeclarationFile, type DeclarationLimits } from "./declaration-files.js";
 import { channelInputSchema, releaseInputSchema, releaseRef, type ChannelInput, type ReleaseInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { Actor, CatalogService, PromotionResult } from "./catalog-service.js";
@@ -45,13 +49,14 @@ function issuePath(issue: z.core.$ZodIssue): string {
   return issue.path.map(String).join(".") || "(root)";
 }
 
-function parseFile<T>(file: string, root: string, schema: z.ZodType<T>): T {
-  const rel = relative(root, file) || file;
+function parseFile<T>(file: DeclarationFile, limits: DeclarationLimits, schema: z.ZodType<T>): T {
+  const rel = file.rel;
   let data: unknown;
   try {
-    data = YAML.parse(readFileSync(file, "utf8"), { maxAliasCount: 100 });
+    data = parsePlainYaml(readDeclarationFile(file, limits));
   } catch (err) {
-    throw fieldError(rel, `is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+    if (err instanceof YamlDataError) throw fieldError(rel, err.message);
+    throw err;
   }
   const poisoned = findPoisonedKey(data);
   if (poisoned !== undefined) throw fieldError(`${rel}: ${poisoned}`, "is not allowed (prototype key)");
@@ -63,28 +68,22 @@ function parseFile<T>(file: string, root: string, schema: z.ZodType<T>): T {
   return parsed.data;
 }
 
-function yamlFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f) && statSync(join(dir, f)).isFile())
-    .sort()
-    .map((f) => join(dir, f));
+function stem(file: DeclarationFile): string {
+  return basename(file.rel).replace(/\.ya?ml$/, "");
 }
 
-/** Reads and validates every declaration under `dir`. */
-export function readDeclarations(dir: string): Declarations {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw fieldError("dir", `${dir} is not a directory`);
-  const releases = yamlFiles(join(dir, "releases")).map((file) => {
-    const input = parseFile(file, dir, releaseInputSchema);
-    const stem = basename(file).replace(/\.ya?ml$/, "");
-    if (stem !== input.version) throw fieldError(`${relative(dir, file)}: version`, `is ${input.version} but the file is named ${stem}`);
-    return { file: relative(dir, file), input };
+/** Reads and validates every declaration under `dir`, before anything is written. */
+export function readDeclarations(dir: string, limits: DeclarationLimits = DECLARATION_LIMITS): Declarations {
+  const files = findDeclarationFiles(dir, limits);
+  const releases = files.releases.map((file) => {
+    const input = parseFile(file, limits, releaseInputSchema);
+    if (stem(file) !== input.version) throw fieldError(`${file.rel}: version`, `is ${input.version} but the file is named ${stem(file)}`);
+    return { file: file.rel, input };
   });
-  const channels = yamlFiles(dir).map((file) => {
-    const { release, ...input } = parseFile(file, dir, channelFileSchema);
-    const stem = basename(file).replace(/\.ya?ml$/, "");
-    if (stem !== input.name) throw fieldError(`${relative(dir, file)}: name`, `is ${input.name} but the file is named ${stem}`);
-    return { file: relative(dir, file), input, release };
+  const channels = files.channels.map((file) => {
+    const { release, ...input } = parseFile(file, limits, channelFileSchema);
+    if (stem(file) !== input.name) throw fieldError(`${file.rel}: name`, `is ${input.name} but the file is named ${stem(file)}`);
+    return { file: file.rel, input, release };
   });
   return { releases, channels };
 }

@@ -3,15 +3,16 @@
 // on a port (testApp + listen), or against a fresh SQLite database for the
 // local commands. One test spawns bin/chartroom.js to prove the shim.
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer, type RequestListener } from "node:http";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import Database from "better-sqlite3";
 import { createVerifier } from "fast-jwt";
-import t from "tap";
+import t, { type Test } from "tap";
+import YAML from "yaml";
 import { readMigrations } from "../../src/db/migrate.js";
 import { ROOT, claims, rows, run, serve } from "./fixtures/cli-harness.js";
 import { ADMIN_SECRET, CHANNELS_DIR } from "../helpers/app.js";
@@ -23,6 +24,17 @@ async function closedPort(): Promise<number> {
   const { port } = srv.address() as { port: number };
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/** A stand-in HTTP server (not Chartroom) on a free port, closed at the end of the test; its URL. */
+async function standIn(t: Test, handler: RequestListener): Promise<string> {
+  const srv = createHttpServer(handler);
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  t.teardown(() => {
+    srv.closeAllConnections();
+    srv.close();
+  });
+  return `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
 }
 
 function count(dbFile: string, table: string): number {
@@ -242,7 +254,7 @@ t.test("release workflow over HTTP", async (t) => {
   t.match(broken.stderr, /not valid YAML/);
   const missing = await run(["release", "create", join(dir, "nope.yaml")], env);
   t.equal(missing.code, 2);
-  t.match(missing.stderr, /cannot read .*nope\.yaml: ENOENT/);
+  t.match(missing.stderr, /nope\.yaml: cannot be read \(ENOENT\)/);
 
   const shown = await run(["release", "show", "0.61.0"], env);
   t.equal(shown.code, 0);
@@ -378,15 +390,10 @@ t.test("auth failures never print the token", async (t) => {
 
   // Even a server that echoes the Authorization header in its error cannot
   // get the token printed.
-  const echo = createHttpServer((req, res) =>
+  const echo = await standIn(t, (req, res) =>
     res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ code: "ECHO", message: `you sent ${req.headers.authorization}` })),
   );
-  await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
-  t.teardown(() => {
-    echo.closeAllConnections();
-    echo.close();
-  });
-  const echoed = await run(["channels"], { CHARTROOM_URL: `http://127.0.0.1:${(echo.address() as { port: number }).port}`, CHARTROOM_TOKEN: viewer });
+  const echoed = await run(["channels"], { CHARTROOM_URL: echo, CHARTROOM_TOKEN: viewer });
   t.equal(echoed.code, 1);
   t.equal(echoed.stderr, "error: ECHO: you sent Bearer [redacted]\n");
 
@@ -407,13 +414,8 @@ t.test("server down: exit 3 naming the URL", async (t) => {
     t.equal(r.stdout, "");
   }
   // Something answering, but not Chartroom: exit 1, not a crash.
-  const srv = createHttpServer((_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<h1>bad gateway</h1>"));
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  t.teardown(() => {
-    srv.closeAllConnections();
-    srv.close();
-  });
-  const other = await run(["channels"], { CHARTROOM_URL: `http://127.0.0.1:${(srv.address() as { port: number }).port}` });
+  const gateway = await standIn(t, (_req, res) => res.writeHead(502, { "content-type": "text/html" }).end("<h1>bad gateway</h1>"));
+  const other = await run(["channels"], { CHARTROOM_URL: gateway });
   t.equal(other.code, 1);
   t.match(other.stderr, /NOT_CHARTROOM: HTTP 502 .* is not JSON/);
 });
@@ -503,6 +505,95 @@ t.test("apply: dry run writes nothing, apply creates, a second apply is a no-op"
   const noDir = await run(["apply", join(dir, "missing")], env);
   t.equal(noDir.code, 1);
   t.match(noDir.stderr, /is not a directory/);
+});
+
+/** Any terminal control character (what terminalSafe removes), for asserting output is clean. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+t.test("apply refuses what it must not read, quickly, and writes nothing", async (t) => {
+  const root = t.testdir({ outside: { "evil.yaml": "name: evil\ndescription: from outside DIR\n" } });
+  const dbFile = join(root, "apply.db");
+  const env = { DATABASE_URL: `file:${dbFile}`, DATA_DIR: join(root, "data") };
+  const fresh = (name: string) => {
+    const dir = join(root, name);
+    cpSync(CHANNELS_DIR, dir, { recursive: true });
+    return dir;
+  };
+  const nothingWritten = (what: string) => {
+    t.equal(count(dbFile, "Release"), 0, `${what}: no release written`);
+    t.equal(count(dbFile, "Channel"), 0, `${what}: no channel written`);
+  };
+
+  const linked = fresh("linked");
+  symlinkSync(join(root, "outside", "evil.yaml"), join(linked, "evil.yaml"));
+  const link = await run(["apply", linked], env);
+  t.equal(link.code, 1);
+  t.equal(link.stderr, `error: VALIDATION_FAILED: evil.yaml: is a symbolic link to ${join(root, "outside", "evil.yaml")}, outside the directory; apply reads only files inside it\nfield: evil.yaml\n`);
+  t.equal(link.stdout, "");
+  nothingWritten("a link out of DIR");
+
+  // The issue's 22 MB file: it ran past 20 s and 450 MB before the limit.
+  const big = fresh("big");
+  const entries = Array.from({ length: Math.ceil(22e6 / 28) }, (_, i) => `  k${String(i).padStart(8, "0")}: value-${String(i).padStart(8, "0")}\n`).join("");
+  writeFileSync(join(big, "releases", "0.99.0.yaml"), `version: 0.99.0\nchart: {path: /x}\nvalues:\n${entries}`);
+  const started = performance.now();
+  const tooBig = await run(["apply", big, "--dry-run"], env);
+  const ms = performance.now() - started;
+  t.comment(`a ${(statSync(join(big, "releases", "0.99.0.yaml")).size / 1e6).toFixed(1)} MB file refused in ${ms.toFixed(0)} ms (the whole command: migrations check, context, refusal)`);
+  t.equal(tooBig.code, 1);
+  t.match(tooBig.stderr, /^error: VALIDATION_FAILED: releases\/0\.99\.0\.yaml: is \d+ bytes, over the limit of 1 MiB per file\nfield: releases\/0\.99\.0\.yaml\n$/);
+  t.ok(ms < 10_000, "refused in seconds, not tens of seconds");
+  nothingWritten("a file over the limit");
+
+  // A hostile file name and tag: the error names both, with no escape code printed.
+  const tagged = fresh("tagged");
+  writeFileSync(join(tagged, "e\u001b[2Jvil\u001b]0;pwned\u0007.yaml"), "name: evil\ndescription: !!js/function 'function () {}'\n");
+  const tag = await run(["apply", tagged], env);
+  t.equal(tag.code, 1);
+  t.match(tag.stderr, /^error: VALIDATION_FAILED: evil\.yaml: line 2: the tag !!js\/function is not allowed/);
+  t.notMatch(tag.stderr, CONTROL, "no control character reaches the terminal");
+  nothingWritten("a tag");
+});
+
+t.test("server messages and values with terminal escape codes are printed clean", async (t) => {
+  const { h, url } = await serve(t);
+  const env = { CHARTROOM_URL: url, CHARTROOM_TOKEN: h.adminToken("admin", "ops@example.com") };
+
+  // A real server echoes what it was asked for in its message.
+  const hostile = "\u001b]0;pwned\u0007\u001b[31mevil\u009b2J\r\u202e";
+  const raw = (await h.admin("GET", `/releases/${encodeURIComponent(hostile)}`)).json() as { message: string };
+  t.match(raw.message, "\u001b[31m", "the server's message holds the escape codes");
+  for (const argv of [["release", "show", hostile], ["release", "show", hostile, "--json"]]) {
+    const r = await run(argv, env);
+    t.equal(r.code, 1);
+    t.equal(r.stderr, "error: RELEASE_NOT_FOUND: release evil does not exist\n", `${argv.join(" ")}: printed clean`);
+  }
+
+  // Values holding escape codes: shown as YAML and JSON without a raw control
+  // character, and still the same data (escaped, not dropped).
+  const values = { banner: "\u001b[2J\u001b[31mred", csi: "x\u009b31my", bidi: "a\u202eb", "key\u001b[1m": "v\r" };
+  const dir = join(h.dataDir, "values-files");
+  mkdirSync(dir);
+  writeFileSync(join(dir, "v.json"), JSON.stringify(values));
+  const set = await run(["license", "values", "set", "acme", join(dir, "v.json")], env);
+  t.equal(set.code, 0, set.stderr);
+  t.notMatch(set.stdout, CONTROL, "set: the keys echoed clean");
+  const shown = await run(["license", "values", "show", "acme"], env);
+  t.equal(shown.code, 0, shown.stderr);
+  t.notMatch(shown.stdout, CONTROL, "show: no raw control character");
+  t.same(YAML.parse(shown.stdout), values, "show: the same values, escaped in double quotes");
+  const asJson = await run(["license", "values", "show", "acme", "--json"], env);
+  t.notMatch(asJson.stdout, CONTROL, "--json: no raw control character");
+  t.same((JSON.parse(asJson.stdout) as { values: unknown }).values, values, "--json: the same values");
+
+  // A server (or anything at CHARTROOM_URL) sending escape codes in code, message and field.
+  const evil = await standIn(t, (_req, res) =>
+    res.writeHead(409, { "content-type": "application/json" }).end(JSON.stringify({ code: "\u001b[31mEVIL", message: "\u001b]52;c;cGF3bmVk\u0007clipboard\u0008\u0008\u0008", field: "\u009b2Jf" })),
+  );
+  const r = await run(["channels"], { CHARTROOM_URL: evil });
+  t.equal(r.code, 1);
+  t.equal(r.stderr, "error: EVIL: clipboard\nfield: f\n");
 });
 
 t.test("bin/chartroom.js runs the compiled CLI", async (t) => {
