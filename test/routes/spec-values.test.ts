@@ -95,3 +95,12 @@ t.test("declarative files: reconcileFrequency is checked, nulls are named in the
   const step = plan.steps.find((s) => s.action === "create-release");
   t.match(step?.detail, /warning: null at values\.mysql\.install/, "the plan names the null");
 });
+
+t.test("the OpenAPI document shows the warnings of release creation", async (t) => {
+  const h = await testApp(t, { seed: false });
+  const doc = JSON.parse((await h.app.inject("/openapi.json")).body) as { paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, { schema: { properties: Record<string, { type?: string; items?: { properties?: Record<string, unknown> } }> } }> }> }>> };
+  const created = doc.paths["/api/v1/admin/releases"]!.post!.responses["201"]!.content["application/json"]!.schema;
+  t.equal(created.properties.warnings?.type, "array");
+  t.same(Object.keys(created.properties.warnings?.items?.properties ?? {}).sort(), ["code", "field", "message"]);
+  t.ok(created.properties.version, "and the release itself");
+});
