@@ -3,6 +3,7 @@
 // come from here (z.infer), never written twice.
 import semver from "semver";
 import { z } from "zod";
+import { reconcileFrequencyProblem } from "./go-duration.js";
 import { findValuesProblem, type Values } from "./values.js";
 
 export const CHANNEL_NAME = /^[a-z][a-z0-9-]{0,62}$/;
@@ -16,6 +17,18 @@ export const valuesSchema: z.ZodType<Values> = z
     const problem = findValuesProblem(v);
     if (problem) ctx.addIssue({ code: "custom", message: problem.reason, path: problem.path.split(/\.|\[|\]/).filter(Boolean) });
   });
+
+/**
+ * Values a channel, release or licensee sets for the whole spec: as above,
+ * and a top-level `reconcileFrequency` (the operator's poll interval) must
+ * be a positive Go duration string of at least 1m (src/domain/go-duration.ts).
+ * A `null` there is allowed: it removes a lower layer's setting.
+ */
+export const specValuesSchema: z.ZodType<Values> = valuesSchema.superRefine((v, ctx) => {
+  if (!Object.prototype.hasOwnProperty.call(v, "reconcileFrequency") || v.reconcileFrequency === null) return;
+  const reason = reconcileFrequencyProblem(v.reconcileFrequency);
+  if (reason) ctx.addIssue({ code: "custom", message: reason, path: ["reconcileFrequency"] });
+});
 
 /** A strict SemVer 2 version, no leading "v" (Helm and the operator want it so). */
 export const semverString = z
@@ -85,7 +98,7 @@ export const releaseInputSchema = z.strictObject({
   version: semverString,
   chart: chartSchema,
   images: imagesSchema.default({}),
-  values: valuesSchema.default({}),
+  values: specValuesSchema.default({}),
   notes: z.string().max(10_000).default(""),
 });
 export type ReleaseInput = z.infer<typeof releaseInputSchema>;
@@ -93,13 +106,13 @@ export type ReleaseInput = z.infer<typeof releaseInputSchema>;
 export const channelInputSchema = z.strictObject({
   name: channelName,
   description: z.string().max(1000).default(""),
-  defaultValues: valuesSchema.default({}),
+  defaultValues: specValuesSchema.default({}),
 });
 export type ChannelInput = z.infer<typeof channelInputSchema>;
 
 export const channelPatchSchema = z.strictObject({
   description: z.string().max(1000).optional(),
-  defaultValues: valuesSchema.optional(),
+  defaultValues: specValuesSchema.optional(),
 });
 export type ChannelPatch = z.infer<typeof channelPatchSchema>;
 

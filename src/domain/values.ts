@@ -1,6 +1,8 @@
 // Helm values: plain JSON objects, merged the way docs/api.md §1 says: objects
-// merge key by key, arrays and scalars replace. Pure functions, table-tested
-// in test/domain/values.test.ts.
+// merge key by key, arrays and scalars replace, and a `null` removes the key
+// from the layers below (no `null` ever leaves a merge: the W&B operator's
+// own merge crashes on one; docs/decisions.md, issue #14). Pure functions,
+// table-tested in test/domain/values.test.ts.
 
 export type Values = { [key: string]: unknown };
 
@@ -15,17 +17,78 @@ export function isPlainObject(v: unknown): v is Values {
 
 /**
  * Deep-merges `over` onto `base` into a new object; neither input changes.
- * Objects merge key by key; arrays, scalars and null replace.
+ * Objects merge key by key; arrays and scalars replace; a `null` in `over`
+ * removes the key. The result holds no `null` anywhere: nulls in `base`
+ * are dropped too (object keys and array elements), see withoutNulls.
  */
 export function mergeValues(base: Values, over: Values): Values {
   const out: Values = {};
-  for (const [k, v] of Object.entries(base)) out[k] = v;
+  for (const [k, v] of Object.entries(base)) if (v !== null && !FORBIDDEN_KEYS.has(k)) out[k] = withoutNulls(v);
   for (const [k, v] of Object.entries(over)) {
     if (FORBIDDEN_KEYS.has(k)) continue;
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
     const prev = out[k];
-    out[k] = isPlainObject(prev) && isPlainObject(v) ? mergeValues(prev, v) : v;
+    out[k] = isPlainObject(prev) && isPlainObject(v) ? mergeValues(prev, v) : withoutNulls(v);
   }
   return out;
+}
+
+/**
+ * `v` without any `null`: object keys holding null are absent, null array
+ * elements are dropped. Returns `v` itself when it holds none (no copy).
+ */
+export function withoutNulls<T>(v: T): T {
+  if (Array.isArray(v)) {
+    const kept: unknown[] = [];
+    let changed = false;
+    for (const item of v as unknown[]) {
+      if (item === null) {
+        changed = true;
+        continue;
+      }
+      const k = withoutNulls(item);
+      changed ||= k !== item;
+      kept.push(k);
+    }
+    return (changed ? kept : v) as T;
+  }
+  if (!isPlainObject(v)) return v;
+  const kept: [string, unknown][] = [];
+  let changed = false;
+  for (const [key, item] of Object.entries(v)) {
+    if (item === null) {
+      changed = true;
+      continue;
+    }
+    const k = withoutNulls(item);
+    changed ||= k !== item;
+    kept.push([key, k]);
+  }
+  // Object.fromEntries defines own properties: a "__proto__" key stays a key.
+  return (changed ? Object.fromEntries(kept) : v) as T;
+}
+
+/**
+ * The dotted paths (`a.b`, `list[2]`) of every `null` in a values tree, in
+ * document order, at most `limit` of them: what a release engineer is
+ * warned about, because Chartroom serves none of them.
+ */
+export function findNulls(root: unknown, limit = 20): string[] {
+  const found: string[] = [];
+  const todo: { v: unknown; path: string }[] = [{ v: root, path: "" }];
+  while (todo.length > 0 && found.length < limit) {
+    const { v, path } = todo.pop()!;
+    if (v === null) found.push(path);
+    else if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) todo.push({ v: v[i], path: `${path}[${i}]` });
+    else if (isPlainObject(v)) {
+      const keys = Object.keys(v);
+      for (let i = keys.length - 1; i >= 0; i--) todo.push({ v: v[keys[i]!], path: path ? `${path}.${keys[i]}` : keys[i]! });
+    }
+  }
+  return found;
 }
 
 /** Merges layers left to right: each deep-merged over the ones before. */

@@ -18,7 +18,7 @@ import { findPoisonedKey } from "../domain/values.js";
 import { DECLARATION_LIMITS, findDeclarationFiles, readDeclarationFile, type DeclarationFile, type DeclarationLimits } from "./declaration-files.js";
 import { channelInputSchema, releaseInputSchema, releaseRef, type ChannelInput, type ReleaseInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
-import type { Actor, CatalogService, PromotionResult } from "./catalog-service.js";
+import { nullWarnings, type Actor, type CatalogService, type PromotionResult } from "./catalog-service.js";
 
 export const channelFileSchema = channelInputSchema.extend({ release: releaseRef.optional() });
 
@@ -109,7 +109,9 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
       }
       const r = await repos.releases.create({ id: crypto.randomUUID(), ...input, createdBy: actor.sub });
       await repos.audit.add({ actor: actor.sub, action: "release.create", targetType: "release", target: r.version, after: input, requestId: actor.requestId });
-      steps.push({ action: "create-release", target: input.version, file, detail: `create release ${input.version}` });
+      const nulls = nullWarnings(input.values, "values").map((w) => w.field);
+      const warning = nulls.length > 0 ? ` (warning: null at ${nulls.join(", ")}: never served, removes the key from the channel's default values)` : "";
+      steps.push({ action: "create-release", target: input.version, file, detail: `create release ${input.version}${warning}` });
     }
     for (const { file, input, release } of d.channels) {
       let channel = await repos.channels.findByName(input.name);

@@ -18,6 +18,7 @@ import {
   type FieldError,
 } from "../errors.js";
 import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, RollbackInput } from "../domain/schemas.js";
+import { findNulls, type Values } from "../domain/values.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { ChannelEvent } from "../repositories/events-repo.js";
@@ -53,6 +54,41 @@ export interface CatalogServiceOptions {
    * `apply`, the first boot): a declared move counts as a promote.
    */
   onMoved?: (action: "promote" | "rollback") => void;
+}
+
+/** Something the caller should know about what it stored; the change itself succeeded. */
+export interface Warning {
+  code: "VALUES_NULL";
+  field: string;
+  message: string;
+}
+
+export interface CreatedRelease {
+  release: Release;
+  warnings: Warning[];
+}
+
+const MAX_NULL_WARNINGS = 20;
+
+/**
+ * One warning per `null` in `values` (at most 20, then one that says there
+ * are more): Chartroom serves no null, so each removes a key of the layers
+ * below instead (docs/decisions.md, issue #14).
+ */
+export function nullWarnings(values: Values, field: string): Warning[] {
+  const paths = findNulls(values, MAX_NULL_WARNINGS + 1);
+  const warnings: Warning[] = paths.slice(0, MAX_NULL_WARNINGS).map((p) => {
+    const at = p.startsWith("[") || p === "" ? `${field}${p}` : `${field}.${p}`;
+    return {
+      code: "VALUES_NULL",
+      field: at,
+      message: /\]$/.test(p)
+        ? `${at} is null: the element is dropped from every served spec (Chartroom serves no null; the operator's merge crashes on one)`
+        : `${at} is null: the key is removed from the channel's default values and absent from every served spec (Chartroom serves no null; the operator's merge crashes on one)`,
+    };
+  });
+  if (paths.length > MAX_NULL_WARNINGS) warnings.push({ code: "VALUES_NULL", field, message: `${field} holds more than ${MAX_NULL_WARNINGS} nulls; only the first ${MAX_NULL_WARNINGS} are listed` });
+  return warnings;
 }
 
 function fact(r: Release): ReleaseFact {
@@ -216,13 +252,15 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       });
     },
 
-    async createRelease(input: ReleaseInput, actor: Actor): Promise<Release> {
+    /** Stores a release; `warnings` name what in it is stored but will not be served as written (a null in its values). */
+    async createRelease(input: ReleaseInput, actor: Actor): Promise<CreatedRelease> {
       try {
-        return await change(async (repos) => {
+        const release = await change(async (repos) => {
           const r = await repos.releases.create({ id: randomUUID(), ...input, createdBy: actor.sub });
           await repos.audit.add({ actor: actor.sub, action: "release.create", targetType: "release", target: r.version, after: input, requestId: actor.requestId });
           return r;
         });
+        return { release, warnings: nullWarnings(input.values, "values") };
       } catch (err) {
         if (isUniqueViolation(err, "version")) throw withField(new ReleaseExistsError(input.version), "version");
         throw err;

@@ -2,6 +2,7 @@
 // Pure functions; the wire format is docs/api.md §1 (what the W&B
 // operator's deployer client decodes).
 import { createHash } from "node:crypto";
+import { configure } from "safe-stable-stringify";
 import type { Channel, Chart, Images, Release } from "../domain/schemas.js";
 import { mergeLayers, type Values } from "../domain/values.js";
 
@@ -64,8 +65,18 @@ export interface SerializedSpec {
   version: string;
 }
 
+/**
+ * Canonical JSON: object keys sorted at every level (UTF-16 order), numbers
+ * as JavaScript prints them, no whitespace. The bytes depend on content
+ * only, never on the order a database hands keys back (PostgreSQL's jsonb
+ * reorders them, SQLite keeps them), so every replica and every restart
+ * serves the same bytes and ETag (docs/decisions.md, issue #14). Strict: a
+ * value JSON cannot hold throws instead of turning into `null`.
+ */
+export const canonicalJson = configure({ deterministic: true, strict: true, circularValue: Error, bigint: false });
+
 export function serializeSpec(spec: Spec, release: Release, channel: string): SerializedSpec {
-  const body = Buffer.from(JSON.stringify(spec), "utf8");
+  const body = Buffer.from(canonicalJson(spec)!, "utf8");
   const etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 32)}"`;
   return { body, etag, channel, releaseId: release.id, version: release.version };
 }

@@ -19,7 +19,7 @@ import { errorResponses } from "../openapi-shared.js";
 import { auditPageDto, auditQuery, toAuditDto } from "./dto/audit.js";
 import { channelDetailDto, channelDto, channelListDto, historyPageDto, promotionDto, toChannelDto, toEventDto, toPromotionDto } from "./dto/channels.js";
 import { idPageQuery, releasePageQuery } from "./dto/paging.js";
-import { releaseDto, releasePageDto, toReleaseDto } from "./dto/releases.js";
+import { createdReleaseDto, releaseDto, releasePageDto, toReleaseDto } from "./dto/releases.js";
 
 export function actorOf(req: FastifyRequest): Actor {
   return { sub: req.user.sub, requestId: req.id };
@@ -98,10 +98,16 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.post("/releases", {
     config: { role: "release-engineer" },
-    schema: { tags: ["releases"], security, summary: "Create an immutable release", body: releaseInputSchema, response: { 201: releaseDto, ...errorResponses(400, 401, 403, 409, 413) } },
+    schema: {
+      tags: ["releases"], security, summary: "Create an immutable release", body: releaseInputSchema,
+      description: "`warnings` lists what is stored but not served as written: each `null` in `values` (VALUES_NULL) removes that key from the channel's default values and is never served.",
+      response: { 201: createdReleaseDto, ...errorResponses(400, 401, 403, 409, 413) },
+    },
   }, async (req, reply) => {
+    const { release, warnings } = await catalog.createRelease(req.body, actorOf(req));
+    if (warnings.length > 0) req.log.warn({ release: release.version, warnings: warnings.map((w) => w.field), requestId: req.id }, "release created with null values: they are not served, each removes a key from the layers below");
     reply.code(201);
-    return toReleaseDto(await catalog.createRelease(req.body, actorOf(req)));
+    return { ...toReleaseDto(release), warnings };
   });
 
   r.get("/releases", {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "@fastify/type-provider-zod";
 import { z } from "zod";
-import { channelName, valuesSchema } from "../../domain/schemas.js";
+import { channelName, specValuesSchema } from "../../domain/schemas.js";
 import type { Context } from "../../context.js";
 import { errorResponses } from "../openapi-shared.js";
 import { SMALL_BODY, actorOf } from "./catalog-routes.js";
@@ -62,7 +62,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     schema: {
       tags: ["licenses"], security, summary: "Set a licensee's values override, deep-merged last into that licensee's spec only",
       params: z.object({ sub: subject.describe("the licensee (sub)") }),
-      body: z.strictObject({ values: valuesSchema }),
+      body: z.strictObject({ values: specValuesSchema }),
       response: { 200: overrideDto, ...errorResponses(400, 401, 403, 413) },
     },
   }, async (req) => {

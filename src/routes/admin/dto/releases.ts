@@ -22,6 +22,17 @@ export const releaseDto = z.object({
 });
 export type ReleaseDto = z.infer<typeof releaseDto>;
 
+/** What a caller should know about a stored change (the change succeeded). */
+export const warningDto = z.object({
+  code: z.enum(["VALUES_NULL"]).describe("VALUES_NULL: a null in the values; it is never served, it removes the key from the layers below"),
+  field: z.string().describe("where, e.g. values.global.bucket.kmsKey"),
+  message: z.string(),
+});
+
+/** The 201 answer of release creation: the release and any warnings (empty when none). */
+export const createdReleaseDto = releaseDto.extend({ warnings: z.array(warningDto) });
+export type CreatedReleaseDto = z.infer<typeof createdReleaseDto>;
+
 export const releasePageDto = page(releaseDto);
 export type ReleasePageDto = z.infer<typeof releasePageDto>;
 
