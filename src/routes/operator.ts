@@ -8,6 +8,10 @@
 // body (src/services/spec.ts) and its header block (pollHeaders below).
 // No database, no signature check, no JSON serialization, no promise per
 // request. Where the time goes and what it costs: docs/performance.md.
+// With ANONYMOUS_CHANNEL set, a poll of the channel route without an
+// Authorization header is admitted as the reserved licensee
+// src/licensing/anonymous.ts names, limited per client IP; never on the
+// pinned route.
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { z } from "zod";
 import type { License } from "../licensing/verify-license.js";

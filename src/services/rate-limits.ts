@@ -1,6 +1,6 @@
 // Rate limits (docs/api.md §1, §3): per client IP before authentication,
-// per verified licensee on the operator path, per admin subject on the admin
-// API. Each is a fixed window of one minute per key: in memory by default,
+// per verified licensee on the operator path (per revoked license for the
+// polls refused as revoked), per admin subject on the admin API. Each is a fixed window of one minute per key: in memory by default,
 // shared through Redis when REDIS_URL is set (several replicas). A limit of
 // 0 turns that limit off. A store that fails (Redis down or slow) never
 // refuses a request: the limit is skipped, counted and logged.
