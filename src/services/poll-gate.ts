@@ -30,7 +30,7 @@ export interface PollGateDeps {
   /** Per licensee, applied to every admitted poll. */
   licenseLimit: Limiter | null;
   /** Per revoked license (jti): the licensee limit for polls refused as revoked. */
-  revokedLimit?: Limiter | null;
+  revokedLimit: Limiter | null;
   /** ANONYMOUS_CHANNEL: the channel of polls without an Authorization header (unset: they are refused). */
   anonymousChannel?: string | undefined;
 }
@@ -41,7 +41,7 @@ function afterTake(limiter: Limiter, key: string, next: (v: Verdict) => Admitted
   return v instanceof Promise ? v.then(next) : next(v);
 }
 
-export function pollGate({ verifier, revocations, metrics, ipLimit, licenseLimit, revokedLimit = null, anonymousChannel }: PollGateDeps) {
+export function pollGate({ verifier, revocations, metrics, ipLimit, licenseLimit, revokedLimit, anonymousChannel }: PollGateDeps) {
   const anonymous = anonymousChannel === undefined ? undefined : anonymousLicense(anonymousChannel);
 
   function refuse(error: Error): Admission {

@@ -240,6 +240,36 @@ t.test("with REDIS_URL the licensee limit is shared by two replicas", { skip: no
   t.same(codes, [200, 200, 200, 429, 429, 429], "3 allowed across both replicas, then refused on both");
 });
 
+t.test("with REDIS_URL a revoked license's limit and the anonymous per-IP limit are shared by two replicas", { skip: noRedis }, async (t) => {
+  const env = { RATE_LIMIT_LICENSE_PER_MINUTE: "2", RATE_LIMIT_IP_PER_MINUTE: "3", ANONYMOUS_CHANNEL: "stable", TRUST_PROXY: "true", REDIS_URL: "redis://127.0.0.1:6379" };
+  const a = await testApp(t, { env });
+  const b = await testApp(t, { env, databaseUrl: a.url, seed: false });
+  const [baseA, baseB] = [await live(a), await live(b)];
+  // Addresses of their own per run: Redis keeps its windows across runs.
+  const newIp = () => `2001:db8::${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 4)}`;
+  const jti = `revoked-${randomUUID()}`;
+  // Each replica has a signing key of its own: one token each, the same license (jti).
+  const sub = `shared-${randomUUID()}`;
+  const ip = newIp();
+  const [revokedA, revokedB] = [a, b].map((h) => ({ authorization: basic(h.license({ sub, jti })), "x-forwarded-for": ip }));
+  a.ctx.revocations.add(jti);
+  b.ctx.revocations.add(jti);
+  const codes: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    codes.push((await get(baseA, PATH, revokedA)).status);
+    codes.push((await get(baseB, PATH, revokedB)).status);
+  }
+  t.same(codes, [403, 403, 429, 429], "2 refusals as revoked across both replicas, then 429 on both");
+
+  const client = newIp();
+  const anonymous: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    anonymous.push((await get(baseA, PATH, { "x-forwarded-for": client })).status);
+    anonymous.push((await get(baseB, PATH, { "x-forwarded-for": client })).status);
+  }
+  t.same(anonymous, [200, 200, 200, 429], "3 anonymous polls from one address across both replicas, then 429");
+});
+
 /**
  * A stand-in for a Redis that stops answering: it completes the handshake
  * (ioredis' ready check is an INFO) and then never answers again.
