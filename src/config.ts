@@ -9,6 +9,8 @@ const optionalString = z
   .transform((v) => (v === "" ? undefined : v))
   .optional();
 
+const channelSetting = z.string().regex(CHANNEL_NAME, "must be a channel name (^[a-z][a-z0-9-]{0,62}$)");
+
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
 export const configSchema = z
@@ -30,10 +32,9 @@ export const configSchema = z
     LICENSE_SIGNING_KEY_FILE: optionalString,
     LICENSE_ISSUER: optionalString,
     LICENSE_AUDIENCE: optionalString,
-    LICENSE_DEFAULT_CHANNEL: z
-      .string()
-      .regex(CHANNEL_NAME, "must be a channel name (^[a-z][a-z0-9-]{0,62}$)")
-      .default("stable"),
+    LICENSE_DEFAULT_CHANNEL: channelSetting.default("stable"),
+    /** What a poll with no Authorization header gets (unset: 401 LICENSE_MISSING; docs/api.md §1). */
+    ANONYMOUS_CHANNEL: optionalString.pipe(channelSetting.optional()),
     LICENSE_CACHE_SIZE: z.coerce.number().int().min(100).max(10_000_000).default(200_000),
     ADMIN_JWT_SECRET: optionalString.pipe(
       z.string().min(32, "must be at least 32 characters").optional(),

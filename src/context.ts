@@ -21,6 +21,7 @@ import { stateWatcher } from "./services/state-watcher.js";
 import { stateListener } from "./db/state-listener.js";
 import { readMigrations } from "./db/migrate.js";
 import { createMetrics } from "./metrics.js";
+import { ANONYMOUS_SUB } from "./licensing/anonymous.js";
 
 export interface AdminKeys {
   /** HS256 secret (ADMIN_JWT_SECRET, or the development secret). */
@@ -96,7 +97,15 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     },
     onRedisError: (err) => log.warn({ err: err.message }, "rate-limit store (Redis) connection error; limits are skipped while it is down"),
   });
-  const gate = pollGate({ verifier, revocations, metrics, ipLimit: limits.ip, licenseLimit: limits.license });
+  const gate = pollGate({
+    verifier,
+    revocations,
+    metrics,
+    ipLimit: limits.ip,
+    licenseLimit: limits.license,
+    revokedLimit: limits.revoked,
+    anonymousChannel: config.ANONYMOUS_CHANNEL,
+  });
   const fleet = fleetRecorder({
     write: (batch) => store.fleet.recordMany(batch),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
@@ -151,6 +160,17 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
 
   let stopKeyWatch: (() => void) | undefined;
 
+  /** Says at start whether anonymous polls will get a spec (they get the channel's 404 otherwise). */
+  async function checkAnonymousChannel(channel: string): Promise<void> {
+    try {
+      const spec = await specs.channelSpec(channel, ANONYMOUS_SUB);
+      log.info({ anonymousChannel: channel, version: spec.version }, "anonymous polls (no Authorization header) get this channel's spec");
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      log.warn({ anonymousChannel: channel, code, err: (err as Error).message }, "ANONYMOUS_CHANNEL cannot be served: anonymous polls get a 404 until it exists and has a release");
+    }
+  }
+
   return {
     config,
     store,
@@ -179,6 +199,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       await Promise.all([revocations.reload(), specs.loadOverrides()]);
       await watcher.init();
       health.loaded = true;
+      if (config.ANONYMOUS_CHANNEL) await checkAnonymousChannel(config.ANONYMOUS_CHANNEL);
       watcher.start();
       listener?.start();
       fleet.start();

@@ -22,17 +22,29 @@ export function createMetrics() {
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   );
   registry.registerMetric(requests as unknown as client.Metric);
-  // "ok" is counted on every poll: a plain number, added to the counter when scraped.
-  let okCount = 0;
-  let okReported = 0;
+  // "ok" and "anonymous" are counted on every poll: plain numbers, added to the counter when scraped.
+  const everyPoll = { ok: 0, anonymous: 0 };
+  const reported = { ok: 0, anonymous: 0 };
   const licenseVerifications = new client.Counter({
     name: "chartroom_license_verifications_total",
-    help: "License checks on the operator path by outcome (ok, or the error code)",
+    help: "License checks on the operator path by outcome (ok, anonymous: no Authorization header and ANONYMOUS_CHANNEL set, or the error code)",
     labelNames: ["outcome"] as const,
     registers: [registry],
     collect() {
-      if (okCount > okReported) this.inc({ outcome: "ok" }, okCount - okReported);
-      okReported = okCount;
+      for (const outcome of ["ok", "anonymous"] as const) {
+        if (everyPoll[outcome] > reported[outcome]) this.inc({ outcome }, everyPoll[outcome] - reported[outcome]);
+        reported[outcome] = everyPoll[outcome];
+      }
+    },
+  });
+  let anonymousAnswered = 0;
+  new client.Counter({
+    name: "chartroom_anonymous_polls_total",
+    help: "Polls answered with the spec of ANONYMOUS_CHANNEL (no Authorization header); together in the fleet as one row, (anonymous)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(anonymousAnswered);
     },
   });
   const promotions = new client.Counter({
@@ -54,7 +66,17 @@ export function createMetrics() {
 
   const okVerification = {
     inc(): void {
-      okCount++;
+      everyPoll.ok++;
+    },
+  };
+  const anonymousVerification = {
+    inc(): void {
+      everyPoll.anonymous++;
+    },
+  };
+  const anonymousPolls = {
+    inc(): void {
+      anonymousAnswered++;
     },
   };
 
@@ -137,7 +159,7 @@ export function createMetrics() {
     }
   }
 
-  return { registry, requests, licenseVerifications, okVerification, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, bindSources };
+  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

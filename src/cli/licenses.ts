@@ -74,6 +74,7 @@ export async function valuesUnset(c: Client, sub: string): Promise<Result> {
 }
 
 function entryLicense(i: FleetEntryDto): string {
+  if (i.anonymous) return "none (anonymous)";
   if (i.licenseRevoked) return "revoked";
   if (i.licenseExpired) return "expired";
   return "ok";

@@ -32,6 +32,7 @@ import {
 import { CHANNEL_NAME } from "../domain/schemas.js";
 import { internPool } from "../domain/intern.js";
 import type { LicenseAlg, LicenseKeyring, TrustedKey } from "./license-keys.js";
+import { ANONYMOUS_SUB } from "./anonymous.js";
 
 /** A verified license. Times are in seconds since the epoch. */
 export interface License {
@@ -433,6 +434,7 @@ export class LicenseVerifier {
   /** Applies Chartroom's own claim rules to a signature-verified payload. */
   #licenseFrom(p: Record<string, unknown>): License {
     const { sub, exp, channel, jti, iat, nbf } = p;
+    if (sub === ANONYMOUS_SUB) throw new LicenseClaimsError(`sub "${ANONYMOUS_SUB}" is reserved for anonymous polls`);
     if (typeof sub !== "string" || sub === "" || sub.length > MAX_SUB_LENGTH) {
       throw new LicenseClaimsError(`sub must be a non-empty string of at most ${MAX_SUB_LENGTH} characters`);
     }

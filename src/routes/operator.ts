@@ -8,6 +8,10 @@
 // body (src/services/spec.ts) and its header block (pollHeaders below).
 // No database, no signature check, no JSON serialization, no promise per
 // request. Where the time goes and what it costs: docs/performance.md.
+// With ANONYMOUS_CHANNEL set, a poll of the channel route without an
+// Authorization header is admitted as the reserved licensee
+// src/licensing/anonymous.ts names, limited per client IP; never on the
+// pinned route.
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { z } from "zod";
 import type { License } from "../licensing/verify-license.js";
@@ -20,6 +24,8 @@ import { NotReadyError } from "../errors.js";
 import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
 import { requestObserver } from "../metrics.js";
 import { pollReplay, type PollReplay, type PollStatus } from "./poll-replay.js";
+import { clientIp } from "./client-ip.js";
+import { isAnonymous } from "../licensing/anonymous.js";
 
 const CHANNEL_PATH = "/api/v1/operator/channel";
 const PINNED_PATH = "/api/v1/operator/channel/release/:versionId";
@@ -62,15 +68,15 @@ function pollStatus(ifNoneMatch: string | undefined, spec: SerializedSpec): Poll
   return matchesEtag(ifNoneMatch, spec.etag) ? 304 : 200;
 }
 
-/** What the fleet records of a poll that was answered with `spec`. */
-function servedPoll(license: License, spec: SerializedSpec, userAgent: string | undefined): Poll {
+/** What the fleet records of a poll that was answered with `spec` (an anonymous poll: its one row, no license). */
+function servedPoll(license: License, anonymous: boolean, spec: SerializedSpec, userAgent: string | undefined): Poll {
   return {
     sub: license.sub,
     channel: license.channel,
     releaseId: spec.releaseId,
     releaseVersion: spec.version,
     jti: license.jti ?? null,
-    licenseExp: license.exp,
+    licenseExp: anonymous ? null : license.exp,
     userAgent: userAgent === undefined ? null : userAgent.length > 256 ? userAgent.slice(0, 256) : userAgent,
   };
 }
@@ -103,13 +109,19 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
   const pollLogger = app.log.child({ path: "operator" }, { level: ctx.config.OPERATOR_LOG_LEVEL });
   const childLoggerFactory = () => pollLogger;
 
-  /** The per-poll record both paths make: the fleet. */
-  const served = (license: License, spec: SerializedSpec, userAgent: string | undefined) => fleet.record(servedPoll(license, spec, userAgent));
+  /** The per-poll record both paths make: the fleet, and the anonymous polls' counter. */
+  const served = (license: License, spec: SerializedSpec, userAgent: string | undefined) => {
+    const anonymous = isAnonymous(license);
+    if (anonymous) metrics.anonymousPolls.inc();
+    fleet.record(servedPoll(license, anonymous, spec, userAgent));
+  };
   const replay = pollReplay({
     path: CHANNEL_PATH,
     gate,
     specs,
     health,
+    // The address fastify's request.ip gives the route: the same trustProxy (src/app.ts).
+    clientIp: clientIp(ctx.config.TRUST_PROXY),
     statusOf: pollStatus,
     served,
     observe: requestObserver(metrics, CHANNEL_PATH),
@@ -130,16 +142,20 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
   /**
    * onRequest: admit the poll (license, revocation, limits;
    * src/services/poll-gate.ts), or take the admission the replay decided
-   * before it handed the request over.
+   * before it handed the request over. `anonymousAllowed`: the channel
+   * route, where a request without Authorization may be anonymous (never a
+   * pinned release).
    */
-  function authenticate(req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    // Before the first load, the revocations are not known yet: a revoked
-    // license would pass. The server listens that early for /healthz, and a
-    // restarted cluster worker gets connections whatever /readyz says.
-    if (!health.loaded) return done(new NotReadyError());
-    const admission = replay.handedOver(req.raw) ?? gate.admit(req.headers.authorization, req.ip);
-    if (admission instanceof Promise) admission.then((a) => settle(req, a, done), done);
-    else settle(req, admission, done);
+  function authenticate(anonymousAllowed: boolean) {
+    return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+      // Before the first load, the revocations are not known yet: a revoked
+      // license would pass. The server listens that early for /healthz, and a
+      // restarted cluster worker gets connections whatever /readyz says.
+      if (!health.loaded) return done(new NotReadyError());
+      const admission = replay.handedOver(req.raw) ?? gate.admit(req.headers.authorization, req.ip, anonymousAllowed);
+      if (admission instanceof Promise) admission.then((a) => settle(req, a, done), done);
+      else settle(req, admission, done);
+    };
   }
 
   /** onResponse of the channel route: what it rendered, for the replay. */
@@ -147,7 +163,9 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
     const spec = req.servedSpec;
     const status = reply.statusCode;
     // GET only: fastify's HEAD answers carry headers of their own (content-length: 0 on a 304).
-    if (spec && req.method === "GET" && (status === 200 || status === 304) && !reply.hasHeader("x-chartroom-stale")) replay.record(spec, status, reply.getHeaders());
+    if (spec && req.method === "GET" && (status === 200 || status === 304) && !reply.hasHeader("x-chartroom-stale")) {
+      replay.record(spec, status, isAnonymous(req.license!), reply.getHeaders());
+    }
     done();
   }
 
@@ -176,16 +194,15 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
   }
 
   const security: { [name: string]: string[] }[] = [{ license: [] }, { licenseBearer: [] }];
+  const anonymousChannel = ctx.config.ANONYMOUS_CHANNEL;
   const shared = {
     tags: ["operator"],
-    security,
     // Headers (If-None-Match) are described, not validated: a zod pass over
     // every header on every poll costs more than it protects.
   };
 
-  /** What both poll routes share: license hook, quiet logging, constant headers. */
+  /** What both poll routes share: quiet logging, constant headers (and a license hook each). */
   const pollRoute = {
-    onRequest: authenticate,
     // Thousands of clusters poll forever: no two log lines per poll.
     // Refusals and failures still log at warn and above; counts are in /metrics.
     logLevel: ctx.config.OPERATOR_LOG_LEVEL,
@@ -196,12 +213,19 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
     CHANNEL_PATH,
     {
       ...pollRoute,
+      onRequest: authenticate(true),
       onResponse: rendered,
       schema: {
         ...shared,
+        // `{}`: no credentials at all, when this server answers anonymous polls.
+        security: anonymousChannel ? [...security, {}] : security,
         summary: "The spec of the license's channel",
         response: { 200: specResponse, 304: z.null().describe("Not modified (If-None-Match)"), ...errorResponses(401, 403, 404, 429, 503) },
-        description: 'Auth: Basic base64("license:" + JWT), as the W&B operator sends it, or Bearer JWT. Headers: strong ETag (If-None-Match → 304), Cache-Control: no-cache, X-Chartroom-Stale: true when served from cache during a database outage.',
+        description:
+          'Auth: Basic base64("license:" + JWT), as the W&B operator sends it, or Bearer JWT. ' +
+          "No Authorization header: 401 LICENSE_MISSING, or, when the server sets ANONYMOUS_CHANNEL, that channel's spec (never per-license values; limited per client IP). " +
+          "Present but bad credentials are always a 401. " +
+          "Headers: strong ETag (If-None-Match → 304), Cache-Control: no-cache, X-Chartroom-Stale: true when served from cache during a database outage.",
       },
     },
     (req, reply) => answer(req, reply, specs.channelSpec(req.license!.channel, req.license!.sub)),
@@ -211,9 +235,12 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
     PINNED_PATH,
     {
       ...pollRoute,
+      onRequest: authenticate(false),
       schema: {
         ...shared,
+        security,
         summary: "A pinned release (the operator's _releaseId)",
+        description: "Auth as for the channel route; a license is always required (no anonymous pinned release: 401 LICENSE_MISSING).",
         params: z.object({ versionId: z.string().min(1).max(128).describe("release id or semver version") }),
         response: { 200: specResponse, 304: z.null(), ...errorResponses(401, 403, 404, 429, 503) },
       },

@@ -26,6 +26,13 @@
 // overrides share: a hook whose headers depend on the licensee would be
 // confirmed by two polls of one licensee and replayed to the others, so
 // per-licensee headers belong in the spec (src/services/spec-service.ts).
+// Anonymous polls (no Authorization header, ANONYMOUS_CHANNEL) get the
+// channel's spec that licensees without values share, and are replayed
+// too, from renderings of anonymous polls only: a header set confirmed by
+// licensed polls is never replayed to an anonymous one, nor the reverse.
+// Their admission is the gate's `admitAnonymous`, limited per client IP
+// (computed as fastify's request.ip: src/routes/client-ip.ts) on every
+// anonymous poll, replayed or routed.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
 import type { License } from "../licensing/verify-license.js";
@@ -33,6 +40,7 @@ import type { Admission, PollGate } from "../services/poll-gate.js";
 import type { SerializedSpec } from "../services/spec.js";
 import type { SpecService } from "../services/spec-service.js";
 import { newRequestId } from "../request-id.js";
+import { isAnonymous } from "../licensing/anonymous.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 /** Replayable statuses: the poll's answer when the license is good. */
@@ -44,15 +52,19 @@ const VERBOSE = new Set(["info", "debug", "trace"]);
 /** Headers fastify wrote that belong to one request, not to the answer. */
 const PER_REQUEST = new Set(["x-request-id", "date", "connection", "keep-alive", "transfer-encoding"]);
 
+type Seen = WeakMap<SerializedSpec, Partial<Record<PollStatus, { key: string; list?: string[] }>>>;
+
 /**
- * The route's rendered header sets per spec and status: seen once (kept as
- * a string to compare), then confirmed (kept as a writeHead list).
+ * The route's rendered header sets per spec, status and kind of poll
+ * (licensed or anonymous): seen once (kept as a string to compare), then
+ * confirmed (kept as a writeHead list).
  */
 class Renderings {
-  #seen = new WeakMap<SerializedSpec, Partial<Record<PollStatus, { key: string; list?: string[] }>>>();
+  #licensed: Seen = new WeakMap();
+  #anonymous: Seen = new WeakMap();
 
-  /** Records a header set the route wrote for `spec` with `status`. */
-  record(spec: SerializedSpec, status: PollStatus, headers: Record<string, unknown>): void {
+  /** Records a header set the route wrote for `spec` with `status`, for a licensed or an anonymous poll. */
+  record(spec: SerializedSpec, status: PollStatus, anonymous: boolean, headers: Record<string, unknown>): void {
     const list: string[] = [];
     for (const [name, value] of Object.entries(headers)) {
       // Array-valued headers (set-cookie) or a per-request header: not ours to replay.
@@ -61,8 +73,9 @@ class Renderings {
       list.push(name, String(value));
     }
     const key = list.join("\n");
-    let bySpec = this.#seen.get(spec);
-    if (!bySpec) this.#seen.set(spec, (bySpec = {}));
+    const seen = anonymous ? this.#anonymous : this.#licensed;
+    let bySpec = seen.get(spec);
+    if (!bySpec) seen.set(spec, (bySpec = {}));
     const prior = bySpec[status];
     // Confirmed when two renderings agree; a disagreement starts again.
     // The list ends with the request id's slot, filled in per answer.
@@ -70,15 +83,15 @@ class Renderings {
     else bySpec[status] = { key };
   }
 
-  /** The confirmed header list for `spec` and `status` (its last value: the request id's slot), if any. */
-  get(spec: SerializedSpec, status: PollStatus): string[] | undefined {
-    return this.#seen.get(spec)?.[status]?.list;
+  /** The confirmed header list for `spec`, `status` and the kind of poll (its last value: the request id's slot), if any. */
+  get(spec: SerializedSpec, status: PollStatus, anonymous: boolean): string[] | undefined {
+    return (anonymous ? this.#anonymous : this.#licensed).get(spec)?.[status]?.list;
   }
 }
 
 export interface PollReplayDeps {
   path: string;
-  gate: Pick<PollGate, "admitCached">;
+  gate: Pick<PollGate, "admitCached" | "admitAnonymous">;
   specs: Pick<SpecService, "cachedChannelSpec" | "countHit">;
   health: { loaded: boolean; databaseDown: boolean };
   /** The route's own status decision (If-None-Match). */
@@ -89,9 +102,11 @@ export interface PollReplayDeps {
   observe: (method: string, status: number, elapsedMs: number) => void;
   /** The poll route's logger: at info, a line per answered poll. */
   log: FastifyBaseLogger;
+  /** The client's address, as the route's request.ip (the per-IP limit of anonymous polls). */
+  clientIp: (req: IncomingMessage) => string;
 }
 
-export function pollReplay({ path, gate, specs, health, statusOf, served, observe, log }: PollReplayDeps) {
+export function pollReplay({ path, gate, specs, health, statusOf, served, observe, log, clientIp }: PollReplayDeps) {
   const renderings = new Renderings();
   /** Admissions decided here for requests handed to fastify (read by the route's hook). */
   const admissions = new WeakMap<IncomingMessage, Admission>();
@@ -109,7 +124,7 @@ export function pollReplay({ path, gate, specs, health, statusOf, served, observ
     const spec = specs.cachedChannelSpec(license.channel, license.sub);
     if (!spec) return handOver(req, res, admission, next);
     const status = statusOf(req.headers["if-none-match"], spec);
-    const rendered = renderings.get(spec, status);
+    const rendered = renderings.get(spec, status, isAnonymous(license));
     if (!rendered) return handOver(req, res, admission, next);
     const id = newRequestId();
     // writeHead reads the list synchronously: the one shared list per
@@ -142,7 +157,9 @@ export function pollReplay({ path, gate, specs, health, statusOf, served, observ
         return next(req, res);
       }
       const started = performance.now();
-      const admission = gate.admitCached(req.headers.authorization);
+      const header = req.headers.authorization;
+      // No Authorization header: anonymous when the server allows it, else fastify's 401.
+      const admission = header === undefined ? gate.admitAnonymous(clientIp(req)) : gate.admitCached(header);
       if (admission === null) return next(req, res);
       if (admission instanceof Promise) {
         admission.then(
@@ -156,7 +173,7 @@ export function pollReplay({ path, gate, specs, health, statusOf, served, observ
     /** The admission decided for a request before it was handed to fastify, if any. */
     handedOver: (req: IncomingMessage): Admission | undefined => admissions.get(req),
     /** What the route rendered for a poll of `spec` (its onResponse hook). */
-    record: (spec: SerializedSpec, status: PollStatus, headers: Record<string, unknown>) => renderings.record(spec, status, headers),
+    record: (spec: SerializedSpec, status: PollStatus, anonymous: boolean, headers: Record<string, unknown>) => renderings.record(spec, status, anonymous, headers),
     /** From now on every request goes to fastify (it answers 503 while closing). */
     close(): void {
       closing = true;

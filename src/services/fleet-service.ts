@@ -2,8 +2,11 @@
 // release last served, first/last seen, polls, user agent) with the state
 // of the license it last used, and how many licensees run each release.
 // The fleet recorder (fleet-recorder.ts) writes the entries; this reads them.
+// Anonymous polls (ANONYMOUS_CHANNEL) are one entry, the reserved licensee
+// "(anonymous)" (src/licensing/anonymous.ts), marked `anonymous`.
 import type { FleetCount, FleetFilter } from "../repositories/fleet-repo.js";
 import type { Store } from "../repositories/store.js";
+import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
 
 export interface FleetQuery {
   channel?: string | undefined;
@@ -56,6 +59,7 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses">, opts: { n
           licenseExpiresAt: expiresAt,
           licenseExpired: expiresAt !== null && expiresAt.getTime() <= t,
           licenseRevoked: r.jti ? revoked.has(r.jti) : false,
+          anonymous: r.sub === ANONYMOUS_SUB,
         };
       });
       const distribution: Record<string, Record<string, number>> = {};

@@ -1,6 +1,6 @@
 // Rate limits (docs/api.md §1, §3): per client IP before authentication,
-// per verified licensee on the operator path, per admin subject on the admin
-// API. Each is a fixed window of one minute per key: in memory by default,
+// per verified licensee on the operator path (per revoked license for the
+// polls refused as revoked), per admin subject on the admin API. Each is a fixed window of one minute per key: in memory by default,
 // shared through Redis when REDIS_URL is set (several replicas). A limit of
 // 0 turns that limit off. A store that fails (Redis down or slow) never
 // refuses a request: the limit is skipped, counted and logged.
@@ -109,7 +109,8 @@ export async function createRateLimits(opts: RateLimitsOptions) {
     redis = client as RedisWithIncr;
   }
 
-  function limiter(name: LimitName, max: number): Limiter | null {
+  /** `space`: the keys' namespace (the Redis key prefix, an in-memory counter of its own). */
+  function limiter(name: LimitName, max: number, space: string = name): Limiter | null {
     if (max === 0) return null;
     const verdict = (current: number, ttlMs: number): Verdict => {
       if (current <= max) return true;
@@ -118,7 +119,7 @@ export async function createRateLimits(opts: RateLimitsOptions) {
     };
     if (redis) {
       const r = redis;
-      const prefix = `chartroom-rl-${name}:`;
+      const prefix = `chartroom-rl-${space}:`;
       return {
         take: (key) =>
           r.chartroomIncr(prefix + key, WINDOW_MS).then(
@@ -142,6 +143,12 @@ export async function createRateLimits(opts: RateLimitsOptions) {
   return {
     ip: limiter("ip", opts.ipPerMinute),
     license: limiter("license", opts.licensePerMinute),
+    /**
+     * The licensee limit applied to the polls of a revoked license, per
+     * license (jti): a flood with a leaked, revoked token ends in 429
+     * without using up its licensee's budget (docs/decisions.md).
+     */
+    revoked: limiter("license", opts.licensePerMinute, "license-revoked"),
     admin: limiter("admin", opts.adminPerMinute),
     async close(): Promise<void> {
       // quit() is refused while disconnected (no offline queue): then stop reconnecting.

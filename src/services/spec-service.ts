@@ -7,6 +7,7 @@ import { ChannelEmptyError, ChannelNotFoundError, ReleaseNotEntitledError, Relea
 import type { Values } from "../domain/values.js";
 import type { Store } from "../repositories/store.js";
 import { buildSpec, serializeSpec, type SerializedSpec } from "./spec.js";
+import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
 
 type SpecStore = Pick<Store, "channels" | "releases" | "events" | "licenses">;
 
@@ -117,6 +118,8 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     /** Reloads per-license overrides (at start and after they change). */
     async loadOverrides(): Promise<void> {
       const next = await store.licenses.allOverrides();
+      // Anonymous polls never get per-license values, whatever is stored.
+      next.delete(ANONYMOUS_SUB);
       overrides = next;
       this.invalidate();
     },

@@ -8,31 +8,8 @@ import net, { type AddressInfo } from "node:net";
 import t, { type Test } from "tap";
 import { redisReachable } from "../helpers/redis.js";
 import { testApp, type TestApp } from "../helpers/app.js";
+import { PATH, basic, completedLines, get, live, metric, type Answer } from "../helpers/live-polls.js";
 
-const PATH = "/api/v1/operator/channel";
-const basic = (token: string) => `Basic ${Buffer.from(`license:${token}`).toString("base64")}`;
-
-interface Answer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-async function live(h: TestApp): Promise<string> {
-  await h.app.listen({ port: 0, host: "127.0.0.1" });
-  return `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
-}
-
-async function get(base: string, path: string, headers: Record<string, string> = {}, method = "GET"): Promise<Answer> {
-  const res = await fetch(base + path, { method, headers: { "user-agent": "Go-http-client/1.1", ...headers } });
-  return { status: res.status, headers: Object.fromEntries(res.headers), body: await res.text() };
-}
-
-/** A metric's value from the app's registry: `name{labels} value`. */
-async function metric(h: TestApp, pattern: RegExp): Promise<number> {
-  const text = await h.ctx.metrics.registry.metrics();
-  return Number(pattern.exec(text)?.[1] ?? 0);
-}
 const polls = (h: TestApp, status: number, route = PATH) =>
   metric(h, new RegExp(`^chartroom_http_request_duration_seconds_count\\{method="GET",route="${route.replace(/[/:]/g, (c) => `\\${c}`)}",status="${status}"\\} (\\d+)`, "m"));
 
@@ -131,6 +108,32 @@ t.test("limits: per licensee on every poll, per IP only where a signature is che
   t.equal((await get(base, "/openapi.json")).status, 429, "other routes are limited per IP");
 });
 
+t.test("a revoked license is refused until its own limit is spent, then 429, routed and replayed; its licensee's new license is not starved", async (t) => {
+  const h = await testApp(t, { env: { RATE_LIMIT_LICENSE_PER_MINUTE: "3" } });
+  const base = await live(h);
+  const leaked = basic(h.license({ sub: "leaky", jti: "leaked-1" }));
+  t.equal((await get(base, PATH, { authorization: leaked })).status, 200, "verified and cached (one of leaky's 3)");
+  h.ctx.revocations.add("leaked-1");
+  // Replayed path: the listener admits the cached license and hands the refusal to fastify.
+  const replayed: Answer[] = [];
+  for (let i = 0; i < 4; i++) replayed.push(await get(base, PATH, { authorization: leaked }));
+  t.same(replayed.map((a) => a.status), [403, 403, 403, 429], "3 refusals as revoked, then 429 (N+1 polls at a limit of N)");
+  t.equal(JSON.parse(replayed[3]!.body).code, "RATE_LIMITED");
+  t.ok(Number(replayed[3]!.headers["retry-after"]) >= 1, `Retry-After ${replayed[3]!.headers["retry-after"]}`);
+
+  // Routed path (inject: fastify's hook admits), with a license revoked before it was ever seen.
+  const never = basic(h.license({ sub: "leaky", jti: "leaked-2" }));
+  h.ctx.revocations.add("leaked-2");
+  const routed: number[] = [];
+  for (let i = 0; i < 4; i++) routed.push((await h.app.inject({ url: PATH, headers: { authorization: never } })).statusCode);
+  t.same(routed, [403, 403, 403, 429], "the same on the route");
+
+  const fresh = { authorization: basic(h.license({ sub: "leaky", jti: "current" })) };
+  t.same([(await get(base, PATH, fresh)).status, (await get(base, PATH, fresh)).status, (await get(base, PATH, fresh)).status], [200, 200, 429], "the licensee's current license keeps its own budget (2 left of 3)");
+  t.equal(await metric(h, /^chartroom_license_verifications_total\{outcome="LICENSE_REVOKED"\} (\d+)/m), 8, "every revoked poll is still counted as revoked");
+  t.equal(await metric(h, /^chartroom_rate_limited_total\{limit="license"\} (\d+)/m), 3, "the refusals, under the licensee limit");
+});
+
 t.test("behind a trusted proxy, the forwarded client's address is the one limited", async (t) => {
   const h = await testApp(t, { env: { TRUST_PROXY: "true", RATE_LIMIT_IP_PER_MINUTE: "2" } });
   const base = await live(h);
@@ -140,13 +143,6 @@ t.test("behind a trusted proxy, the forwarded client's address is the one limite
   t.equal((await get(base, PATH, { authorization: basic("y"), ...fwd })).status, 429, "the forwarded client's address was limited");
   t.equal((await get(base, PATH, { authorization: basic("z"), "x-forwarded-for": "198.51.100.10" })).status, 401, "another client is not");
 });
-
-/** Poll lines logged at info: [rendered by fastify, replayed]. */
-function completedLines(h: TestApp): [number, number] {
-  const lines = h.logs.filter((l) => l.includes('"request completed"') && l.includes('"path":"operator"'));
-  const replayed = lines.filter((l) => l.includes('"replayed":true')).length;
-  return [lines.length - replayed, replayed];
-}
 
 t.test("a replayed poll is the route's answer: same bytes, same headers, its hooks' headers included", async (t) => {
   const h = await testApp(t, { env: { OPERATOR_LOG_LEVEL: "info" }, captureLogs: true });
@@ -242,6 +238,36 @@ t.test("with REDIS_URL the licensee limit is shared by two replicas", { skip: no
     codes.push((await get(baseB, PATH, { authorization: basic(b.license({ sub })) })).status);
   }
   t.same(codes, [200, 200, 200, 429, 429, 429], "3 allowed across both replicas, then refused on both");
+});
+
+t.test("with REDIS_URL a revoked license's limit and the anonymous per-IP limit are shared by two replicas", { skip: noRedis }, async (t) => {
+  const env = { RATE_LIMIT_LICENSE_PER_MINUTE: "2", RATE_LIMIT_IP_PER_MINUTE: "3", ANONYMOUS_CHANNEL: "stable", TRUST_PROXY: "true", REDIS_URL: "redis://127.0.0.1:6379" };
+  const a = await testApp(t, { env });
+  const b = await testApp(t, { env, databaseUrl: a.url, seed: false });
+  const [baseA, baseB] = [await live(a), await live(b)];
+  // Addresses of their own per run: Redis keeps its windows across runs.
+  const newIp = () => `2001:db8::${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 4)}`;
+  const jti = `revoked-${randomUUID()}`;
+  // Each replica has a signing key of its own: one token each, the same license (jti).
+  const sub = `shared-${randomUUID()}`;
+  const ip = newIp();
+  const [revokedA, revokedB] = [a, b].map((h) => ({ authorization: basic(h.license({ sub, jti })), "x-forwarded-for": ip }));
+  a.ctx.revocations.add(jti);
+  b.ctx.revocations.add(jti);
+  const codes: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    codes.push((await get(baseA, PATH, revokedA)).status);
+    codes.push((await get(baseB, PATH, revokedB)).status);
+  }
+  t.same(codes, [403, 403, 429, 429], "2 refusals as revoked across both replicas, then 429 on both");
+
+  const client = newIp();
+  const anonymous: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    anonymous.push((await get(baseA, PATH, { "x-forwarded-for": client })).status);
+    anonymous.push((await get(baseB, PATH, { "x-forwarded-for": client })).status);
+  }
+  t.same(anonymous, [200, 200, 200, 429], "3 anonymous polls from one address across both replicas, then 429");
 });
 
 /**

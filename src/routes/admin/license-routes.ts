@@ -5,12 +5,15 @@ import { z } from "zod";
 import { channelName, specValuesSchema } from "../../domain/schemas.js";
 import type { Context } from "../../context.js";
 import { errorResponses } from "../openapi-shared.js";
+import { ANONYMOUS_SUB } from "../../licensing/anonymous.js";
 import { SMALL_BODY, actorOf } from "./catalog-routes.js";
 import { fleetDto, fleetQuery, toFleetDto } from "./dto/fleet.js";
 import { issuedLicenseDto, licenseDto, licenseListDto, overrideDto, toLicenseDto } from "./dto/licenses.js";
 
 const security = [{ adminBearer: [] }];
 const subject = z.string().min(1).max(256).regex(/^[^\s/]+$/, "must be a licensee id without spaces or slashes");
+/** A licensee a license or values can be given to: not the reserved name of anonymous polls. */
+const licensee = subject.refine((s) => s !== ANONYMOUS_SUB, `"${ANONYMOUS_SUB}" is reserved for anonymous polls (ANONYMOUS_CHANNEL), which never get per-license values`);
 const jtiParam = z.string().min(1).max(256);
 
 export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
@@ -23,7 +26,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     schema: {
       tags: ["licenses"], security, summary: "Issue a license signed with this server's key (the token is shown this once)",
       body: z.strictObject({
-        sub: subject,
+        sub: licensee,
         channel: channelName,
         expiresAt: z.iso.datetime({ offset: true }).optional().describe("default: one year from now"),
         notes: z.string().max(1000).optional(),
@@ -61,7 +64,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "admin" },
     schema: {
       tags: ["licenses"], security, summary: "Set a licensee's values override, deep-merged last into that licensee's spec only",
-      params: z.object({ sub: subject.describe("the licensee (sub)") }),
+      params: z.object({ sub: licensee.describe("the licensee (sub)") }),
       body: z.strictObject({ values: specValuesSchema }),
       response: { 200: overrideDto, ...errorResponses(400, 401, 403, 413) },
     },

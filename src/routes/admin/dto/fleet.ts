@@ -22,6 +22,7 @@ export const fleetEntryDto = z.object({
   licenseExpiresAt: z.string().nullable(),
   licenseExpired: z.boolean(),
   licenseRevoked: z.boolean(),
+  anonymous: z.boolean().describe('the one entry of every poll without a license (ANONYMOUS_CHANNEL); its sub is "(anonymous)"'),
 });
 export type FleetEntryDto = z.infer<typeof fleetEntryDto>;
 
@@ -46,6 +47,7 @@ export function toFleetDto(f: FleetView): FleetDto {
       licenseExpiresAt: i.licenseExpiresAt?.toISOString() ?? null,
       licenseExpired: i.licenseExpired,
       licenseRevoked: i.licenseRevoked,
+      anonymous: i.anonymous,
     })),
     distribution: f.distribution,
   };
