@@ -45,7 +45,9 @@ t.test("issuing: validation, expiry in the past, role", async (t) => {
   const cases: [object, string][] = [
     [{ sub: "a", channel: "Stable" }, "channel"],
     [{ sub: "", channel: "stable" }, "sub"],
-    [{ sub: "a b", channel: "stable" }, "sub"],
+    [{ sub: "a\nb", channel: "stable" }, "sub"],
+    [{ sub: "a\u0000b", channel: "stable" }, "sub"],
+    [{ sub: "x".repeat(257), channel: "stable" }, "sub"],
     [{ sub: "a", channel: "stable", expiresAt: "tomorrow" }, "expiresAt"],
     [{ sub: "a", channel: "stable", token: "x" }, "token"],
     [{ sub: "a", channel: "stable", expiresAt: new Date(Date.now() - 1000).toISOString() }, "expiresAt"],

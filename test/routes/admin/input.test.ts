@@ -24,7 +24,8 @@ const TARGETS: Record<string, Target> = {
   createRelease: { method: "POST", path: "/releases", role: "release-engineer", valid: releaseBody("7.0.0") },
   yank: { method: "POST", path: "/releases/0.58.1/yank", role: "release-engineer", valid: { reason: "r" } },
   promote: { method: "POST", path: "/channels/beta/promote", role: "release-engineer", valid: { release: "0.60.0", expectedCurrent: "0.59.2", allowDowngrade: false, reason: "r" } },
-  rollback: { method: "POST", path: "/channels/unstable/rollback", role: "release-engineer", valid: { to: "0.59.2", reason: "r" } },
+  // runs after promote (beta 0.59.2 → 0.60.0): back to the release beta held
+  rollback: { method: "POST", path: "/channels/beta/rollback", role: "release-engineer", valid: { to: "0.59.2", reason: "r" } },
 };
 
 interface Case {
