@@ -7,6 +7,7 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "@fastify/type-provider-zod";
 import type { Context } from "./context.js";
+import { MAX_PATH_PARAM_LENGTH } from "./domain/schemas.js";
 import errorHandler, { renderFrameworkError } from "./plugins/error-handler.js";
 import adminAuth from "./plugins/admin-auth.js";
 import ipRateLimit, { limitHook } from "./plugins/rate-limits.js";
@@ -42,6 +43,8 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     },
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? false }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
+    // Every identifier a schema accepts (a license's sub or jti: 256) reaches its route.
+    maxParamLength: MAX_PATH_PARAM_LENGTH,
     requestTimeout: 30_000,
     return503OnClosing: true,
     trustProxy: ctx.config.TRUST_PROXY,

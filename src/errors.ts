@@ -49,6 +49,7 @@ export const ReleaseYankedError = def("RELEASE_YANKED", "release %s is yanked", 
 export const PromotionConflictError = def("PROMOTION_CONFLICT", "%s", 409);
 export const PromotionRefusedError = def("PROMOTION_REFUSED", "%s", 409);
 export const DowngradeRefusedError = def("DOWNGRADE_REFUSED", "%s", 409);
+export const RollbackRefusedError = def("ROLLBACK_REFUSED", "%s", 409);
 export const DeclarationConflictError = def("DECLARATION_CONFLICT", "%s", 409);
 export const WriteConflictError = def("WRITE_CONFLICT", "the change collided with a concurrent one; retry", 409);
 /**

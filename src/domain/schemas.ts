@@ -4,14 +4,82 @@
 import semver from "semver";
 import { z } from "zod";
 import { reconcileFrequencyProblem } from "./go-duration.js";
-import { findValuesProblem, type Values } from "./values.js";
+import { FORBIDDEN_KEYS, findValuesProblem, type Values } from "./values.js";
+import { textProblem, type TextKind } from "./text.js";
+
+/**
+ * A string whose characters pass the rule of src/domain/text.ts. Every
+ * string of every input schema starts here (values trees: findValuesProblem),
+ * so no field can hold what a database cannot store; test/routes/admin/strings.test.ts
+ * walks the route schemas and proves it. The check comes first and stops
+ * the others: the answer names the character, not a pattern it broke.
+ */
+function checked(kind: TextKind) {
+  return z.string().superRefine((s, ctx) => {
+    const problem = textProblem(s, kind);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: s, continue: false });
+  });
+}
+
+/** A one-line string (names, references, URLs, paths, query filters, identifiers): no control characters. */
+export function line(max: number, min = 1) {
+  return checked("line").min(min).max(max);
+}
+
+/** Free text (descriptions, notes, reasons): tab and line breaks allowed, no other control character. */
+export function text(max: number, min = 0) {
+  return checked("multiline").min(min).max(max);
+}
+
+/** A one-line string that must match `pattern` (the pattern alone bounds its length). */
+export function pattern(re: RegExp, message: string) {
+  return checked("line").regex(re, message);
+}
 
 export const CHANNEL_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 
-export const channelName = z.string().regex(CHANNEL_NAME, "must match ^[a-z][a-z0-9-]{0,62}$");
+export const channelName = pattern(CHANNEL_NAME, "must match ^[a-z][a-z0-9-]{0,62}$");
+
+/**
+ * The identifiers of a license, one rule for every place that meets them:
+ * the verifier's claim checks (src/licensing/verify-license.ts), the admin
+ * routes' path parameters (/licenses/:jti/revoke, /licenses/:sub/values)
+ * and bodies, and the router's longest path parameter (src/app.ts). Any
+ * character but a control character (spaces and "/" included: a sub with
+ * a "/" is sent URL-encoded, %2F), at most 256 UTF-16 units.
+ */
+export const LICENSE_SUBJECT_MAX = 256;
+export const LICENSE_ID_MAX = 256;
+export const licenseSubject = line(LICENSE_SUBJECT_MAX).describe("the licensee (sub)");
+export const licenseId = line(LICENSE_ID_MAX).describe("the license id (jti)");
+
+/**
+ * Why a claim is not an identifier of this schema (licenseSubject,
+ * licenseId), or undefined: the verifier's check, in the schema's words.
+ */
+export function identifierProblem(schema: z.ZodType<string>, v: unknown): string | undefined {
+  if (typeof v !== "string") return "must be a string";
+  const r = schema.safeParse(v);
+  if (r.success) return undefined;
+  const issue = r.error.issues[0]!;
+  if (issue.code === "too_small") return "must not be empty";
+  if (issue.code === "too_big") return `must be at most ${String(issue.maximum)} characters long`;
+  return issue.message;
+}
+
+/** The longest release reference: an id or a version. */
+export const RELEASE_REF_MAX = 128;
+
+/**
+ * The router's longest path parameter (fastify's maxParamLength), counted
+ * like the schemas count (decoded, UTF-16 units): every identifier a
+ * schema accepts reaches its route; a longer one is a 414.
+ */
+export const MAX_PATH_PARAM_LENGTH = Math.max(LICENSE_SUBJECT_MAX, LICENSE_ID_MAX, RELEASE_REF_MAX, 63);
 
 /** A Helm values object: JSON, no prototype keys, at most 32 levels deep. */
 export const valuesSchema: z.ZodType<Values> = z
+  // Keys and strings at every depth are checked by findValuesProblem (the "stored" rule of src/domain/text.ts).
   .record(z.string(), z.unknown())
   .superRefine((v, ctx) => {
     const problem = findValuesProblem(v);
@@ -31,18 +99,14 @@ export const specValuesSchema: z.ZodType<Values> = valuesSchema.superRefine((v, 
 });
 
 /** A strict SemVer 2 version, no leading "v" (Helm and the operator want it so). */
-export const semverString = z
-  .string()
-  .max(128)
+export const semverString = line(128)
   .refine((v) => semver.valid(v) === v, { message: "must be a SemVer 2 version such as 1.2.3 (no leading v)" });
 
-const chartName = z.string().regex(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, "must be a Helm chart name (lowercase letters, digits, - . _)");
+const chartName = pattern(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, "must be a Helm chart name (lowercase letters, digits, - . _)");
 
 function urlWithScheme(schemes: string[]) {
   const message = `must be a ${schemes.join(" or ")} URL with a host and no credentials`;
-  return z
-    .string()
-    .max(2048)
+  return line(2048)
     // The scheme tells the chart shapes apart: a wrong one aborts this branch
     // of the chart union, so the branch the caller meant explains the error
     // (an https chart without a name is "chart.name", not "not an oci URL").
@@ -73,20 +137,22 @@ export const ociChart = z.strictObject({
 });
 /** Local chart: a path on the operator's own file system (air-gapped bundles). */
 export const localChart = z.strictObject({
-  path: z.string().min(1).max(1024),
+  path: line(1024),
 });
 export const chartSchema = z.union([localChart, ociChart, repoChart], {
   error: () => "must be one of {path}, {url: oci://…, version} or {url: https://…, name, version}",
 });
 export type Chart = z.infer<typeof chartSchema>;
 
-export const componentName = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,62}$/, "must be a component name (letters, digits, - _)");
+export const componentName = pattern(/^[a-zA-Z][a-zA-Z0-9_-]{0,62}$/, "must be a component name (letters, digits, - _)")
+  // The spec merges images into values, which skip these keys: refused, never dropped.
+  .refine((k) => !FORBIDDEN_KEYS.has(k), { message: "is not allowed (prototype key)" });
 
 export const imageSchema = z
   .strictObject({
-    repository: z.string().regex(/^[a-z0-9][a-z0-9._\-/:]{0,254}$/, "must be an image repository such as wandb/local or registry.example.com/app"),
-    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "must be an image tag").optional(),
-    digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, "must be sha256:<64 hex>").optional(),
+    repository: pattern(/^[a-z0-9][a-z0-9._\-/:]{0,254}$/, "must be an image repository such as wandb/local or registry.example.com/app"),
+    tag: pattern(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "must be an image tag").optional(),
+    digest: pattern(/^sha256:[a-f0-9]{64}$/, "must be sha256:<64 hex>").optional(),
   })
   .refine((i) => i.tag !== undefined || i.digest !== undefined, { message: "needs a tag or a digest", path: ["tag"] });
 export type Image = z.infer<typeof imageSchema>;
@@ -99,43 +165,46 @@ export const releaseInputSchema = z.strictObject({
   chart: chartSchema,
   images: imagesSchema.default({}),
   values: specValuesSchema.default({}),
-  notes: z.string().max(10_000).default(""),
+  notes: text(10_000).default(""),
 });
 export type ReleaseInput = z.infer<typeof releaseInputSchema>;
 
 export const channelInputSchema = z.strictObject({
   name: channelName,
-  description: z.string().max(1000).default(""),
+  description: text(1000).default(""),
   defaultValues: specValuesSchema.default({}),
 });
 export type ChannelInput = z.infer<typeof channelInputSchema>;
 
 export const channelPatchSchema = z.strictObject({
-  description: z.string().max(1000).optional(),
+  description: text(1000).optional(),
   defaultValues: specValuesSchema.optional(),
 });
 export type ChannelPatch = z.infer<typeof channelPatchSchema>;
 
+/** Why a change was made (rollback, yank, revoke): required, free text. */
+export const reasonText = text(1000, 1);
+
 /** A release reference: its id or its version. */
-export const releaseRef = z.string().min(1).max(128);
+export const releaseRef = line(RELEASE_REF_MAX);
 
 export const promoteInputSchema = z.strictObject({
   release: releaseRef,
   from: channelName.optional(),
   expectedCurrent: releaseRef.nullable().optional(),
   allowDowngrade: z.boolean().default(false),
-  reason: z.string().max(1000).optional(),
+  reason: text(1000).optional(),
 });
 export type PromoteInput = z.infer<typeof promoteInputSchema>;
 
 export const rollbackInputSchema = z.strictObject({
   to: releaseRef.optional(),
-  reason: z.string().min(1).max(1000),
+  reason: reasonText,
 });
 export type RollbackInput = z.infer<typeof rollbackInputSchema>;
 
 export const yankInputSchema = z.strictObject({
-  reason: z.string().min(1).max(1000),
+  reason: reasonText,
 });
 
 /** A release as stored and as the services see it. */

@@ -4,6 +4,8 @@
 // own merge crashes on one; docs/decisions.md, issue #14). Pure functions,
 // table-tested in test/domain/values.test.ts.
 
+import { textProblem } from "./text.js";
+
 export type Values = { [key: string]: unknown };
 
 /** Keys that would reach an object's prototype if ever used as a property. */
@@ -100,11 +102,16 @@ export function mergeLayers(...layers: (Values | undefined | null)[]): Values {
 
 /**
  * Finds the first problem in a values tree, or undefined: a forbidden key,
- * nesting deeper than `maxDepth`, or a non-JSON value. Returns the dotted path.
+ * nesting deeper than `maxDepth`, a non-JSON value, or a key or string a
+ * database cannot store (src/domain/text.ts). Returns the dotted path.
  */
 export function findValuesProblem(v: unknown, maxDepth = 32, path = ""): { path: string; reason: string } | undefined {
   if (maxDepth < 0) return { path, reason: "nested too deeply (at most 32 levels)" };
-  if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
+  if (typeof v === "string") {
+    const problem = textProblem(v, "stored");
+    return problem ? { path, reason: problem } : undefined;
+  }
+  if (v === null || typeof v === "boolean") return undefined;
   if (typeof v === "number") return Number.isFinite(v) ? undefined : { path, reason: "must be a finite number" };
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
@@ -117,6 +124,8 @@ export function findValuesProblem(v: unknown, maxDepth = 32, path = ""): { path:
     for (const [k, child] of Object.entries(v)) {
       const childPath = path ? `${path}.${k}` : k;
       if (FORBIDDEN_KEYS.has(k)) return { path: childPath, reason: `key "${k}" is not allowed` };
+      const keyProblem = textProblem(k, "stored");
+      if (keyProblem) return { path: childPath, reason: `key ${JSON.stringify(k)} ${keyProblem}` };
       const p = findValuesProblem(child, maxDepth - 1, childPath);
       if (p) return p;
     }

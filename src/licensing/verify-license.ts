@@ -29,7 +29,7 @@ import {
   LicenseTooLargeError,
   LicenseUnknownKeyError,
 } from "../errors.js";
-import { CHANNEL_NAME } from "../domain/schemas.js";
+import { CHANNEL_NAME, identifierProblem, licenseId, licenseSubject } from "../domain/schemas.js";
 import { internPool } from "../domain/intern.js";
 import type { LicenseAlg, LicenseKeyring, TrustedKey } from "./license-keys.js";
 import { ANONYMOUS_SUB } from "./anonymous.js";
@@ -52,8 +52,6 @@ const DEFAULT_CACHE_SIZE = 200_000;
  * length (5 to 10 minutes), and never past `exp` (src/licensing/license-cache.ts).
  */
 const CACHE_GENERATION_MS = 5 * 60 * 1000;
-const MAX_SUB_LENGTH = 256;
-const MAX_JTI_LENGTH = 256;
 /** Longer Authorization headers are refused by tokenFromAuthorization anyway. */
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
@@ -435,16 +433,14 @@ export class LicenseVerifier {
   #licenseFrom(p: Record<string, unknown>): License {
     const { sub, exp, channel, jti, iat, nbf } = p;
     if (sub === ANONYMOUS_SUB) throw new LicenseClaimsError(`sub "${ANONYMOUS_SUB}" is reserved for anonymous polls`);
-    if (typeof sub !== "string" || sub === "" || sub.length > MAX_SUB_LENGTH) {
-      throw new LicenseClaimsError(`sub must be a non-empty string of at most ${MAX_SUB_LENGTH} characters`);
-    }
+    const subProblem = identifierProblem(licenseSubject, sub);
+    if (subProblem !== undefined) throw new LicenseClaimsError(`sub ${subProblem}`);
     if (typeof exp !== "number" || !Number.isFinite(exp)) throw new LicenseClaimsError("exp must be a number");
     if (channel !== undefined && (typeof channel !== "string" || !CHANNEL_NAME.test(channel))) {
       throw new LicenseClaimsError("channel must be a channel name (^[a-z][a-z0-9-]{0,62}$)");
     }
-    if (jti !== undefined && (typeof jti !== "string" || jti === "" || jti.length > MAX_JTI_LENGTH)) {
-      throw new LicenseClaimsError(`jti must be a non-empty string of at most ${MAX_JTI_LENGTH} characters`);
-    }
+    const jtiProblem = jti === undefined ? undefined : identifierProblem(licenseId, jti);
+    if (jtiProblem !== undefined) throw new LicenseClaimsError(`jti ${jtiProblem}`);
     if (nbf !== undefined && (typeof nbf !== "number" || !Number.isFinite(nbf))) throw new LicenseClaimsError("nbf must be a number");
     if (iat !== undefined) {
       // fast-jwt checks iat only with maxAge; we honour it: a number, and not from the future.
@@ -455,7 +451,7 @@ export class LicenseVerifier {
     // afterwards would live in a separate property array, 40 bytes more per
     // cached license. Frozen: the same object is handed out on every hit.
     return Object.freeze({
-      sub,
+      sub: sub as string, // an identifier: checked above
       channel: channel === undefined ? this.#defaultChannel : this.#intern(channel),
       exp,
       jti: jti as string | undefined,

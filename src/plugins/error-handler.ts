@@ -36,6 +36,8 @@ interface ZodLikeIssue {
   code?: string;
   errors?: ZodLikeIssue[][];
   keys?: string[];
+  /** invalid_key: why the key schema refused the key. */
+  issues?: ZodLikeIssue[];
 }
 
 /**
@@ -59,6 +61,8 @@ function describeIssue(issue: ZodLikeIssue): { field: string; reason: string } {
   if (i.code === "unrecognized_keys" && i.keys?.length) {
     return { field: [...path, i.keys[0]!].join("."), reason: "is not a known field" };
   }
+  // A record key the key schema refused (an image's component name): its reason, not zod's "Invalid key in record".
+  if (i.code === "invalid_key" && i.issues?.[0]?.message) return { field: path.join("."), reason: i.issues[0].message };
   return { field: path.join(".") || "(body)", reason: i.message ?? "is invalid" };
 }
 

@@ -12,6 +12,7 @@ import {
   ReleaseExistsError,
   ReleaseNotFoundError,
   ReleaseYankedError,
+  RollbackRefusedError,
   WriteConflictError,
   isUniqueViolation,
   withField,
@@ -22,7 +23,8 @@ import { findNulls, type Values } from "../domain/values.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { ChannelEvent } from "../repositories/events-repo.js";
-import { decidePromotion, rollbackTarget, type PromotionDecision, type ReleaseFact } from "./promotion-rules.js";
+import semver from "semver";
+import { decidePromotion, refuseRollbackTo, rollbackTarget, type Refusal, type ReleaseFact } from "./promotion-rules.js";
 
 /** Who asks, for the audit log. */
 export interface Actor {
@@ -100,7 +102,7 @@ function releaseIdsOf(events: Pick<ChannelEvent, "fromReleaseId" | "toReleaseId"
   return [...new Set(events.flatMap((e) => [e.toReleaseId, e.fromReleaseId]).filter((x): x is string => !!x))];
 }
 
-function refusal(d: Extract<PromotionDecision, { kind: "refuse" }>, version: string): Error {
+function refusal(d: Refusal, version: string): Error {
   const err =
     d.code === "PROMOTION_CONFLICT"
       ? new PromotionConflictError(d.message)
@@ -108,7 +110,9 @@ function refusal(d: Extract<PromotionDecision, { kind: "refuse" }>, version: str
         ? new ReleaseYankedError(version)
         : d.code === "DOWNGRADE_REFUSED"
           ? new DowngradeRefusedError(d.message)
-          : new PromotionRefusedError(d.message);
+          : d.code === "ROLLBACK_REFUSED"
+            ? new RollbackRefusedError(d.message)
+            : new PromotionRefusedError(d.message);
   return d.field ? withField(err, d.field, d.message) : err;
 }
 
@@ -296,15 +300,23 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     async rollback(channelName: string, input: RollbackInput, actor: Actor): Promise<PromotionResult> {
       return committedMove(async (repos) => {
         const channel = await channelOrThrow(repos, channelName);
+        const history = await repos.events.allOf(channel.id);
+        const held = new Map((await repos.releases.findByIds(releaseIdsOf(history))).map((r) => [r.id, r]));
+        const current = (channel.releaseId && held.get(channel.releaseId)) || (await releaseOf(repos, channel.releaseId));
         let target: Release;
         if (input.to !== undefined) {
           target = await releaseOrThrow(repos, input.to, "to");
+          const refused = refuseRollbackTo({ channel: channel.name, current: current && fact(current), to: fact(target), held: held.has(target.id) });
+          if (refused) throw refusal(refused, target.version);
         } else {
-          const history = await repos.events.allOf(channel.id);
-          const yanked = new Set((await repos.releases.findByIds(releaseIdsOf(history))).filter((r) => r.yankedAt).map((r) => r.id));
-          const id = rollbackTarget(history, (rid) => yanked.has(rid));
+          // Skipped: yanked releases, and any not lower than the current one (a rollback only goes down).
+          const skip = (rid: string) => {
+            const r = held.get(rid);
+            return !r || r.yankedAt !== null || (current !== null && !semver.lt(r.version, current.version));
+          };
+          const id = rollbackTarget(history, skip);
           if (!id) throw withField(new PromotionRefusedError(`channel ${channelName} has no earlier release to roll back to`), "to");
-          target = await releaseOrThrow(repos, id, "to");
+          target = held.get(id)!;
         }
         return move(repos, channel, target, { allowDowngrade: true, reason: input.reason, forceAction: "rollback" }, actor).catch((err: unknown) => {
           // The rules name the promote body's "release"; a rollback's is "to".

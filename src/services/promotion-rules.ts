@@ -24,7 +24,9 @@ export interface PromotionFacts {
 export type PromotionDecision =
   | { kind: "move"; action: "promote" | "rollback" }
   | { kind: "noop"; message: string }
-  | { kind: "refuse"; code: "PROMOTION_CONFLICT" | "RELEASE_YANKED" | "PROMOTION_REFUSED" | "DOWNGRADE_REFUSED"; message: string; field?: string };
+  | { kind: "refuse"; code: "PROMOTION_CONFLICT" | "RELEASE_YANKED" | "PROMOTION_REFUSED" | "DOWNGRADE_REFUSED" | "ROLLBACK_REFUSED"; message: string; field?: string };
+
+export type Refusal = Extract<PromotionDecision, { kind: "refuse" }>;
 
 function matches(ref: string | null, r: ReleaseFact | null): boolean {
   if (ref === null) return r === null;
@@ -80,7 +82,8 @@ export interface HistoryStep {
  * The release a rollback returns to: history is replayed as a stack
  * (a promotion pushes, a rollback pops back to its target), and the answer
  * is the nearest release below the current one that is not excluded
- * (yanked). Null when there is none.
+ * (yanked, or not lower than the current version: the rule of
+ * refuseRollbackTo). Null when there is none.
  */
 export function rollbackTarget(history: HistoryStep[], isExcluded: (releaseId: string) => boolean): string | null {
   const stack: string[] = [];
@@ -100,4 +103,42 @@ export function rollbackTarget(history: HistoryStep[], isExcluded: (releaseId: s
     if (id !== stack[stack.length - 1] && !isExcluded(id)) return id;
   }
   return null;
+}
+
+export interface RollbackFacts {
+  channel: string;
+  /** The channel's release now. */
+  current: ReleaseFact | null;
+  /** The release `to` names. */
+  to: ReleaseFact;
+  /** Whether the channel has held `to` before (its history mentions it). */
+  held: boolean;
+}
+
+/**
+ * The rule for a rollback's `to`: only to a release the channel has held,
+ * and lower than the one it holds now. Anything else is a promotion and
+ * must be asked for as one (its own rules: `from`, `expectedCurrent`).
+ * Rolling back to the current release is left to the promotion rule (a
+ * no-op), and so is a yanked target (RELEASE_YANKED).
+ */
+export function refuseRollbackTo(f: RollbackFacts): Refusal | undefined {
+  if (f.current?.id === f.to.id || f.to.yanked) return undefined;
+  if (!f.held) {
+    return {
+      kind: "refuse",
+      code: "ROLLBACK_REFUSED",
+      field: "to",
+      message: `release ${f.to.version} has never been the release of channel ${f.channel}; a rollback returns only to a release the channel held (promote it instead)`,
+    };
+  }
+  if (f.current && !semver.lt(f.to.version, f.current.version)) {
+    return {
+      kind: "refuse",
+      code: "ROLLBACK_REFUSED",
+      field: "to",
+      message: `release ${f.to.version} is not lower than ${f.current.version}, the current release of channel ${f.channel}; a rollback only goes down (promote it instead)`,
+    };
+  }
+  return undefined;
 }

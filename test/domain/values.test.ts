@@ -121,6 +121,12 @@ const problems: [string, unknown, string | undefined][] = [
   ["too deep", JSON.parse("[".repeat(40) + "]".repeat(40)), ""],
   ["not finite", { a: Infinity }, "a"],
   ["not JSON", { a: () => 1 }, "a"],
+  // what a database cannot store (issue #13); other control characters are data
+  ["NUL in a string", { a: { b: ["x", "y\u0000"] } }, "a.b[1]"],
+  ["lone surrogate in a string", { a: "\ud800" }, "a"],
+  ["NUL in a key", { a: { "k\u0000": 1 } }, "a.k\u0000"],
+  ["lone surrogate in a key", { "\udfff": 1 }, "\udfff"],
+  ["control characters and pairs are fine", { a: "line\n\u001b[0m 😀", "tab\tkey": 1 }, undefined],
 ];
 for (const [name, value, path] of problems) {
   t.test(`findValuesProblem: ${name}`, async (t) => {

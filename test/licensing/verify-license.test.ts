@@ -123,6 +123,14 @@ const hostile: Row[] = [
   ["channel claim null", goodRsa({ channel: null }), "LICENSE_CLAIMS_INVALID"],
   ["channel claim not a channel name", goodRsa({ channel: "../prod" }), "LICENSE_CLAIMS_INVALID"],
   ["jti not a string", goodRsa({ jti: 5 }), "LICENSE_CLAIMS_INVALID"],
+  // one rule with the admin API's identifiers (src/domain/schemas.ts, issue #13)
+  ["sub with a NUL", goodRsa({ sub: "acme\u0000corp" }), "LICENSE_CLAIMS_INVALID"],
+  ["sub with a lone surrogate", goodRsa({ sub: "acme\ud800" }), "LICENSE_CLAIMS_INVALID"],
+  ["sub with a line break", goodRsa({ sub: "acme\ncorp" }), "LICENSE_CLAIMS_INVALID"],
+  ["jti empty", goodRsa({ jti: "" }), "LICENSE_CLAIMS_INVALID"],
+  ["jti longer than 256", goodRsa({ jti: "j".repeat(257) }), "LICENSE_CLAIMS_INVALID"],
+  ["jti with a NUL", goodRsa({ jti: "lic\u0000" }), "LICENSE_CLAIMS_INVALID"],
+  ["jti with a lone surrogate", goodRsa({ jti: "\udc00lic" }), "LICENSE_CLAIMS_INVALID"],
   ["payload not JSON (correctly signed)", jwt(rsaHeader, "not json", rsa.privateKey, "RS256"), "LICENSE_MALFORMED"],
   ["payload a JSON array (correctly signed)", jwt(rsaHeader, JSON.stringify([1, 2]), rsa.privateKey, "RS256"), "LICENSE_MALFORMED"],
   ["oversized (> 8 KiB), correctly signed", goodRsa({ pad: "x".repeat(9000) }), "LICENSE_TOO_LARGE"],
@@ -264,6 +272,11 @@ t.test("the license fields", async (t) => {
   t.equal(noChannel.jti, undefined);
   t.equal(JSON.stringify(noChannel), JSON.stringify({ sub: "bare", channel: "stable", exp: nowSec + 60 }), "and are not serialized");
   t.ok(Object.isFrozen(noChannel), "a cached license cannot be mutated by a caller");
+  // what the admin API can address (issue #13): 256 characters, spaces, "/", any script
+  for (const id of ["x".repeat(256), "acme corp/eu west", "ü".repeat(256), "😀".repeat(128)]) {
+    const l = verifier.verify(goodRsa({ sub: id, jti: id }));
+    t.same([l.sub, l.jti], [id, id], `sub and jti ${JSON.stringify(id.slice(0, 20))} (${id.length} units) verify`);
+  }
 });
 
 t.test("a non-catalogue failure is wrapped as a 401", async (t) => {

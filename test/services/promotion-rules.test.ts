@@ -1,6 +1,6 @@
 // Table tests of the promotion rule (docs/api.md §3) and of the rollback target.
 import t from "tap";
-import { decidePromotion, rollbackTarget, type HistoryStep, type PromotionFacts, type ReleaseFact } from "../../src/services/promotion-rules.js";
+import { decidePromotion, refuseRollbackTo, rollbackTarget, type HistoryStep, type PromotionFacts, type ReleaseFact, type RollbackFacts } from "../../src/services/promotion-rules.js";
 
 function rel(version: string, yanked = false): ReleaseFact {
   return { id: `id-${version}`, version, yanked };
@@ -137,3 +137,36 @@ t.test("rollbackTarget replays a second rollback from the first one's target", a
   h.push(rb("B", "A"));
   t.equal(rollbackTarget(h, none), null);
 });
+
+// --- refuseRollbackTo: a rollback's `to` (issue #13) ---------------------------
+
+function rbFacts(over: Partial<RollbackFacts>): RollbackFacts {
+  return { channel: "stable", current: v120, to: v100, held: true, ...over };
+}
+
+const rollbackToTable: { name: string; facts: RollbackFacts; refused: RegExp | null }[] = [
+  { name: "a lower release the channel held", facts: rbFacts({}), refused: null },
+  { name: "a lower prerelease the channel held", facts: rbFacts({ current: ga, to: rc2 }), refused: null },
+  { name: "the current release: left to the promotion rule (a no-op)", facts: rbFacts({ to: v120 }), refused: null },
+  { name: "the current release, even if never recorded as held", facts: rbFacts({ to: v120, held: false }), refused: null },
+  { name: "a yanked target: left to the promotion rule (RELEASE_YANKED)", facts: rbFacts({ to: v110yanked, held: false }), refused: null },
+  { name: "never held, lower", facts: rbFacts({ held: false }), refused: /1\.0\.0 has never been the release of channel stable/ },
+  { name: "never held, higher", facts: rbFacts({ to: ga, held: false }), refused: /never been/ },
+  { name: "held, higher: a promotion", facts: rbFacts({ current: v100, to: v120 }), refused: /1\.2\.0 is not lower than 1\.0\.0.*promote it instead/ },
+  { name: "held, same precedence (other build metadata): not lower", facts: rbFacts({ current: rel("1.0.0+b.1"), to: rel("1.0.0+b.2") }), refused: /not lower/ },
+  { name: "held, the GA of the current rc: higher", facts: rbFacts({ current: rc2, to: ga }), refused: /not lower/ },
+  { name: "held, rc.10 from rc.2: higher", facts: rbFacts({ current: rc2, to: rc10 }), refused: /not lower/ },
+  { name: "held, rc.2 from rc.10: lower", facts: rbFacts({ current: rc10, to: rc2 }), refused: null },
+  { name: "a channel with no release: never held", facts: rbFacts({ current: null, held: false }), refused: /never been/ },
+];
+
+for (const row of rollbackToTable) {
+  t.test(`refuseRollbackTo: ${row.name}`, async (t) => {
+    const r = refuseRollbackTo(row.facts);
+    if (row.refused === null) t.equal(r, undefined, "allowed");
+    else {
+      t.match(r, { kind: "refuse", code: "ROLLBACK_REFUSED", field: "to" });
+      t.match(r?.message, row.refused, "says which rule");
+    }
+  });
+}

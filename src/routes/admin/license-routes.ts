@@ -2,7 +2,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "@fastify/type-provider-zod";
 import { z } from "zod";
-import { channelName, specValuesSchema } from "../../domain/schemas.js";
+import { channelName, licenseId, licenseSubject, reasonText, specValuesSchema, text } from "../../domain/schemas.js";
 import type { Context } from "../../context.js";
 import { errorResponses } from "../openapi-shared.js";
 import { ANONYMOUS_SUB } from "../../licensing/anonymous.js";
@@ -11,10 +11,9 @@ import { fleetDto, fleetQuery, toFleetDto } from "./dto/fleet.js";
 import { issuedLicenseDto, licenseDto, licenseListDto, overrideDto, toLicenseDto } from "./dto/licenses.js";
 
 const security = [{ adminBearer: [] }];
-const subject = z.string().min(1).max(256).regex(/^[^\s/]+$/, "must be a licensee id without spaces or slashes");
+const subParams = z.object({ sub: licenseSubject.describe("the licensee (sub)") });
 /** A licensee a license or values can be given to: not the reserved name of anonymous polls. */
-const licensee = subject.refine((s) => s !== ANONYMOUS_SUB, `"${ANONYMOUS_SUB}" is reserved for anonymous polls (ANONYMOUS_CHANNEL), which never get per-license values`);
-const jtiParam = z.string().min(1).max(256);
+const licensee = licenseSubject.refine((s) => s !== ANONYMOUS_SUB, `"${ANONYMOUS_SUB}" is reserved for anonymous polls (ANONYMOUS_CHANNEL), which never get per-license values`);
 
 export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -29,7 +28,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
         sub: licensee,
         channel: channelName,
         expiresAt: z.iso.datetime({ offset: true }).optional().describe("default: one year from now"),
-        notes: z.string().max(1000).optional(),
+        notes: text(1000).optional(),
       }),
       response: { 201: issuedLicenseDto, ...errorResponses(400, 401, 403, 413, 503) },
     },
@@ -49,15 +48,15 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "admin" },
     schema: {
       tags: ["licenses"], security, summary: "Revoke any license by jti; every replica refuses it within seconds",
-      params: z.object({ jti: jtiParam }),
-      body: z.strictObject({ reason: z.string().min(1).max(1000) }),
+      params: z.object({ jti: licenseId }),
+      body: z.strictObject({ reason: reasonText }),
       response: { 200: licenseDto, ...errorResponses(400, 401, 403, 409) },
     },
   }, async (req) => toLicenseDto(await licenses.revoke(req.params.jti, req.body.reason, actorOf(req))));
 
   r.get("/licenses/:sub/values", {
     config: { role: "viewer" },
-    schema: { tags: ["licenses"], security, summary: "A licensee's values override (path parameter: the licensee, sub)", params: z.object({ sub: subject.describe("the licensee (sub)") }), response: { 200: overrideDto, ...errorResponses(401, 403, 404) } },
+    schema: { tags: ["licenses"], security, summary: "A licensee's values override (path parameter: the licensee, sub)", params: subParams, response: { 200: overrideDto, ...errorResponses(401, 403, 404) } },
   }, async (req) => ({ sub: req.params.sub, values: await licenses.getOverride(req.params.sub) }));
 
   r.put("/licenses/:sub/values", {
@@ -75,7 +74,7 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.delete("/licenses/:sub/values", {
     config: { role: "admin" },
-    schema: { tags: ["licenses"], security, summary: "Remove a licensee's values override", params: z.object({ sub: subject.describe("the licensee (sub)") }), response: { 204: z.null(), ...errorResponses(401, 403, 404) } },
+    schema: { tags: ["licenses"], security, summary: "Remove a licensee's values override", params: subParams, response: { 204: z.null(), ...errorResponses(401, 403, 404) } },
   }, async (req, reply) => {
     await licenses.deleteOverride(req.params.sub, actorOf(req));
     return reply.code(204).send(null);

@@ -24,7 +24,8 @@ const TARGETS: Record<string, Target> = {
   createRelease: { method: "POST", path: "/releases", role: "release-engineer", valid: releaseBody("7.0.0") },
   yank: { method: "POST", path: "/releases/0.58.1/yank", role: "release-engineer", valid: { reason: "r" } },
   promote: { method: "POST", path: "/channels/beta/promote", role: "release-engineer", valid: { release: "0.60.0", expectedCurrent: "0.59.2", allowDowngrade: false, reason: "r" } },
-  rollback: { method: "POST", path: "/channels/unstable/rollback", role: "release-engineer", valid: { to: "0.59.2", reason: "r" } },
+  // runs after promote (beta 0.59.2 → 0.60.0): back to the release beta held
+  rollback: { method: "POST", path: "/channels/beta/rollback", role: "release-engineer", valid: { to: "0.59.2", reason: "r" } },
 };
 
 interface Case {
@@ -106,6 +107,9 @@ cases.push({ name: "promote: release missing", target: "promote", body: { expect
 cases.push({ name: "promote: release empty", target: "promote", body: { release: "" }, field: "release" });
 cases.push({ name: "rollback: reason missing", target: "rollback", body: { to: "0.59.2" }, field: "reason" });
 cases.push({ name: "yank: reason too long", target: "yank", body: { reason: "x".repeat(1001) }, field: "reason" });
+cases.push({ name: "createChannel: description with an escape character", target: "createChannel", body: { name: "esc", description: "a\u001b[31mred" }, field: "description", reason: /control characters.*U\+001B/ });
+cases.push({ name: "createRelease: notes with a C1 control character", target: "createRelease", body: releaseBody("7.0.1", { notes: "a\u0085b" }), field: "notes", reason: /U\+0085/ });
+cases.push({ name: "promote: release with a line break", target: "promote", body: { release: "0.60.0\n" }, field: "release", reason: /one line/ });
 cases.push({ name: "createRelease: notes too long", target: "createRelease", body: releaseBody("7.0.1", { notes: "x".repeat(10_001) }), field: "notes" });
 
 // --- versions ----------------------------------------------------------------
@@ -130,6 +134,11 @@ const charts: [string, unknown, string][] = [
   ["repository chart with a bad name", { url: "https://charts.example.com", name: "Operator_Wandb!", version: "1.0.0" }, "chart.name"],
   ["repository chart without version", { url: "https://charts.example.com", name: "operator-wandb" }, "chart.version"],
   ["local chart with an empty path", { path: "" }, "chart.path"],
+  // one-line fields refuse control characters (issue #13): WHATWG URL parsing would drop the newline and accept it
+  ["https URL with a newline", { url: "https://charts.example.com/a\nb", name: "operator-wandb", version: "1.0.0" }, "chart.url"],
+  ["oci URL with a tab", { url: "oci://registry.example.com/\tcharts", version: "1.0.0" }, "chart.url"],
+  ["local chart path with a newline", { path: "charts/a\nb" }, "chart.path"],
+  ["local chart path with DEL", { path: "charts/a\u007f" }, "chart.path"],
   ["empty chart", {}, "chart.path"],
 ];
 for (const [name, chart, field] of charts) cases.push({ name: `createRelease: ${name}`, target: "createRelease", body: releaseBody("7.0.1", { chart }), field });
@@ -143,6 +152,9 @@ const images: [string, unknown, string][] = [
   ["image with an uppercase repository", { app: { repository: "WandB/Local", tag: "1" } }, "images.app.repository"],
   ["image not an object", { app: "wandb/local:1.0.0" }, "images.app"],
   ["bad component name", { "1app": { repository: "wandb/local", tag: "1" } }, "images.1app"],
+  // the spec merges images into values, which skip prototype keys: refused, never silently dropped (issue #13)
+  ["component named constructor", { constructor: { repository: "wandb/local", tag: "1" } }, "images.constructor"],
+  ["component named prototype", { prototype: { repository: "wandb/local", tag: "1" } }, "images.prototype"],
 ];
 for (const [name, imgs, field] of images) cases.push({ name: `createRelease: ${name}`, target: "createRelease", body: releaseBody("7.0.1", { images: imgs }), field });
 

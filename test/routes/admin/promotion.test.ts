@@ -193,6 +193,10 @@ await eachProvider(t, "downgrades, no-ops and rollbacks", async (t, provider) =>
   const downgradeAudit = await call(h, "GET", "/audit?target=beta", { role: "viewer" });
   t.match(downgradeAudit.json().items[0], { action: "channel.rollback", actor: "erin@example.com", requestId: "req-downgrade", before: { release: "0.59.2" }, after: { release: "0.58.1" } });
   t.match(await specVersion(h, "beta"), { status: 200, version: "0.58.1" });
+  // the release before (0.59.2) is higher: a default rollback never goes up (issue #13)
+  const upByDefault = await rollback(h, "beta", { reason: "undo the downgrade?" });
+  assertError(t, upByDefault, 409, "PROMOTION_REFUSED", "to", "default rollback after a downgrade");
+  t.match(await specVersion(h, "beta"), { status: 200, version: "0.58.1" }, "beta stays down");
 
   // rollback: unstable 0.60.0 → 0.61.0 → 0.62.0, then back down
   await createRelease(t, h, "0.61.0");
@@ -215,10 +219,21 @@ await eachProvider(t, "downgrades, no-ops and rollbacks", async (t, provider) =>
   assertError(t, rb3, 409, "PROMOTION_REFUSED", "to", "no earlier release");
   t.same(await snapshot(h), before3, "refused rollback changed nothing");
 
-  const rbTo = await rollback(h, "unstable", { to: "0.61.0", reason: "pick one" }, { requestId: "req-rollback-to" });
+  // `to` goes only down, and only to a release the channel held (issue #13)
+  const rbUp = await rollback(h, "unstable", { to: "0.61.0", reason: "pick one" });
+  const up = assertError(t, rbUp, 409, "ROLLBACK_REFUSED", "to", "rollback to a higher release the channel held");
+  t.match(up.message, /0\.61\.0 is not lower than 0\.60\.0.*promote it instead/);
+  await createRelease(t, h, "0.55.0");
+  const rbNeverHeld = await rollback(h, "unstable", { to: "0.55.0", reason: "older, never here" });
+  const never = assertError(t, rbNeverHeld, 409, "ROLLBACK_REFUSED", "to", "rollback to a release the channel never held");
+  t.match(never.message, /0\.55\.0 has never been the release of channel unstable/);
+  const afterRefusals = await snapshot(h);
+  t.same([afterRefusals.channels, afterRefusals.events], [before3.channels, before3.events], "refused rollbacks moved nothing");
+  t.equal((await promote(h, "unstable", { release: "0.62.0" })).statusCode, 200, "back up by a promotion");
+  const rbTo = await rollback(h, "unstable", { to: "0.60.0", reason: "pick one" }, { requestId: "req-rollback-to" });
   t.equal(rbTo.statusCode, 200, rbTo.body);
-  t.match(rbTo.json(), { changed: true, action: "rollback", from: { version: "0.60.0" }, to: { version: "0.61.0" } });
-  const rbSame = await rollback(h, "unstable", { to: "0.61.0", reason: "again" });
+  t.match(rbTo.json(), { changed: true, action: "rollback", from: { version: "0.62.0" }, to: { version: "0.60.0" } }, "to skips 0.61.0");
+  const rbSame = await rollback(h, "unstable", { to: "0.60.0", reason: "again" });
   t.equal(rbSame.statusCode, 200);
   t.equal(rbSame.json().changed, false, "rolling back to the current release changes nothing");
   const rbUnknown = await rollback(h, "unstable", { to: "9.9.9", reason: "x" });
@@ -230,7 +245,8 @@ await eachProvider(t, "downgrades, no-ops and rollbacks", async (t, provider) =>
   t.same(
     unstable.map((e) => [e.action, e.fromVersion, e.toVersion]),
     [
-      ["rollback", "0.60.0", "0.61.0"],
+      ["rollback", "0.62.0", "0.60.0"],
+      ["promote", "0.60.0", "0.62.0"],
       ["rollback", "0.61.0", "0.60.0"],
       ["rollback", "0.62.0", "0.61.0"],
       ["promote", "0.61.0", "0.62.0"],

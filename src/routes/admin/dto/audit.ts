@@ -1,5 +1,6 @@
 // The audit log as the admin API answers it.
 import { z } from "zod";
+import { line } from "../../../domain/schemas.js";
 import type { AuditEntry } from "../../../services/audit-service.js";
 import { idPageQuery, page } from "./paging.js";
 
@@ -20,9 +21,9 @@ export const auditPageDto = page(auditDto);
 export type AuditPageDto = z.infer<typeof auditPageDto>;
 
 export const auditQuery = idPageQuery.extend({
-  targetType: z.string().max(64).optional(),
-  target: z.string().max(256).optional(),
-  action: z.string().max(64).optional(),
+  targetType: line(64, 0).optional(),
+  target: line(256, 0).optional(),
+  action: line(64, 0).optional(),
 });
 
 export function toAuditDto(e: AuditEntry): AuditDto {
