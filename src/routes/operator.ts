@@ -19,6 +19,7 @@ import type { Context } from "../context.js";
 import type { Poll } from "../services/fleet-recorder.js";
 import type { Admission } from "../services/poll-gate.js";
 import type { SerializedSpec } from "../services/spec.js";
+import { releaseRef } from "../domain/schemas.js";
 import { errorResponses } from "./openapi-shared.js";
 import { NotReadyError } from "../errors.js";
 import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
@@ -241,7 +242,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
         security,
         summary: "A pinned release (the operator's _releaseId)",
         description: "Auth as for the channel route; a license is always required (no anonymous pinned release: 401 LICENSE_MISSING).",
-        params: z.object({ versionId: z.string().min(1).max(128).describe("release id or semver version") }),
+        params: z.object({ versionId: releaseRef.describe("release id or semver version") }),
         response: { 200: specResponse, 304: z.null(), ...errorResponses(401, 403, 404, 429, 503) },
       },
     },

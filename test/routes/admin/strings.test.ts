@@ -265,3 +265,12 @@ await eachProvider(t, "NUL and lone surrogates in every string of every admin ro
     }
   }
 });
+
+await eachProvider(t, "a NUL in the operator's pinned release path is a 400 naming the parameter, never a 5xx", async (t, provider) => {
+  const h = await testApp(t, { provider });
+  const authorization = `Bearer ${h.license({ sub: "nul-pinned" })}`;
+  const res = await h.app.inject({ method: "GET", url: "/api/v1/operator/channel/release/a%00b", headers: { authorization } });
+  assertError(t, res, 400, "VALIDATION_FAILED", "versionId", `${provider}: NUL in :versionId`);
+  const ok = await h.app.inject({ method: "GET", url: "/api/v1/operator/channel/release/0.58.1", headers: { authorization } });
+  t.equal(ok.statusCode, 200, `${provider}: a valid pinned release is still served`);
+});
