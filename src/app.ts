@@ -25,6 +25,16 @@ export interface AppOptions {
   loggerInstance?: FastifyServerOptions["loggerInstance"];
 }
 
+/**
+ * TRUST_PROXY as fastify's option. fastify ignores a bare hop count (it
+ * cannot tell a proxy from a client that connects directly), so N hops is a
+ * function: the N nearest addresses are proxies. That is right only where
+ * nothing reaches Chartroom but through them (README, "Load balancer").
+ */
+export function trustProxyOption(tp: Context["config"]["TRUST_PROXY"]): FastifyServerOptions["trustProxy"] {
+  return typeof tp === "number" ? (_address: string, hop: number) => hop < tp : tp;
+}
+
 export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
   // Polls the channel route has rendered already are replayed before
   // fastify's pipeline (src/routes/poll-replay.ts); everything else goes to fastify.
@@ -44,7 +54,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     requestTimeout: 30_000,
     return503OnClosing: true,
-    trustProxy: ctx.config.TRUST_PROXY,
+    trustProxy: trustProxyOption(ctx.config.TRUST_PROXY),
     // Errors fastify finds before routing (a malformed URL) go through our error handler too.
     frameworkErrors: (err, req, reply) => renderFrameworkError(err, req as FastifyRequest, reply as FastifyReply),
     // A caller's request id is kept (and echoed) so logs can be joined up.

@@ -116,6 +116,25 @@ t.test("docker-compose.yml: replica configuration", async (t) => {
   t.same(envOf(obj(services, "chartroom-a")), envOf(obj(services, "chartroom-b")), "both replicas are configured alike");
 });
 
+/** A compose value with its ${VAR:-default} interpolations resolved to their defaults. */
+const composeDefault = (v: string | undefined): string => (v ?? "").replace(/\$\{\w+:-([^}]*)\}/g, "$1");
+/** TRUST_PROXY as src/config.ts reads it (throws on a value it refuses). */
+const trustProxy = (v: string) => configSchema.shape.TRUST_PROXY.parse(v);
+
+t.test("docker-compose.yml and nginx: the replicas trust exactly the one nginx hop (issue 13)", async (t) => {
+  for (const name of REPLICAS) {
+    const value = composeDefault(envOf(obj(services, name)).TRUST_PROXY);
+    t.equal(trustProxy(value), 1, `${name} TRUST_PROXY defaults to 1 (got ${JSON.stringify(value)})`);
+  }
+  t.same(REPLICAS.filter((n) => obj(services, n).ports !== undefined), [], "a hop count is safe only because nothing reaches the replicas but nginx");
+  const conf = read("deploy/nginx/nginx.conf").replace(/#.*$/gm, "");
+  // nginx adds the address it saw as the last entry, the one TRUST_PROXY=1 believes.
+  t.match(conf, /proxy_set_header\s+X-Forwarded-For\s+\$(proxy_add_x_forwarded_for|remote_addr)\s*;/, "nginx puts the client's address last in X-Forwarded-For");
+  const example = read("deploy/env.example");
+  t.match(example, /^TRUST_PROXY=1$/m, "deploy/env.example documents the default");
+  t.throws(() => trustProxy("true"), "and the server refuses the old trust-every-hop value");
+});
+
 t.test("deploy/env.example documents the .env compose reads", async (t) => {
   const example = read("deploy/env.example");
   const interpolated = new Set([...read("docker-compose.yml").matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]));
@@ -335,6 +354,10 @@ t.test("Helm templates", async (t) => {
   const envNames = [...deployment.matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)\s*$/gm)].map((m) => m[1] ?? "");
   t.ok(envNames.length > 5, "the deployment sets environment variables");
   t.same(envNames.filter((n) => !CONFIG_KEYS.has(n)), [], "only variables src/config.ts knows");
+
+  t.match(block(deployment, "- name: TRUST_PROXY"), /value:\s*\{\{\s*\.Values\.trustProxy\s*\|\s*toString\s*\|\s*quote\s*\}\}/, "TRUST_PROXY from values.trustProxy, always set");
+  t.equal(trustProxy(String(values.trustProxy)), 1, "values.trustProxy: one ingress controller in front by default");
+  t.match(templates["_helpers.tpl"] ?? "", /eq \(lower \(toString \.Values\.trustProxy\)\) "true"[\s\S]*?fail "trustProxy: /, "helm refuses trustProxy: true at install");
 
   t.match(templates["pdb.yaml"] ?? "", /apiVersion:\s*policy\/v1\b[\s\S]*minAvailable:\s*\{\{\s*\.Values\.podDisruptionBudget\.minAvailable/, "PDB policy/v1 with minAvailable from values");
   t.match(templates["service.yaml"] ?? "", /targetPort:\s*http\b/, "Service targets the named container port");

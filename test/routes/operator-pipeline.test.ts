@@ -131,15 +131,7 @@ t.test("limits: per licensee on every poll, per IP only where a signature is che
   t.equal((await get(base, "/openapi.json")).status, 429, "other routes are limited per IP");
 });
 
-t.test("behind a trusted proxy, the forwarded client's address is the one limited", async (t) => {
-  const h = await testApp(t, { env: { TRUST_PROXY: "true", RATE_LIMIT_IP_PER_MINUTE: "2" } });
-  const base = await live(h);
-  const fwd = { "x-forwarded-for": "198.51.100.9" };
-  t.equal((await get(base, PATH, { authorization: basic(h.license({ sub: "proxied" })), ...fwd })).status, 200);
-  t.equal((await get(base, PATH, { authorization: basic("x"), ...fwd })).status, 401);
-  t.equal((await get(base, PATH, { authorization: basic("y"), ...fwd })).status, 429, "the forwarded client's address was limited");
-  t.equal((await get(base, PATH, { authorization: basic("z"), "x-forwarded-for": "198.51.100.10" })).status, 401, "another client is not");
-});
+// Behind a proxy (TRUST_PROXY): test/routes/trust-proxy.test.ts.
 
 /** Poll lines logged at info: [rendered by fastify, replayed]. */
 function completedLines(h: TestApp): [number, number] {
