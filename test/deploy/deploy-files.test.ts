@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import YAML from "yaml";
+import { MAX_HEADER_BYTES } from "../../src/app.js";
 import { configSchema } from "../../src/config.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -161,6 +162,8 @@ t.test("deploy/nginx/nginx.conf balances both replicas", async (t) => {
   t.notMatch(conf, /^\s*gzip\s+on/m, "no gzip (it would weaken the operator ETag)");
   t.notMatch(conf, /proxy_cache\s/, "no response cache in front of the operator endpoint");
   t.match(conf, /proxy_set_header\s+Connection\s+""\s*;/, "keep-alive to the upstream (HTTP/1.1, no Connection: close)");
+  const buffers = /large_client_header_buffers\s+(\d+)\s+(\d+)k\s*;/.exec(conf);
+  t.ok(buffers && Number(buffers[2]) * 1024 >= MAX_HEADER_BYTES, `header lines up to Chartroom's ${MAX_HEADER_BYTES / 1024} KiB pass nginx (an oversized license gets Chartroom's 401, not nginx's 400)`);
 });
 
 // ------------------------------------------------------------- Dockerfile --
