@@ -28,7 +28,7 @@ function isAddressOrCidr(entry: string): boolean {
  * addresses and CIDRs: those are proxies. "true" (trust every hop) let any
  * client choose its address by writing X-Forwarded-For, so it is refused.
  */
-export function parseTrustProxy(raw: string, ctx: z.RefinementCtx): false | number | string[] {
+function parseTrustProxy(raw: string, ctx: z.RefinementCtx): false | number | string[] {
   const v = raw.trim().toLowerCase();
   if (v === "" || v === "false" || v === "0") return false;
   if (v === "true") {
