@@ -8,7 +8,8 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "@fastify/type-provider-zod";
 import type { Context } from "./context.js";
 import { MAX_PATH_PARAM_LENGTH } from "./domain/schemas.js";
-import errorHandler, { renderFrameworkError } from "./plugins/error-handler.js";
+import { trustProxyOption } from "./routes/client-ip.js";
+import errorHandler, { renderClientError, renderFrameworkError } from "./plugins/error-handler.js";
 import adminAuth from "./plugins/admin-auth.js";
 import ipRateLimit, { limitHook } from "./plugins/rate-limits.js";
 import { operatorRoutes } from "./routes/operator.js";
@@ -26,6 +27,15 @@ export interface AppOptions {
   loggerInstance?: FastifyServerOptions["loggerInstance"];
 }
 
+/**
+ * The most header bytes a request may carry (Node's default is 16 KiB).
+ * Room for a Basic header with a license of up to ~23 KiB, so one over the
+ * contract's 8 KiB gets its 401 LICENSE_TOO_LARGE; beyond it, 431
+ * HEADERS_TOO_LARGE. docs/api.md §13; nginx.conf's large_client_header_buffers match.
+ */
+export const MAX_HEADER_BYTES = 32 * 1024;
+
+
 export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Promise<FastifyInstance> {
   // Polls the channel route has rendered already are replayed before
   // fastify's pipeline (src/routes/poll-replay.ts); everything else goes to fastify.
@@ -33,7 +43,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   const app = Fastify({
     serverFactory: (handler, options) => {
       const opts = options as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
-      const server = createServer((req, res) => (replay ? replay.handle(req, res, handler) : handler(req, res)));
+      const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => (replay ? replay.handle(req, res, handler) : handler(req, res)));
       // What fastify sets on a server it creates itself.
       server.keepAliveTimeout = opts.keepAliveTimeout;
       server.requestTimeout = opts.requestTimeout;
@@ -47,9 +57,14 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     maxParamLength: MAX_PATH_PARAM_LENGTH,
     requestTimeout: 30_000,
     return503OnClosing: true,
-    trustProxy: ctx.config.TRUST_PROXY,
+    trustProxy: trustProxyOption(ctx.config.TRUST_PROXY),
     // Errors fastify finds before routing (a malformed URL) go through our error handler too.
     frameworkErrors: (err, req, reply) => renderFrameworkError(err, req as FastifyRequest, reply as FastifyReply),
+    // And those Node's HTTP parser refuses (headers over MAX_HEADER_BYTES).
+    clientErrorHandler(err, socket) {
+      // fastify calls it bound to the instance (its type says the options).
+      renderClientError(err, socket, (this as unknown as FastifyInstance).log, MAX_HEADER_BYTES);
+    },
     // A caller's request id is kept (and echoed) so logs can be joined up.
     genReqId: (req) => requestIdFor(req.headers["x-request-id"]),
   });

@@ -1,5 +1,6 @@
 // The one place that reads the environment. `loadConfig()` parses it once
 // with zod; everything else receives the typed result.
+import { isIP } from "node:net";
 import { z } from "zod";
 import { CHANNEL_NAME } from "./domain/schemas.js";
 
@@ -10,6 +11,52 @@ const optionalString = z
   .optional();
 
 const channelSetting = z.string().regex(CHANNEL_NAME, "must be a channel name (^[a-z][a-z0-9-]{0,62}$)");
+
+/** proxy-addr's names for address ranges, accepted in a TRUST_PROXY list. */
+const PROXY_RANGE_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isAddressOrCidr(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true;
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
+/**
+ * TRUST_PROXY (docs/decisions.md, "TRUST_PROXY is a hop count or a list"):
+ * false / 0 / empty: trust no proxy (the socket's address is the client's);
+ * N: the N nearest hops are proxies, whatever their address; a comma list of
+ * addresses and CIDRs: those are proxies. "true" (trust every hop) let any
+ * client choose its address by writing X-Forwarded-For, so it is refused.
+ */
+function parseTrustProxy(raw: string, ctx: z.RefinementCtx): false | number | string[] {
+  const v = raw.trim().toLowerCase();
+  if (v === "" || v === "false" || v === "0") return false;
+  if (v === "true") {
+    ctx.addIssue({
+      code: "custom",
+      message:
+        "true (trust every hop) is no longer accepted: any client could pick its own address, and escape the per-IP limit, by writing X-Forwarded-For. Set the number of proxies in front of Chartroom (usually 1) or their addresses/CIDRs (e.g. 10.0.0.0/8)",
+    });
+    return z.NEVER;
+  }
+  if (/^\d+$/.test(v)) {
+    const hops = Number(v);
+    if (hops > 10) ctx.addIssue({ code: "custom", message: "a hop count must be at most 10" });
+    return hops;
+  }
+  const entries = raw.split(",").map((e) => e.trim());
+  const bad = entries.filter((e) => !isAddressOrCidr(e));
+  if (bad.length > 0) {
+    ctx.addIssue({
+      code: "custom",
+      message: `must be false, a hop count (1, 2) or a comma-separated list of IP addresses and CIDRs; ${JSON.stringify(bad[0])} is none of these`,
+    });
+    return z.NEVER;
+  }
+  return entries;
+}
 
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -45,10 +92,10 @@ export const configSchema = z
     REDIS_URL: optionalString,
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     TRUST_PROXY: z
-      .enum(["true", "false", "1", "0"])
+      .string()
       .default("false")
-      .transform((v) => v === "true" || v === "1")
-      .describe("trust X-Forwarded-For from the load balancer (per-IP limits then see client IPs)"),
+      .transform(parseTrustProxy)
+      .describe("which proxies' X-Forwarded-For to trust: a hop count or their addresses/CIDRs (per-IP limits then see client IPs)"),
     RATE_LIMIT_IP_PER_MINUTE: z.coerce.number().int().min(0).default(6000),
     RATE_LIMIT_LICENSE_PER_MINUTE: z.coerce.number().int().min(0).default(120),
     RATE_LIMIT_ADMIN_PER_MINUTE: z.coerce.number().int().min(0).default(600),

@@ -47,6 +47,24 @@ export function resolveKeys(config: Config, log: Pick<FastifyBaseLogger, "warn">
   return { signingKey, admin };
 }
 
+/**
+ * Counts events; answers the count since the last answer once per `ms`
+ * (0 in between): one log line for a burst, with how many it stands for.
+ */
+function throttledCount(ms: number): () => number {
+  let count = 0;
+  let at = 0;
+  return () => {
+    count++;
+    const now = Date.now();
+    if (now - at < ms) return 0;
+    at = now;
+    const n = count;
+    count = 0;
+    return n;
+  };
+}
+
 export async function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store } = {}) {
   const store = opts.store ?? (await createStore(config.DATABASE_URL));
   const metrics = createMetrics();
@@ -76,8 +94,10 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       if (change.overridesChanged) await specs.loadOverrides();
     },
   });
-  let storeErrors = 0;
-  let storeErrorLoggedAt = 0;
+  // Redis outage lines: one per 10 s at most, with the count since the last
+  // (an outage fails every check, and ioredis reports every reconnect).
+  const skipped = throttledCount(10_000);
+  const connectionErrors = throttledCount(10_000);
   const limits = await createRateLimits({
     ipPerMinute: config.RATE_LIMIT_IP_PER_MINUTE,
     licensePerMinute: config.RATE_LIMIT_LICENSE_PER_MINUTE,
@@ -86,16 +106,17 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     onRefused: (limit) => metrics.rateLimited.labels(limit).inc(),
     onStoreError: (limit, err) => {
       metrics.rateLimitStoreErrors.labels(limit).inc();
-      // One line per 10 s at most, with the count since the last: an outage fails every check.
-      storeErrors++;
-      const now = Date.now();
-      if (now - storeErrorLoggedAt >= 10_000) {
-        log.warn({ limit, err: err.message, failedChecks: storeErrors }, "rate-limit store (Redis) failed; requests let through unlimited");
-        storeErrorLoggedAt = now;
-        storeErrors = 0;
-      }
+      const failedChecks = skipped();
+      if (failedChecks) log.warn({ limit, err: err.message, failedChecks }, "rate-limit store (Redis) failed; requests let through unlimited");
     },
-    onRedisError: (err) => log.warn({ err: err.message }, "rate-limit store (Redis) connection error; limits are skipped while it is down"),
+    onRedisError: (err) => {
+      const errors = connectionErrors();
+      if (errors) log.warn({ err: err.message, errors }, "rate-limit store (Redis) connection error; limits are skipped while it is down");
+    },
+    onStoreState: (up, err) => {
+      if (up) log.info("rate-limit store (Redis) answers; limits are enforced");
+      else log.warn({ err: err?.message }, "rate-limit store (Redis) stopped answering; limits are skipped (requests go through unlimited) until it answers again");
+    },
   });
   const gate = pollGate({
     verifier,
@@ -156,6 +177,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     revokedCount: () => revocations.size,
     fleetDistribution: () => fleetView.distribution(),
     databaseUp: () => !health.databaseDown,
+    rateLimitStoreUp: () => limits.storeUp,
   });
 
   let stopKeyWatch: (() => void) | undefined;

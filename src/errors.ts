@@ -70,8 +70,11 @@ export function isUniqueViolation(err: unknown, ...fields: string[]): err is Uni
   const got = (err as UniqueViolation).fields;
   return fields.length === 0 || (got.length === fields.length && fields.every((f) => got.includes(f)));
 }
-// 413 / 415 / 429 / 500 / 503
+// 408 / 413 / 414 / 415 / 429 / 431 / 500 / 503
+export const RequestTimeoutError = def("REQUEST_TIMEOUT", "the request was not received in time", 408);
 export const BodyTooLargeError = def("BODY_TOO_LARGE", "request body is larger than %s bytes", 413);
+export const UriTooLongError = def("URI_TOO_LONG", "a path parameter is longer than %s characters", 414);
+export const HeadersTooLargeError = def("HEADERS_TOO_LARGE", "the request headers are larger than %s bytes", 431);
 export const UnsupportedMediaTypeError = def("UNSUPPORTED_MEDIA_TYPE", "send JSON (Content-Type: application/json)", 415);
 export const RateLimitedError = def("RATE_LIMITED", "rate limit exceeded, retry in %s seconds", 429);
 /** Anything not in this catalogue: the details go to the log, never to the client. */

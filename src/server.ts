@@ -1,10 +1,12 @@
 // Starts Chartroom: parse config, prepare the database, build the app,
 // listen, and shut down gracefully on SIGTERM/SIGINT (close-with-grace:
-// stop accepting, finish in-flight requests, flush fleet records, close
-// the database) within SHUTDOWN_TIMEOUT_MS. With CHARTROOM_WORKERS > 1 this
+// every answer says Connection: close for up to a second, then stop
+// accepting, finish in-flight requests, flush fleet records, close the
+// database) within SHUTDOWN_TIMEOUT_MS. With CHARTROOM_WORKERS > 1 this
 // process is the cluster's primary instead (src/cluster.ts), and each
 // worker runs the server below.
 import cluster from "node:cluster";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import closeWithGrace from "close-with-grace";
 import pino from "pino";
 // Static: a worker listens for the primary's messages as soon as it can (one
@@ -26,6 +28,29 @@ function printWelcome(config: Config, log: pino.Logger, address: string): void {
       },
       "development mode: get an admin token and a dev license with these commands",
     );
+  }
+}
+
+/** The longest a shutdown waits for keep-alive clients to send their last request. */
+const MAX_DRAIN_LINGER_MS = 1_000;
+
+/**
+ * The first step of a shutdown (issue 13). Closing an idle keep-alive
+ * connection races with a client that is writing its next request on it,
+ * which then gets a reset. So first every answer says `Connection: close`
+ * (a client then opens no further request on that connection) and requests
+ * on idle connections are still served, for `lingerMs` or until no
+ * connection is left. Then app.close() stops accepting, closes the
+ * connections still idle and finishes the requests in flight (fastify
+ * answers any newer one 503 with `Connection: close`).
+ */
+async function drainKeepAlive(server: Server, lingerMs: number): Promise<void> {
+  server.prependListener("request", (_req: IncomingMessage, res: ServerResponse) => res.setHeader("connection", "close"));
+  const until = Date.now() + lingerMs;
+  while (Date.now() < until) {
+    const open = await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+    if (open === 0) return;
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -69,6 +94,7 @@ export async function main(): Promise<void> {
     stopping = true;
     if (err) log.error({ err }, "shutting down after an error");
     else log.info({ signal: signal ?? (manual ? "asked by the cluster primary" : undefined) }, "shutting down");
+    await drainKeepAlive(app.server, Math.min(MAX_DRAIN_LINGER_MS, config.SHUTDOWN_TIMEOUT_MS / 4));
     await app.close();
     await ctx.stop();
   });

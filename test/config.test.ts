@@ -43,7 +43,24 @@ const bad: [string, Record<string, string>, RegExp][] = [
   ["short admin secret", { ADMIN_JWT_SECRET: "short" }, /^ADMIN_JWT_SECRET: must be at least 32 characters$/],
   ["both admin key kinds", { ADMIN_JWT_SECRET: "x".repeat(40), ADMIN_JWKS_FILE: "/k.json" }, /^ADMIN_JWKS_FILE: set ADMIN_JWT_SECRET or ADMIN_JWKS_FILE, not both/],
   ["body limit", { BODY_LIMIT_BYTES: "10" }, /^BODY_LIMIT_BYTES: /],
+  ["trusting every proxy hop", { TRUST_PROXY: "true" }, /^TRUST_PROXY: true \(trust every hop\) is no longer accepted: any client could pick its own address.*X-Forwarded-For\. Set the number of proxies .*\(usually 1\) or their addresses\/CIDRs/],
+  ["a trusted proxy that is no address", { TRUST_PROXY: "10.0.0.0/8, nginx" }, /^TRUST_PROXY: must be false, a hop count \(1, 2\) or a comma-separated list of IP addresses and CIDRs; "nginx" is none of these/],
+  ["a CIDR prefix out of range", { TRUST_PROXY: "10.0.0.0/33" }, /^TRUST_PROXY: .*"10\.0\.0\.0\/33" is none of these/],
+  ["too many hops", { TRUST_PROXY: "11" }, /^TRUST_PROXY: a hop count must be at most 10/],
 ];
+
+t.test("TRUST_PROXY: no proxy, a hop count, or the proxies' addresses and CIDRs", async (t) => {
+  for (const off of [undefined, "", "false", "FALSE", "0"]) {
+    t.equal(loadConfig(off === undefined ? {} : { TRUST_PROXY: off }).TRUST_PROXY, false, `${JSON.stringify(off)}: no proxy trusted`);
+  }
+  t.equal(loadConfig({ TRUST_PROXY: "1" }).TRUST_PROXY, 1, "1 hop");
+  t.equal(loadConfig({ TRUST_PROXY: " 2 " }).TRUST_PROXY, 2, "2 hops");
+  t.same(
+    loadConfig({ TRUST_PROXY: "10.0.0.0/8, 172.16.0.0/12,127.0.0.1, ::1, fd00::/8, loopback" }).TRUST_PROXY,
+    ["10.0.0.0/8", "172.16.0.0/12", "127.0.0.1", "::1", "fd00::/8", "loopback"],
+    "a list of addresses, CIDRs and proxy-addr's range names",
+  );
+});
 
 for (const [name, env, message] of bad) {
   t.test(`bad variable: ${name}`, async (t) => {

@@ -2,20 +2,25 @@
 // as {"statusCode","error","code","message"} plus "field" and "reason" for
 // bad input. 5xx answers never carry internal messages; they are logged
 // with the request id instead.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Duplex } from "node:stream";
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { API_SECURITY_HEADERS } from "./security-headers.js";
+import { newRequestId } from "../request-id.js";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
 import {
   BadRequestError,
   BodyTooLargeError,
   DatabaseUnavailableError,
+  HeadersTooLargeError,
   InternalError,
   MalformedBodyError,
   NotReadyError,
+  RequestTimeoutError,
   RouteNotFoundError,
   UnsupportedMediaTypeError,
+  UriTooLongError,
   ValidationError,
   withField,
   type FieldError,
@@ -103,6 +108,8 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
     return withFieldOf(withField(new ValidationError(`${where}.${field}: ${reason}`), field, reason));
   }
   const status = err.statusCode ?? 500;
+  // Not the path itself in the message: it may be kilobytes long.
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return fromCatalogue(new UriTooLongError(req.server.initialConfig.maxParamLength ?? 100));
   if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return fromCatalogue(new BodyTooLargeError(req.routeOptions.bodyLimit ?? "the limit of"));
   if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return fromCatalogue(new UnsupportedMediaTypeError());
   if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return withFieldOf(withField(new ValidationError("body: must be a JSON object"), "(body)", "must be a JSON object"));
@@ -125,7 +132,51 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
  */
 export function renderFrameworkError(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const body = toErrorBody(err, req);
-  reply.headers(API_SECURITY_HEADERS).code(body.statusCode).type("application/json; charset=utf-8").send(body);
+  req.log.info({ code: body.code, status: body.statusCode, requestId: req.id }, "request refused");
+  reply.headers(API_SECURITY_HEADERS).header("x-request-id", req.id).code(body.statusCode).type("application/json; charset=utf-8").send(body);
+}
+
+/** How long a refused connection may take to read its answer before it is destroyed. */
+const CLIENT_ERROR_LINGER_MS = 2_000;
+
+/**
+ * Requests Node's HTTP parser refuses before fastify sees them (headers
+ * over the server's maxHeaderSize, a request that is not HTTP, one not
+ * received within requestTimeout): the same JSON error body and security
+ * headers as every other error, a request id of ours (the caller's header
+ * was not read), and the connection closed once the answer is out. Used as
+ * fastify's clientErrorHandler (src/app.ts).
+ */
+export function renderClientError(err: NodeJS.ErrnoException, socket: Duplex, log: FastifyBaseLogger, maxHeaderBytes: number): void {
+  // A reset connection has nobody to answer.
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const error =
+    err.code === "HPE_HEADER_OVERFLOW"
+      ? new HeadersTooLargeError(maxHeaderBytes)
+      : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? new RequestTimeoutError()
+        : new BadRequestError("the request is not valid HTTP/1.1");
+  const body = JSON.stringify(fromCatalogue(error));
+  const requestId = newRequestId();
+  log.info({ code: error.code, status: error.statusCode, requestId, parserError: err.code }, "request refused by the HTTP parser");
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const headers = {
+    ...API_SECURITY_HEADERS,
+    "x-request-id": requestId,
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(body)),
+    connection: "close",
+  };
+  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  // end(), not destroy(): unread request bytes would make the kernel reset
+  // the connection before the client reads the answer. What the client
+  // still sends is read and dropped; a client that never closes is cut.
+  socket.resume();
+  socket.end(`HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode ?? 400]}\r\n${head}\r\n${body}`);
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
 
 export default fp(

@@ -25,7 +25,7 @@ import { NotReadyError } from "../errors.js";
 import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
 import { requestObserver } from "../metrics.js";
 import { pollReplay, type PollReplay, type PollStatus } from "./poll-replay.js";
-import { clientIp } from "./client-ip.js";
+import { clientIp, trustProxyOption } from "./client-ip.js";
 import { isAnonymous } from "../licensing/anonymous.js";
 
 const CHANNEL_PATH = "/api/v1/operator/channel";
@@ -122,7 +122,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
     specs,
     health,
     // The address fastify's request.ip gives the route: the same trustProxy (src/app.ts).
-    clientIp: clientIp(ctx.config.TRUST_PROXY),
+    clientIp: clientIp(trustProxyOption(ctx.config.TRUST_PROXY)),
     statusOf: pollStatus,
     served,
     observe: requestObserver(metrics, CHANNEL_PATH),

@@ -3,7 +3,9 @@
 // polls refused as revoked), per admin subject on the admin API. Each is a fixed window of one minute per key: in memory by default,
 // shared through Redis when REDIS_URL is set (several replicas). A limit of
 // 0 turns that limit off. A store that fails (Redis down or slow) never
-// refuses a request: the limit is skipped, counted and logged.
+// refuses a request: the limit is skipped, counted and logged. Once a Redis
+// check has failed, checks are skipped at once (no request waits for a hung
+// Redis again) until a background PING or a reconnect says it answers.
 //
 // Framework-free and built once in the composition root (src/context.ts);
 // src/plugins/rate-limits.ts only adds the hooks, and the poll gate
@@ -84,15 +86,80 @@ export interface RateLimitsOptions {
   onStoreError: (limit: LimitName, err: Error) => void;
   /** Redis connection problems (logged, rate-limited by ioredis' reconnects). */
   onRedisError?: (err: Error) => void;
+  /** Redis stopped answering (`up` false, with the error) or answers again. Transitions only. */
+  onStoreState?: (up: boolean, err?: Error) => void;
 }
 
 export type LimitName = "ip" | "license" | "admin";
 
 /** How long a Redis limit check may take before the request goes through unlimited. */
 const REDIS_COMMAND_TIMEOUT_MS = 250;
+/** While Redis is failing, how often a PING asks whether it answers again. */
+const PROBE_INTERVAL_MS = 500;
+/**
+ * PINGs that time out in a row before the connection is dropped and made
+ * again: a black-holed connection (a host gone without a reset) would
+ * otherwise be kept until TCP gives up, many minutes later.
+ */
+const HUNG_PROBES_BEFORE_RECONNECT = 3;
+
+/**
+ * Whether Redis answers: down after a failed check or a closed connection,
+ * up again after a successful PING (every PROBE_INTERVAL_MS while down) or
+ * a completed reconnect. Down from the start until the first connection.
+ */
+function redisHealth(client: Redis, onState: (up: boolean, err?: Error) => void) {
+  let failure: Error | null = new Error("not connected yet");
+  let probe: NodeJS.Timeout | undefined;
+  let hungProbes = 0;
+  let closed = false;
+  const up = () => {
+    clearTimeout(probe);
+    probe = undefined;
+    hungProbes = 0;
+    if (failure === null) return;
+    failure = null;
+    onState(true);
+  };
+  const scheduleProbe = () => {
+    if (closed || probe) return;
+    probe = setTimeout(() => {
+      client.ping().then(up, (err: Error) => {
+        probe = undefined;
+        if (err.message === "Command timed out" && ++hungProbes >= HUNG_PROBES_BEFORE_RECONNECT) {
+          hungProbes = 0;
+          client.disconnect(true);
+        }
+        if (failure) scheduleProbe();
+      });
+    }, PROBE_INTERVAL_MS);
+    probe.unref();
+  };
+  const down = (err: Error) => {
+    if (closed) return;
+    scheduleProbe();
+    if (failure !== null) return;
+    failure = err;
+    onState(false, err);
+  };
+  client.on("ready", up);
+  client.on("close", () => down(new Error("connection to Redis closed")));
+  return {
+    /** The error that made Redis count as down, or null while it answers. */
+    get failure() {
+      return failure;
+    },
+    down,
+    close() {
+      closed = true;
+      clearTimeout(probe);
+    },
+  };
+}
 
 export async function createRateLimits(opts: RateLimitsOptions) {
   let redis: RedisWithIncr | undefined;
+  let health: ReturnType<typeof redisHealth> | undefined;
   if (opts.redisUrl) {
     // Loaded only when used: ioredis alone adds ~20 MB and ~0.1 s at start.
     const { Redis: RedisClient } = await import("ioredis");
@@ -107,6 +174,7 @@ export async function createRateLimits(opts: RateLimitsOptions) {
     client.defineCommand("chartroomIncr", { numberOfKeys: 1, lua: REDIS_INCR });
     client.on("error", (err: Error) => opts.onRedisError?.(err));
     redis = client as RedisWithIncr;
+    health = redisHealth(client, (up, err) => opts.onStoreState?.(up, err));
   }
 
   /** `space`: the keys' namespace (the Redis key prefix, an in-memory counter of its own). */
@@ -117,18 +185,25 @@ export async function createRateLimits(opts: RateLimitsOptions) {
       opts.onRefused(name);
       return Math.max(1, Math.ceil(ttlMs / 1000));
     };
-    if (redis) {
-      const r = redis;
+    if (redis && health) {
+      const [r, h] = [redis, health];
       const prefix = `chartroom-rl-${space}:`;
       return {
-        take: (key) =>
-          r.chartroomIncr(prefix + key, WINDOW_MS).then(
+        take(key) {
+          // Known down: skipped at once, no wait.
+          if (h.failure) {
+            opts.onStoreError(name, h.failure);
+            return true;
+          }
+          return r.chartroomIncr(prefix + key, WINDOW_MS).then(
             ([current, ttl]) => verdict(current, ttl),
             (err: Error) => {
+              h.down(err);
               opts.onStoreError(name, err);
               return true;
             },
-          ),
+          );
+        },
       };
     }
     const counter = new FixedWindowCounter(WINDOW_MS, WINDOW_KEYS[name]);
@@ -150,7 +225,12 @@ export async function createRateLimits(opts: RateLimitsOptions) {
      */
     revoked: limiter("license", opts.licensePerMinute, "license-revoked"),
     admin: limiter("admin", opts.adminPerMinute),
+    /** Whether the store answers (always true in memory). */
+    get storeUp(): boolean {
+      return !health?.failure;
+    },
     async close(): Promise<void> {
+      health?.close();
       // quit() is refused while disconnected (no offline queue): then stop reconnecting.
       await redis?.quit().catch(() => redis?.disconnect());
     },

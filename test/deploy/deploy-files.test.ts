@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import YAML from "yaml";
+import { MAX_HEADER_BYTES } from "../../src/app.js";
 import { configSchema } from "../../src/config.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -116,6 +117,25 @@ t.test("docker-compose.yml: replica configuration", async (t) => {
   t.same(envOf(obj(services, "chartroom-a")), envOf(obj(services, "chartroom-b")), "both replicas are configured alike");
 });
 
+/** A compose value with its ${VAR:-default} interpolations resolved to their defaults. */
+const composeDefault = (v: string | undefined): string => (v ?? "").replace(/\$\{\w+:-([^}]*)\}/g, "$1");
+/** TRUST_PROXY as src/config.ts reads it (throws on a value it refuses). */
+const trustProxy = (v: string) => configSchema.shape.TRUST_PROXY.parse(v);
+
+t.test("docker-compose.yml and nginx: the replicas trust exactly the one nginx hop (issue 13)", async (t) => {
+  for (const name of REPLICAS) {
+    const value = composeDefault(envOf(obj(services, name)).TRUST_PROXY);
+    t.equal(trustProxy(value), 1, `${name} TRUST_PROXY defaults to 1 (got ${JSON.stringify(value)})`);
+  }
+  t.same(REPLICAS.filter((n) => obj(services, n).ports !== undefined), [], "a hop count is safe only because nothing reaches the replicas but nginx");
+  const conf = read("deploy/nginx/nginx.conf").replace(/#.*$/gm, "");
+  // nginx adds the address it saw as the last entry, the one TRUST_PROXY=1 believes.
+  t.match(conf, /proxy_set_header\s+X-Forwarded-For\s+\$(proxy_add_x_forwarded_for|remote_addr)\s*;/, "nginx puts the client's address last in X-Forwarded-For");
+  const example = read("deploy/env.example");
+  t.match(example, /^TRUST_PROXY=1$/m, "deploy/env.example documents the default");
+  t.throws(() => trustProxy("true"), "and the server refuses the old trust-every-hop value");
+});
+
 t.test("deploy/env.example documents the .env compose reads", async (t) => {
   const example = read("deploy/env.example");
   const interpolated = new Set([...read("docker-compose.yml").matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]));
@@ -142,6 +162,8 @@ t.test("deploy/nginx/nginx.conf balances both replicas", async (t) => {
   t.notMatch(conf, /^\s*gzip\s+on/m, "no gzip (it would weaken the operator ETag)");
   t.notMatch(conf, /proxy_cache\s/, "no response cache in front of the operator endpoint");
   t.match(conf, /proxy_set_header\s+Connection\s+""\s*;/, "keep-alive to the upstream (HTTP/1.1, no Connection: close)");
+  const buffers = /large_client_header_buffers\s+(\d+)\s+(\d+)k\s*;/.exec(conf);
+  t.ok(buffers && Number(buffers[2]) * 1024 >= MAX_HEADER_BYTES, `header lines up to Chartroom's ${MAX_HEADER_BYTES / 1024} KiB pass nginx (an oversized license gets Chartroom's 401, not nginx's 400)`);
 });
 
 // ------------------------------------------------------------- Dockerfile --
@@ -335,6 +357,10 @@ t.test("Helm templates", async (t) => {
   const envNames = [...deployment.matchAll(/^\s*- name: ([A-Z][A-Z0-9_]*)\s*$/gm)].map((m) => m[1] ?? "");
   t.ok(envNames.length > 5, "the deployment sets environment variables");
   t.same(envNames.filter((n) => !CONFIG_KEYS.has(n)), [], "only variables src/config.ts knows");
+
+  t.match(block(deployment, "- name: TRUST_PROXY"), /value:\s*\{\{\s*\.Values\.trustProxy\s*\|\s*toString\s*\|\s*quote\s*\}\}/, "TRUST_PROXY from values.trustProxy, always set");
+  t.equal(trustProxy(String(values.trustProxy)), 1, "values.trustProxy: one ingress controller in front by default");
+  t.match(templates["_helpers.tpl"] ?? "", /eq \(lower \(toString \.Values\.trustProxy\)\) "true"[\s\S]*?fail "trustProxy: /, "helm refuses trustProxy: true at install");
 
   t.match(templates["pdb.yaml"] ?? "", /apiVersion:\s*policy\/v1\b[\s\S]*minAvailable:\s*\{\{\s*\.Values\.podDisruptionBudget\.minAvailable/, "PDB policy/v1 with minAvailable from values");
   t.match(templates["service.yaml"] ?? "", /targetPort:\s*http\b/, "Service targets the named container port");

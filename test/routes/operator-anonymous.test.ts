@@ -116,7 +116,7 @@ t.test("only a missing header is anonymous: pinned releases, bad or reserved cre
 });
 
 t.test("anonymous polls are limited per client IP, routed and replayed, on one count", async (t) => {
-  const h = await testApp(t, { env: { ...ANONYMOUS, TRUST_PROXY: "true", RATE_LIMIT_IP_PER_MINUTE: "4" }, captureLogs: true });
+  const h = await testApp(t, { env: { ...ANONYMOUS, TRUST_PROXY: "loopback", RATE_LIMIT_IP_PER_MINUTE: "4" }, captureLogs: true });
   const base = await live(h);
   const from = (ip: string, extra: Record<string, string> = {}) => get(base, PATH, { "x-forwarded-for": ip, ...extra });
 

@@ -63,6 +63,9 @@ Checks on values that would otherwise only fail when the pod starts.
 {{- if not (or .Values.license.jwksKey .Values.license.signingKeyKey) }}
 {{- fail "license: set jwksKey and/or signingKeyKey; without license keys Chartroom cannot verify licenses" }}
 {{- end }}
+{{- if eq (lower (toString .Values.trustProxy)) "true" }}
+{{- fail "trustProxy: true (trust every hop) lets any client pick its address with X-Forwarded-For; set the number of proxies in front (\"1\") or their CIDRs" }}
+{{- end }}
 {{- if and .Values.podDisruptionBudget.enabled (lt (int .Values.replicaCount) 2) }}
 {{- fail "podDisruptionBudget: needs replicaCount >= 2 (with one replica, minAvailable 1 blocks every node drain); disable it or add replicas" }}
 {{- end }}
