@@ -3,7 +3,7 @@
 // ROLLBACK) as a statement on the transaction, and only when that statement
 // succeeded it calls the adapter's commit() (or rollback()), which releases
 // what the transaction holds. When the statement itself fails, the second
-// step never happens (prisma/orm#29933):
+// step never happens (Prisma issue 29933, https://github.com/prisma/orm/issues/29933):
 // - @prisma/adapter-better-sqlite3 serialises transactions with a mutex that
 //   only commit()/rollback() release. A COMMIT refused by a full disk
 //   (SQLITE_FULL: the pages of a large write reach the WAL file at commit),

@@ -7,8 +7,7 @@
 // Retry-After (or a poll from the cache), and service resumes without a
 // restart. Latencies are measured and reported.
 import t, { type Test } from "tap";
-import pg from "pg";
-import { freshDatabase, pgUnavailableReason, PG_URL } from "../helpers/db.js";
+import { adminQuery, freshDatabase, pgUnavailableReason } from "../helpers/db.js";
 import { testApp, type TestApp } from "../helpers/app.js";
 import { eventually } from "../helpers/eventually.js";
 import { freezableProxy } from "../helpers/freezable-proxy.js";
@@ -27,16 +26,6 @@ if (noPg) {
 const HUNG_BOUND_MS = Math.max(DATABASE_TIMEOUTS.connectMs, DATABASE_TIMEOUTS.queryMs) + 6000;
 const RECOVERY_MS = 20_000;
 
-async function admin(h: TestApp, sql: string, params: unknown[] = []) {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    return await c.query(sql, params);
-  } finally {
-    await c.end();
-  }
-}
-
 async function recovered(t: Test, h: TestApp, what: string) {
   const seen = await eventually(async () => {
     const [ready, list] = [await readyz(h), await call(h, "GET", "/releases", { role: "viewer" })];
@@ -47,14 +36,13 @@ async function recovered(t: Test, h: TestApp, what: string) {
 
 t.test("a black-holed PostgreSQL: bounded 503s with Retry-After, polls from the cache, recovery when it answers again", { skip: noPg ?? false }, async (t) => {
   const url = await freshDatabase(t, "postgresql");
-  const target = new URL(url);
-  const proxy = await freezableProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const { hostname, port } = new URL(url);
+  const proxy = await freezableProxy({ host: hostname, port: Number(port || 5432) });
   t.teardown(() => proxy.close());
-  const viaProxy = new URL(url);
-  viaProxy.port = String(proxy.port);
-  viaProxy.hostname = "127.0.0.1";
   await migrate(url);
-  const h = await testApp(t, { databaseUrl: viaProxy.toString(), env: { STATE_CHECK_INTERVAL_MS: "500" } });
+  // The same database, through the proxy.
+  const proxied = Object.assign(new URL(url), { hostname: "127.0.0.1", port: String(proxy.port) }).toString();
+  const h = await testApp(t, { databaseUrl: proxied, env: { STATE_CHECK_INTERVAL_MS: "500" } });
   const stable = h.license({ channel: "stable" });
   t.equal((await h.poll(stable)).statusCode, 200, "stable is polled (and cached) before the fault");
 
@@ -86,12 +74,12 @@ t.test("a database that refuses new connections: 503 with Retry-After, one log l
   const url = await freshDatabase(t, "postgresql");
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
   const h = await testApp(t, { databaseUrl: url, captureLogs: true });
-  const allow = (on: boolean) => admin(h, `ALTER DATABASE "${name}" ALLOW_CONNECTIONS ${on}`).then(() => undefined);
+  const allow = (on: boolean) => adminQuery(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS ${on}`).then(() => undefined);
   // Set back before the database is dropped (tap runs teardowns last-in first-out is not promised: both are safe twice).
   t.teardown(() => allow(true));
   await allow(false);
   // Connections already open are not affected by the setting: end them, as a failover or a restart of the server would.
-  await admin(h, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name]);
+  await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [name]);
 
   const logsBefore = h.logs.length;
   const requests = 40;
