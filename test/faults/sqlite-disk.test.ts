@@ -5,13 +5,15 @@
 // chartroom_database_up said 1. Each step asserts the answer, its latency
 // (measured and reported), and recovery without a restart.
 //
-// Root mounts a 400 KB tmpfs for the database (grown with a remount to
-// recover); without root the disk-full test is skipped loudly and the
-// read-only test uses a file whose permissions forbid writing.
+// Both need root: a 400 KB tmpfs for the database (grown with a remount to
+// recover), and the immutable attribute (chattr +i), which refuses writes
+// through a file already open (permissions are checked only at open, so a
+// chmod would not reach the running server). Without root both are skipped
+// loudly; test/faults/transaction-guard.test.ts covers the lock without root.
 import t from "tap";
 import Database from "better-sqlite3";
 import { execFileSync } from "node:child_process";
-import { appendFileSync, chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Test } from "tap";
 import { testApp, type TestApp } from "../helpers/app.js";
@@ -21,6 +23,7 @@ import { call, releaseBody } from "../routes/admin/fixtures/admin-helpers.js";
 import { assertUnavailable, databaseUp, readyz, timed } from "./fault-helpers.js";
 
 const isRoot = process.getuid?.() === 0;
+if (!isRoot) process.stderr.write("\n*** skipped: the disk-full and read-only tests need root (tmpfs, chattr) ***\n\n");
 /** Generous: the machine is shared. A write that hangs waits 20 s or more. */
 const WRITE_BOUND_MS = 4000;
 
@@ -108,16 +111,12 @@ t.test("a full disk: 503 with Retry-After, no stalled writes, not ready while fu
   rmSync(filler);
 });
 
-t.test("a read-only database file: 503 with Retry-After, not ready, ready again when writable", async (t) => {
+t.test("a read-only database file: 503 with Retry-After, not ready, ready again when writable", { skip: isRoot ? false : "needs root for chattr +i (loud skip)" }, async (t) => {
   const dir = tempDir(t);
   const h = await app(t, dir);
   const files = ["chartroom.db", "chartroom.db-wal"].map((f) => join(dir, f));
-  // Root ignores permissions: the immutable attribute (chattr +i) refuses root too.
   const readOnly = (on: boolean) => {
-    for (const f of files) {
-      if (isRoot) execFileSync("chattr", [on ? "+i" : "-i", f]);
-      else chmodSync(f, on ? 0o444 : 0o644);
-    }
+    for (const f of files) execFileSync("chattr", [on ? "+i" : "-i", f]);
   };
   t.teardown(() => readOnly(false));
   readOnly(true);
