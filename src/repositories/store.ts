@@ -41,8 +41,8 @@ export interface Store extends Repos {
   ping(): Promise<void>;
   /**
    * The error of the last write the database refused (a full disk, a
-   * read-only file or server), or undefined once a write succeeded since:
-   * every committed transaction and every probeWrite() clears it.
+   * read-only file or server), or undefined once probeWrite() succeeded
+   * since. (A committed transaction proves nothing: it may have only read.)
    */
   writeRefused(): unknown;
   /** One real write (src/repositories/state-repo.ts, probeWrite): clears writeRefused() when it succeeds. */
@@ -147,9 +147,7 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
       const attempts = opts.attempts ?? 8;
       for (let i = 1; ; i++) {
         try {
-          const result = await db.$transaction((tx) => fn(reposOver(tx, provider, observe)), { maxWait: DATABASE_TIMEOUTS.transactionMaxWaitMs, timeout: DATABASE_TIMEOUTS.transactionMs });
-          refused = undefined;
-          return result;
+          return await db.$transaction((tx) => fn(reposOver(tx, provider, observe)), { maxWait: DATABASE_TIMEOUTS.transactionMaxWaitMs, timeout: DATABASE_TIMEOUTS.transactionMs });
         } catch (err) {
           observe(classifyDatabaseError(err), err);
           const e = toCatalogueError(err);
