@@ -138,6 +138,24 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     /** The last database check failed: answers come from cached data. */
     databaseDown: false,
   };
+  /**
+   * While the database refuses writes, each state check tries one (so
+   * chartroom_database_up comes back without a /readyz call); logged once
+   * when writes start failing and once when they work again.
+   */
+  let writesRefused = false;
+  let probing = false;
+  async function writesChecked(): Promise<void> {
+    if (probing) return;
+    probing = true;
+    if (store.writeRefused() !== undefined) await store.probeWrite().catch(() => {});
+    probing = false;
+    const refused = store.writeRefused();
+    if ((refused !== undefined) === writesRefused) return;
+    writesRefused = refused !== undefined;
+    if (writesRefused) log.error({ err: refused }, "database refuses writes (disk full or read-only): not ready; reads are still served");
+    else log.info("database stores writes again; ready");
+  }
   const readiness = readinessService({ store, health, expectedMigrations: () => readMigrations(store.provider).map((m) => m.name) });
   const watcher = stateWatcher({
     intervalMs: config.STATE_CHECK_INTERVAL_MS,
@@ -145,6 +163,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       if (!ok) metrics.dbErrors.inc();
       if (ok === health.databaseDown) log[ok ? "info" : "error"]({ databaseDown: !ok }, ok ? "database reachable again; serving fresh data" : "database unreachable; serving cached data (stale)");
       health.databaseDown = !ok;
+      if (ok) void writesChecked();
     },
     versions: () => store.state.versions(),
     onChange: async (kind) => {
@@ -176,7 +195,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     licenseCacheStats: () => verifier.stats(),
     revokedCount: () => revocations.size,
     fleetDistribution: () => fleetView.distribution(),
-    databaseUp: () => !health.databaseDown,
+    databaseUp: () => !health.databaseDown && store.writeRefused() === undefined,
     rateLimitStoreUp: () => limits.storeUp,
   });
 

@@ -128,7 +128,7 @@ export function createMetrics() {
     // wrong for figures every worker reads from the same database.
     new client.Gauge({ name: "chartroom_revoked_licenses", help: "Revoked license ids held in memory", registers: [registry], aggregator: "max", collect() { this.set(src.revokedCount()); } });
     new client.Gauge({ name: "chartroom_rate_limit_store_up", help: "1 while the rate-limit store answers (always with the in-memory store); 0 while Redis fails and limits are skipped", registers: [registry], aggregator: "min", collect() { this.set(src.rateLimitStoreUp() ? 1 : 0); } });
-    new client.Gauge({ name: "chartroom_database_up", help: "1 when the last database check succeeded (in cluster mode: on every worker)", registers: [registry], aggregator: "min", collect() { this.set(src.databaseUp() ? 1 : 0); } });
+    new client.Gauge({ name: "chartroom_database_up", help: "1 when the last database check succeeded and the last write was stored (in cluster mode: on every worker)", registers: [registry], aggregator: "min", collect() { this.set(src.databaseUp() ? 1 : 0); } });
     // The fleet, read once per scrape for both names: a scrape collects
     // every metric at once, so the second gauge joins the first one's query.
     let lastFleet: Awaited<ReturnType<MetricsSources["fleetDistribution"]>> = [];

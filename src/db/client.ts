@@ -5,6 +5,8 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import type { PrismaClient as SqliteClient } from "../generated/sqlite/client.js";
+import { DATABASE_TIMEOUTS } from "./timeouts.js";
+import { guardTransactions } from "./transaction-guard.js";
 
 export type Db = InstanceType<typeof SqliteClient>;
 export { Prisma } from "../generated/sqlite/client.js";
@@ -33,12 +35,26 @@ export async function createDb(url: string): Promise<Db> {
     const [{ PrismaBetterSQLite3 }, { PrismaClient }] = await Promise.all([import("@prisma/adapter-better-sqlite3"), import("../generated/sqlite/client.js")]);
     // WAL (set by the migrator, kept by the file): readers never wait on the
     // writer. synchronous=FULL is set by createStore. The busy timeout rides
-    // out a concurrent writer (the CLI's apply while the server runs).
-    const adapter = new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}`, timeout: 5000 });
+    // out a concurrent writer (the CLI's apply while the server runs). The
+    // guard releases a transaction's lock when its COMMIT/ROLLBACK fails
+    // (a full disk, a read-only file: src/db/transaction-guard.ts).
+    const adapter = guardTransactions(new PrismaBetterSQLite3({ url: `file:${sqlitePath(url)}`, timeout: DATABASE_TIMEOUTS.sqliteBusyMs }));
     return new PrismaClient({ adapter, ...(compilerLoadedOnce("sqlite") as object) });
   }
   const [{ PrismaPg }, { PrismaClient }] = await Promise.all([import("@prisma/adapter-pg"), import("../generated/postgresql/client.js")]);
-  const adapter = new PrismaPg({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+  // Every statement is bounded twice (src/db/timeouts.ts): by the server
+  // (statement_timeout) and by the client (query_timeout, for a server that
+  // does not answer at all; the pool then closes that connection).
+  const adapter = guardTransactions(
+    new PrismaPg({
+      connectionString: url,
+      max: 10,
+      connectionTimeoutMillis: DATABASE_TIMEOUTS.connectMs,
+      statement_timeout: DATABASE_TIMEOUTS.statementMs,
+      query_timeout: DATABASE_TIMEOUTS.queryMs,
+      keepAlive: true,
+    }),
+  );
   return new PrismaClient({ adapter, ...(compilerLoadedOnce("postgresql") as object) }) as unknown as Db;
 }
 

@@ -179,14 +179,43 @@ export function renderClientError(err: NodeJS.ErrnoException, socket: Duplex, lo
   setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
 }
 
+/** At most one DATABASE_UNAVAILABLE line per this many ms. */
+const DATABASE_DOWN_LOG_MS = 10_000;
+
+/**
+ * While the database is down every request fails the same way: one error
+ * line per 10 s, with the driver's code and message (no stack) and how many
+ * requests failed since the last line; the others only at debug level.
+ */
+function throttledDatabaseLog() {
+  let loggedAt = -Infinity;
+  let since = 0;
+  return (err: FastifyError, req: FastifyRequest) => {
+    since++;
+    const now = Date.now();
+    const cause = (err.cause ?? err) as { code?: unknown; message?: unknown };
+    const driver = { code: cause.code, message: String(cause.message ?? "").split("\n").filter(Boolean).at(-1) };
+    if (now - loggedAt < DATABASE_DOWN_LOG_MS) {
+      req.log.debug({ code: UNAVAILABLE_CODE, driver, requestId: req.id }, "request failed: database unavailable");
+      return;
+    }
+    req.log.error({ code: UNAVAILABLE_CODE, driver, failedRequests: since, requestId: req.id }, "requests failing: database unavailable (one line per 10 s)");
+    loggedAt = now;
+    since = 0;
+  };
+}
+
 export default fp(
   async function errorHandler(app: FastifyInstance, opts: { onUnavailable?: () => void }) {
+    const databaseDownLog = throttledDatabaseLog();
     app.setErrorHandler((err: FastifyError & FieldError, req: FastifyRequest, reply: FastifyReply) => {
       const body = toErrorBody(err, req);
-      if (body.code === UNAVAILABLE_CODE) opts.onUnavailable?.();
-      // NOT_READY is a state, not a failure: a starting replica refuses its
-      // first polls (an error line with a stack each would flood the log).
-      if (body.statusCode >= 500 && body.code !== NOT_READY_CODE) {
+      if (body.code === UNAVAILABLE_CODE) {
+        opts.onUnavailable?.();
+        databaseDownLog(err, req);
+      } else if (body.statusCode >= 500 && body.code !== NOT_READY_CODE) {
+        // NOT_READY is a state, not a failure: a starting replica refuses its
+        // first polls (an error line with a stack each would flood the log).
         req.log.error({ err, code: body.code, requestId: req.id }, "request failed");
       } else {
         req.log.info({ code: body.code, field: body.field, status: body.statusCode, requestId: req.id }, "request refused");

@@ -4,8 +4,9 @@
 // out throws catalogue errors, never driver errors (database-errors.ts).
 import Database from "better-sqlite3";
 import { createDb, sqlitePath, type Db, type Provider, providerOf } from "../db/client.js";
+import { DATABASE_TIMEOUTS } from "../db/timeouts.js";
 import { DatabaseBusyError } from "../errors.js";
-import { toCatalogueError, translated, translating } from "./database-errors.js";
+import { classifyDatabaseError, toCatalogueError, translated, translating, type ErrorObserver } from "./database-errors.js";
 import { auditRepo } from "./audit-repo.js";
 import { channelsRepo } from "./channels-repo.js";
 import { eventsRepo } from "./events-repo.js";
@@ -16,15 +17,15 @@ import { stateRepo } from "./state-repo.js";
 
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 
-function reposOver(db: Db | Tx, provider: Provider) {
+function reposOver(db: Db | Tx, provider: Provider, observe?: ErrorObserver) {
   return {
-    channels: translated(channelsRepo(db)),
-    releases: translated(releasesRepo(db)),
-    events: translated(eventsRepo(db)),
-    audit: translated(auditRepo(db)),
-    licenses: translated(licensesRepo(db)),
-    fleet: translated(fleetRepo(db, provider)),
-    state: translated(stateRepo(db, provider)),
+    channels: translated(channelsRepo(db), observe),
+    releases: translated(releasesRepo(db), observe),
+    events: translated(eventsRepo(db), observe),
+    audit: translated(auditRepo(db), observe),
+    licenses: translated(licensesRepo(db), observe),
+    fleet: translated(fleetRepo(db, provider), observe),
+    state: translated(stateRepo(db, provider), observe),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;
@@ -38,6 +39,14 @@ export interface Store extends Repos {
    */
   transaction<T>(fn: (repos: Repos) => Promise<T>, opts?: { attempts?: number }): Promise<T>;
   ping(): Promise<void>;
+  /**
+   * The error of the last write the database refused (a full disk, a
+   * read-only file or server), or undefined once probeWrite() succeeded
+   * since. (A committed transaction proves nothing: it may have only read.)
+   */
+  writeRefused(): unknown;
+  /** One real write (src/repositories/state-repo.ts, probeWrite): clears writeRefused() when it succeeds. */
+  probeWrite(): Promise<void>;
   /** Reads a SQLite pragma of the store's own connection (diagnostics, tests). */
   pragma(name: string): Promise<unknown>;
   appliedMigrations(): Promise<string[]>;
@@ -123,17 +132,24 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
     void db.$executeRawUnsafe(`PRAGMA cache_size = -${SQLITE_CACHE_KIB}`).catch(() => {});
     bulk = sqliteBulkWriter(url);
   }
-  const repos = reposOver(db, provider);
+  // Readiness and chartroom_database_up learn of refused writes from here
+  // (docs/decisions.md): a database that answers reads but stores nothing.
+  let refused: { error: unknown } | undefined;
+  const observe: ErrorObserver = (kind, error) => {
+    if (kind === "write-refused") refused = { error };
+  };
+  const repos = reposOver(db, provider, observe);
   return {
     provider,
     ...repos,
-    fleet: translated(fleetRepo(db, provider, bulk)),
+    fleet: translated(fleetRepo(db, provider, bulk), observe),
     async transaction(fn, opts = {}) {
       const attempts = opts.attempts ?? 8;
       for (let i = 1; ; i++) {
         try {
-          return await db.$transaction((tx) => fn(reposOver(tx, provider)), { maxWait: 10_000, timeout: 15_000 });
+          return await db.$transaction((tx) => fn(reposOver(tx, provider, observe)), { maxWait: DATABASE_TIMEOUTS.transactionMaxWaitMs, timeout: DATABASE_TIMEOUTS.transactionMs });
         } catch (err) {
+          observe(classifyDatabaseError(err), err);
           const e = toCatalogueError(err);
           if (i >= attempts || !(e instanceof DatabaseBusyError)) throw e;
           await new Promise((r) => setTimeout(r, Math.min(200, 5 * 2 ** i) * (0.5 + Math.random())));
@@ -144,6 +160,11 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
       translating(async () => {
         await db.$queryRawUnsafe("SELECT 1");
       }),
+    writeRefused: () => refused?.error,
+    async probeWrite() {
+      await repos.state.probeWrite();
+      refused = undefined;
+    },
     async pragma(name: string): Promise<unknown> {
       if (provider !== "sqlite" || !/^[a-z_]+$/.test(name)) throw new Error(`no such SQLite pragma: ${name}`);
       const rows = await translating(() => db.$queryRawUnsafe<Record<string, unknown>[]>(`PRAGMA ${name}`));

@@ -39,7 +39,8 @@ function urlWithDatabase(base: string, name: string): string {
   return u.toString();
 }
 
-async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+/** One statement as the superuser of PG_URL, on its own connection. */
+export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: PG_URL });
   await c.connect();
   try {

@@ -20,6 +20,18 @@ t.test("driver errors by kind: one table for the server and the CLI", async (t) 
     ["bad password", err("password authentication failed", { code: "28P01" }), "unavailable"],
     ["adapter: not reachable", adapterError("DatabaseNotReachable"), "unavailable"],
     ["adapter: closed", adapterError("ConnectionClosed"), "unavailable"],
+    ["too many connections", err("sorry, too many clients already", { code: "53300" }), "unavailable"],
+    ["statement_timeout", adapterError("postgres", { code: "57014", message: "canceling statement due to statement timeout" }), "unavailable"],
+    ["pg query_timeout", err("Query read timeout"), "unavailable"],
+    ["ALLOW_CONNECTIONS false", adapterError("postgres", { code: "55000", message: 'database "x" is not currently accepting connections' }), "unavailable"],
+    ["55000 for another reason", adapterError("postgres", { code: "55000", message: "currval of sequence is not yet defined" }), undefined],
+    ["SQLite cannot open", err("unable to open database file", { code: "SQLITE_CANTOPEN" }), "unavailable"],
+    ["SQLite disk full", err("database or disk is full", { code: "SQLITE_FULL" }), "write-refused"],
+    ["SQLite read-only", err("attempt to write a readonly database", { code: "SQLITE_READONLY" }), "write-refused"],
+    ["SQLite write I/O error", err("disk I/O error", { code: "SQLITE_IOERR_WRITE" }), "write-refused"],
+    ["SQLite wrapped by the adapter", adapterError("sqlite", { originalCode: "SQLITE_FULL" }), "write-refused"],
+    ["PG disk full", adapterError("postgres", { code: "53100", message: "could not extend file" }), "write-refused"],
+    ["PG read-only (a standby)", adapterError("postgres", { code: "25006", message: "cannot execute INSERT in a read-only transaction" }), "write-refused"],
     ["SQLite busy", err("SqliteError: database is locked", { code: "SQLITE_BUSY" }), "busy"],
     ["serialization", err("could not serialize access", { code: "40001" }), "busy"],
     ["deadlock", err("deadlock detected", { code: "40P01" }), "busy"],
@@ -42,6 +54,7 @@ t.test("catalogue errors keep the driver error as their cause; anything else pas
   t.equal((down as Error).cause, refused);
   t.equal(toCatalogueError(down), down, "safe to apply twice");
   t.ok(toCatalogueError(err("locked", { code: "SQLITE_BUSY" })) instanceof DatabaseBusyError);
+  t.ok(toCatalogueError(err("database or disk is full", { code: "SQLITE_FULL" })) instanceof DatabaseUnavailableError, "a refused write is a 503 DATABASE_UNAVAILABLE");
   const bug = new TypeError("x");
   t.equal(toCatalogueError(bug), bug);
   const unique = toCatalogueError(adapterError("UniqueConstraintViolation", { constraint: { fields: ["name"] } })) as UniqueViolation;

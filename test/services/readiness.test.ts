@@ -18,6 +18,8 @@ t.test("not ready before the first load, while the database is down, and while m
         asked++;
         return applied;
       },
+      writeRefused: () => undefined,
+      probeWrite: async () => {},
     },
   });
   t.match(await readiness.check(), { ready: false, reason: /^starting/ });
@@ -31,4 +33,32 @@ t.test("not ready before the first load, while the database is down, and while m
   const r = await readiness.check();
   t.match(r, { ready: false, reason: "database unreachable" });
   t.ok(!r.ready && r.error instanceof DatabaseUnavailableError, "with the error, for the log");
+});
+
+t.test("not ready while the database refuses writes; a probe write that succeeds makes it ready again", async (t) => {
+  let refused: unknown;
+  let diskFull = true;
+  let probes = 0;
+  const readiness = readinessService({
+    health: { loaded: true },
+    expectedMigrations: () => [],
+    store: {
+      ping: async () => {},
+      appliedMigrations: async () => [],
+      writeRefused: () => refused,
+      probeWrite: async () => {
+        probes++;
+        if (diskFull) throw new DatabaseUnavailableError();
+        refused = undefined;
+      },
+    },
+  });
+  t.same(await readiness.check(), { ready: true });
+  t.equal(probes, 0, "no probe write while writes work");
+  refused = new Error("database or disk is full");
+  t.match(await readiness.check(), { ready: false, reason: "database refuses writes (disk full or read-only)" });
+  diskFull = false;
+  t.same(await readiness.check(), { ready: true }, "the probe write succeeded");
+  t.same(await readiness.check(), { ready: true });
+  t.equal(probes, 2, "probes only while writes were refused");
 });
