@@ -16,6 +16,8 @@ export const benchDir = dirname(fileURLToPath(import.meta.url));
 export const root = join(benchDir, "..");
 export const SPEC_PATH = "/api/v1/operator/channel";
 
+/** The scenarios of bench/run.mjs, in the order they run. */
+export const SCENARIOS = ["start", "warm", "cold", "cluster", "many", "hourly"];
 const env = process.env;
 export const settings = {
   seconds: posInt(env.BENCH_SECONDS, 10),
@@ -33,7 +35,23 @@ export const settings = {
   compare: env.BENCH_COMPARE || undefined,
   // cluster mode: 0 skips it; default: as many workers as CPUs (when there are two or more)
   clusterWorkers: nonNegInt(env.BENCH_CLUSTER_WORKERS, os.availableParallelism?.() ?? os.cpus().length),
+  // which scenarios run (BENCH_SCENARIOS=hourly,cold …); default: all of them
+  scenarios: scenarioSet(env.BENCH_SCENARIOS),
+  // the hourly fleet: each licensee polls once per pass at a random instant of this window
+  hourlyWindowSeconds: posInt(env.BENCH_HOURLY_WINDOW_SECONDS, 120),
+  hourlyConnections: posInt(env.BENCH_HOURLY_CONNECTIONS, 32),
 };
+
+function scenarioSet(v) {
+  if (v === undefined || v.trim() === "") return new Set(SCENARIOS);
+  const names = v.split(",").map((x) => x.trim()).filter(Boolean);
+  const unknown = names.filter((x) => !SCENARIOS.includes(x));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: unknown scenario(s) in BENCH_SCENARIOS: ${unknown.join(", ")} (known: ${SCENARIOS.join(", ")})\n`);
+    process.exit(2);
+  }
+  return new Set(names);
+}
 
 function posInt(v, dflt) {
   const n = Number(v);
@@ -61,8 +79,8 @@ function which(cmd) {
  * wrk and nginx, installed from Debian apt when missing and we are root;
  * otherwise the one command to run is printed and the process exits.
  */
-export function ensureTools({ needNginx = true } = {}) {
-  const want = () => ({ wrk: which("wrk"), nginx: needNginx ? which("nginx") : "unused" });
+export function ensureTools({ needNginx = true, needWrk = true } = {}) {
+  const want = () => ({ wrk: needWrk ? which("wrk") : "unused", nginx: needNginx ? which("nginx") : "unused" });
   let tools = want();
   const missing = () => Object.entries(tools).filter(([, p]) => !p).map(([k]) => k);
   if (missing().length > 0) {

@@ -12,7 +12,11 @@
 //   - the cold path (every request a never-seen license) against the
 //     in-process RS256 verification rate measured in the same run;
 //   - cluster mode (N workers against one process);
-//   - 100,000 distinct licenses polling twice: peak RSS, cache hit rate.
+//   - 100,000 distinct licenses polling twice: peak RSS, cache hit rate;
+//   - the hourly fleet: 100,000 licensees each polling once per pass at a
+//     random instant of a window (the operator's hour, compressed), twice,
+//     from our own client (bench/hourly-client.mjs): the second pass's
+//     cache-hit ratio (all hits expected) and the server's peak RSS.
 // Server and references run on CPU 0, wrk on CPU 1 (taskset), when possible.
 // Prints a table and writes bench/results/latest.json. See docs/performance.md.
 //
@@ -25,7 +29,10 @@
 // BENCH_RATE_LIMITS=off (turn Chartroom's rate limits off instead of setting them sky-high),
 // BENCH_CLUSTER_WORKERS (the number of CPUs; 0 skips the cluster-mode comparison),
 // BENCH_STRICT=1 (exit 1 when a target is missed),
-// BENCH_NO_BUILD=1 (do not run scripts/prepare.mjs --if-stale first).
+// BENCH_NO_BUILD=1 (do not run scripts/prepare.mjs --if-stale first),
+// BENCH_SCENARIOS (a comma list of start, warm, cold, cluster, many, hourly; default all:
+// e.g. BENCH_SCENARIOS=hourly runs only the hourly fleet, which needs neither wrk nor nginx),
+// BENCH_HOURLY_WINDOW_SECONDS (120: the window of one hourly-fleet pass), BENCH_HOURLY_CONNECTIONS (32).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -88,10 +95,12 @@ function summary(r) {
 
 async function main() {
   const startedAt = new Date();
-  const limitMs = (10 * 60 + 10 * settings.seconds * settings.repeat + settings.licenses / 100) * 1000;
+  const limitMs = (10 * 60 + 10 * settings.seconds * settings.repeat + settings.licenses / 100 + 10 * settings.hourlyWindowSeconds) * 1000;
   installGuards(limitMs);
 
-  const tools = ensureTools();
+  const want = (name) => settings.scenarios.has(name);
+  // wrk drives every scenario but the hourly fleet (its own client); nginx is a reference of the warm one only
+  const tools = ensureTools({ needNginx: want("warm"), needWrk: [...settings.scenarios].some((x) => x !== "hourly") });
   if (!process.env.BENCH_NO_BUILD) {
     log("building dist (scripts/prepare.mjs --if-stale)");
     try {
@@ -115,8 +124,9 @@ async function main() {
   const loadBefore = os.loadavg();
   const env = {
     node: process.version,
-    nginx: spawnSync(tools.nginx, ["-v"], { encoding: "utf8" }).stderr.trim(),
-    wrk: (spawnSync(tools.wrk, ["-v"], { encoding: "utf8" }).stdout || "").split("\n")[0].trim(),
+    nginx: want("warm") ? spawnSync(tools.nginx, ["-v"], { encoding: "utf8" }).stderr.trim() : "unused",
+    wrk: tools.wrk === "unused" ? "unused" : (spawnSync(tools.wrk, ["-v"], { encoding: "utf8" }).stdout || "").split("\n")[0].trim(),
+    scenarios: [...settings.scenarios],
     cpus: tools.cpus,
     cpuModel: os.cpus()[0]?.model,
     pinned: tools.pinned ? "server and nginx: taskset -c 0; wrk: taskset -c 1" : "no",
@@ -130,18 +140,19 @@ async function main() {
 
   // ---- licenses: N distinct, signed with the server's RS256 key (CPU-heavy: done before any measurement)
   const N = settings.licenses;
-  log(`signing ${fmtInt(N)} distinct RS256 licenses in ${tools.cpus} worker threads…`);
+  const needsLicenses = ["cold", "cluster", "many", "hourly"].some(want);
+  if (needsLicenses) log(`signing ${fmtInt(N)} distinct RS256 licenses in ${tools.cpus} worker threads…`);
   const tSign = performance.now();
-  const tokens = await signLicenses({ keyFile: keys.keyFile, n: N, workers: tools.cpus });
+  const tokens = needsLicenses ? await signLicenses({ keyFile: keys.keyFile, n: N, workers: tools.cpus }) : [];
   const signSeconds = (performance.now() - tSign) / 1000;
-  log(`signed in ${signSeconds.toFixed(1)} s (${fmtInt(N / signSeconds)}/s)`);
+  if (needsLicenses) log(`signed in ${signSeconds.toFixed(1)} s (${fmtInt(N / signSeconds)}/s)`);
   const tokensFile = join(tmp, "tokens.txt");
   const headersFile = join(tmp, "authorization.txt");
   writeFileSync(tokensFile, tokens.join("\n") + "\n");
   writeFileSync(headersFile, tokens.map(basicHeader).join("\n") + "\n");
   // diagnostic: never-seen tokens that all belong to ONE licensee (same sub),
   // to tell the verification cost from the per-new-licensee cost (fleet record)
-  const oneSubN = settings.oneSubLicenses;
+  const oneSubN = want("cold") ? settings.oneSubLicenses : 0;
   const oneSubFile = join(tmp, "authorization-one-sub.txt");
   if (oneSubN > 0) {
     const t = await signLicenses({ keyFile: keys.keyFile, n: oneSubN, prefix: "bench-one", sub: "bench-one-licensee", workers: tools.cpus });
@@ -153,184 +164,195 @@ async function main() {
   const results = { startedAt: startedAt.toISOString(), settings, env, targets: TARGETS, scenarios: {} };
   const S = results.scenarios;
 
-  // ---- start to ready (first boot: empty SQLite, migrations, sample channels loaded), then a restart
-  const boots = [];
-  let restartMs;
-  for (let i = 0; i < settings.startSamples; i++) {
-    const dataDir = join(tmp, `start-${i}`);
-    const s = await startServer({ tools, keys, dataDir, name: "start" });
-    boots.push(s.readyMs);
-    await s.stop();
-    if (i === settings.startSamples - 1) {
-      const again = await startServer({ tools, keys, dataDir, name: "restart" });
-      restartMs = again.readyMs;
-      await again.stop();
-    }
-  }
-  S.startToReady = { firstBootMs: boots, medianMs: median(boots), maxMs: Math.max(...boots), restartMs };
-  log(`start→ready, first boot: ${boots.map((b) => b.toFixed(0)).join(", ")} ms; restart: ${restartMs.toFixed(0)} ms`);
-
-  // ---- warm server + nginx with the exact bytes
-  const warm = await startServer({ tools, keys, dataDir: join(tmp, "warm"), name: "warm" });
-  const first = await get(warm.port, SPEC_PATH, { authorization: warmAuth });
-  if (first.status !== 200) throw new Error(`the spec request answered ${first.status}: ${first.body.toString().slice(0, 300)}`);
-  const body = first.body;
-  const etag = first.headers.etag;
-  const nginx = await startNginx({ tools, dir: join(tmp, "nginx"), body });
-  const viaNginx = await get(nginx.port, SPEC_PATH, { authorization: warmAuth });
-  if (viaNginx.status !== 200 || !viaNginx.body.equals(body)) throw new Error("nginx does not serve the exact bytes of the spec");
-  const nginxEtag = viaNginx.headers.etag;
-  const c304 = await get(warm.port, SPEC_PATH, { authorization: warmAuth, "if-none-match": etag });
-  const n304 = await get(nginx.port, SPEC_PATH, { "if-none-match": nginxEtag });
-  if (c304.status !== 304 || n304.status !== 304) throw new Error(`If-None-Match did not give 304 (Chartroom ${c304.status}, nginx ${n304.status})`);
-  results.spec = { bytes: body.length, etag, nginxEtag, byteEqualThroughNginx: true, chartroomHeaders: first.headers, nginxHeaders: viaNginx.headers };
-  log(`spec: ${body.length} bytes, ETag ${etag}; nginx serves the same bytes`);
-
-  // the same headers Chartroom answered with, for the raw node:http reference
-  // (Node adds date, connection and keep-alive itself; the request id is per request)
-  const own = (raw) => {
-    const out = [];
-    for (let i = 0; i < raw.length; i += 2) if (!["date", "connection", "keep-alive", "x-request-id", "transfer-encoding"].includes(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
-    return out;
-  };
-  const raw = await startRawNode({ tools, dir: join(tmp, "raw"), body, headers: { ok: own(first.rawHeaders), notModified: own(c304.rawHeaders), etag } });
-  const viaRaw = await get(raw.port, SPEC_PATH, { authorization: warmAuth });
-  if (viaRaw.status !== 200 || !viaRaw.body.equals(body)) throw new Error("raw node does not serve the exact bytes of the spec");
-  results.spec.rawNodeHeaders = viaRaw.headers;
-
-  // calibration: bare fastify with the same pre-serialized body (what fastify alone costs here)
-  const bare = settings.bare ? await startBareFastify({ tools, dir: join(tmp, "bare"), body, etag }) : undefined;
-  // A/B: another checkout's build, measured in the same rounds (BENCH_COMPARE=DIR)
-  const other = settings.compare ? await startServer({ tools, keys, dataDir: join(tmp, "compare"), name: "compare", build: settings.compare }) : undefined;
-  if (other) {
-    const o = await get(other.port, SPEC_PATH, { authorization: warmAuth });
-    if (o.status !== 200) throw new Error(`the compared build answered ${o.status}`);
-    log(`comparing with ${settings.compare} (its spec: ${o.body.length} bytes${o.body.equals(body) ? ", identical" : ", DIFFERENT bytes"})`);
-  }
-
-  const plain = (port, cpuPids, server) => (headers, seconds) => runWrkPlain({ tools, port, headers, seconds, cpuPids, server });
-  const check = (port, server) => (args) => runWrk({ tools, port, script: fixedLua, args, seconds: 1, server });
-  const contenders = {
-    c: { label: "Chartroom     ", port: warm.port, run: plain(warm.port, [warm.pid], warm), check: check(warm.port, warm) },
-    n: { label: "nginx         ", port: nginx.port, run: plain(nginx.port, nginx.workers()), check: check(nginx.port) },
-    r: { label: "raw node:http ", port: raw.port, run: plain(raw.port, [raw.pid]), check: check(raw.port) },
-    ...(bare ? { b: { label: "bare fastify  ", run: plain(bare.port, [bare.pid]), check: check(bare.port) } } : {}),
-    ...(other ? { x: { label: "compared build", run: plain(other.port, [other.pid], other), check: check(other.port, other) } } : {}),
-  };
-  const who = Object.keys(contenders);
-
-  if (settings.warmupSeconds > 0) {
-    log(`warm-up ${settings.warmupSeconds} s each`);
-    for (const k of who) await contenders[k].run({ authorization: warmAuth }, settings.warmupSeconds);
-  }
-
-  /**
-   * One scenario as interleaved rounds: in each round every contender runs
-   * once (the order rotates, so a drift in the machine's speed hits all
-   * alike), and Chartroom's ratio to each reference is taken within the
-   * round. Reported: the median of the per-round ratios, and each
-   * contender's median req/s and p99. Before the rounds, a 1 s pass with the
-   * Lua script checks that every answer has the expected status.
-   */
-  async function rounds(name, headersOf, expected) {
-    const checks = {};
-    for (const k of who) {
-      const h = headersOf(k);
-      const c = await contenders[k].check([h.authorization ?? "-", h["if-none-match"] ?? "-", String(expected)]);
-      checks[k] = { ok: c.ok, bad: c.bad, badStatuses: c.badStatuses };
-      if (c.bad > 0) log(`WARNING: ${name} ${contenders[k].label}: ${c.bad} of ${c.ok + c.bad} answers were not ${expected} (${c.badStatuses})`);
-    }
-    const runs = Object.fromEntries(who.map((k) => [k, []]));
-    for (let i = 0; i < settings.repeat; i++) {
-      const order = who.map((_, j) => who[(i + j) % who.length]);
-      for (const k of order) {
-        const r = await contenders[k].run(headersOf(k), settings.pairSeconds);
-        runs[k].push(r);
-        log(`${name} round ${i + 1} ${contenders[k].label}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, non-2xx/3xx ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
+  let boots = [];
+  if (want("start")) {
+    // ---- start to ready (first boot: empty SQLite, migrations, sample channels loaded), then a restart
+    boots = [];
+    let restartMs;
+    for (let i = 0; i < settings.startSamples; i++) {
+      const dataDir = join(tmp, `start-${i}`);
+      const s = await startServer({ tools, keys, dataDir, name: "start" });
+      boots.push(s.readyMs);
+      await s.stop();
+      if (i === settings.startSamples - 1) {
+        const again = await startServer({ tools, keys, dataDir, name: "restart" });
+        restartMs = again.readyMs;
+        await again.stop();
       }
     }
-    const perRound = (k, f) => runs.c.map((c, i) => f(c, runs[k][i]));
-    const out = { expected, checks, rounds: settings.repeat, seconds: settings.pairSeconds };
-    for (const k of who) {
-      const rs = runs[k];
-      out[k] = {
-        rps: median(rs.map((r) => r.rps)),
-        p50ms: median(rs.map((r) => r.p50ms)),
-        p99ms: median(rs.map((r) => r.p99ms)),
-        allRps: rs.map((r) => Math.round(r.rps)),
-        allP99ms: rs.map((r) => r.p99ms),
-        bad: rs.reduce((a, r) => a + r.bad, 0) + checks[k].bad,
-        socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
-        cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
-      };
-    }
-    out.ratioNginx = median(perRound("n", (c, n) => c.rps / n.rps));
-    out.ratioRaw = median(perRound("r", (c, r) => c.rps / r.rps));
-    out.p99RatioRaw = median(perRound("r", (c, r) => c.p99ms / r.p99ms));
-    out.rawToNginx = median(runs.r.map((r, i) => r.rps / runs.n[i].rps));
-    if (bare) out.bareRatioRaw = median(runs.b.map((b, i) => b.rps / runs.r[i].rps));
-    if (other) out.compareRatio = median(runs.x.map((x, i) => x.rps / runs.c[i].rps));
-    out.allRatiosRaw = perRound("r", (c, r) => +(c.rps / r.rps).toFixed(3));
-    out.allRatiosNginx = perRound("n", (c, n) => +(c.rps / n.rps).toFixed(3));
-    out.wrkText = { chartroom: runs.c.at(-1).wrkText, nginx: runs.n.at(-1).wrkText, rawNode: runs.r.at(-1).wrkText };
-    return out;
+    S.startToReady = { firstBootMs: boots, medianMs: median(boots), maxMs: Math.max(...boots), restartMs };
+    log(`start→ready, first boot: ${boots.map((b) => b.toFixed(0)).join(", ")} ms; restart: ${restartMs.toFixed(0)} ms`);
   }
 
-  S.warm = await rounds("warm 200", () => ({ authorization: warmAuth }), 200);
-  S.notModified = await rounds("304     ", (k) => ({ authorization: warmAuth, "if-none-match": k === "n" ? nginxEtag : etag }), 304);
-  if (bare) await bare.stop();
-  if (other) await other.stop();
-  results.warmServer = { peakRssBytes: memory(warm.pid).hwm };
-  await raw.stop();
-  await nginx.stop();
-  await warm.stop();
+  let body;
+  if (want("warm")) {
+    // ---- warm server + nginx with the exact bytes
+    const warm = await startServer({ tools, keys, dataDir: join(tmp, "warm"), name: "warm" });
+    const first = await get(warm.port, SPEC_PATH, { authorization: warmAuth });
+    if (first.status !== 200) throw new Error(`the spec request answered ${first.status}: ${first.body.toString().slice(0, 300)}`);
+    body = first.body;
+    const etag = first.headers.etag;
+    const nginx = await startNginx({ tools, dir: join(tmp, "nginx"), body });
+    const viaNginx = await get(nginx.port, SPEC_PATH, { authorization: warmAuth });
+    if (viaNginx.status !== 200 || !viaNginx.body.equals(body)) throw new Error("nginx does not serve the exact bytes of the spec");
+    const nginxEtag = viaNginx.headers.etag;
+    const c304 = await get(warm.port, SPEC_PATH, { authorization: warmAuth, "if-none-match": etag });
+    const n304 = await get(nginx.port, SPEC_PATH, { "if-none-match": nginxEtag });
+    if (c304.status !== 304 || n304.status !== 304) throw new Error(`If-None-Match did not give 304 (Chartroom ${c304.status}, nginx ${n304.status})`);
+    results.spec = { bytes: body.length, etag, nginxEtag, byteEqualThroughNginx: true, chartroomHeaders: first.headers, nginxHeaders: viaNginx.headers };
+    log(`spec: ${body.length} bytes, ETag ${etag}; nginx serves the same bytes`);
 
-  // ---- in-process verification rate (same tokens, pinned like the server)
-  log(`in-process RS256 verify rate (${settings.verifySeconds} s per level)…`);
-  const vr = await runMeasured([...tools.serverPrefix, process.execPath, join(benchDir, "verify-rate.mjs"), keys.keyFile, tokensFile, String(settings.verifySeconds)], {
-    timeoutMs: (settings.verifySeconds * 3 + 60) * 1000,
-  });
-  const verify = JSON.parse(vr.trim().split("\n").at(-1));
-  log(`verify/s: crypto ${fmtInt(verify.crypto.perSecond)}, fast-jwt ${fmtInt(verify.fastjwt.perSecond)}, LicenseVerifier ${fmtInt(verify.chartroom.perSecond)}`);
+    // the same headers Chartroom answered with, for the raw node:http reference
+    // (Node adds date, connection and keep-alive itself; the request id is per request)
+    const own = (raw) => {
+      const out = [];
+      for (let i = 0; i < raw.length; i += 2) if (!["date", "connection", "keep-alive", "x-request-id", "transfer-encoding"].includes(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
+      return out;
+    };
+    const raw = await startRawNode({ tools, dir: join(tmp, "raw"), body, headers: { ok: own(first.rawHeaders), notModified: own(c304.rawHeaders), etag } });
+    const viaRaw = await get(raw.port, SPEC_PATH, { authorization: warmAuth });
+    if (viaRaw.status !== 200 || !viaRaw.body.equals(body)) throw new Error("raw node does not serve the exact bytes of the spec");
+    results.spec.rawNodeHeaders = viaRaw.headers;
 
-  // ---- cold path: a fresh server, every request a never-seen license
+    // calibration: bare fastify with the same pre-serialized body (what fastify alone costs here)
+    const bare = settings.bare ? await startBareFastify({ tools, dir: join(tmp, "bare"), body, etag }) : undefined;
+    // A/B: another checkout's build, measured in the same rounds (BENCH_COMPARE=DIR)
+    const other = settings.compare ? await startServer({ tools, keys, dataDir: join(tmp, "compare"), name: "compare", build: settings.compare }) : undefined;
+    if (other) {
+      const o = await get(other.port, SPEC_PATH, { authorization: warmAuth });
+      if (o.status !== 200) throw new Error(`the compared build answered ${o.status}`);
+      log(`comparing with ${settings.compare} (its spec: ${o.body.length} bytes${o.body.equals(body) ? ", identical" : ", DIFFERENT bytes"})`);
+    }
+
+    const plain = (port, cpuPids, server) => (headers, seconds) => runWrkPlain({ tools, port, headers, seconds, cpuPids, server });
+    const check = (port, server) => (args) => runWrk({ tools, port, script: fixedLua, args, seconds: 1, server });
+    const contenders = {
+      c: { label: "Chartroom     ", port: warm.port, run: plain(warm.port, [warm.pid], warm), check: check(warm.port, warm) },
+      n: { label: "nginx         ", port: nginx.port, run: plain(nginx.port, nginx.workers()), check: check(nginx.port) },
+      r: { label: "raw node:http ", port: raw.port, run: plain(raw.port, [raw.pid]), check: check(raw.port) },
+      ...(bare ? { b: { label: "bare fastify  ", run: plain(bare.port, [bare.pid]), check: check(bare.port) } } : {}),
+      ...(other ? { x: { label: "compared build", run: plain(other.port, [other.pid], other), check: check(other.port, other) } } : {}),
+    };
+    const who = Object.keys(contenders);
+
+    if (settings.warmupSeconds > 0) {
+      log(`warm-up ${settings.warmupSeconds} s each`);
+      for (const k of who) await contenders[k].run({ authorization: warmAuth }, settings.warmupSeconds);
+    }
+
+    /**
+     * One scenario as interleaved rounds: in each round every contender runs
+     * once (the order rotates, so a drift in the machine's speed hits all
+     * alike), and Chartroom's ratio to each reference is taken within the
+     * round. Reported: the median of the per-round ratios, and each
+     * contender's median req/s and p99. Before the rounds, a 1 s pass with the
+     * Lua script checks that every answer has the expected status.
+     */
+    async function rounds(name, headersOf, expected) {
+      const checks = {};
+      for (const k of who) {
+        const h = headersOf(k);
+        const c = await contenders[k].check([h.authorization ?? "-", h["if-none-match"] ?? "-", String(expected)]);
+        checks[k] = { ok: c.ok, bad: c.bad, badStatuses: c.badStatuses };
+        if (c.bad > 0) log(`WARNING: ${name} ${contenders[k].label}: ${c.bad} of ${c.ok + c.bad} answers were not ${expected} (${c.badStatuses})`);
+      }
+      const runs = Object.fromEntries(who.map((k) => [k, []]));
+      for (let i = 0; i < settings.repeat; i++) {
+        const order = who.map((_, j) => who[(i + j) % who.length]);
+        for (const k of order) {
+          const r = await contenders[k].run(headersOf(k), settings.pairSeconds);
+          runs[k].push(r);
+          log(`${name} round ${i + 1} ${contenders[k].label}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, non-2xx/3xx ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
+        }
+      }
+      const perRound = (k, f) => runs.c.map((c, i) => f(c, runs[k][i]));
+      const out = { expected, checks, rounds: settings.repeat, seconds: settings.pairSeconds };
+      for (const k of who) {
+        const rs = runs[k];
+        out[k] = {
+          rps: median(rs.map((r) => r.rps)),
+          p50ms: median(rs.map((r) => r.p50ms)),
+          p99ms: median(rs.map((r) => r.p99ms)),
+          allRps: rs.map((r) => Math.round(r.rps)),
+          allP99ms: rs.map((r) => r.p99ms),
+          bad: rs.reduce((a, r) => a + r.bad, 0) + checks[k].bad,
+          socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
+          cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
+        };
+      }
+      out.ratioNginx = median(perRound("n", (c, n) => c.rps / n.rps));
+      out.ratioRaw = median(perRound("r", (c, r) => c.rps / r.rps));
+      out.p99RatioRaw = median(perRound("r", (c, r) => c.p99ms / r.p99ms));
+      out.rawToNginx = median(runs.r.map((r, i) => r.rps / runs.n[i].rps));
+      if (bare) out.bareRatioRaw = median(runs.b.map((b, i) => b.rps / runs.r[i].rps));
+      if (other) out.compareRatio = median(runs.x.map((x, i) => x.rps / runs.c[i].rps));
+      out.allRatiosRaw = perRound("r", (c, r) => +(c.rps / r.rps).toFixed(3));
+      out.allRatiosNginx = perRound("n", (c, n) => +(c.rps / n.rps).toFixed(3));
+      out.wrkText = { chartroom: runs.c.at(-1).wrkText, nginx: runs.n.at(-1).wrkText, rawNode: runs.r.at(-1).wrkText };
+      return out;
+    }
+
+    S.warm = await rounds("warm 200", () => ({ authorization: warmAuth }), 200);
+    S.notModified = await rounds("304     ", (k) => ({ authorization: warmAuth, "if-none-match": k === "n" ? nginxEtag : etag }), 304);
+    if (bare) await bare.stop();
+    if (other) await other.stop();
+    results.warmServer = { peakRssBytes: memory(warm.pid).hwm };
+    await raw.stop();
+    await nginx.stop();
+    await warm.stop();
+  }
+
   const probe = ["--import", pathToFileURL(join(benchDir, "probe.mjs")).href];
-  const coldStats = join(tmp, "cold-stats.json");
-  const cold = await startServer({ tools, keys, dataDir: join(tmp, "cold"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: coldStats }, name: "cold" });
-  if (settings.warmupSeconds > 0) await runWrk({ tools, port: cold.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server: cold });
-  const coldBefore = await cacheStats(cold, coldStats);
-  const cr = await runWrk({ tools, port: cold.port, script: tokensLua, args: [headersFile, "1", String(N), "200"], seconds: settings.seconds, cpuPids: [cold.pid], server: cold });
-  const coldAfter = await cacheStats(cold, coldStats);
-  const coldMisses = coldAfter.misses - coldBefore.misses;
-  const coldHits = coldAfter.hits - coldBefore.hits;
-  log(`cold     Chartroom: ${fmtInt(cr.rps)} req/s over ${cr.seconds.toFixed(1)} s, p50 ${fmtMs(cr.p50ms)}, p99 ${fmtMs(cr.p99ms)}, bad ${cr.bad}, verifier misses ${coldMisses}, hits ${coldHits}, CPU ${cr.cpuShare?.toFixed(2)} core`);
-  S.cold = {
-    chartroom: summary(cr),
-    verifyRate: verify,
-    reference: "fastjwt",
-    ratio: cr.rps / verify.fastjwt.perSecond,
-    ratioToCrypto: cr.rps / verify.crypto.perSecond,
-    ratioToLicenseVerifier: cr.rps / verify.chartroom.perSecond,
-    verifier: { misses: coldMisses, hits: coldHits, source: coldAfter.source },
-    exhaustedLicenses: cr.seconds < settings.seconds - 0.5,
-    wrkText: cr.wrkText,
-  };
-  await cold.stop();
+  let verify;
+  if (want("cold") || want("cluster")) {
+    // ---- in-process verification rate (same tokens, pinned like the server)
+    log(`in-process RS256 verify rate (${settings.verifySeconds} s per level)…`);
+    const vr = await runMeasured([...tools.serverPrefix, process.execPath, join(benchDir, "verify-rate.mjs"), keys.keyFile, tokensFile, String(settings.verifySeconds)], {
+      timeoutMs: (settings.verifySeconds * 3 + 60) * 1000,
+    });
+    verify = JSON.parse(vr.trim().split("\n").at(-1));
+    log(`verify/s: crypto ${fmtInt(verify.crypto.perSecond)}, fast-jwt ${fmtInt(verify.fastjwt.perSecond)}, LicenseVerifier ${fmtInt(verify.chartroom.perSecond)}`);
+  }
 
-  if (oneSubN > 0) {
-    const one = await startServer({ tools, keys, dataDir: join(tmp, "cold-one"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: coldStats }, name: "cold-one" });
-    if (settings.warmupSeconds > 0) await runWrk({ tools, port: one.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server: one });
-    const r = await runWrk({ tools, port: one.port, script: tokensLua, args: [oneSubFile, "1", String(oneSubN), "200"], seconds: settings.seconds, cpuPids: [one.pid], server: one });
-    log(`cold, one licensee: ${fmtInt(r.rps)} req/s over ${r.seconds.toFixed(1)} s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, CPU ${r.cpuShare?.toFixed(2)} core`);
-    S.coldOneLicensee = { chartroom: summary(r), ratio: r.rps / verify.fastjwt.perSecond, exhaustedLicenses: r.seconds < settings.seconds - 0.5 };
-    await one.stop();
+  if (want("cold")) {
+    // ---- cold path: a fresh server, every request a never-seen license
+    const coldStats = join(tmp, "cold-stats.json");
+    const cold = await startServer({ tools, keys, dataDir: join(tmp, "cold"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: coldStats }, name: "cold" });
+    if (settings.warmupSeconds > 0) await runWrk({ tools, port: cold.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server: cold });
+    const coldBefore = await cacheStats(cold, coldStats);
+    const cr = await runWrk({ tools, port: cold.port, script: tokensLua, args: [headersFile, "1", String(N), "200"], seconds: settings.seconds, cpuPids: [cold.pid], server: cold });
+    const coldAfter = await cacheStats(cold, coldStats);
+    const coldMisses = coldAfter.misses - coldBefore.misses;
+    const coldHits = coldAfter.hits - coldBefore.hits;
+    log(`cold     Chartroom: ${fmtInt(cr.rps)} req/s over ${cr.seconds.toFixed(1)} s, p50 ${fmtMs(cr.p50ms)}, p99 ${fmtMs(cr.p99ms)}, bad ${cr.bad}, verifier misses ${coldMisses}, hits ${coldHits}, CPU ${cr.cpuShare?.toFixed(2)} core`);
+    S.cold = {
+      chartroom: summary(cr),
+      verifyRate: verify,
+      reference: "fastjwt",
+      ratio: cr.rps / verify.fastjwt.perSecond,
+      ratioToCrypto: cr.rps / verify.crypto.perSecond,
+      ratioToLicenseVerifier: cr.rps / verify.chartroom.perSecond,
+      verifier: { misses: coldMisses, hits: coldHits, source: coldAfter.source },
+      exhaustedLicenses: cr.seconds < settings.seconds - 0.5,
+      wrkText: cr.wrkText,
+    };
+    await cold.stop();
+
+    if (oneSubN > 0) {
+      const one = await startServer({ tools, keys, dataDir: join(tmp, "cold-one"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: coldStats }, name: "cold-one" });
+      if (settings.warmupSeconds > 0) await runWrk({ tools, port: one.port, script: fixedLua, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server: one });
+      const r = await runWrk({ tools, port: one.port, script: tokensLua, args: [oneSubFile, "1", String(oneSubN), "200"], seconds: settings.seconds, cpuPids: [one.pid], server: one });
+      log(`cold, one licensee: ${fmtInt(r.rps)} req/s over ${r.seconds.toFixed(1)} s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, CPU ${r.cpuShare?.toFixed(2)} core`);
+      S.coldOneLicensee = { chartroom: summary(r), ratio: r.rps / verify.fastjwt.perSecond, exhaustedLicenses: r.seconds < settings.seconds - 0.5 };
+      await one.stop();
+    }
   }
 
   // ---- cluster mode (optional in the issue): CHARTROOM_WORKERS=N against one
   // process, nothing pinned (the workers and wrk share every CPU, so with two
   // CPUs the load generator takes a share of what the workers could use)
   const CW = settings.clusterWorkers;
-  if (CW >= 2 && tools.cpus >= 2) {
+  if (want("cluster") && CW >= 2 && tools.cpus >= 2) {
     // the same priority, without `taskset -c 0` / `-c 1`
     const prefix = tools.pinned ? tools.serverPrefix.slice(0, -3) : tools.serverPrefix;
     const unpinned = { ...tools, serverPrefix: prefix, loadPrefix: prefix, pinned: false };
@@ -356,53 +378,94 @@ async function main() {
     S.cluster = { workers: CW, one: cl[1], many: cl[CW], warmGain: cl[CW].warm.rps / cl[1].warm.rps, coldGain: cl[CW].cold.rps / cl[1].cold.rps, coldRatio: cl[CW].cold.rps / verify.fastjwt.perSecond };
   }
 
-  // ---- N distinct licenses polling twice, on a fresh server
-  const bigStats = join(tmp, "big-stats.json");
-  const big = await startServer({ tools, keys, dataDir: join(tmp, "big"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: bigStats }, name: "big" });
-  const mem0 = memory(big.pid);
-  const st0 = await cacheStats(big, bigStats);
-  // each pass ends when every license has been sent once; this is only a cap
-  const passSeconds = Math.max(300, Math.ceil(N / 200));
-  const passes = [];
-  const stats = [st0];
-  for (const pass of [1, 2]) {
-    const r = await runWrk({ tools, port: big.port, script: tokensLua, args: [headersFile, "1", String(N), "200"], seconds: passSeconds, cpuPids: [big.pid], server: big });
-    stats.push(await cacheStats(big, bigStats));
-    const d = { hits: stats[pass].hits - stats[pass - 1].hits, misses: stats[pass].misses - stats[pass - 1].misses };
-    const mem = memory(big.pid);
-    const complete = r.seconds < passSeconds - 1; // the script ran out of licenses (rather than out of time)
-    if (!complete) log(`WARNING: pass ${pass} hit the ${passSeconds} s cap before every license was sent`);
-    passes.push({ pass, complete, ...summary(r), verifier: { ...d, hitRate: d.hits / (d.hits + d.misses), cacheSize: stats[pass].size, cacheMax: stats[pass].max, source: stats[pass].source }, rssBytes: mem.rss, peakRssBytes: mem.hwm });
-    log(`${fmtInt(N)} licenses pass ${pass}: ${fmtInt(r.rps)} req/s over ${r.seconds.toFixed(1)} s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, hits ${d.hits}, misses ${d.misses}, RSS ${fmtMB(mem.rss)} (peak ${fmtMB(mem.hwm)})`);
+  let stEnd;
+  if (want("many")) {
+    // ---- N distinct licenses polling twice, on a fresh server
+    const bigStats = join(tmp, "big-stats.json");
+    const big = await startServer({ tools, keys, dataDir: join(tmp, "big"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: bigStats }, name: "big" });
+    const mem0 = memory(big.pid);
+    const st0 = await cacheStats(big, bigStats);
+    // each pass ends when every license has been sent once; this is only a cap
+    const passSeconds = Math.max(300, Math.ceil(N / 200));
+    const passes = [];
+    const stats = [st0];
+    for (const pass of [1, 2]) {
+      const r = await runWrk({ tools, port: big.port, script: tokensLua, args: [headersFile, "1", String(N), "200"], seconds: passSeconds, cpuPids: [big.pid], server: big });
+      stats.push(await cacheStats(big, bigStats));
+      const d = { hits: stats[pass].hits - stats[pass - 1].hits, misses: stats[pass].misses - stats[pass - 1].misses };
+      const mem = memory(big.pid);
+      const complete = r.seconds < passSeconds - 1; // the script ran out of licenses (rather than out of time)
+      if (!complete) log(`WARNING: pass ${pass} hit the ${passSeconds} s cap before every license was sent`);
+      passes.push({ pass, complete, ...summary(r), verifier: { ...d, hitRate: d.hits / (d.hits + d.misses), cacheSize: stats[pass].size, cacheMax: stats[pass].max, source: stats[pass].source }, rssBytes: mem.rss, peakRssBytes: mem.hwm });
+      log(`${fmtInt(N)} licenses pass ${pass}: ${fmtInt(r.rps)} req/s over ${r.seconds.toFixed(1)} s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, bad ${r.bad}, hits ${d.hits}, misses ${d.misses}, RSS ${fmtMB(mem.rss)} (peak ${fmtMB(mem.hwm)})`);
+    }
+    // the fleet recorder flushes every 5 s: let one flush of all these licensees happen, then read the peak again
+    await sleep(7000);
+    const memEnd = memory(big.pid);
+    stEnd = stats.at(-1);
+    const probeEnd = await probeStats(big, bigStats).catch(() => null);
+    S.manyLicenses = {
+      licenses: N,
+      rssAfterStartBytes: mem0.rss,
+      memoryUsageEnd: probeEnd?.memory ?? null,
+      heapSpacesEnd: probeEnd?.heapSpaces ?? null,
+      rssPerLicenseBytesPass1: (passes[0].rssBytes - mem0.rss) / N,
+      passes,
+      rssAfterIdleBytes: memEnd.rss,
+      peakRssBytes: Math.max(memEnd.hwm, ...passes.map((p) => p.peakRssBytes)),
+      hitRateSecondPass: passes[1].verifier.hitRate,
+      hitRateMethod:
+        stats.every((x) => x.source === "GET /metrics")
+          ? "license cache counters read from the server's GET /metrics before and after each pass: hits = Δchartroom_license_cache_hits_total, misses = Δchartroom_license_verifications_total{outcome=\"ok\"} − hits. Cross-check: pass 2 req/s vs pass 1."
+          : `hits/misses read before and after each pass (sources: ${stats.map((x) => x.source).join(", ")}; bench/probe.mjs is a --import preload that captures the LicenseVerifier and reports verifier.stats()). Cross-check: pass 2 req/s vs pass 1.`,
+      licenseCache: { size: stEnd.size, max: stEnd.max },
+      specCache: { size: stEnd.specSize, max: stEnd.specMax },
+    };
+    await big.stop();
   }
-  // the fleet recorder flushes every 5 s: let one flush of all these licensees happen, then read the peak again
-  await sleep(7000);
-  const memEnd = memory(big.pid);
-  const stEnd = stats.at(-1);
-  const probeEnd = await probeStats(big, bigStats).catch(() => null);
-  S.manyLicenses = {
-    licenses: N,
-    rssAfterStartBytes: mem0.rss,
-    memoryUsageEnd: probeEnd?.memory ?? null,
-    heapSpacesEnd: probeEnd?.heapSpaces ?? null,
-    rssPerLicenseBytesPass1: (passes[0].rssBytes - mem0.rss) / N,
-    passes,
-    rssAfterIdleBytes: memEnd.rss,
-    peakRssBytes: Math.max(memEnd.hwm, ...passes.map((p) => p.peakRssBytes)),
-    hitRateSecondPass: passes[1].verifier.hitRate,
-    hitRateMethod:
-      stats.every((x) => x.source === "GET /metrics")
-        ? "license cache counters read from the server's GET /metrics before and after each pass: hits = Δchartroom_license_cache_hits_total, misses = Δchartroom_license_verifications_total{outcome=\"ok\"} − hits. Cross-check: pass 2 req/s vs pass 1."
-        : `hits/misses read before and after each pass (sources: ${stats.map((x) => x.source).join(", ")}; bench/probe.mjs is a --import preload that captures the LicenseVerifier and reports verifier.stats()). Cross-check: pass 2 req/s vs pass 1.`,
-    licenseCache: { size: stEnd.size, max: stEnd.max },
-    specCache: { size: stEnd.specSize, max: stEnd.specMax },
-  };
-  await big.stop();
+
+  // ---- the hourly fleet: N licensees, each polling once per pass at a random
+  // instant of a window (an hour of reconcileFrequency: 1h, compressed), twice,
+  // on a fresh server; our own client (bench/hourly-client.mjs) on CPU 1
+  if (want("hourly")) {
+    const hourlyStats = join(tmp, "hourly-stats.json");
+    const hs = await startServer({ tools, keys, dataDir: join(tmp, "hourly"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: hourlyStats }, name: "hourly" });
+    const mem0 = memory(hs.pid);
+    const stats = [await cacheStats(hs, hourlyStats)];
+    const passes = [];
+    const windowSeconds = settings.hourlyWindowSeconds;
+    for (const pass of [1, 2]) {
+      log(`hourly fleet pass ${pass}: ${fmtInt(N)} licensees, each once at a random instant of ${windowSeconds} s, ${settings.hourlyConnections} connections…`);
+      const argv = [...tools.loadPrefix, process.execPath, join(benchDir, "hourly-client.mjs"), String(hs.port), headersFile, String(windowSeconds), String(settings.hourlyConnections), String(pass * 7919)];
+      const r = JSON.parse((await runMeasured(argv, { timeoutMs: (windowSeconds * 5 + 600) * 1000 })).trim().split("\n").at(-1));
+      stats.push(await cacheStats(hs, hourlyStats));
+      const d = { hits: stats[pass].hits - stats[pass - 1].hits, misses: stats[pass].misses - stats[pass - 1].misses };
+      const mem = memory(hs.pid);
+      const ok = r.statuses["200"] ?? 0;
+      passes.push({ pass, ...r, bad: r.sent - ok, verifier: { ...d, hitRate: d.hits / (d.hits + d.misses), cacheSize: stats[pass].size, cacheMax: stats[pass].max, source: stats[pass].source }, rssBytes: mem.rss, peakRssBytes: mem.hwm });
+      log(`hourly fleet pass ${pass}: ${r.seconds.toFixed(1)} s (window ${windowSeconds} s, latest start ${fmtMs(r.maxLateMs)} late), ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, hits ${d.hits}, misses ${d.misses}, RSS ${fmtMB(mem.rss)} (peak ${fmtMB(mem.hwm)})`);
+    }
+    // let the fleet recorder flush every licensee (every 5 s), then read the peak again
+    await sleep(7000);
+    const memEnd = memory(hs.pid);
+    S.hourlyFleet = {
+      licenses: N,
+      windowSeconds,
+      connections: settings.hourlyConnections,
+      rssAfterStartBytes: mem0.rss,
+      passes,
+      rssAfterIdleBytes: memEnd.rss,
+      peakRssBytes: Math.max(memEnd.hwm, ...passes.map((p) => p.peakRssBytes)),
+      hitRateSecondPass: passes[1].verifier.hitRate,
+      method: `each of ${fmtInt(N)} distinct licenses sent exactly once per pass at a uniformly random instant of the window (seeded), in time order over ${settings.hourlyConnections} keep-alive sockets; hits/misses from ${stats.map((x) => x.source)[0]} before and after each pass; peak RSS = the server's VmHWM`,
+    };
+    await hs.stop();
+  }
 
   const { WINDOW_KEYS } = await import(pathToFileURL(join(root, "dist/services/rate-limits.js")).href);
   results.bounds = {
-    licenseCache: `verified-license cache: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000) over two generations of 5 min, oldest evicted first; an entry is served until the license's exp and for at most 10 min (src/licensing/license-cache.ts); measured max here ${stEnd.max}`,
-    specCache: `specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change${stEnd.specMax !== undefined ? `; measured ${stEnd.specSize}/${stEnd.specMax}` : ""}`,
+    licenseCache: `verified-license cache: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000), least recently used evicted; an entry is served until the license's exp, and the entries of a key the JWKS file no longer lists are dropped when it is reloaded (src/licensing/license-cache.ts)${stEnd ? `; measured max here ${stEnd.max}` : ""}`,
+    specCache: `specService LRU: max 10,000 entries (channels × pinned refs × licensees with overrides; src/services/spec-service.ts); emptied on every catalog or override change${stEnd?.specMax !== undefined ? `; measured ${stEnd.specSize}/${stEnd.specMax}` : ""}`,
     rateLimits: `rate-limit counters (src/services/rate-limits.ts): one fixed-window Map per limit and minute, replaced when the window ends, holding the keys seen in that minute: at most ${fmtInt(WINDOW_KEYS.ip)} client IPs, ${fmtInt(WINDOW_KEYS.admin)} admin subjects, ${fmtInt(WINDOW_KEYS.license)} licensees (with REDIS_URL: keys in Redis expiring with the window)`,
     replay: "poll replay (src/routes/poll-replay.ts): per serialized spec still referenced (a WeakMap), the header list of its 200 and 304 renderings; per request handed to fastify, its admission (a WeakMap)",
     inflight: "specService in-flight loads: one per distinct cache key being built, deleted when settled",
@@ -415,7 +478,7 @@ async function main() {
   // ---- table
   const rows = [];
   const st = S.startToReady;
-  rows.push({
+  if (st) rows.push({
     scenario: "start → ready (fresh SQLite, sample channels)",
     rps: "—", p50: "—", p99: "—",
     reference: `median of ${boots.length}: ${fmtInt(st.medianMs)} ms (max ${fmtInt(st.maxMs)}; restart ${fmtInt(st.restartMs)} ms)`,
@@ -424,6 +487,7 @@ async function main() {
     met: st.medianMs <= TARGETS.readyMs,
   });
   const W = S.warm;
+  const NM = S.notModified;
   const scenarioRows = (title, X, reference304) => {
     const refs = `nginx ${fmtInt(X.n.rps)} (p99 ${fmtMs(X.n.p99ms)}); raw node:http ${fmtInt(X.r.rps)} (p99 ${fmtMs(X.r.p99ms)})`;
     return [
@@ -444,11 +508,10 @@ async function main() {
       ...(X.x ? [{ scenario: "  A/B: compared build (BENCH_COMPARE)", rps: fmtInt(X.x.rps), p50: fmtMs(X.x.p50ms), p99: fmtMs(X.x.p99ms), reference: "this build's Chartroom", ratio: fmtRatio(X.compareRatio), target: "—", met: undefined }] : []),
     ];
   };
-  rows.push(...scenarioRows("warm licensed GET (200)", W, false));
-  const NM = S.notModified;
-  rows.push(...scenarioRows("304 (If-None-Match)", NM, true));
+  if (W) rows.push(...scenarioRows("warm licensed GET (200)", W, false));
+  if (NM) rows.push(...scenarioRows("304 (If-None-Match)", NM, true));
   const C = S.cold;
-  rows.push({
+  if (C) rows.push({
     scenario: "cold: every request a never-seen license",
     rps: fmtInt(C.chartroom.rps), p50: fmtMs(C.chartroom.p50ms), p99: fmtMs(C.chartroom.p99ms),
     reference: `in-process fast-jwt RS256 verify ${fmtInt(verify.fastjwt.perSecond)}/s (crypto only ${fmtInt(verify.crypto.perSecond)}/s)`,
@@ -491,7 +554,7 @@ async function main() {
     });
   }
   const M = S.manyLicenses;
-  for (const p of M.passes) {
+  for (const p of M?.passes ?? []) {
     const last = p.pass === 2;
     rows.push({
       scenario: `${fmtInt(N)} distinct licenses, pass ${p.pass} (${p.pass === 1 ? "all new" : "all seen"})`,
@@ -503,6 +566,19 @@ async function main() {
       note: last
         ? `peak RSS (VmHWM) ${fmtMB(M.peakRssBytes)} (RSS after start ${fmtMB(M.rssAfterStartBytes)}, after pass 1 ${fmtMB(M.passes[0].rssBytes)}: ≈ ${fmtInt(M.rssPerLicenseBytesPass1)} B per licensee${M.memoryUsageEnd ? `; heap used at end ${fmtMB(M.memoryUsageEnd.heapUsed)}` : ""}); license cache ${fmtInt(p.verifier.cacheSize)}/${fmtInt(p.verifier.cacheMax)}; non-2xx ${p.bad}`
         : `non-2xx ${p.bad}${p.complete ? "" : " (INCOMPLETE: hit the time cap)"}`,
+    });
+  }
+  const H = S.hourlyFleet;
+  for (const p of H?.passes ?? []) {
+    const last = p.pass === 2;
+    rows.push({
+      scenario: `hourly fleet: ${fmtInt(N)} licensees once each at random in ${H.windowSeconds} s, pass ${p.pass} (${p.pass === 1 ? "all new" : "all seen"})`,
+      rps: fmtInt(p.rps), p50: fmtMs(p.p50ms), p99: fmtMs(p.p99ms),
+      reference: `hit rate ${(p.verifier.hitRate * 100).toFixed(1)}% (${fmtInt(p.verifier.hits)} hits / ${fmtInt(p.verifier.misses)} misses); RSS ${fmtMB(p.rssBytes)}`,
+      ratio: "—",
+      target: last ? `100% hits, peak RSS ≤ ${TARGETS.rssBytes / MB} MB` : "—",
+      met: last ? p.verifier.misses === 0 && p.bad === 0 && H.peakRssBytes <= TARGETS.rssBytes && N >= 100_000 : undefined,
+      note: `${p.seconds.toFixed(1)} s for a ${H.windowSeconds} s window (a request started at most ${fmtMs(p.maxLateMs)} after its instant), non-200 ${p.bad}, socket errors ${p.errors}${last ? `; peak RSS (VmHWM) ${fmtMB(H.peakRssBytes)} (after start ${fmtMB(H.rssAfterStartBytes)}, after the flush ${fmtMB(H.rssAfterIdleBytes)}); license cache ${fmtInt(p.verifier.cacheSize)}/${fmtInt(p.verifier.cacheMax)}` : ""}`,
     });
   }
   results.table = rows;
@@ -517,15 +593,16 @@ async function main() {
     "",
     `Chartroom benchmark — ${startedAt.toISOString()} — ${env.node}, ${env.cpus} CPUs (${env.cpuModel}), pinned: ${env.pinned}, nice ${env.nice}`,
     `server started as npm start runs it: ${env.startCommand}`,
-    `throughput: plain wrk -t1 -c${settings.connections} -d${settings.pairSeconds}s --latency (no Lua), ${settings.repeat} interleaved rounds, medians; cold and 100k: wrk with a Lua script, ${settings.seconds} s; warm-up ${settings.warmupSeconds} s; spec ${body.length} bytes; load average at start ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, at end ${results.loadavgAtEnd.map((l) => l.toFixed(2)).join(" ")}`,
+    `throughput: plain wrk -t1 -c${settings.connections} -d${settings.pairSeconds}s --latency (no Lua), ${settings.repeat} interleaved rounds, medians; cold and 100k: wrk with a Lua script, ${settings.seconds} s; hourly fleet: bench/hourly-client.mjs; warm-up ${settings.warmupSeconds} s; scenarios ${[...settings.scenarios].join(",")}${body ? `; spec ${body.length} bytes` : ""}; load average at start ${loadBefore.map((l) => l.toFixed(2)).join(" ")}, at end ${results.loadavgAtEnd.map((l) => l.toFixed(2)).join(" ")}`,
     "",
     line(cols.map(([, h]) => h)),
     "|" + widths.map((w) => "-".repeat(w + 2)).join("|") + "|",
     ...rows.map((r) => line(cols.map(([k]) => cell(r, k)))),
     "",
     ...rows.filter((r) => r.note).map((r) => `  ${r.scenario}: ${r.note}`),
-    `  CPU share of the measured process during the runs (1.00 = one full core): warm Chartroom ${W.c.cpuShare?.toFixed(2)}, nginx ${W.n.cpuShare?.toFixed(2)}, raw node ${W.r.cpuShare?.toFixed(2)}; cold ${C.chartroom.cpuShare?.toFixed(2)}`,
-    `  in-process verify/s: node:crypto ${fmtInt(verify.crypto.perSecond)}, fast-jwt ${fmtInt(verify.fastjwt.perSecond)}, Chartroom LicenseVerifier ${fmtInt(verify.chartroom.perSecond)}; cold/LicenseVerifier ${fmtRatio(C.ratioToLicenseVerifier)}`,
+    ...(W && C ? [`  CPU share of the measured process during the runs (1.00 = one full core): warm Chartroom ${W.c.cpuShare?.toFixed(2)}, nginx ${W.n.cpuShare?.toFixed(2)}, raw node ${W.r.cpuShare?.toFixed(2)}; cold ${C.chartroom.cpuShare?.toFixed(2)}`] : []),
+    ...(verify && C ? [`  in-process verify/s: node:crypto ${fmtInt(verify.crypto.perSecond)}, fast-jwt ${fmtInt(verify.fastjwt.perSecond)}, Chartroom LicenseVerifier ${fmtInt(verify.chartroom.perSecond)}; cold/LicenseVerifier ${fmtRatio(C.ratioToLicenseVerifier)}`] : []),
+    ...(H ? [`  hourly fleet method: ${H.method}`] : []),
     "",
     "Bounds:",
     ...Object.values(results.bounds).map((b) => `  - ${b}`),

@@ -130,6 +130,9 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
   const fleet = fleetRecorder({
     write: (batch) => store.fleet.recordMany(batch),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
+    // One licensee's row the database will not store (the rest of its batch was written).
+    onRefused: (err, summary) =>
+      log.error({ err, sub: summary.sub, channel: summary.channel, polls: summary.polls }, "fleet record refused by the database; these polls are not recorded"),
   });
   /** Health as the probes and the operator path see it. */
   const health = {
@@ -248,17 +251,17 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
         // The file may have changed since createContext read it (a start that
         // waited for the database; a cluster worker, which gets SIGHUP only
         // once ready): read it again before watching from now on.
-        if (keyring.reload()) verifier.clear();
+        if (keyring.reload()) verifier.retainTrustedKeys();
         stopKeyWatch = keyring.watch(() => {
-          verifier.clear();
-          log.info({ kids: keyring.kids() }, "license JWKS file changed; keys reloaded");
+          const dropped = verifier.retainTrustedKeys();
+          log.info({ kids: keyring.kids(), droppedLicenses: dropped }, "license JWKS file changed; keys reloaded, cached licenses of removed keys dropped");
         });
       }
     },
     /** Re-reads the license JWKS file (SIGHUP). */
     reloadKeys(): boolean {
       const ok = keyring.reload();
-      if (ok) verifier.clear();
+      if (ok) verifier.retainTrustedKeys();
       return ok;
     },
     async stop(): Promise<void> {

@@ -1,83 +1,68 @@
 // The verified-license cache: which Authorization headers (by digest) were
-// verified recently, so that a warm poll needs no signature check.
+// verified already, so that a warm poll needs no signature check.
 //
-// Two generations of plain Maps, the "young" one taking every new entry.
-// Every `generationMs` the old generation is dropped and the young one
-// becomes old, so an entry is served for at least one and at most two
-// generations after it was stored (with the default, 5 to 10 minutes), and
-// never past the license's own `exp` (checked by the caller on every hit).
-// The generations run on a monotonic clock, so a wall clock set back does
-// not stretch an entry's life.
-// A hit does not extend an entry's life: every license is re-verified at
-// least every two generations, whatever its `exp`.
+// One Map in least-recently-used order: a hit deletes and re-inserts its
+// entry, so the Map's insertion order is the order of last use and the
+// first key is the one to evict when the cache is full. An entry is served
+// until the license's own `exp` (on the wall clock, as `exp` is), however
+// long that is: the operator polls hourly, so an entry must outlive the
+// hour for a fleet to be served warm (docs/decisions.md). Revocation is not
+// the cache's business: the poll gate checks it on every poll.
 //
 // Why not lru-cache: with `max` it allocates its arrays for every slot up
-// front, and per-entry ttls add two more (about 8 MB at the default 200,000
-// entries, used or not); here an entry costs one Map entry and nothing else
-// (docs/performance.md, Memory). The bound is the same: at most `max`
-// entries in both generations together, the oldest evicted first.
-export class LicenseCache<V> {
-  #young = new Map<string, V>();
-  #old = new Map<string, V>();
-  #rotatesAt: number;
+// front (about 5 MB at the default 200,000 entries, used or not; measured
+// in docs/performance.md, Memory), where a Map entry costs only itself.
+export interface Cacheable {
+  /** Seconds since the epoch: the entry is not served from this instant on. */
+  exp: number;
+}
+
+export class LicenseCache<V extends Cacheable> {
+  #map = new Map<string, V>();
   readonly max: number;
-  readonly #generationMs: number;
   readonly #now: () => number;
 
-  constructor(opts: { max: number; generationMs: number; now: () => number }) {
+  constructor(opts: { max: number; now: () => number }) {
     this.max = opts.max;
-    this.#generationMs = opts.generationMs;
     this.#now = opts.now;
-    this.#rotatesAt = this.#now() + this.#generationMs;
   }
 
-  /**
-   * Generations keep a fixed schedule: the young one holds what was stored
-   * since `#rotatesAt - generationMs`, so nothing old outlives two of them.
-   */
-  #rotate(): void {
-    const t = this.#now();
-    const gen = this.#generationMs;
-    // Still within the young generation.
-    if (t >= this.#rotatesAt - gen && t < this.#rotatesAt) return;
-    if (t >= this.#rotatesAt && t < this.#rotatesAt + gen) {
-      this.#old = this.#young;
-      this.#young = new Map();
-      this.#rotatesAt += gen;
-      return;
-    }
-    // Two generations or more have passed (everything is too old), or the
-    // clock went back (an injected wall clock; the verifier's default is
-    // monotonic) and no entry's age can be told: start again from now.
-    this.clear();
-    this.#rotatesAt = t + gen;
-  }
-
+  /** The entry for `key` if it is still valid, now the most recently used. */
   get(key: string): V | undefined {
-    this.#rotate();
-    return this.#young.get(key) ?? this.#old.get(key);
+    const value = this.#map.get(key);
+    if (value === undefined) return undefined;
+    this.#map.delete(key);
+    if (value.exp * 1000 <= this.#now()) return undefined; // expired: gone for good
+    this.#map.set(key, value);
+    return value;
   }
 
   set(key: string, value: V): void {
-    this.#rotate();
     // Stored again (re-verified): the old copy goes, so no key is counted twice.
-    this.#old.delete(key);
-    if (!this.#young.has(key)) {
-      while (this.#young.size + this.#old.size >= this.max) {
-        // Maps iterate in insertion order: the first key is the oldest.
-        const gen = this.#old.size > 0 ? this.#old : this.#young;
-        gen.delete(gen.keys().next().value as string);
+    if (!this.#map.delete(key)) {
+      // Full: the least recently used entries go (a Map iterates in insertion order).
+      while (this.#map.size >= this.max) this.#map.delete(this.#map.keys().next().value as string);
+    }
+    this.#map.set(key, value);
+  }
+
+  /** Drops every entry `drop` says so of; returns how many. One pass over the cache. */
+  deleteWhere(drop: (value: V) => boolean): number {
+    let dropped = 0;
+    for (const [key, value] of this.#map) {
+      if (drop(value)) {
+        this.#map.delete(key); // deleting the current entry is safe while iterating a Map
+        dropped++;
       }
     }
-    this.#young.set(key, value);
+    return dropped;
   }
 
   clear(): void {
-    this.#young = new Map();
-    this.#old = new Map();
+    this.#map = new Map();
   }
 
   get size(): number {
-    return this.#young.size + this.#old.size;
+    return this.#map.size;
   }
 }

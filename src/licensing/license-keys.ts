@@ -337,7 +337,8 @@ export class LicenseKeyring {
   /**
    * Watches the JWKS file (polling about once a second, without keeping the
    * process alive) and, after each change that reloads successfully, calls
-   * `onChange` (the verifier's cache clear). Returns a stop function.
+   * `onChange` (the verifier's LicenseVerifier.retainTrustedKeys, which drops
+   * the cached licenses of keys no longer listed). Returns a stop function.
    */
   watch(onChange: () => void): () => void {
     const file = this.#jwksFile;

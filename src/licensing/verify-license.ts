@@ -39,19 +39,25 @@ export interface License {
   sub: string;
   channel: string;
   jti?: string;
+  /** At most MAX_LICENSE_EXP_SEC: a later `exp` is read as that instant. */
   exp: number;
   iat?: number;
   nbf?: number;
+  /** The kid of the key that verified it (the cache drops it when that key goes). */
+  kid?: string;
 }
 
 export const DEFAULT_MAX_TOKEN_BYTES = 8192;
 const DEFAULT_CLOCK_TOLERANCE_SEC = 60;
 const DEFAULT_CACHE_SIZE = 200_000;
 /**
- * A cached verification is trusted for one to two generations of this
- * length (5 to 10 minutes), and never past `exp` (src/licensing/license-cache.ts).
+ * The latest `exp` a license keeps: 9999-12-31T23:59:59Z, the last instant
+ * every consumer of the fleet can represent (a four-digit ISO 8601 year,
+ * what Go's time.Time marshals, SQLite's text dates). A later `exp`, such as
+ * 2^53 - 1 or 1e308 written to mean "never", is read as this instant
+ * (docs/decisions.md, the far-future `exp` rule).
  */
-const CACHE_GENERATION_MS = 5 * 60 * 1000;
+export const MAX_LICENSE_EXP_SEC = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
 /** Longer Authorization headers are refused by tokenFromAuthorization anyway. */
 const MAX_AUTHORIZATION_LENGTH = 16 * 1024;
 
@@ -118,6 +124,7 @@ export function tokenFromAuthorization(header: string | undefined, maxTokenBytes
   const space = trimmed.search(/\s/);
   const scheme = (space === -1 ? trimmed : trimmed.slice(0, space)).toLowerCase();
   const credentials = space === -1 ? "" : trimmed.slice(space).trim();
+  // Whitespace around the credentials (a Bearer JWT, the Basic base64) was trimmed above.
   if (/\s/.test(credentials)) throw new LicenseMalformedError("unexpected whitespace in the Authorization header");
 
   let token: string;
@@ -144,8 +151,11 @@ function tokenFromBasic(credentials: string): string {
   const colon = decoded.indexOf(":");
   if (colon === -1) throw new LicenseMalformedError("the Basic credentials have no user:password separator");
   if (decoded.slice(0, colon) !== "license") throw new LicenseMalformedError('the Basic user name must be "license"');
-  const token = decoded.slice(colon + 1);
+  // A license read untrimmed from a file or Secret ends in a newline: the
+  // whitespace around the JWT is not part of it. Inside it, it is an error.
+  const token = decoded.slice(colon + 1).trim();
   if (token === "") throw new LicenseMalformedError("the Basic password (the license) is empty");
+  if (/\s/.test(token)) throw new LicenseMalformedError("the license in the Basic credentials contains whitespace");
   return token;
 }
 
@@ -161,7 +171,7 @@ export interface LicenseVerifierOptions {
   clockToleranceSec?: number;
   /** Longest accepted token, in bytes (default 8192). */
   maxTokenBytes?: number;
-  /** Verified tokens kept in memory (default 200 000). */
+  /** Verified licenses kept in memory, least recently used evicted (default 200 000). */
   cacheSize?: number;
   /** Clock in milliseconds (tests). */
   now?: () => number;
@@ -192,6 +202,9 @@ export class LicenseVerifier {
   // Keyed by the TrustedKey object: a reloaded key set brings new objects, so
   // a verifier never outlives the key it was built for.
   #verifiers = new WeakMap<TrustedKey, Memo>();
+  // The key each kid stood for when it last verified a license, so that a
+  // change of keys drops exactly the entries of keys no longer trusted.
+  #verifiedBy = new Map<string, TrustedKey>();
   #hits = 0;
   #misses = 0;
 
@@ -203,12 +216,8 @@ export class LicenseVerifier {
     this.#toleranceMs = (opts.clockToleranceSec ?? DEFAULT_CLOCK_TOLERANCE_SEC) * 1000;
     this.#maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
     this.#now = opts.now;
-    this.#cache = new LicenseCache<License>({
-      max: opts.cacheSize ?? DEFAULT_CACHE_SIZE,
-      generationMs: CACHE_GENERATION_MS,
-      // Monotonic: a wall clock set back must not stretch an entry's life.
-      now: opts.now ?? (() => performance.now()),
-    });
+    // Served until `exp`, on the wall clock like `exp` itself.
+    this.#cache = new LicenseCache<License>({ max: opts.cacheSize ?? DEFAULT_CACHE_SIZE, now: () => this.#clock() });
   }
 
   /** One string per channel name, not one per license held in the cache. */
@@ -228,11 +237,8 @@ export class LicenseVerifier {
   cachedForAuthorization(header: string | undefined): License | undefined {
     if (header === undefined || header.length > MAX_AUTHORIZATION_LENGTH) return undefined;
     const cached = this.#cache.get(this.#keyOf(header));
-    if (cached !== undefined && cached.exp * 1000 > this.#clock()) {
-      this.#hits++;
-      return cached;
-    }
-    return undefined;
+    if (cached !== undefined) this.#hits++;
+    return cached;
   }
 
   /** Verifies the license in an Authorization header (Basic license:JWT or Bearer JWT). */
@@ -288,7 +294,7 @@ export class LicenseVerifier {
 
     // Warm path: only tokens that verified are cached, so no crypto is needed.
     const cached = lookUp ? this.#cache.get(cacheKey) : undefined;
-    if (cached !== undefined && cached.exp * 1000 > this.#clock()) {
+    if (cached !== undefined) {
       this.#hits++;
       return cached;
     }
@@ -333,8 +339,8 @@ export class LicenseVerifier {
     if (!isRecord(payload)) throw new LicenseMalformedError("the payload is not a JSON object");
 
     // 8. Our own claim rules.
-    const license = this.#licenseFrom(payload);
-    this.#remember(cacheKey, license);
+    const license = this.#licenseFrom(payload, key.kid);
+    this.#remember(cacheKey, license, key);
     return license;
   }
 
@@ -430,12 +436,13 @@ export class LicenseVerifier {
   }
 
   /** Applies Chartroom's own claim rules to a signature-verified payload. */
-  #licenseFrom(p: Record<string, unknown>): License {
+  #licenseFrom(p: Record<string, unknown>, kid: string): License {
     const { sub, exp, channel, jti, iat, nbf } = p;
     if (sub === ANONYMOUS_SUB) throw new LicenseClaimsError(`sub "${ANONYMOUS_SUB}" is reserved for anonymous polls`);
     const subProblem = identifierProblem(licenseSubject, sub);
     if (subProblem !== undefined) throw new LicenseClaimsError(`sub ${subProblem}`);
-    if (typeof exp !== "number" || !Number.isFinite(exp)) throw new LicenseClaimsError("exp must be a number");
+    // NaN never comes out of JSON, but 1e309 parses as Infinity: "never", like 1e308.
+    if (typeof exp !== "number" || Number.isNaN(exp)) throw new LicenseClaimsError("exp must be a number");
     if (channel !== undefined && (typeof channel !== "string" || !CHANNEL_NAME.test(channel))) {
       throw new LicenseClaimsError("channel must be a channel name (^[a-z][a-z0-9-]{0,62}$)");
     }
@@ -453,25 +460,52 @@ export class LicenseVerifier {
     return Object.freeze({
       sub: sub as string, // an identifier: checked above
       channel: channel === undefined ? this.#defaultChannel : this.#intern(channel),
-      exp,
+      // Far-future claims are clamped here, once, so that the cache, the
+      // fleet and every date built from a license see a representable time.
+      exp: Math.min(exp, MAX_LICENSE_EXP_SEC),
       jti: jti as string | undefined,
       iat: iat as number | undefined,
       nbf: nbf as number | undefined,
+      kid,
     });
   }
 
   /**
-   * Caches a verified license, unless it is past its `exp` already (it was
-   * accepted within the clock tolerance): every hit checks `exp` again, with
-   * no tolerance, and the cache drops it within 10 minutes anyway.
+   * Caches a verified license until its `exp`, unless it is past it already
+   * (it was accepted within the clock tolerance): every hit checks `exp`
+   * again, with no tolerance.
    */
-  #remember(token: string, license: License): void {
-    if (license.exp * 1000 > this.#clock()) this.#cache.set(token, license);
+  #remember(token: string, license: License, key: TrustedKey): void {
+    if (license.exp * 1000 <= this.#clock()) return;
+    if (this.#verifiedBy.get(key.kid) !== key) this.#verifiedBy.set(key.kid, key);
+    this.#cache.set(token, license);
   }
 
-  /** Empties the cache; called when the trusted keys change, so no entry outlives its key. */
+  /**
+   * Called after the trusted keys changed (the JWKS file was reloaded):
+   * drops every cached license verified by a key the keyring no longer
+   * lists, or lists with different key material under the same kid. The
+   * others stay cached, so a rotation that adds a key keeps the fleet warm.
+   * Returns how many licenses were dropped.
+   */
+  retainTrustedKeys(): number {
+    const gone = new Set<string>();
+    for (const [kid, was] of this.#verifiedBy) {
+      const now = this.#keyring.get(kid);
+      if (now !== undefined && now.alg === was.alg && now.publicKey.equals(was.publicKey)) {
+        this.#verifiedBy.set(kid, now); // the reloaded copy of the same key
+      } else {
+        gone.add(kid);
+        this.#verifiedBy.delete(kid);
+      }
+    }
+    return gone.size === 0 ? 0 : this.#cache.deleteWhere((license) => gone.has(license.kid as string));
+  }
+
+  /** Empties the cache. */
   clear(): void {
     this.#cache.clear();
+    this.#verifiedBy.clear();
   }
 
   stats(): { hits: number; misses: number; size: number; max: number } {

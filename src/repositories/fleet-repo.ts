@@ -39,13 +39,36 @@ const TABLE = `"Instance"`;
 const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "firstSeenAt", "lastSeenAt", "pollCount"] as const;
 
 /**
- * Dates as each provider's column stores them: SQLite keeps Prisma's ISO text
- * with "+00:00"; PostgreSQL's timestamp(3) takes the UTC wall time.
+ * The range of times a fleet entry stores: 1970 to the end of year 9999,
+ * what both providers' columns, Prisma's reading of SQLite's text and every
+ * client of the admin API can represent. `new Date(ms).toISOString()`
+ * throws a RangeError past year 275760 and writes "+010000-…" past 9999,
+ * which failed every batch holding a far-future license `exp` (issue 13).
  */
-function dateParam(provider: Provider, ms: number | null): string | null {
-  if (ms === null) return null;
-  const iso = new Date(ms).toISOString();
+const EARLIEST_MS = 0;
+const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Dates as each provider's column stores them: SQLite keeps Prisma's ISO text
+ * with "+00:00"; PostgreSQL's timestamp(3) takes the UTC wall time. A time
+ * beyond the storable range is clamped to it.
+ */
+function dateParam(provider: Provider, ms: number): string {
+  const iso = new Date(Math.min(Math.max(ms, EARLIEST_MS), LATEST_MS)).toISOString();
   return provider === "sqlite" ? iso.replace("Z", "+00:00") : iso.replace("Z", "");
+}
+
+/** A required time of a poll summary: a bad one refuses the row (the recorder isolates it), never the batch silently. */
+function requiredTime(p: PollSummary, field: "firstSeenAt" | "lastSeenAt"): number {
+  const ms = p[field];
+  if (typeof ms !== "number" || !Number.isFinite(ms)) throw new RangeError(`fleet entry ${JSON.stringify(p.sub)}: ${field} is not a time (${String(ms)})`);
+  return ms;
+}
+
+/** The license's `exp` in ms, clamped; null when there is none, or it is not a number at all. */
+function licenseExpMs(p: PollSummary): number | null {
+  const exp = p.licenseExp;
+  return typeof exp === "number" && !Number.isNaN(exp) ? exp * 1000 : null;
 }
 
 /** Which entries: one channel, or only those silent since `seenBefore`. */
@@ -81,16 +104,17 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
       const chunk = polls.slice(i, i + BATCH);
       const params: unknown[] = [];
       const rows = chunk.map((p) => {
+        const licenseExp = licenseExpMs(p);
         const values = [
           p.sub,
           p.channel,
           p.releaseId,
           p.releaseVersion,
           p.jti,
-          dateParam(provider, p.licenseExp !== null ? p.licenseExp * 1000 : null),
+          licenseExp === null ? null : dateParam(provider, licenseExp),
           p.userAgent,
-          dateParam(provider, p.firstSeenAt),
-          dateParam(provider, p.lastSeenAt),
+          dateParam(provider, requiredTime(p, "firstSeenAt")),
+          dateParam(provider, requiredTime(p, "lastSeenAt")),
           p.polls,
         ];
         const marks = values.map((v) => {

@@ -1,8 +1,15 @@
 // Records who polls what without a database write per poll: polls are
 // summed in memory per licensee and written at most once per `minIntervalMs`
 // (default one minute) per licensee, by a periodic flush.
+//
+// One bad row never fails a batch (issue 13): a batch the database refuses
+// for any reason but being unavailable or busy is split in halves, and
+// halves again, until the rows it cannot store are alone; those are given
+// up (reported through `onRefused`) and every other row is written. An
+// unavailable or busy database keeps the whole batch for the next flush.
 import type { Poll, PollSummary } from "../repositories/fleet-repo.js";
 import { internPool } from "../domain/intern.js";
+import { DatabaseBusyError, DatabaseUnavailableError } from "../errors.js";
 
 export type { Poll };
 
@@ -13,7 +20,10 @@ export interface FleetRecorderOptions {
   /** How often to look for summaries due for writing. */
   tickMs?: number;
   now?: () => number;
-  onError?: (err: unknown, sub: string) => void;
+  /** A batch not written, kept for the next flush (`subs`: the first few licensees). */
+  onError?: (err: unknown, subs: string) => void;
+  /** A licensee's summary the database refuses on its own: given up, never retried. */
+  onRefused?: (err: unknown, summary: PollSummary) => void;
 }
 
 /**
@@ -27,6 +37,26 @@ const USER_AGENTS = 1_000;
 const REBASE_AFTER_MS = 2 ** 30;
 /** `written` of an entry never written: far below any time (even after a rebase). */
 const NEVER = -(2 ** 30);
+/**
+ * Writes one flush may spend isolating refused rows: enough to find a few
+ * bad rows among 400 (about 2 log2(400) = 18 writes each); what is not
+ * resolved within it waits for the next flush, so a systematic refusal
+ * costs a few dozen statements per flush, not 800.
+ */
+const ISOLATION_WRITES = 64;
+
+/** The database cannot take any write now: worth retrying the whole batch later. */
+function isTransient(err: unknown): boolean {
+  return err instanceof DatabaseUnavailableError || err instanceof DatabaseBusyError;
+}
+
+/** What writing one batch came to. */
+interface Outcome {
+  written: PollSummary[];
+  refused: { summary: PollSummary; err: unknown }[];
+  /** Not written this time (unavailable database, or the isolation budget spent): kept pending. */
+  kept: PollSummary[];
+}
 
 /**
  * A licensee's polls not yet written (`polls`) and when it was last written.
@@ -55,6 +85,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
   const entries = new Map<string, Entry>();
   let timer: NodeJS.Timeout | undefined;
   let writes = 0;
+  let refusals = 0;
   let flushing: Promise<void> | undefined;
 
   const userAgent = internPool(USER_AGENTS);
@@ -125,21 +156,17 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     const due: string[] = [];
     for (const [sub, e] of entries) if (e.polls > 0 && (all || e.written === NEVER || t - e.written >= minInterval)) due.push(sub);
     flushing = (async () => {
+      const budget = { writes: ISOLATION_WRITES };
       for (let i = 0; i < due.length; i += BATCH) {
-        const subs = due.slice(i, i + BATCH);
-        const batch = subs.map((sub) => summaryOf(sub, entries.get(sub)!));
-        try {
-          await opts.write(batch);
-          writes += batch.length;
-          // Polls that arrived during the write stay pending.
-          batch.forEach((written, j) => {
-            const e = entries.get(subs[j]!)!;
-            e.polls = Math.max(0, e.polls - written.polls);
-            e.written = t;
-          });
-        } catch (err) {
-          // Nothing was taken off: the polls are written at the next flush.
-          opts.onError?.(err, batch.map((p) => p.sub).slice(0, 5).join(","));
+        const batch = due.slice(i, i + BATCH).map((sub) => summaryOf(sub, entries.get(sub)!));
+        const outcome = await writeBatch(batch, budget);
+        writes += outcome.written.length;
+        // Polls that arrived during the write stay pending.
+        for (const done of outcome.written) taken(done, t);
+        for (const { summary, err } of outcome.refused) {
+          refusals++;
+          taken(summary, t);
+          opts.onRefused?.(err, summary);
         }
         // Let requests in between batches: a burst of new licensees must not stall polls.
         await new Promise((r) => setImmediate(r));
@@ -154,6 +181,58 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     // written at its next poll anyway: forget it, so the map stays bounded
     // by recent pollers.
     for (const [sub, e] of entries) if (e.polls === 0 && e.written !== NEVER && t - e.written >= minInterval) entries.delete(sub);
+  }
+
+  /** A summary written (or given up): its polls are off the entry, whatever arrived meanwhile stays. */
+  function taken(summary: PollSummary, t: number): void {
+    const e = entries.get(summary.sub);
+    if (!e) return;
+    e.polls = Math.max(0, e.polls - summary.polls);
+    e.written = t;
+  }
+
+  /**
+   * Writes a batch; when the database refuses it (not merely unavailable),
+   * bisects it to write every row it takes and refuse only those it does
+   * not. Rows not tried (an unavailable database, the budget spent) are
+   * kept: the polls are written at the next flush.
+   */
+  async function writeBatch(batch: PollSummary[], budget: { writes: number }): Promise<Outcome> {
+    const outcome: Outcome = { written: [], refused: [], kept: [] };
+    const pending: { rows: PollSummary[]; err?: unknown }[] = [{ rows: batch }];
+    let first = true;
+    while (pending.length > 0) {
+      const { rows, err: refusedAs } = pending.pop()!;
+      if (refusedAs !== undefined && rows.length === 1) {
+        outcome.refused.push({ summary: rows[0]!, err: refusedAs });
+        continue;
+      }
+      if (refusedAs !== undefined) {
+        // Depth first, the first half on top: each bad row costs about 2 log2(n) writes.
+        const mid = rows.length >> 1;
+        pending.push({ rows: rows.slice(mid) }, { rows: rows.slice(0, mid) });
+        continue;
+      }
+      if (!first && budget.writes-- <= 0) {
+        outcome.kept.push(...rows);
+        continue;
+      }
+      first = false;
+      try {
+        await opts.write(rows);
+        outcome.written.push(...rows);
+      } catch (err) {
+        if (isTransient(err)) {
+          // Nothing more can be written now: this and every untried row wait.
+          outcome.kept.push(...rows, ...pending.flatMap((p) => p.rows));
+          pending.length = 0;
+          opts.onError?.(err, rows.map((p) => p.sub).slice(0, 5).join(","));
+          break;
+        }
+        pending.push({ rows, err });
+      }
+    }
+    return outcome;
   }
 
   /**
@@ -191,7 +270,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     stats() {
       let pending = 0;
       for (const e of entries.values()) if (e.polls > 0) pending++;
-      return { pending, writes, remembered: entries.size };
+      return { pending, writes, refused: refusals, remembered: entries.size };
     },
   };
 }

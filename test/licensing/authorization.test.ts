@@ -23,6 +23,20 @@ t.test("Basic license:<JWT>, as the operator sends it", async (t) => {
   t.equal(tokenFromAuthorization(`Basic ${unpadded}`), `${TOKEN}x`);
 });
 
+t.test("whitespace around the JWT is ignored (a license read untrimmed from a Secret made with --from-file)", async (t) => {
+  for (const [name, around] of [
+    ["a trailing newline", `${TOKEN}\n`],
+    ["a trailing CRLF", `${TOKEN}\r\n`],
+    ["trailing spaces and tabs", `${TOKEN} \t `],
+    ["leading whitespace after the colon", ` \t${TOKEN}`],
+    ["both", `\n ${TOKEN} \n`],
+  ] as const) {
+    t.equal(tokenFromAuthorization(basic(`license:${around}`)), TOKEN, `Basic: ${name}`);
+  }
+  t.equal(tokenFromAuthorization(`Bearer \t ${TOKEN} \t`), TOKEN, "Bearer: spaces and tabs around the token");
+  t.equal(tokenFromAuthorization(`Bearer ${TOKEN}\r\n`), TOKEN, "Bearer: a trailing CRLF");
+});
+
 t.test("Bearer <JWT>", async (t) => {
   t.equal(tokenFromAuthorization(`Bearer ${TOKEN}`), TOKEN);
   t.equal(tokenFromAuthorization(`bearer ${TOKEN}`), TOKEN, "lowercase bearer");
@@ -38,6 +52,12 @@ const refused: Row[] = [
   ["Basic with user name License", basic(`License:${TOKEN}`), "LICENSE_MALFORMED"],
   ["Basic with an empty user name", basic(`:${TOKEN}`), "LICENSE_MALFORMED"],
   ["Basic with an empty password", basic("license:"), "LICENSE_MALFORMED"],
+  ["Basic with a password of whitespace only", basic("license: \n"), "LICENSE_MALFORMED"],
+  ["Basic with a newline inside the JWT", basic(`license:${TOKEN.slice(0, 20)}\n${TOKEN.slice(20)}`), "LICENSE_MALFORMED"],
+  ["Basic with a space inside the JWT", basic(`license:${TOKEN.replace(".", ". ")}`), "LICENSE_MALFORMED"],
+  ["Basic with whitespace around the user name", basic(` license :${TOKEN}`), "LICENSE_MALFORMED"],
+  ["Bearer with a space inside the JWT", `Bearer ${TOKEN.replace(".", ". ")}`, "LICENSE_MALFORMED"],
+  ["Bearer with a tab inside the JWT", `Bearer ${TOKEN.replace(".", ".\t")}`, "LICENSE_MALFORMED"],
   // Each of these would be decoded "leniently" to license:abc1 by Buffer.from(…, "base64").
   ["Basic that is not base64", "Basic bGljZW5z!ZTphYmMx", "LICENSE_MALFORMED"],
   ["Basic with an impossible base64 length", "Basic bGljZW5zZTphYmMxA", "LICENSE_MALFORMED"],

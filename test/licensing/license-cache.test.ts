@@ -1,113 +1,73 @@
-// The verified-license cache (src/licensing/license-cache.ts): two
-// generations on a fixed schedule, a size bound, oldest evicted first.
+// The verified-license cache (src/licensing/license-cache.ts): served until
+// the license's `exp`, at most `max` entries, least recently used evicted.
 import t from "tap";
 import { LicenseCache } from "../../src/licensing/license-cache.js";
 
-const GEN = 1000;
+interface V {
+  exp: number;
+  kid?: string;
+  name: string;
+}
+const HOUR = 3600;
 function make(max = 10) {
-  let clock = 0;
-  const cache = new LicenseCache<string>({ max, generationMs: GEN, now: () => clock });
-  return { cache, at: (ms: number) => (clock = ms) };
+  let clock = 1_800_000_000_000;
+  const cache = new LicenseCache<V>({ max, now: () => clock });
+  const nowSec = () => clock / 1000;
+  return { cache, nowSec, later: (sec: number) => (clock += sec * 1000) };
 }
 
-t.test("an entry is served for at least one generation and at most two", async (t) => {
-  const { cache, at } = make();
-  at(900);
-  cache.set("late", "L"); // stored near the end of the first generation
-  at(1899);
-  t.equal(cache.get("late"), "L", "still served in the next generation");
-  at(2000);
-  t.equal(cache.get("late"), undefined, "dropped when its second generation ends (1.1 s after it was stored)");
-
-  at(2000);
-  cache.set("early", "E"); // stored at the very start of a generation
-  at(3999);
-  t.equal(cache.get("early"), "E", "served for almost two generations");
-  at(4000);
-  t.equal(cache.get("early"), undefined, "never for two full generations");
+t.test("an entry is served until its exp, however far: a hit does not shorten or lengthen it", async (t) => {
+  const { cache, nowSec, later } = make();
+  cache.set("year", { exp: nowSec() + 365 * 24 * HOUR, name: "Y" });
+  cache.set("hour", { exp: nowSec() + HOUR, name: "H" });
+  later(HOUR - 1);
+  t.equal(cache.get("hour")?.name, "H", "one second before exp");
+  later(1);
+  t.equal(cache.get("hour"), undefined, "not at exp");
+  t.equal(cache.size, 1, "an expired entry found is dropped");
+  later(300 * 24 * HOUR);
+  t.equal(cache.get("year")?.name, "Y", "300 days later (an hourly poller is warm all along)");
 });
 
-t.test("a hit does not extend an entry's life", async (t) => {
-  const { cache, at } = make();
-  cache.set("k", "v");
-  for (const ms of [500, 1000, 1500, 1999]) {
-    at(ms);
-    t.equal(cache.get("k"), "v", `hit at ${ms} ms`);
-  }
-  at(2000);
-  t.equal(cache.get("k"), undefined);
-});
-
-t.test("after a quiet time of two generations or more, nothing is served", async (t) => {
-  const { cache, at } = make();
-  cache.set("k", "v");
-  at(1500);
-  cache.set("k2", "v2"); // young generation since 1000
-  at(5000);
-  t.equal(cache.get("k2"), undefined, "k2 was stored 3.5 s ago");
-  t.equal(cache.size, 0);
-  cache.set("k3", "v3");
-  at(6999);
-  t.equal(cache.get("k3"), "v3", "the schedule restarts at the quiet time's end");
-  at(7000);
-  t.equal(cache.get("k3"), undefined);
-});
-
-t.test("the size bound counts both generations and evicts the oldest first", async (t) => {
-  const { cache, at } = make(3);
-  cache.set("a", "1");
-  cache.set("b", "2");
-  at(1000); // a, b are now old
-  cache.set("c", "3");
-  cache.set("d", "4"); // full: evicts a (the oldest, in the old generation)
+t.test("full: the least recently used entry is evicted, and a hit makes an entry recent", async (t) => {
+  const { cache, nowSec } = make(3);
+  const v = (name: string): V => ({ exp: nowSec() + HOUR, name });
+  cache.set("a", v("a"));
+  cache.set("b", v("b"));
+  cache.set("c", v("c"));
+  t.equal(cache.get("a")?.name, "a", "a used: b is now the least recently used");
+  cache.set("d", v("d"));
   t.equal(cache.size, 3);
-  t.equal(cache.get("a"), undefined);
-  t.equal(cache.get("b"), "2");
-  cache.set("e", "5"); // evicts b
-  cache.set("f", "6"); // old generation empty: evicts c, the oldest young entry
-  t.same([cache.get("b"), cache.get("c"), cache.get("d"), cache.get("e"), cache.get("f")], [undefined, undefined, "4", "5", "6"]);
-  t.equal(cache.size, 3);
+  t.equal(cache.get("b"), undefined, "b evicted, not a (stored first, but used since)");
+  t.same(["a", "c", "d"].map((k) => cache.get(k)?.name), ["a", "c", "d"]);
+  cache.set("e", v("e")); // a, c, d were used in that order: a goes
+  t.same(["a", "c", "d", "e"].map((k) => cache.get(k)?.name), [undefined, "c", "d", "e"]);
 });
 
-t.test("storing a key again keeps one copy, in the young generation", async (t) => {
-  const { cache, at } = make(2);
-  cache.set("a", "old");
-  at(1000);
-  cache.set("a", "new"); // re-verified: moves to the young generation
-  t.equal(cache.size, 1);
-  cache.set("b", "x");
-  t.equal(cache.size, 2, "no eviction: a is not counted twice");
-  t.equal(cache.get("a"), "new");
-  at(2500);
-  t.equal(cache.get("a"), "new", "its life counts from the second store");
-  cache.set("b", "y");
-  cache.set("b", "z");
-  t.equal(cache.size, 2, "updating a young key does not evict");
+t.test("storing a key again keeps one copy, the newest, without evicting", async (t) => {
+  const { cache, nowSec } = make(2);
+  cache.set("a", { exp: nowSec() + HOUR, name: "old" });
+  cache.set("b", { exp: nowSec() + HOUR, name: "b" });
+  cache.set("a", { exp: nowSec() + HOUR, name: "new" });
+  t.equal(cache.size, 2);
+  t.equal(cache.get("a")?.name, "new");
+  t.equal(cache.get("b")?.name, "b", "no eviction: a is not counted twice");
 });
 
-t.test("clear empties both generations", async (t) => {
-  const { cache, at } = make();
-  cache.set("a", "1");
-  at(1000);
-  cache.set("b", "2");
+t.test("deleteWhere drops exactly the matching entries, in one pass", async (t) => {
+  const { cache, nowSec } = make(100);
+  for (let i = 0; i < 50; i++) cache.set(`k${i}`, { exp: nowSec() + HOUR, kid: i % 5 === 0 ? "old" : "new", name: `${i}` });
+  t.equal(cache.deleteWhere((v) => v.kid === "old"), 10);
+  t.equal(cache.size, 40);
+  t.equal(cache.get("k0"), undefined);
+  t.equal(cache.get("k1")?.name, "1");
+  t.equal(cache.deleteWhere(() => false), 0);
+});
+
+t.test("clear empties the cache", async (t) => {
+  const { cache, nowSec } = make();
+  cache.set("a", { exp: nowSec() + HOUR, name: "a" });
   cache.clear();
   t.equal(cache.size, 0);
   t.equal(cache.get("a"), undefined);
-  t.equal(cache.get("b"), undefined);
-});
-
-t.test("a clock set back clears the cache instead of stretching entries' lives", async (t) => {
-  const { cache, at } = make();
-  at(10_000);
-  cache.set("k", "v");
-  at(10_600);
-  t.equal(cache.get("k"), "v");
-  at(3_000); // set back by 7.6 s
-  t.equal(cache.get("k"), undefined, "not served: its age can no longer be told");
-  t.equal(cache.size, 0);
-  cache.set("k2", "v2");
-  at(4_999);
-  t.equal(cache.get("k2"), "v2", "the schedule restarts from the new time");
-  at(5_000);
-  t.equal(cache.get("k2"), undefined);
 });

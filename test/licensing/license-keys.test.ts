@@ -161,11 +161,13 @@ t.test("rotation: keys come and go with the JWKS file", async (t) => {
   t.equal(keyring.size, 1);
   t.equal(keyring.get("key-a"), undefined);
   t.match(log.lines.at(-1), { level: "info", o: { file, kids: ["key-b"] } });
-  // A cached verification would outlive the key: that is why onChange clears the cache.
-  t.equal(verifier.verify(tokenA).sub, "acme", "still cached before clear()");
-  verifier.clear();
+  // A cached verification would outlive the key: that is why onChange drops its entries.
+  t.equal(verifier.verify(tokenA).sub, "acme", "still cached before retainTrustedKeys()");
+  t.equal(verifier.retainTrustedKeys(), 1, "key A's one cached license dropped");
   t.throws(() => verifier.verify(tokenA), { statusCode: 401, code: "LICENSE_UNKNOWN_KID" }, "retired key's tokens fail");
+  const misses = verifier.stats().misses;
   t.equal(verifier.verify(tokenB).sub, "acme", "the remaining key still verifies");
+  t.equal(verifier.stats().misses, misses, "from the cache: key B's license was kept");
 
   // A bad rewrite keeps the previous keys.
   for (const bad of ["{ truncated", jwks({ kty: "oct", k: "c2VjcmV0", kid: "key-b" })]) {
@@ -179,6 +181,48 @@ t.test("rotation: keys come and go with the JWKS file", async (t) => {
   }
 });
 
+t.test("a key change drops only the cached licenses of keys no longer listed: a rotation that adds a key stays warm", async (t) => {
+  const dir = t.testdir();
+  const put = writer(dir);
+  const a = rsaPair();
+  const b = ecPair();
+  const c = edPair();
+  const aAgain = rsaPair(); // other key material under kid key-a
+  const file = put("jwks.json", jwks(publicJwk(a.publicKey, { kid: "key-a" }), publicJwk(b.publicKey, { kid: "key-b" })));
+  const keyring = new LicenseKeyring({ jwksFile: file, log: new MemoryLog() });
+  const verifier = new LicenseVerifier({ keyring, defaultChannel: "stable" });
+  const exp = nowSec() + 3600;
+  const tokensA = Array.from({ length: 30 }, (_, i) => jwt({ alg: "RS256", kid: "key-a" }, { sub: `a-${i}`, exp }, a.privateKey, "RS256"));
+  const tokensB = Array.from({ length: 20 }, (_, i) => jwt({ alg: "ES256", kid: "key-b" }, { sub: `b-${i}`, exp }, b.privateKey, "ES256"));
+  const headers = [...tokensA, ...tokensB].map((tok) => `Basic ${Buffer.from(`license:${tok}`).toString("base64")}`);
+  for (const h of headers) verifier.verifyAuthorization(h);
+  t.equal(verifier.stats().size, 50);
+
+  // Rotation, step 1: key C is added. Nothing is dropped; every poll is a hit.
+  writeFileSync(file, jwks(publicJwk(a.publicKey, { kid: "key-a" }), publicJwk(b.publicKey, { kid: "key-b" }), publicJwk(c.publicKey, { kid: "key-c" })));
+  t.equal(keyring.reload(), true);
+  t.equal(verifier.retainTrustedKeys(), 0, "a key added: nothing dropped");
+  const misses = verifier.stats().misses;
+  for (const h of headers) verifier.verifyAuthorization(h);
+  t.equal(verifier.stats().misses, misses, "all 50 served warm after the reload");
+
+  // Step 2: key B is retired. Its 20 licenses go at once, key A's 30 stay.
+  writeFileSync(file, jwks(publicJwk(a.publicKey, { kid: "key-a" }), publicJwk(c.publicKey, { kid: "key-c" })));
+  t.equal(keyring.reload(), true);
+  t.equal(verifier.retainTrustedKeys(), 20, "exactly key B's licenses dropped");
+  t.equal(verifier.stats().size, 30);
+  for (const h of headers.slice(30)) t.throws(() => verifier.verifyAuthorization(h), { code: "LICENSE_UNKNOWN_KID" });
+  for (const h of headers.slice(0, 30)) verifier.verifyAuthorization(h);
+  t.equal(verifier.stats().misses, misses + 20, "key A's licenses still hits; only B's were verified (and refused)");
+
+  // The same kid with other key material: what the old key verified goes too.
+  writeFileSync(file, jwks(publicJwk(aAgain.publicKey, { kid: "key-a" }), publicJwk(c.publicKey, { kid: "key-c" })));
+  t.equal(keyring.reload(), true);
+  t.equal(verifier.retainTrustedKeys(), 30, "key-a now names another key: its licenses dropped");
+  t.throws(() => verifier.verifyAuthorization(headers[0]), { code: "LICENSE_BAD_SIGNATURE" }, "and re-verified against the new key");
+  t.equal(verifier.stats().size, 0);
+});
+
 t.test("watch(): a changed file is reloaded and onChange is called", async (t) => {
   const dir = t.testdir();
   const put = writer(dir);
@@ -190,7 +234,7 @@ t.test("watch(): a changed file is reloaded and onChange is called", async (t) =
   let changes = 0;
   const stop = keyring.watch(() => {
     changes++;
-    verifier.clear();
+    verifier.retainTrustedKeys();
   });
   t.teardown(stop);
 
@@ -202,7 +246,7 @@ t.test("watch(): a changed file is reloaded and onChange is called", async (t) =
   t.ok(noticed.ok, `the change was noticed: ${noticed.summary}`);
   t.equal(changes, 1);
   t.equal(keyring.get("key-b")?.alg, "EdDSA");
-  t.throws(() => verifier.verify(tokenA), { code: "LICENSE_UNKNOWN_KID" }, "onChange cleared the cache");
+  t.throws(() => verifier.verify(tokenA), { code: "LICENSE_UNKNOWN_KID" }, "onChange dropped the removed key's license");
 
   stop();
   writeFileSync(file, jwks(publicJwk(a.publicKey, { kid: "key-a" }), publicJwk(b.publicKey, { kid: "key-b" })));

@@ -2,7 +2,7 @@ import t from "tap";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import { LicenseVerifier, type License } from "../../src/licensing/verify-license.js";
+import { LicenseVerifier, MAX_LICENSE_EXP_SEC, type License } from "../../src/licensing/verify-license.js";
 import { b64url, ecPair, edPair, hmacJwt, jwt, MapKeyring, rsaPair, signInput } from "./fixtures/jwt.js";
 
 const NOW = 1_800_000_000_000; // ms; a fixed clock for every test
@@ -251,14 +251,14 @@ t.test("aud as an array containing the audience is accepted", async (t) => {
 
 t.test("RS256, ES256 and EdDSA are each accepted", async (t) => {
   const { verifier } = makeVerifier({ issuer: ISSUER, audience: AUDIENCE });
-  const cases: [string, string][] = [
-    ["RS256", jwt(rsaHeader, claims({ sub: "rs" }), rsa.privateKey, "RS256")],
-    ["ES256", jwt({ alg: "ES256", kid: "ec-1" }, claims({ sub: "es" }), ec.privateKey, "ES256")],
-    ["EdDSA", jwt({ alg: "EdDSA", kid: "ed-1" }, claims({ sub: "ed" }), ed.privateKey, "EdDSA")],
+  const cases: [string, string, string][] = [
+    ["RS256", "rsa-1", jwt(rsaHeader, claims({ sub: "rs" }), rsa.privateKey, "RS256")],
+    ["ES256", "ec-1", jwt({ alg: "ES256", kid: "ec-1" }, claims({ sub: "es" }), ec.privateKey, "ES256")],
+    ["EdDSA", "ed-1", jwt({ alg: "EdDSA", kid: "ed-1" }, claims({ sub: "ed" }), ed.privateKey, "EdDSA")],
   ];
-  for (const [alg, token] of cases) {
+  for (const [alg, kid, token] of cases) {
     const license = verifier.verify(token);
-    const expected: License = { sub: alg.slice(0, 2).toLowerCase(), channel: "stable", jti: "lic-0001", exp: nowSec + 3600, iat: nowSec - 10 };
+    const expected: License = { sub: alg.slice(0, 2).toLowerCase(), channel: "stable", jti: "lic-0001", exp: nowSec + 3600, iat: nowSec - 10, kid };
     t.same(license, expected, alg);
   }
 });
@@ -266,11 +266,11 @@ t.test("RS256, ES256 and EdDSA are each accepted", async (t) => {
 t.test("the license fields", async (t) => {
   const { verifier } = makeVerifier();
   const withChannel = verifier.verify(goodRsa({ channel: "fast-ring", nbf: nowSec - 5 }));
-  t.same(withChannel, { sub: "acme-corp", channel: "fast-ring", jti: "lic-0001", exp: nowSec + 3600, iat: nowSec - 10, nbf: nowSec - 5 });
+  t.same(withChannel, { sub: "acme-corp", channel: "fast-ring", jti: "lic-0001", exp: nowSec + 3600, iat: nowSec - 10, nbf: nowSec - 5, kid: "rsa-1" });
   const noChannel = verifier.verify(jwt(rsaHeader, { sub: "bare", exp: nowSec + 60 }, rsa.privateKey, "RS256"));
-  t.same(noChannel, { sub: "bare", channel: "stable", exp: nowSec + 60 }, "channel defaults; absent claims stay absent");
+  t.same(noChannel, { sub: "bare", channel: "stable", exp: nowSec + 60, kid: "rsa-1" }, "channel defaults; absent claims stay absent; kid: the key that verified it");
   t.equal(noChannel.jti, undefined);
-  t.equal(JSON.stringify(noChannel), JSON.stringify({ sub: "bare", channel: "stable", exp: nowSec + 60 }), "and are not serialized");
+  t.equal(JSON.stringify(noChannel), JSON.stringify({ sub: "bare", channel: "stable", exp: nowSec + 60, kid: "rsa-1" }), "and are not serialized");
   t.ok(Object.isFrozen(noChannel), "a cached license cannot be mutated by a caller");
   // what the admin API can address (issue #13): 256 characters, spaces, "/", any script
   for (const id of ["x".repeat(256), "acme corp/eu west", "ü".repeat(256), "😀".repeat(128)]) {
@@ -334,16 +334,45 @@ t.test("cache: an entry never outlives the token's exp", async (t) => {
   t.throws(() => verifier.verify(token), { code: "LICENSE_EXPIRED" }, "beyond the skew it is refused");
 });
 
-t.test("cache: an entry lives at most 10 minutes", async (t) => {
+t.test("cache: an entry is served until the license's exp, not a fixed time (an hourly poller stays warm)", async (t) => {
   let clock = NOW;
   const { verifier } = makeVerifier({ clock: () => clock });
+  const month = goodRsa({ exp: nowSec + 30 * 86_400 });
+  verifier.verify(month);
+  verifier.verify(good); // exp in one hour
+  for (let hour = 1; hour <= 24 * 29; hour++) {
+    clock = NOW + hour * 3_600_000 - 1000;
+    verifier.verify(month);
+  }
+  t.same(verifier.stats(), { hits: 24 * 29, misses: 2, size: 2, max: 200_000 }, "29 days of hourly polls: one signature check");
+  clock = NOW + 3_599_000;
   verifier.verify(good);
-  clock = NOW + 599_000;
-  verifier.verify(good);
-  t.equal(verifier.stats().hits, 1);
-  clock = NOW + 600_001;
-  verifier.verify(good);
-  t.same(verifier.stats(), { hits: 1, misses: 2, size: 1, max: 200_000 }, "re-verified after 10 minutes, then cached again");
+  t.equal(verifier.stats().misses, 2, "the one-hour license: still a hit one second before exp");
+  clock = NOW + 3_600_000;
+  t.ok(verifier.verify(good), "at exp: verified again (accepted within the clock tolerance)…");
+  t.equal(verifier.stats().misses, 3);
+  t.equal(verifier.stats().size, 1, "…but no longer cached");
+  clock = NOW + 3_661_000;
+  t.throws(() => verifier.verify(good), { code: "LICENSE_EXPIRED" }, "and refused once past the tolerance");
+});
+
+t.test("a far-future exp is read as 9999-12-31T23:59:59Z: verified, cached, representable", async (t) => {
+  const { verifier } = makeVerifier();
+  const max = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
+  t.equal(MAX_LICENSE_EXP_SEC, max);
+  for (const exp of [Number.MAX_SAFE_INTEGER, 1e20, 1e308, max + 1]) {
+    const license = verifier.verify(goodRsa({ exp }));
+    t.equal(license.exp, max, `exp ${exp} is clamped`);
+    t.equal(new Date(license.exp * 1000).toISOString(), "9999-12-31T23:59:59.000Z", `exp ${exp}: a date every client can read`);
+  }
+  // JSON.parse reads 1e309 as Infinity: "never", like the others.
+  const input = `${b64url(rsaHeader)}.${Buffer.from(JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e309')).toString("base64url")}`;
+  const infinite = `${input}.${b64url(signInput("RS256", rsa.privateKey, input))}`;
+  t.equal(verifier.verify(infinite).exp, max, "exp 1e309 (Infinity) is clamped too");
+  t.equal(verifier.verify(goodRsa({ exp: max })).exp, max, "the maximum itself is kept");
+  t.equal(verifier.verify(goodRsa({ exp: max - 1 })).exp, max - 1, "and anything below it");
+  t.equal(verifier.verify(goodRsa({ exp: 1e308 })), verifier.verify(goodRsa({ exp: 1e308 })), "cached like any other");
+  t.throws(() => verifier.verify(goodRsa({ exp: -1e308 })), { statusCode: 401, code: /^LICENSE_/ }, "a far-past exp is refused (a 401, never a 500)");
 });
 
 t.test("cache: clear() makes the next verify a miss", async (t) => {

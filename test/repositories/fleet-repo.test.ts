@@ -78,3 +78,34 @@ t.test("SQLite: the store's connection keeps SQLite's own 2 MB page cache, not b
   t.equal(Number(await store.pragma("cache_size")), -SQLITE_CACHE_KIB);
   t.equal(SQLITE_CACHE_KIB, 2000);
 });
+
+await eachProvider(t, "times beyond what a column stores are clamped before writing; a row with no time is refused whole", async (t, provider) => {
+  const url = await freshDatabase(t, provider);
+  await migrate(url);
+  const store = await createStore(url);
+  t.teardown(() => store.close());
+  const at = Date.UTC(2026, 10, 29, 10, 0, 0);
+  const row = (sub: string, licenseExp: number | null) => ({
+    sub, channel: "stable", releaseId: null, releaseVersion: "1.0.0", jti: null, licenseExp, userAgent: null, firstSeenAt: at, lastSeenAt: at, polls: 1,
+  });
+  const exps: [string, number | null, string | null][] = [
+    ["max-safe", Number.MAX_SAFE_INTEGER, "9999-12-31T23:59:59.999Z"],
+    ["1e20", 1e20, "9999-12-31T23:59:59.999Z"],
+    ["1e308", 1e308, "9999-12-31T23:59:59.999Z"],
+    ["infinity", Infinity, "9999-12-31T23:59:59.999Z"],
+    ["nan", NaN, null],
+    ["far-past", -1e308, "1970-01-01T00:00:00.000Z"],
+    ["normal", 1_900_000_000, "2030-03-17T17:46:40.000Z"],
+    ["none", null, null],
+  ];
+  await store.fleet.recordMany(exps.map(([sub, exp]) => row(sub, exp)));
+  const rows = await store.fleet.list();
+  t.equal(rows.length, exps.length, "one batch, every row written");
+  for (const [sub, exp, stored] of exps) {
+    t.equal(rows.find((r) => r.sub === sub)?.licenseExpiresAt?.toISOString() ?? null, stored, `licenseExp ${exp} → ${stored}`);
+  }
+
+  const err = await store.fleet.recordMany([row("fine", null), { ...row("no-time", null), lastSeenAt: NaN }]).catch((e: unknown) => e as Error);
+  t.match(err, { name: "RangeError", message: /fleet entry "no-time": lastSeenAt is not a time/ }, "the row and the field named");
+  t.notOk((await store.fleet.list()).some((r) => r.sub === "fine"), "nothing of the refused batch written");
+});
