@@ -560,14 +560,18 @@ t.test("server messages and values with terminal escape codes are printed clean"
   const { h, url } = await serve(t);
   const env = { CHARTROOM_URL: url, CHARTROOM_TOKEN: h.adminToken("admin", "ops@example.com") };
 
-  // A real server echoes what it was asked for in its message.
+  // A real server refuses a reference holding control characters and names
+  // the first one without echoing it (src/domain/text.ts); the CLI prints
+  // that answer clean whether or not the server echoes.
   const hostile = "\u001b]0;pwned\u0007\u001b[31mevil\u009b2J\r\u202e";
-  const raw = (await h.admin("GET", `/releases/${encodeURIComponent(hostile)}`)).json() as { message: string };
-  t.match(raw.message, "\u001b[31m", "the server's message holds the escape codes");
+  const raw = (await h.admin("GET", `/releases/${encodeURIComponent(hostile)}`)).json() as { code: string; message: string };
+  t.equal(raw.code, "VALIDATION_FAILED", "the server refuses the reference");
+  t.notMatch(raw.message, CONTROL, "and does not echo its control characters");
   for (const argv of [["release", "show", hostile], ["release", "show", hostile, "--json"]]) {
     const r = await run(argv, env);
     t.equal(r.code, 1);
-    t.equal(r.stderr, "error: RELEASE_NOT_FOUND: release evil does not exist\n", `${argv.join(" ")}: printed clean`);
+    t.match(r.stderr, /^error: VALIDATION_FAILED: params\.idOrVersion: .*U\+001B.*\nfield: idOrVersion\n$/, `${argv.join(" ")}: the server's answer`);
+    t.notMatch(r.stderr, CONTROL, `${argv.join(" ")}: printed clean`);
   }
 
   // Values holding escape codes: shown as YAML and JSON without a raw control
