@@ -24,7 +24,7 @@ function isAddressOrCidr(entry: string): boolean {
 }
 
 /**
- * TRUST_PROXY (docs/decisions.md, "TRUST_PROXY is a hop count or a list"):
+ * TRUST_PROXY (docs/decisions.md, decision 44):
  * false / 0 / empty: trust no proxy (the socket's address is the client's);
  * N: the N nearest hops are proxies, whatever their address; a comma list of
  * addresses and CIDRs: those are proxies. "true" (trust every hop) let any

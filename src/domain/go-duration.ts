@@ -3,7 +3,7 @@
 // resource after that long; a value it cannot parse is printed and replaced
 // by 1h, and a zero or negative one means it never polls again on its own
 // (controller-runtime requeues only after a positive delay). So Chartroom
-// refuses both when a channel or release sets it (docs/decisions.md, issue #14).
+// refuses both when a channel or release sets it (docs/decisions.md, decision 36).
 
 /**
  * time.ParseDuration's grammar: an optional sign, then "0", or one or more

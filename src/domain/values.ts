@@ -1,7 +1,7 @@
 // Helm values: plain JSON objects, merged the way docs/api.md §1 says: objects
 // merge key by key, arrays and scalars replace, and a `null` removes the key
 // from the layers below (no `null` ever leaves a merge: the W&B operator's
-// own merge crashes on one; docs/decisions.md, issue #14). Pure functions,
+// own merge crashes on one; docs/decisions.md, decision 34). Pure functions,
 // table-tested in test/domain/values.test.ts.
 
 import { textProblem } from "./text.js";

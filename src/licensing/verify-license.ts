@@ -55,7 +55,7 @@ const DEFAULT_CACHE_SIZE = 200_000;
  * every consumer of the fleet can represent (a four-digit ISO 8601 year,
  * what Go's time.Time marshals, SQLite's text dates). A later `exp`, such as
  * 2^53 - 1 or 1e308 written to mean "never", is read as this instant
- * (docs/decisions.md, the far-future `exp` rule).
+ * (docs/decisions.md, decision 50).
  */
 export const MAX_LICENSE_EXP_SEC = Date.UTC(9999, 11, 31, 23, 59, 59) / 1000;
 /** Longer Authorization headers are refused by tokenFromAuthorization anyway. */

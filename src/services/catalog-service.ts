@@ -75,7 +75,7 @@ const MAX_NULL_WARNINGS = 20;
 /**
  * One warning per `null` in `values` (at most 20, then one that says there
  * are more): Chartroom serves no null, so each removes a key of the layers
- * below instead (docs/decisions.md, issue #14).
+ * below instead (docs/decisions.md, decision 34).
  */
 export function nullWarnings(values: Values, field: string): Warning[] {
   const paths = findNulls(values, MAX_NULL_WARNINGS + 1);

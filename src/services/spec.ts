@@ -70,7 +70,7 @@ export interface SerializedSpec {
  * as JavaScript prints them, no whitespace. The bytes depend on content
  * only, never on the order a database hands keys back (PostgreSQL's jsonb
  * reorders them, SQLite keeps them), so every replica and every restart
- * serves the same bytes and ETag (docs/decisions.md, issue #14). Strict: a
+ * serves the same bytes and ETag (docs/decisions.md, decision 35). Strict: a
  * value JSON cannot hold throws instead of turning into `null`.
  */
 export const canonicalJson = configure({ deterministic: true, strict: true, circularValue: Error, bigint: false });
