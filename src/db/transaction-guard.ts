@@ -73,8 +73,10 @@ function guarded(tx: Transaction, provider: string, connection: SqliteConnection
             // still open: the next BEGIN on this connection will say so
           }
         }
+        // Read before the lock is released: a waiting transaction may BEGIN on this connection at once.
+        const gone = !connection.inTransaction;
         await tx.rollback();
-        if (end === "ROLLBACK" && !connection.inTransaction) return 0;
+        if (end === "ROLLBACK" && gone) return 0;
       } else if (!released) {
         released = true;
         const parts = tx as unknown as PgTransactionParts;

@@ -162,8 +162,10 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
       }),
     writeRefused: () => refused?.error,
     async probeWrite() {
+      // A write refused while the probe ran is newer than the probe's answer: it stands.
+      const seen = refused;
       await repos.state.probeWrite();
-      refused = undefined;
+      if (refused === seen) refused = undefined;
     },
     async pragma(name: string): Promise<unknown> {
       if (provider !== "sqlite" || !/^[a-z_]+$/.test(name)) throw new Error(`no such SQLite pragma: ${name}`);

@@ -6,7 +6,9 @@
 // for any reason but being unavailable or busy is split in halves, and
 // halves again, until the rows it cannot store are alone; those are given
 // up (reported through `onRefused`) and every other row is written. An
-// unavailable or busy database keeps the whole batch for the next flush.
+// unavailable or busy database, or one that stores no row of the batch at
+// all (it refuses everything, not a row), keeps the whole batch for the
+// next flush.
 import type { Poll, PollSummary } from "../repositories/fleet-repo.js";
 import { internPool } from "../domain/intern.js";
 import { DatabaseBusyError, DatabaseUnavailableError } from "../errors.js";
@@ -54,7 +56,7 @@ function isTransient(err: unknown): boolean {
 interface Outcome {
   written: PollSummary[];
   refused: { summary: PollSummary; err: unknown }[];
-  /** Not written this time (unavailable database, or the isolation budget spent): kept pending. */
+  /** Not written this time (unavailable database, every row refused, or the isolation budget spent): kept pending. */
   kept: PollSummary[];
 }
 
@@ -231,6 +233,15 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
         }
         pending.push({ rows, err });
       }
+    }
+    if (outcome.written.length === 0 && outcome.refused.length > 1) {
+      // Not one row of the batch was stored: the database refuses everything
+      // (a permission, a missing table), not a row. Keep the polls; they are
+      // written once it takes them again.
+      const { err } = outcome.refused[0]!;
+      outcome.kept.push(...outcome.refused.map((r) => r.summary));
+      outcome.refused = [];
+      opts.onError?.(err, batch.map((p) => p.sub).slice(0, 5).join(","));
     }
     return outcome;
   }

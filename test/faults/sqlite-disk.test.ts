@@ -23,6 +23,7 @@ import { call, releaseBody } from "../routes/admin/fixtures/admin-helpers.js";
 import { assertUnavailable, databaseUp, readyz, timed } from "./fault-helpers.js";
 
 const isRoot = process.getuid?.() === 0;
+if (!isRoot && process.env.CI) t.fail("CI must run the disk-full and read-only tests, which need root (tmpfs, chattr +i)");
 if (!isRoot) process.stderr.write("\n*** skipped: the disk-full and read-only tests need root (tmpfs, chattr) ***\n\n");
 /** Generous: the machine is shared. A write that hangs waits 20 s or more. */
 const WRITE_BOUND_MS = 4000;

@@ -84,7 +84,7 @@ t.test("one bad row never fails its batch: the others are written, the bad one r
   t.equal(refused.length, 2, "a bad licensee's new row is tried (alone, after one batch write) and refused again");
 });
 
-t.test("several bad rows, and a database that refuses everything: bounded writes per flush, progress at each", async (t) => {
+t.test("several bad rows, and a database that refuses everything: bounded writes per flush, nothing given up", async (t) => {
   const some = refusingWrite((p) => p.sub.endsWith("7"));
   const rec = fleetRecorder({ write: some.write, minIntervalMs: 0 });
   for (let i = 0; i < 40; i++) rec.record(poll(`lic-${i}`));
@@ -92,16 +92,21 @@ t.test("several bad rows, and a database that refuses everything: bounded writes
   t.equal(some.state.written.length, 36, "4 bad rows among 40: the 36 others written");
   t.equal(rec.stats().refused, 4);
 
-  const all = refusingWrite(() => true);
+  let refuseAll = true;
+  const all = refusingWrite(() => refuseAll);
   const rec2 = fleetRecorder({ write: all.write, minIntervalMs: 0 });
   for (let i = 0; i < 1000; i++) rec2.record(poll(`lic-${i}`));
   await rec2.flush();
   // 3 batches: one first write each, then 64 isolation writes in all for the flush.
   t.ok(all.state.attempts <= 3 + 64, `a systematic refusal costs ${all.state.attempts} writes per flush, not 2 per row`);
-  const { pending, refused } = rec2.stats();
-  t.ok(refused > 0 && refused + pending === 1000, `rows refused (${refused}) or kept for the next flush (${pending}), none lost silently`);
+  t.match(rec2.stats(), { pending: 1000, refused: 0 }, "no row of a batch stored: the database refuses everything, not a row, so every poll is kept");
+  const before = all.state.attempts;
   await rec2.flush();
-  t.ok(rec2.stats().refused > refused, "the next flush makes progress");
+  t.ok(all.state.attempts - before <= 3 + 64, `the next flush is bounded too (${all.state.attempts - before} writes)`);
+  t.match(rec2.stats(), { pending: 1000, refused: 0 }, "still kept");
+  refuseAll = false;
+  await rec2.flush();
+  t.equal(new Set(all.state.written.map((p) => p.sub)).size, 1000, "once the database takes writes again every licensee is written");
 });
 
 t.test("a database that becomes unavailable while a batch is bisected: what was written stays written, the rest waits", async (t) => {
