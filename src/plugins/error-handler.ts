@@ -159,7 +159,11 @@ export function renderClientError(err: NodeJS.ErrnoException, socket: Duplex, lo
   const body = JSON.stringify(fromCatalogue(error));
   const requestId = newRequestId();
   log.info({ code: error.code, status: error.statusCode, requestId, parserError: err.code }, "request refused by the HTTP parser");
-  if (!socket.writable) {
+  // An answer already on its way on this socket (a pipelined request that
+  // failed to parse after it) must not get our bytes in its middle; Node's
+  // own handler checks the same.
+  const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }

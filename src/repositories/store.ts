@@ -135,6 +135,7 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
   // Readiness and chartroom_database_up learn of refused writes from here
   // (docs/decisions.md): a database that answers reads but stores nothing.
   let refused: { error: unknown } | undefined;
+  let probing: Promise<void> | undefined;
   const observe: ErrorObserver = (kind, error) => {
     if (kind === "write-refused") refused = { error };
   };
@@ -161,11 +162,15 @@ export async function createStore(url: string, given?: Db): Promise<Store> {
         await db.$queryRawUnsafe("SELECT 1");
       }),
     writeRefused: () => refused?.error,
-    async probeWrite() {
-      // A write refused while the probe ran is newer than the probe's answer: it stands.
-      const seen = refused;
-      await repos.state.probeWrite();
-      if (refused === seen) refused = undefined;
+    probeWrite() {
+      // One probe at a time: /readyz checks and the state watcher share it.
+      probing ??= (async () => {
+        // A write refused while the probe ran is newer than the probe's answer: it stands.
+        const seen = refused;
+        await repos.state.probeWrite();
+        if (refused === seen) refused = undefined;
+      })().finally(() => (probing = undefined));
+      return probing;
     },
     async pragma(name: string): Promise<unknown> {
       if (provider !== "sqlite" || !/^[a-z_]+$/.test(name)) throw new Error(`no such SQLite pragma: ${name}`);

@@ -26,7 +26,7 @@ t.test("verifyAuthorization: verified once, then answered from the cache by head
   t.equal(verifier.verifyAuthorization(basic), first);
   t.equal(verifier.stats().misses, misses, "no second verification");
   verifier.clear();
-  t.equal(verifier.cachedForAuthorization(basic), undefined, "clear() forgets headers too (key rotation)");
+  t.equal(verifier.cachedForAuthorization(basic), undefined, "clear() forgets headers too");
 });
 
 t.test("a tampered or different header is never answered from another header's entry", async (t) => {
