@@ -1,7 +1,8 @@
 // Channels and releases: create, change, promote, roll back, yank. Every
 // change writes its channel history and audit entry in the same transaction
 // as the change itself, and bumps the catalog version so every replica's
-// spec cache learns of it.
+// spec cache learns of it. A dry run of a promotion or rollback (preview)
+// takes the same reads and rules and writes nothing.
 import { randomUUID } from "node:crypto";
 import {
   ChannelExistsError,
@@ -259,22 +260,20 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     const history = await repos.events.allOf(channel.id);
     const held = new Map((await repos.releases.findByIds(releaseIdsOf(history))).map((r) => [r.id, r]));
     const current = (channel.releaseId && held.get(channel.releaseId)) || (await releaseOf(repos, channel.releaseId));
-    let target: Release;
     if (input.to !== undefined) {
-      target = await releaseOrThrow(repos, input.to, "to");
+      const target = await releaseOrThrow(repos, input.to, "to");
       const refused = refuseRollbackTo({ channel: channel.name, current: current && fact(current), to: fact(target), held: held.has(target.id) });
       if (refused) throw refusal(refused, target.version);
-    } else {
-      // Skipped: yanked releases, and any not lower than the current one (a rollback only goes down).
-      const skip = (rid: string) => {
-        const r = held.get(rid);
-        return !r || r.yankedAt !== null || (current !== null && !semver.lt(r.version, current.version));
-      };
-      const id = rollbackTarget(history, skip);
-      if (!id) throw withField(new PromotionRefusedError(`channel ${channel.name} has no earlier release to roll back to`), "to");
-      target = held.get(id)!;
+      return target;
     }
-    return target;
+    // Skipped: yanked releases, and any not lower than the current one (a rollback only goes down).
+    const skip = (rid: string) => {
+      const r = held.get(rid);
+      return !r || r.yankedAt !== null || (current !== null && !semver.lt(r.version, current.version));
+    };
+    const id = rollbackTarget(history, skip);
+    if (!id) throw withField(new PromotionRefusedError(`channel ${channel.name} has no earlier release to roll back to`), "to");
+    return held.get(id)!;
   }
 
   /** A move's dry run: the same reads and rules as `move`, then what it would change instead of changing it. */
