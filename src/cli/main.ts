@@ -18,6 +18,8 @@ import type { Result } from "./remote.js";
 
 export interface Output {
   write(chunk: string): unknown;
+  /** A terminal (process.stdout has it): colours are printed only to one. */
+  isTTY?: boolean;
 }
 
 export interface Io {
@@ -170,9 +172,9 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   promote: {
-    usage: "promote VERSION --to CHANNEL [--from CHANNEL] [--expect CURRENT|none] [--allow-downgrade] [--reason TEXT]",
-    summary: "move a channel to a release, under the promotion rules",
-    options: { to: { type: "string" }, from: { type: "string" }, expect: { type: "string" }, "allow-downgrade": { type: "boolean" }, reason: { type: "string" } },
+    usage: "promote VERSION --to CHANNEL [--from CHANNEL] [--expect CURRENT|none] [--allow-downgrade] [--reason TEXT] [--dry-run]",
+    summary: "move a channel to a release, under the promotion rules (--dry-run: show what would change, change nothing)",
+    options: { to: { type: "string" }, from: { type: "string" }, expect: { type: "string" }, "allow-downgrade": { type: "boolean" }, reason: { type: "string" }, "dry-run": { type: "boolean" } },
     async run(p, cx) {
       const [version] = positionals(p, ["VERSION"]);
       return remote.promote(cx.client(p), version!, {
@@ -181,16 +183,17 @@ const COMMANDS: Record<string, Command> = {
         expect: str(p, "expect"),
         allowDowngrade: bool(p, "allow-downgrade"),
         reason: str(p, "reason"),
+        dryRun: bool(p, "dry-run"),
       });
     },
   },
   rollback: {
-    usage: "rollback CHANNEL --reason TEXT [--to VERSION]",
-    summary: "roll a channel back (default: to the release before the current one)",
-    options: { reason: { type: "string" }, to: { type: "string" } },
+    usage: "rollback CHANNEL --reason TEXT [--to VERSION] [--dry-run]",
+    summary: "roll a channel back (default: to the release before the current one; --dry-run: show what would change, change nothing)",
+    options: { reason: { type: "string" }, to: { type: "string" }, "dry-run": { type: "boolean" } },
     async run(p, cx) {
       const [name] = positionals(p, ["CHANNEL"]);
-      return remote.rollback(cx.client(p), name!, { reason: required(p, "reason", "TEXT"), to: str(p, "to") });
+      return remote.rollback(cx.client(p), name!, { reason: required(p, "reason", "TEXT"), to: str(p, "to"), dryRun: bool(p, "dry-run") });
     },
   },
   yank: {
@@ -349,7 +352,10 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
       client: (pp) => createClient({ baseUrl: str(pp, "url") ?? (env.CHARTROOM_URL?.trim() || DEFAULT_URL), token: secretToken || undefined }),
     };
     const result = await cmd.run(p, cx);
-    stdout.write(json ? jsonText(result.json) : result.text);
+    // Colours only on a terminal, and never with NO_COLOR (https://no-color.org) or TERM=dumb.
+    const colour = rawStdout.isTTY === true && !env.NO_COLOR && env.TERM !== "dumb";
+    if (!json && colour && result.tty !== undefined) rawStdout.write(result.tty);
+    else stdout.write(json ? jsonText(result.json) : result.text);
     if (result.note && !json) stderr.write(result.note);
     return 0;
   } catch (err) {

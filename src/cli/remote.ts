@@ -8,7 +8,8 @@ import { seg, type Client } from "./client.js";
 import { dash, describeChart, fields, table, when, yamlText } from "./format.js";
 // The answers' types are the routes' zod schemas (type-only: no zod at run time).
 import type { AuditPageDto } from "../routes/admin/dto/audit.js";
-import type { ChannelDetailDto, ChannelListDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
+import type { ChannelDetailDto, ChannelListDto, DryRunDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
+import { coloured, dryRunLines, plain } from "./diff-text.js";
 import type { ReleaseDto, ReleasePageDto, ReleaseRefDto } from "../routes/admin/dto/releases.js";
 
 export interface Result {
@@ -16,6 +17,8 @@ export interface Result {
   text: string;
   /** A note for stderr (next page hints), kept off stdout. */
   note?: string;
+  /** `text` with ANSI colours, every piece already terminal-safe: printed instead of it on a terminal (not with NO_COLOR). */
+  tty?: string;
 }
 
 function releaseCell(r: ReleaseRefDto): string {
@@ -157,22 +160,33 @@ function promotionText(p: PromotionDto): string {
 export async function promote(
   c: Client,
   version: string,
-  o: { to: string; from?: string | undefined; expect?: string | undefined; allowDowngrade: boolean; reason?: string | undefined },
+  o: { to: string; from?: string | undefined; expect?: string | undefined; allowDowngrade: boolean; reason?: string | undefined; dryRun?: boolean },
 ): Promise<Result> {
   const body: Record<string, unknown> = { release: version };
   if (o.from !== undefined) body.from = o.from;
   if (o.expect !== undefined) body.expectedCurrent = o.expect === "none" ? null : o.expect;
   if (o.allowDowngrade) body.allowDowngrade = true;
   if (o.reason !== undefined) body.reason = o.reason;
-  const p = (await c.post(`/channels/${seg(o.to)}/promote`, body)) as PromotionDto;
-  return { json: p, text: promotionText(p) };
+  return moved(await c.post(`/channels/${seg(o.to)}/promote`, withDryRun(body, o.dryRun)));
 }
 
-export async function rollback(c: Client, name: string, o: { reason: string; to?: string | undefined }): Promise<Result> {
+export async function rollback(c: Client, name: string, o: { reason: string; to?: string | undefined; dryRun?: boolean }): Promise<Result> {
   const body: Record<string, unknown> = { reason: o.reason };
   if (o.to !== undefined) body.to = o.to;
-  const p = (await c.post(`/channels/${seg(name)}/rollback`, body)) as PromotionDto;
-  return { json: p, text: promotionText(p) };
+  return moved(await c.post(`/channels/${seg(name)}/rollback`, withDryRun(body, o.dryRun)));
+}
+
+function withDryRun(body: Record<string, unknown>, dryRun: boolean | undefined): Record<string, unknown> {
+  return dryRun ? { ...body, dryRun: true } : body;
+}
+
+/** A promotion's or rollback's answer, or its dry run's (the decision, the licensees, the diffs). */
+function moved(answer: unknown): Result {
+  if ((answer as { dryRun?: unknown }).dryRun === true) {
+    const lines = dryRunLines(answer as DryRunDto);
+    return { json: answer, text: plain(lines), tty: coloured(lines) };
+  }
+  return { json: answer, text: promotionText(answer as PromotionDto) };
 }
 
 export async function yank(c: Client, version: string, reason: string): Promise<Result> {

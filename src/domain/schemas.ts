@@ -194,12 +194,16 @@ export const promoteInputSchema = z.strictObject({
   expectedCurrent: releaseRef.nullable().optional(),
   allowDowngrade: z.boolean().default(false),
   reason: text(1000).optional(),
+  /** Answer what the promotion would do, change nothing (docs/api.md §7). */
+  dryRun: z.boolean().default(false),
 });
 export type PromoteInput = z.infer<typeof promoteInputSchema>;
 
 export const rollbackInputSchema = z.strictObject({
   to: releaseRef.optional(),
   reason: reasonText,
+  /** Answer what the rollback would do, change nothing (docs/api.md §7). */
+  dryRun: z.boolean().default(false),
 });
 export type RollbackInput = z.infer<typeof rollbackInputSchema>;
 

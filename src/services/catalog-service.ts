@@ -1,7 +1,8 @@
 // Channels and releases: create, change, promote, roll back, yank. Every
 // change writes its channel history and audit entry in the same transaction
 // as the change itself, and bumps the catalog version so every replica's
-// spec cache learns of it.
+// spec cache learns of it. A dry run of a promotion or rollback (preview)
+// takes the same reads and rules and writes nothing.
 import { randomUUID } from "node:crypto";
 import {
   ChannelExistsError,
@@ -24,7 +25,8 @@ import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { ChannelEvent } from "../repositories/events-repo.js";
 import semver from "semver";
-import { decidePromotion, refuseRollbackTo, rollbackTarget, type Refusal, type ReleaseFact } from "./promotion-rules.js";
+import { decidePromotion, refuseRollbackTo, rollbackTarget, type PromotionDecision, type Refusal, type ReleaseFact } from "./promotion-rules.js";
+import { affectedOf, jsonDiff, servedValues, type Affected, type PatchOp } from "./promotion-preview.js";
 
 /** Who asks, for the audit log. */
 export interface Actor {
@@ -46,7 +48,26 @@ export interface PromotionResult {
   event: ChannelEvent | null;
 }
 
-type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit">;
+/**
+ * A dry run of a promotion or rollback (docs/api.md §7): what it would do,
+ * whom it would reach, and how the served values and chart would change.
+ */
+export interface PromotionPreview {
+  action: "promote" | "rollback" | "noop";
+  message: string;
+  channel: string;
+  from: Release | null;
+  to: Release;
+  affected: Affected;
+  /** RFC 6902, from the values the channel serves now to those it would serve. */
+  valuesDiff: PatchOp[];
+  /** RFC 6902, from the chart it serves now to the one it would serve. */
+  chartDiff: PatchOp[];
+}
+
+type MoveInput = { from?: string | undefined; expectedCurrent?: string | null | undefined; allowDowngrade: boolean; reason?: string | undefined; forceAction?: "rollback" | "declare" };
+
+type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit" | "fleet">;
 
 export interface CatalogServiceOptions {
   /** After every committed change: this replica's caches must forget. */
@@ -116,6 +137,18 @@ function refusal(d: Refusal, version: string): Error {
   return d.field ? withField(err, d.field, d.message) : err;
 }
 
+/** A rollback is a move down that is allowed and recorded as a rollback. */
+function rollbackMove(input: RollbackInput): MoveInput {
+  return { allowDowngrade: true, reason: input.reason, forceAction: "rollback" };
+}
+
+/** The rules name the promote body's "release"; a rollback's is "to". */
+function asRollbackField(err: unknown): never {
+  const e = err as FieldError;
+  if (e?.field === "release") e.field = "to";
+  throw err;
+}
+
 export function catalogService(store: CatalogStore, { onChange = () => {}, onMoved = () => {} }: CatalogServiceOptions = {}) {
   async function channelOrThrow(repos: Pick<Repos, "channels">, name: string, field?: string): Promise<Channel> {
     const c = await repos.channels.findByName(name);
@@ -157,14 +190,17 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     for (const r of results) if (r.changed && r.action) onMoved(r.action);
   }
 
-  /** Moves a channel; shared by promote, rollback and declarative apply. */
-  async function move(
-    repos: Repos,
+  /**
+   * What moving `channel` to `target` would do under the promotion rules,
+   * from the same reads: throws the refusal; writes nothing. Shared by the
+   * moves and their dry runs.
+   */
+  async function decideMove(
+    repos: Pick<Repos, "channels" | "releases">,
     channel: Channel,
     target: Release,
-    input: { from?: string | undefined; expectedCurrent?: string | null | undefined; allowDowngrade: boolean; reason?: string | undefined; forceAction?: "rollback" | "declare" },
-    actor: Actor,
-  ): Promise<PromotionResult> {
+    input: MoveInput,
+  ): Promise<{ current: Release | null; decision: Exclude<PromotionDecision, Refusal> }> {
     const current = await releaseOf(repos, channel.releaseId);
     let from: { channel: string; current: ReleaseFact | null } | undefined;
     if (input.from !== undefined) {
@@ -181,6 +217,12 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       allowDowngrade: input.allowDowngrade,
     });
     if (decision.kind === "refuse") throw refusal(decision, target.version);
+    return { current, decision };
+  }
+
+  /** Moves a channel; shared by promote, rollback and declarative apply. */
+  async function move(repos: Repos, channel: Channel, target: Release, input: MoveInput, actor: Actor): Promise<PromotionResult> {
+    const { current, decision } = await decideMove(repos, channel, target, input);
     if (decision.kind === "noop") {
       return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
     }
@@ -211,6 +253,45 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     });
     const verb = action === "promote" ? "promoted to" : action === "rollback" ? "rolled back to" : "declared at";
     return { changed: true, message: `channel ${channel.name} ${verb} ${target.version}`, action: action === "declare" ? "promote" : action, channel: channel.name, from: current, to: target, event };
+  }
+
+  /** The release a rollback of `channel` goes to: `to`, under the rollback rule, or the one before the current release. */
+  async function rollbackTargetOf(repos: Pick<Repos, "channels" | "releases" | "events">, channel: Channel, input: Pick<RollbackInput, "to">): Promise<Release> {
+    const history = await repos.events.allOf(channel.id);
+    const held = new Map((await repos.releases.findByIds(releaseIdsOf(history))).map((r) => [r.id, r]));
+    const current = (channel.releaseId && held.get(channel.releaseId)) || (await releaseOf(repos, channel.releaseId));
+    if (input.to !== undefined) {
+      const target = await releaseOrThrow(repos, input.to, "to");
+      const refused = refuseRollbackTo({ channel: channel.name, current: current && fact(current), to: fact(target), held: held.has(target.id) });
+      if (refused) throw refusal(refused, target.version);
+      return target;
+    }
+    // Skipped: yanked releases, and any not lower than the current one (a rollback only goes down).
+    const skip = (rid: string) => {
+      const r = held.get(rid);
+      return !r || r.yankedAt !== null || (current !== null && !semver.lt(r.version, current.version));
+    };
+    const id = rollbackTarget(history, skip);
+    if (!id) throw withField(new PromotionRefusedError(`channel ${channel.name} has no earlier release to roll back to`), "to");
+    return held.get(id)!;
+  }
+
+  /** A move's dry run: the same reads and rules as `move`, then what it would change instead of changing it. */
+  async function preview(channel: Channel, target: Release, input: MoveInput): Promise<PromotionPreview> {
+    const { current, decision } = await decideMove(store, channel, target, input);
+    const action = decision.kind === "noop" ? "noop" : input.forceAction === "rollback" ? "rollback" : decision.action;
+    const counts = await store.fleet.distribution({ channel: channel.name });
+    const message = decision.kind === "noop" ? decision.message : `dry run: channel ${channel.name} would be ${action === "promote" ? "promoted" : "rolled back"} to ${target.version}; nothing changed`;
+    return {
+      action,
+      message,
+      channel: channel.name,
+      from: current,
+      to: target,
+      affected: affectedOf(counts),
+      valuesDiff: action === "noop" ? [] : jsonDiff(servedValues(channel, current), servedValues(channel, target)),
+      chartDiff: action === "noop" ? [] : jsonDiff(current?.chart ?? {}, target.chart),
+    };
   }
 
   return {
@@ -300,31 +381,23 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     async rollback(channelName: string, input: RollbackInput, actor: Actor): Promise<PromotionResult> {
       return committedMove(async (repos) => {
         const channel = await channelOrThrow(repos, channelName);
-        const history = await repos.events.allOf(channel.id);
-        const held = new Map((await repos.releases.findByIds(releaseIdsOf(history))).map((r) => [r.id, r]));
-        const current = (channel.releaseId && held.get(channel.releaseId)) || (await releaseOf(repos, channel.releaseId));
-        let target: Release;
-        if (input.to !== undefined) {
-          target = await releaseOrThrow(repos, input.to, "to");
-          const refused = refuseRollbackTo({ channel: channel.name, current: current && fact(current), to: fact(target), held: held.has(target.id) });
-          if (refused) throw refusal(refused, target.version);
-        } else {
-          // Skipped: yanked releases, and any not lower than the current one (a rollback only goes down).
-          const skip = (rid: string) => {
-            const r = held.get(rid);
-            return !r || r.yankedAt !== null || (current !== null && !semver.lt(r.version, current.version));
-          };
-          const id = rollbackTarget(history, skip);
-          if (!id) throw withField(new PromotionRefusedError(`channel ${channelName} has no earlier release to roll back to`), "to");
-          target = held.get(id)!;
-        }
-        return move(repos, channel, target, { allowDowngrade: true, reason: input.reason, forceAction: "rollback" }, actor).catch((err: unknown) => {
-          // The rules name the promote body's "release"; a rollback's is "to".
-          const e = err as FieldError;
-          if (e?.field === "release") e.field = "to";
-          throw err;
-        });
+        const target = await rollbackTargetOf(repos, channel, input);
+        return move(repos, channel, target, rollbackMove(input), actor).catch(asRollbackField);
       });
+    },
+
+    /** A dry run of `promote`: the same rules and refusals; nothing is written. */
+    async previewPromote(channelName: string, input: PromoteInput): Promise<PromotionPreview> {
+      const channel = await channelOrThrow(store, channelName);
+      const target = await releaseOrThrow(store, input.release, "release");
+      return preview(channel, target, input);
+    },
+
+    /** A dry run of `rollback`: the same target, rules and refusals; nothing is written. */
+    async previewRollback(channelName: string, input: RollbackInput): Promise<PromotionPreview> {
+      const channel = await channelOrThrow(store, channelName);
+      const target = await rollbackTargetOf(store, channel, input);
+      return preview(channel, target, rollbackMove(input)).catch(asRollbackField);
     },
 
     async history(channelName: string, page: PageRequest) {

@@ -43,8 +43,13 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
   }
   const promote = doc.paths["/api/v1/admin/channels/{name}/promote"].post;
   const body = promote.requestBody.content["application/json"].schema;
-  t.same(Object.keys(body.properties).sort(), ["allowDowngrade", "expectedCurrent", "from", "reason", "release"]);
+  t.same(Object.keys(body.properties).sort(), ["allowDowngrade", "dryRun", "expectedCurrent", "from", "reason", "release"]);
   t.equal(body.additionalProperties, false, "unknown fields refused, as documented");
+  for (const move of ["promote", "rollback"]) {
+    const answers = JSON.stringify(doc.paths[`/api/v1/admin/channels/{name}/${move}`].post.responses["200"]);
+    t.match(answers, /"valuesDiff"/, `${move}: the dry-run answer is documented`);
+    t.match(answers, /"changed"/, `${move}: and the promotion answer`);
+  }
   t.ok(doc.components.securitySchemes.license, "license scheme");
   t.notOk(doc.paths["/api/v1/admin/fleet"].get.deprecated, "the fleet at its name");
   t.equal(doc.paths["/api/v1/admin/instances"].get.deprecated, true, "its old path: an alias, marked deprecated");

@@ -17,7 +17,7 @@ import type { Context } from "../../context.js";
 import type { Actor } from "../../services/catalog-service.js";
 import { errorResponses } from "../openapi-shared.js";
 import { auditPageDto, auditQuery, toAuditDto } from "./dto/audit.js";
-import { channelDetailDto, channelDto, channelListDto, historyPageDto, promotionDto, toChannelDto, toEventDto, toPromotionDto } from "./dto/channels.js";
+import { channelDetailDto, channelDto, channelListDto, dryRunDto, historyPageDto, promotionDto, toChannelDto, toDryRunDto, toEventDto, toPromotionDto } from "./dto/channels.js";
 import { idPageQuery, releasePageQuery } from "./dto/paging.js";
 import { createdReleaseDto, releaseDto, releasePageDto, toReleaseDto } from "./dto/releases.js";
 
@@ -29,6 +29,8 @@ const security = [{ adminBearer: [] }];
 /** Bodies that are a few fields: anything larger is a mistake or an attack (413). */
 export const SMALL_BODY = 16 * 1024;
 const nameParams = z.object({ name: channelName });
+const DRY_RUN =
+  "With `dryRun: true` nothing is written: the answer is the decision (`promote`, `rollback` or `noop`), the fleet licensees of the channel by the release each was last served, and RFC 6902 diffs (`valuesDiff`, `chartDiff`) from what the channel serves now to what it would serve; a refused move is refused exactly as without `dryRun`.";
 const refParams = z.object({ idOrVersion: releaseRef });
 
 export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
@@ -74,19 +76,22 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Promote a release to a channel", params: nameParams, body: promoteInputSchema,
-      description: "Rules: the release exists and is not yanked; with `from` it must be that channel's release; `expectedCurrent` must match (409 PROMOTION_CONFLICT); a lower version needs `allowDowngrade` (recorded as a rollback); promoting the current release is a 200 with changed=false.",
-      response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
+      description: `Rules: the release exists and is not yanked; with \`from\` it must be that channel's release; \`expectedCurrent\` must match (409 PROMOTION_CONFLICT); a lower version needs \`allowDowngrade\` (recorded as a rollback); promoting the current release is a 200 with changed=false. ${DRY_RUN}`,
+      response: { 200: z.union([promotionDto, dryRunDto]), ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
-  }, async (req) => toPromotionDto(await catalog.promote(req.params.name, req.body, actorOf(req))));
+  }, async (req) =>
+    req.body.dryRun ? toDryRunDto(await catalog.previewPromote(req.params.name, req.body)) : toPromotionDto(await catalog.promote(req.params.name, req.body, actorOf(req))));
 
   r.post("/channels/:name/rollback", {
     bodyLimit: SMALL_BODY,
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Roll a channel back (default: to the release before the current one)", params: nameParams, body: rollbackInputSchema,
-      response: { 200: promotionDto, ...errorResponses(400, 401, 403, 404, 409, 503) },
+      description: DRY_RUN,
+      response: { 200: z.union([promotionDto, dryRunDto]), ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
-  }, async (req) => toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
+  }, async (req) =>
+    req.body.dryRun ? toDryRunDto(await catalog.previewRollback(req.params.name, req.body)) : toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
 
   r.get("/channels/:name/history", {
     config: { role: "viewer" },

@@ -1,6 +1,6 @@
 // Channels, their history and promotions as the admin API answers them.
 import { z } from "zod";
-import type { ChannelView, PromotionResult } from "../../../services/catalog-service.js";
+import type { ChannelView, PromotionPreview, PromotionResult } from "../../../services/catalog-service.js";
 import { page } from "./paging.js";
 import { releaseRefDto, toReleaseRef } from "./releases.js";
 
@@ -50,6 +50,33 @@ export const promotionDto = z.object({
 });
 export type PromotionDto = z.infer<typeof promotionDto>;
 
+/** One RFC 6902 operation (JSON-pointer paths). */
+export const patchOpDto = z.object({
+  op: z.enum(["add", "remove", "replace", "move", "copy", "test"]),
+  path: z.string(),
+  from: z.string().optional(),
+  value: z.unknown().optional(),
+});
+
+/** A promotion's or rollback's dry run (docs/api.md §7): nothing was changed. */
+export const dryRunDto = z.object({
+  dryRun: z.literal(true),
+  message: z.string(),
+  channel: z.string(),
+  decision: z.object({
+    action: z.enum(["promote", "rollback", "noop"]),
+    from: releaseRefDto,
+    to: releaseRefDto,
+  }),
+  affected: z.object({
+    licensees: z.number().int(),
+    byRelease: z.record(z.string(), z.number().int()),
+  }),
+  valuesDiff: z.array(patchOpDto),
+  chartDiff: z.array(patchOpDto),
+});
+export type DryRunDto = z.infer<typeof dryRunDto>;
+
 export function toChannelDto(c: ChannelView): ChannelDto {
   return {
     name: c.name,
@@ -88,5 +115,17 @@ export function toPromotionDto(p: PromotionResult): PromotionDto {
     event: p.event
       ? toEventDto({ ...p.event, channel: p.channel, fromVersion: p.from?.version ?? null, toVersion: p.to.version })
       : null,
+  };
+}
+
+export function toDryRunDto(p: PromotionPreview): DryRunDto {
+  return {
+    dryRun: true,
+    message: p.message,
+    channel: p.channel,
+    decision: { action: p.action, from: toReleaseRef(p.from), to: toReleaseRef(p.to) },
+    affected: p.affected,
+    valuesDiff: p.valuesDiff,
+    chartDiff: p.chartDiff,
   };
 }
