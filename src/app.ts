@@ -54,7 +54,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
     ...(loggerInstance ? { loggerInstance } : { logger: logger ?? false }),
     bodyLimit: ctx.config.BODY_LIMIT_BYTES,
     // Every identifier a schema accepts (a license's sub or jti: 256) reaches its route.
-    maxParamLength: MAX_PATH_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     requestTimeout: 30_000,
     return503OnClosing: true,
     trustProxy: trustProxyOption(ctx.config.TRUST_PROXY),

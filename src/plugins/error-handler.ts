@@ -7,6 +7,7 @@ import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, Fa
 import fp from "fastify-plugin";
 import { API_SECURITY_HEADERS } from "./security-headers.js";
 import { newRequestId } from "../request-id.js";
+import { MAX_PATH_PARAM_LENGTH } from "../domain/schemas.js";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
 import {
@@ -109,7 +110,7 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
   }
   const status = err.statusCode ?? 500;
   // Not the path itself in the message: it may be kilobytes long.
-  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return fromCatalogue(new UriTooLongError(req.server.initialConfig.maxParamLength ?? 100));
+  if (err.code === "FST_ERR_MAX_PARAM_LENGTH") return fromCatalogue(new UriTooLongError(MAX_PATH_PARAM_LENGTH));
   if (err.code === "FST_ERR_CTP_BODY_TOO_LARGE") return fromCatalogue(new BodyTooLargeError(req.routeOptions.bodyLimit ?? "the limit of"));
   if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return fromCatalogue(new UnsupportedMediaTypeError());
   if (err.code === "FST_ERR_CTP_EMPTY_JSON_BODY") return withFieldOf(withField(new ValidationError("body: must be a JSON object"), "(body)", "must be a JSON object"));
