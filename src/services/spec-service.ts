@@ -124,15 +124,14 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     };
   }
 
-  function channelEntry(channelName: string, sub: string): Served | Promise<Served> {
-    const own = overrides.get(sub);
+  function channelEntry(channelName: string, sub: string, own: Values | undefined): Served | Promise<Served> {
     return loadEntry(channelKey(channelName, own ? sub : undefined), buildChannel(channelName, sub, own));
   }
 
   return {
     /** The spec of a channel for a licensee. */
     channelSpec(channelName: string, sub: string): SerializedSpec | Promise<SerializedSpec> {
-      return specOf(channelEntry(channelName, sub));
+      return specOf(channelEntry(channelName, sub, overrides.get(sub)));
     },
 
     /**
@@ -142,7 +141,8 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
      */
     async explain(channelName: string, sub: string): Promise<Explanation> {
       const own = overrides.get(sub);
-      const { spec, state } = await channelEntry(channelName, sub);
+      // One read of the overrides for the key and the facts: a reload meanwhile cannot mix them.
+      const { spec, state } = await channelEntry(channelName, sub, own);
       const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own) });
       // The same pure function on the same facts: anything else is a bug, never an answer.
       if (decision.kind !== "serve" || decision.release.id !== spec.releaseId) throw new Error(`resolver disagrees with the cached spec of channel ${channelName} for ${sub}`);
