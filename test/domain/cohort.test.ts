@@ -107,7 +107,7 @@ t.test("include and exclude", async (t) => {
   const half = TWO_POW_64 / 2n;
   t.ok(belowPercent({ numerator: half - 1n, value: 0.5 }, 50), "2^63 - 1 is below 50 %");
   t.notOk(belowPercent({ numerator: half, value: 0.5 }, 50), "2^63 is not below 50 %");
-  t.notOk(belowPercent({ numerator: TWO_POW_64 - 1n, value: 1 }, 99));
-  t.ok(belowPercent({ numerator: TWO_POW_64 - 1n, value: 1 }, 100));
+  t.notOk(belowPercent({ numerator: TWO_POW_64 - 1n, value: 1 }, 99), "the last position is not below 99 %");
+  t.ok(belowPercent({ numerator: TWO_POW_64 - 1n, value: 1 }, 100), "every position is below 100 %");
   for (const bad of [-1, 101, 2.5, Number.NaN]) t.throws(() => inCohort({ ...base, percent: bad }, "x"), RangeError, `percent ${bad} is refused`);
 });
