@@ -17,6 +17,7 @@ import { revocationSet } from "./services/revocations.js";
 import { pollGate } from "./services/poll-gate.js";
 import { createRateLimits } from "./services/rate-limits.js";
 import { specService } from "./services/spec-service.js";
+import { resolveService } from "./services/resolve-service.js";
 import { stateWatcher } from "./services/state-watcher.js";
 import { stateListener } from "./db/state-listener.js";
 import { readMigrations } from "./db/migrate.js";
@@ -228,6 +229,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     declarative,
     licenses,
     audit: auditService(store),
+    /** What a licensee's poll gets now, and why (GET /resolve). */
+    resolver: resolveService(specs, { defaultChannel: config.LICENSE_DEFAULT_CHANNEL, anonymousChannel: config.ANONYMOUS_CHANNEL }),
     /** Records polls in the fleet. */
     fleet,
     /** Reads the fleet (admin API, metrics). */

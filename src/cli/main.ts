@@ -130,6 +130,15 @@ const COMMANDS: Record<string, Command> = {
       return licenses.fleet(cx.client(p), { channel: str(p, "channel"), notSeenForHours: hours(p, "not-seen-for") });
     },
   },
+  resolve: {
+    usage: "resolve SUB [--channel NAME]",
+    summary: "what a licensee's poll gets now (release, ETag) and why; without --channel, the server's LICENSE_DEFAULT_CHANNEL; SUB (anonymous): an anonymous poll",
+    options: { channel: { type: "string" } },
+    async run(p, cx) {
+      const [sub] = positionals(p, ["SUB"]);
+      return remote.resolve(cx.client(p), sub!, str(p, "channel"));
+    },
+  },
   channels: {
     usage: "channels",
     summary: "list channels with their current release",

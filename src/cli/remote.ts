@@ -11,6 +11,7 @@ import type { AuditPageDto } from "../routes/admin/dto/audit.js";
 import type { ChannelDetailDto, ChannelListDto, DryRunDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
 import { coloured, dryRunLines, plain } from "./diff-text.js";
 import type { ReleaseDto, ReleasePageDto, ReleaseRefDto } from "../routes/admin/dto/releases.js";
+import type { ResolveDto } from "../routes/admin/dto/resolve.js";
 
 export interface Result {
   json: unknown;
@@ -214,4 +215,19 @@ export async function audit(
         );
   const note = nextPage(data, `chartroom audit${q.limit ? ` --limit ${q.limit}` : ""}`);
   return { json: data, text, ...(note ? { note } : {}) };
+}
+
+/** What a licensee's poll gets now, and why (GET /resolve). */
+export async function resolve(c: Client, sub: string, channel: string | undefined): Promise<Result> {
+  const r = (await c.get("/resolve", { sub, channel })) as ResolveDto;
+  const text =
+    fields([
+      ["sub", r.sub],
+      ["channel", r.channel],
+      ["release", `${r.release.version} (id ${r.release.id})`],
+      ["etag", r.etag],
+    ]) +
+    "reasons:\n" +
+    table(["  RULE", "DETAIL"], r.reasons.map((x) => [`  ${x.rule}`, x.detail]));
+  return { json: r, text };
 }

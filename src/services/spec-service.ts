@@ -2,17 +2,47 @@
 // release, and per licensee with overrides). A warm poll is one Map lookup;
 // every catalog or override change empties the cache, and a load that
 // started before the change never stores its stale result.
+// Which release a licensee gets is decided by the resolver
+// (src/services/resolve-release.ts), called when a spec is built: the facts
+// it decided from are cached with the spec, so explain() (GET /resolve)
+// gives the reasons of exactly the answer a poll gets now, and a warm poll
+// does no more than before. Without a rollout the answer depends only on the
+// channel, the licensee's overrides and the pin, which is what the keys hold.
 import { LRUCache } from "lru-cache";
 import { ChannelEmptyError, ChannelNotFoundError, ReleaseNotEntitledError, ReleaseNotFoundError } from "../errors.js";
 import type { Values } from "../domain/values.js";
+import type { Release } from "../domain/schemas.js";
 import type { Store } from "../repositories/store.js";
 import { buildSpec, serializeSpec, type SerializedSpec } from "./spec.js";
 import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
+import { resolveRelease, type Reason, type ReleaseRef, type Resolution, type ResolveFacts } from "./resolve-release.js";
 
 type SpecStore = Pick<Store, "channels" | "releases" | "events" | "licenses">;
 
+/** The facts of a channel the resolver decided from: its release and its rollout (none is stored yet, issue #15). */
+type ChannelState = Pick<ResolveFacts, "channel" | "rollout">;
+
+/** A spec served, with the channel's facts it was resolved from. */
+interface Served {
+  spec: SerializedSpec;
+  state: ChannelState;
+}
+
 /** A cached answer: a spec, or the error a request for it gets. */
-type Entry = { spec: SerializedSpec } | { error: Error };
+type Entry = Served | { error: Error };
+
+/** What GET /resolve answers: the spec a poll gets now, and why. */
+export interface Explanation {
+  spec: SerializedSpec;
+  reasons: Reason[];
+}
+
+const refOf = (r: Release): ReleaseRef => ({ id: r.id, version: r.version });
+
+/** A refusal of the resolver as the error the poll answers. */
+function refusal(r: Extract<Resolution, { kind: "refuse" }>, channel: string, version: string): Error {
+  return r.code === "CHANNEL_HAS_NO_RELEASE" ? new ChannelEmptyError(channel) : new ReleaseNotEntitledError(version);
+}
 
 export interface SpecServiceOptions {
   /** Bound on cached entries (channels × pinned refs × licensees with overrides). */
@@ -27,12 +57,12 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   let hits = 0;
   let misses = 0;
 
-  function settle(entry: Entry): SerializedSpec {
+  function settle(entry: Entry): Served {
     if ("error" in entry) throw entry.error;
-    return entry.spec;
+    return entry;
   }
 
-  function load(key: string, build: () => Promise<SerializedSpec>): SerializedSpec | Promise<SerializedSpec> {
+  function loadEntry(key: string, build: () => Promise<Served>): Served | Promise<Served> {
     const cached = cache.get(key);
     if (cached) {
       hits++;
@@ -43,7 +73,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     if (!pending) {
       const gen = generation;
       pending = build()
-        .then((spec): Entry => ({ spec }))
+        .then((served): Entry => served)
         .catch((error: unknown): Entry => {
           // Only answers about the catalog are cached; a database error is not.
           if ((error as { statusCode?: number }).statusCode === 404 || (error as { statusCode?: number }).statusCode === 403) return { error: error as Error };
@@ -59,27 +89,64 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     return pending.then(settle);
   }
 
+  function specOf(entry: Served | Promise<Served>): SerializedSpec | Promise<SerializedSpec> {
+    return entry instanceof Promise ? entry.then((e) => e.spec) : entry.spec;
+  }
+
+  function licenseeOf(sub: string, own: Values | undefined): ResolveFacts["licensee"] {
+    return { sub, anonymous: sub === ANONYMOUS_SUB, overrides: own !== undefined };
+  }
+
   /** The cache key of a channel's spec: per licensee only for licensees with overrides. */
   function channelKey(channelName: string, subWithOverrides: string | undefined): string {
     return subWithOverrides === undefined ? `c\0${channelName}` : `c\0${channelName}\0${subWithOverrides}`;
   }
 
-  async function channelAndRelease(name: string) {
+  /** A channel, its release and the facts the resolver needs of them. */
+  async function channelFacts(name: string) {
     const channel = await store.channels.findByName(name);
     if (!channel) throw new ChannelNotFoundError(name);
     const release = channel.releaseId ? await store.releases.findByRef(channel.releaseId) : null;
-    if (!release) throw new ChannelEmptyError(name);
-    return { channel, release };
+    // No rollout is stored yet (issue #15): the resolver is given none.
+    const state: ChannelState = { channel: { name: channel.name, release: release ? refOf(release) : null }, rollout: null };
+    return { channel, release, state };
+  }
+
+  /** Builds the channel's spec for a licensee: the release the resolver decides, with its values. */
+  function buildChannel(channelName: string, sub: string, own: Values | undefined) {
+    return async (): Promise<Served> => {
+      const { channel, release, state } = await channelFacts(channelName);
+      const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own) });
+      if (decision.kind === "refuse") throw refusal(decision, channel.name, "");
+      const served = decision.release.id === release?.id ? release : await store.releases.findByRef(decision.release.id);
+      if (!served) throw new ReleaseNotFoundError(decision.release.version);
+      return { spec: serializeSpec(buildSpec(channel, served, { overrides: own }), served, channel.name), state };
+    };
+  }
+
+  function channelEntry(channelName: string, sub: string, own: Values | undefined): Served | Promise<Served> {
+    return loadEntry(channelKey(channelName, own ? sub : undefined), buildChannel(channelName, sub, own));
   }
 
   return {
     /** The spec of a channel for a licensee. */
     channelSpec(channelName: string, sub: string): SerializedSpec | Promise<SerializedSpec> {
+      return specOf(channelEntry(channelName, sub, overrides.get(sub)));
+    },
+
+    /**
+     * What a poll of the channel by this licensee gets now (the same cache
+     * entry, so the same bytes and ETag), and the resolver's reasons, from
+     * the facts that answer was built from. Refusals are the poll's (404).
+     */
+    async explain(channelName: string, sub: string): Promise<Explanation> {
       const own = overrides.get(sub);
-      return load(channelKey(channelName, own ? sub : undefined), async () => {
-        const { channel, release } = await channelAndRelease(channelName);
-        return serializeSpec(buildSpec(channel, release, { overrides: own }), release, channel.name);
-      });
+      // One read of the overrides for the key and the facts: a reload meanwhile cannot mix them.
+      const { spec, state } = await channelEntry(channelName, sub, own);
+      const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own) });
+      // The same pure function on the same facts: anything else is a bug, never an answer.
+      if (decision.kind !== "serve" || decision.release.id !== spec.releaseId) throw new Error(`resolver disagrees with the cached spec of channel ${channelName} for ${sub}`);
+      return { spec, reasons: decision.reasons };
     },
 
     /**
@@ -99,20 +166,23 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     },
 
     /**
-     * A pinned release: served when it has at some time been the release of
-     * the licensee's channel and is not yanked.
+     * A pinned release, served as the resolver decides (it has at some time
+     * been the release of the licensee's channel and is not yanked). With a
+     * rollout, a pin of its target depends on the cohort: the key will have
+     * to say which side of it the licensee is on.
      */
     pinnedSpec(channelName: string, ref: string, sub: string): SerializedSpec | Promise<SerializedSpec> {
       const own = overrides.get(sub);
       const key = own ? `p\0${channelName}\0${ref}\0${sub}` : `p\0${channelName}\0${ref}`;
-      return load(key, async () => {
+      return specOf(loadEntry(key, async () => {
         const release = await store.releases.findByRef(ref);
         if (!release) throw new ReleaseNotFoundError(ref);
-        const channel = await store.channels.findByName(channelName);
-        if (!channel) throw new ChannelNotFoundError(channelName);
-        if (release.yankedAt || !(await store.events.everHeld(channel.id, release.id))) throw new ReleaseNotEntitledError(release.version);
-        return serializeSpec(buildSpec(channel, release, { overrides: own, pinned: true }), release, channel.name);
-      });
+        const { channel, state } = await channelFacts(channelName);
+        const everHeld = await store.events.everHeld(channel.id, release.id);
+        const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own), pinned: { release: refOf(release), yanked: release.yankedAt !== null, everHeld } });
+        if (decision.kind === "refuse") throw refusal(decision, channel.name, release.version);
+        return { spec: serializeSpec(buildSpec(channel, release, { overrides: own, pinned: true }), release, channel.name), state };
+      }));
     },
 
     /** Reloads per-license overrides (at start and after they change). */

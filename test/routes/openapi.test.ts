@@ -29,6 +29,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["delete", "/api/v1/admin/licenses/{sub}/values", "adminBearer"],
     ["get", "/api/v1/admin/fleet", "adminBearer"],
     ["get", "/api/v1/admin/instances", "adminBearer"],
+    ["get", "/api/v1/admin/resolve", "adminBearer"],
     ["get", "/healthz", null],
     ["get", "/readyz", null],
     ["get", "/metrics", null],

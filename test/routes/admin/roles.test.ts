@@ -67,6 +67,8 @@ const ROUTES: Route[] = [
   { method: "GET", pattern: "/fleet", role: "viewer", mutates: false, prepare: async () => ({ path: "/fleet" }) },
   // The fleet's old path, kept as an alias.
   { method: "GET", pattern: "/instances", role: "viewer", mutates: false, prepare: async () => ({ path: "/instances" }) },
+  // What a licensee's poll gets, and why (docs/api.md §7).
+  { method: "GET", pattern: "/resolve", role: "viewer", mutates: false, prepare: async () => ({ path: "/resolve?sub=customer-1&channel=stable" }) },
 ];
 
 type Expect = { kind: "ok" } | { kind: "forbidden"; needs: Role } | { kind: "unauthorized"; reason?: RegExp };

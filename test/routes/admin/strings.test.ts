@@ -18,6 +18,7 @@ import { testApp, type TestApp } from "../../helpers/app.js";
 import { assertError, releaseBody, snapshot } from "./fixtures/admin-helpers.js";
 import { catalogRoutes } from "../../../src/routes/admin/catalog-routes.js";
 import { licenseRoutes } from "../../../src/routes/admin/license-routes.js";
+import { resolveRoutes } from "../../../src/routes/admin/resolve-routes.js";
 import type { Role } from "../../../src/admin/roles.js";
 
 const PREFIX = "/api/v1/admin";
@@ -31,6 +32,8 @@ interface Valid {
   params?: Record<string, string>;
   /** Bodies the route accepts (one per shape of a union, e.g. the three charts). */
   bodies?: Record<string, unknown>[];
+  /** Query fields the route needs (GET /resolve: sub). */
+  query?: Record<string, string>;
 }
 
 const nested = { app: { replicas: 2, env: ["A=1"], ingress: { hosts: ["wandb.example.com"] } } };
@@ -69,6 +72,7 @@ const VALID: Record<string, Valid> = {
   "DELETE /licenses/:sub/values": { role: "admin", params: { sub: "customer-1" } },
   "GET /fleet": { role: "viewer" },
   "GET /instances": { role: "viewer" },
+  "GET /resolve": { role: "viewer", query: { sub: "customer-1", channel: "stable" } },
 };
 
 // --- the route schemas -------------------------------------------------------
@@ -97,6 +101,7 @@ async function adminRoutes(h: TestApp): Promise<RouteSchemas[]> {
   });
   await probe.register(catalogRoutes, { ctx: h.ctx });
   await probe.register(licenseRoutes, { ctx: h.ctx });
+  await probe.register(resolveRoutes, { ctx: h.ctx });
   await probe.ready();
   await probe.close();
   return routes;
@@ -188,10 +193,16 @@ function urlOf(route: RouteSchemas, params: Record<string, string>): string {
   return PREFIX + route.url.replace(/:(\w+)/g, (_, name: string) => params[name] ?? `:${name}`);
 }
 
+/** `?…` of the route's valid query fields, with `over` replacing some ("" when there are none). */
+function queryOf(valid: Valid, over: Record<string, string> = {}): string {
+  const q = new URLSearchParams({ ...valid.query, ...over }).toString();
+  return q ? `?${q}` : "";
+}
+
 function send(h: TestApp, route: RouteSchemas, valid: Valid, opts: { url?: string; body?: unknown } = {}) {
   return h.app.inject({
     method: route.method,
-    url: opts.url ?? urlOf(route, Object.fromEntries(Object.entries(valid.params ?? {}).map(([k, v]) => [k, encodeURIComponent(v)]))),
+    url: opts.url ?? urlOf(route, Object.fromEntries(Object.entries(valid.params ?? {}).map(([k, v]) => [k, encodeURIComponent(v)]))) + queryOf(valid),
     headers: { authorization: `Bearer ${h.adminToken(valid.role)}` },
     ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
   });
@@ -233,7 +244,8 @@ await eachProvider(t, "NUL and lone surrogates in every string of every admin ro
       if (route.querystring && name === "nul") {
         for (const p of positions(route.querystring, {}, bad)) {
           cases++;
-          const url = `${urlOf(route, valid.params ?? {})}?${p.field[0]}=a%00b`;
+          // The other fields valid (a required one missing would be named instead); URLSearchParams sends the NUL as %00.
+          const url = `${urlOf(route, valid.params ?? {})}${queryOf(valid, { [p.field[0]!]: "a\u0000b" })}`;
           await expectRefused(t, await send(h, route, valid, { url, body: valid.bodies?.[0] }), p.field.join("."), `${route.key} NUL in ?${p.field[0]}`);
         }
       }
