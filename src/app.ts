@@ -16,6 +16,7 @@ import { operatorRoutes } from "./routes/operator.js";
 import { serviceRoutes } from "./routes/service.js";
 import { catalogRoutes } from "./routes/admin/catalog-routes.js";
 import { licenseRoutes } from "./routes/admin/license-routes.js";
+import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
 import { requestIdFor } from "./request-id.js";
 import { requestObserver } from "./metrics.js";
@@ -133,6 +134,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
           if (ctx.limits.admin) admin.addHook("preHandler", limitHook(ctx.limits.admin, (req) => req.user?.sub ?? "?"));
           await admin.register(catalogRoutes, { ctx });
           await admin.register(licenseRoutes, { ctx });
+          await admin.register(freezeRoutes, { ctx });
         },
         { prefix: "/api/v1/admin" },
       );

@@ -25,6 +25,7 @@ import type { Repos, Store } from "../repositories/store.js";
 import type { ChannelEvent } from "../repositories/events-repo.js";
 import semver from "semver";
 import { decidePromotion, refuseRollbackTo, rollbackTarget, type Refusal, type ReleaseFact } from "./promotion-rules.js";
+import { refuseIfFrozen } from "./freeze-service.js";
 
 /** Who asks, for the audit log. */
 export interface Actor {
@@ -291,6 +292,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
 
     async promote(channelName: string, input: PromoteInput, actor: Actor): Promise<PromotionResult> {
       return committedMove(async (repos) => {
+        // In the transaction, first: a freeze committed before this read refuses it (src/services/freeze-service.ts).
+        await refuseIfFrozen(repos, `promoting ${input.release} to channel ${channelName}`);
         const channel = await channelOrThrow(repos, channelName);
         const target = await releaseOrThrow(repos, input.release, "release");
         return move(repos, channel, target, input, actor);
