@@ -10,6 +10,7 @@ import { join } from "node:path";
 import t, { type Test } from "tap";
 import { eachProvider, tempDir, type Provider } from "../../helpers/db.js";
 import { CHANNELS_DIR, testApp, type TestApp } from "../../helpers/app.js";
+import { prepareDatabase } from "../../../src/boot.js";
 import { assertError, assertPlainError, call, createRelease, sleep, snapshot } from "./fixtures/admin-helpers.js";
 
 interface FreezeBody {
@@ -233,4 +234,13 @@ await eachProvider(t, "20 promotions racing a freeze: each one committed before 
     t.equal(channel.release?.version ?? null, r.status === 200 ? "0.60.0" : null, `race-${r.i}: moved iff promoted`);
   }
   t.comment(`${provider}: ${done.length} promoted before the freeze, ${N - done.length} refused; the freeze took ${(frozeAnswered - freezeBegan).toFixed(1)} ms`);
+});
+
+await eachProvider(t, "the first boot loads an empty database even while frozen (it serves nobody yet); the freeze stays", async (t, provider) => {
+  const h = await testApp(t, { provider, seed: false });
+  t.equal((await h.admin("PUT", "/freeze", { reason: "frozen before any channel" })).statusCode, 200);
+  await prepareDatabase(h.ctx, h.app.log);
+  t.same((await h.ctx.store.channels.list()).map((c) => c.name), ["beta", "stable", "unstable"], "channels/ loaded, with their releases");
+  t.equal((await status(h)).frozen, true, "still frozen");
+  assertPlainError(t, await promote(h, "stable", { release: "0.59.2" }), 423, "FROZEN", "and promotions refused");
 });
