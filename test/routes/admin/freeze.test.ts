@@ -222,7 +222,8 @@ await eachProvider(t, "20 promotions racing a freeze: each one committed before 
   t.ok(late.every((r) => r.status === 423), `every promotion begun after the freeze answered is refused (${late.length} of them)`);
   t.ok(results.filter((r) => r.status === 200).every((r) => r.began < frozeAnswered), "none that succeeded began after the freeze had committed");
 
-  // In the database: the promotions that succeeded wrote their audit rows before the freeze's (it waited for them), the refused wrote nothing.
+  // In the database: the promotions that succeeded wrote their audit rows before the freeze's (it waited for them), the refused wrote
+  // nothing. Without the freeze lock (src/repositories/freeze-repo.ts) this fails on PostgreSQL: one that read "not frozen" commits after.
   const audit = (await call(a, "GET", "/audit?limit=200")).json().items as AuditItem[];
   const freezeId = audit.find((x) => x.action === "freeze.on")!.id;
   const moved = audit.filter((x) => x.action === "channel.promote" && x.target.startsWith("race-"));
