@@ -110,6 +110,8 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
   async function run(repos: Repos, d: Declarations, actor: Actor, opts: ApplyOptions): Promise<{ steps: PlanStep[]; moves: PromotionResult[] }> {
     const steps: PlanStep[] = [];
     const moves: PromotionResult[] = [];
+    // The freeze lock before any row lock, in the order a promotion takes them (no deadlock with a freeze and a promotion).
+    if (!opts.ignoreFreeze && d.channels.some((c) => c.release !== undefined)) await repos.freeze.read("share");
     for (const { file, input } of d.releases) {
       const stored = await repos.releases.findByRef(input.version);
       if (stored) {
