@@ -1,7 +1,10 @@
 // `chartroom freeze on|off|status` end to end: main() in-process against a
 // real server on a port (testApp + listen); what the commands did is
 // checked through the admin API and by a promotion the CLI is refused.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import t from "tap";
+import { CHANNELS_DIR } from "../helpers/app.js";
 import { run, serve } from "./fixtures/cli-harness.js";
 
 t.test("help lists the freeze commands; bad usage exits 2 without a request", async (t) => {
@@ -59,6 +62,14 @@ t.test("freeze on, status, a refused promotion, off", async (t) => {
   t.match(promote.stderr, /^error: FROZEN: promoting 0\.60\.0 to channel beta refused: promotions are frozen \(stop the line\) by oncall@example\.com since .*: incident 4711; it ends by itself at /);
   const rollback = await run(["rollback", "stable", "--reason", "r", "--to", "0.58.1"], engineer);
   t.equal(rollback.code, 0, `a rollback is not (no-op here): ${rollback.stderr}`);
+
+  // apply (on the server's database) that would move a channel: refused, naming the file and the freeze.
+  const dir = join(h.dataDir, "declared");
+  mkdirSync(join(dir, "releases"), { recursive: true });
+  writeFileSync(join(dir, "stable.yaml"), readFileSync(join(CHANNELS_DIR, "stable.yaml"), "utf8").replace(/^release: .*$/m, "release: 0.59.2"));
+  const apply = await run(["apply", dir], { DATABASE_URL: h.url, DATA_DIR: h.dataDir });
+  t.equal(apply.code, 1, "apply moving a channel is refused");
+  t.match(apply.stderr, /^error: FROZEN: apply moving channel stable to 0\.59\.2 \(declared in stable\.yaml\) refused: .*incident 4711.*\nfield: stable\.yaml: release\n$/s);
 
   const off = await run(["freeze", "off", "--reason", "all clear"], admin);
   t.equal(off.code, 0, off.stderr);
