@@ -17,6 +17,7 @@ import { serviceRoutes } from "./routes/service.js";
 import { catalogRoutes } from "./routes/admin/catalog-routes.js";
 import { licenseRoutes } from "./routes/admin/license-routes.js";
 import { resolveRoutes } from "./routes/admin/resolve-routes.js";
+import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
 import { requestIdFor } from "./request-id.js";
 import { requestObserver } from "./metrics.js";
@@ -135,6 +136,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
           await admin.register(catalogRoutes, { ctx });
           await admin.register(licenseRoutes, { ctx });
           await admin.register(resolveRoutes, { ctx });
+          await admin.register(freezeRoutes, { ctx });
         },
         { prefix: "/api/v1/admin" },
       );

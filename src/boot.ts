@@ -22,7 +22,8 @@ export async function prepareDatabase(ctx: Context, log: FastifyBaseLogger): Pro
       log.info({ dir }, "empty database and no channels directory; starting with no channels");
       return;
     }
-    const applied = await ctx.declarative.apply(dir, SYSTEM_ACTOR);
+    // An empty database serves nobody: a freeze (set before any channel existed) has no line to stop here.
+    const applied = await ctx.declarative.apply(dir, SYSTEM_ACTOR, { ignoreFreeze: true });
     log.info({ dir, steps: applied.steps.length }, "first boot: declarative channels loaded");
   });
 }

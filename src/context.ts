@@ -11,6 +11,7 @@ import { auditService } from "./services/audit-service.js";
 import { catalogService } from "./services/catalog-service.js";
 import { fleetRecorder } from "./services/fleet-recorder.js";
 import { fleetService } from "./services/fleet-service.js";
+import { freezeService } from "./services/freeze-service.js";
 import { licenseService } from "./services/license-service.js";
 import { readinessService } from "./services/readiness.js";
 import { revocationSet } from "./services/revocations.js";
@@ -231,6 +232,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     audit: auditService(store),
     /** What a licensee's poll gets now, and why (GET /resolve). */
     resolver: resolveService(specs, { defaultChannel: config.LICENSE_DEFAULT_CHANNEL, anonymousChannel: config.ANONYMOUS_CHANNEL }),
+    /** The freeze (stop the line): read by every promotion in its transaction. */
+    freeze: freezeService(store),
     /** Records polls in the fleet. */
     fleet,
     /** Reads the fleet (admin API, metrics). */

@@ -70,6 +70,10 @@ export function isUniqueViolation(err: unknown, ...fields: string[]): err is Uni
   const got = (err as UniqueViolation).fields;
   return fields.length === 0 || (got.length === fields.length && fields.every((f) => got.includes(f)));
 }
+/** Lifting a freeze that is not on (never set, lifted, or past its `until`). */
+export const NotFrozenError = def("NOT_FROZEN", "%s", 409);
+// 423 — the line is stopped (docs/api.md §7)
+export const FrozenError = def("FROZEN", "%s", 423);
 // 408 / 413 / 414 / 415 / 429 / 431 / 500 / 503
 export const RequestTimeoutError = def("REQUEST_TIMEOUT", "the request was not received in time", 408);
 export const BodyTooLargeError = def("BODY_TOO_LARGE", "request body is larger than %s bytes", 413);

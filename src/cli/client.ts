@@ -52,8 +52,8 @@ export interface Client {
   get(path: string, query?: Query): Promise<unknown>;
   post(path: string, body: unknown): Promise<unknown>;
   put(path: string, body: unknown): Promise<unknown>;
-  /** DELETE; resolves to undefined on 204 No Content. */
-  del(path: string): Promise<unknown>;
+  /** DELETE (with a JSON body if given); resolves to undefined on 204 No Content. */
+  del(path: string, body?: unknown): Promise<unknown>;
 }
 
 function reasonOf(err: unknown): string {
@@ -121,7 +121,7 @@ export function createClient(opts: { baseUrl: string; token?: string | undefined
     get: (path, query) => call("GET", path, query, undefined),
     post: (path, body) => call("POST", path, undefined, body),
     put: (path, body) => call("PUT", path, undefined, body),
-    del: (path) => call("DELETE", path, undefined, undefined),
+    del: (path, body) => call("DELETE", path, undefined, body),
   };
 }
 

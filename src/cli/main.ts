@@ -8,6 +8,7 @@
 // drive it without spawning a process.
 import { ApiError, DEFAULT_URL, UnreachableError, createClient, type Client } from "./client.js";
 import { UsageError, bool, dateOrDuration, hours, limit, list, parse, positionals, required, str, type OptionSpec, type Parsed } from "./args.js";
+import * as freeze from "./freeze.js";
 import * as licenses from "./licenses.js";
 import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
 import * as remote from "./remote.js";
@@ -232,6 +233,32 @@ const COMMANDS: Record<string, Command> = {
       return remote.audit(cx.client(p), { limit: limit(p), cursor: str(p, "cursor"), action: str(p, "action"), target: str(p, "target"), targetType: str(p, "target-type") });
     },
   },
+  "freeze on": {
+    usage: "freeze on --reason TEXT [--until ISO-DATE|2h]",
+    summary: "stop the line: refuse every promotion on every replica (admin role) until lifted or --until",
+    options: { reason: { type: "string" }, until: { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      return freeze.freezeOn(cx.client(p), { reason: required(p, "reason", "TEXT"), until: dateOrDuration(p, "until") });
+    },
+  },
+  "freeze off": {
+    usage: "freeze off --reason TEXT",
+    summary: "lift the freeze: promotions work again (admin role)",
+    options: { reason: { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      return freeze.freezeOff(cx.client(p), required(p, "reason", "TEXT"));
+    },
+  },
+  "freeze status": {
+    usage: "freeze status",
+    summary: "whether promotions are frozen, why, by whom and until when",
+    async run(p, cx) {
+      positionals(p, []);
+      return freeze.freezeStatus(cx.client(p));
+    },
+  },
   migrate: {
     usage: "migrate",
     summary: "apply pending database migrations (DATABASE_URL)",
@@ -254,7 +281,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Command families: their next word names the command ("license values set"). */
-const SUBCOMMANDED = new Set(["release", "license", "license values"]);
+const SUBCOMMANDED = new Set(["release", "license", "license values", "freeze"]);
 
 /** All of stdin, at most MAX_INPUT_BYTES (like a file). */
 async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<string> {

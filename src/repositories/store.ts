@@ -11,6 +11,7 @@ import { auditRepo } from "./audit-repo.js";
 import { channelsRepo } from "./channels-repo.js";
 import { eventsRepo } from "./events-repo.js";
 import { fleetRepo, type BulkWriter } from "./fleet-repo.js";
+import { freezeRepo } from "./freeze-repo.js";
 import { licensesRepo } from "./licenses-repo.js";
 import { releasesRepo } from "./releases-repo.js";
 import { stateRepo } from "./state-repo.js";
@@ -26,6 +27,7 @@ function reposOver(db: Db | Tx, provider: Provider, observe?: ErrorObserver) {
     licenses: translated(licensesRepo(db), observe),
     fleet: translated(fleetRepo(db, provider), observe),
     state: translated(stateRepo(db, provider), observe),
+    freeze: translated(freezeRepo(db, provider), observe),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;

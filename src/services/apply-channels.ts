@@ -18,6 +18,7 @@ import { findPoisonedKey } from "../domain/values.js";
 import { DECLARATION_LIMITS, findDeclarationFiles, readDeclarationFile, type DeclarationFile, type DeclarationLimits } from "./declaration-files.js";
 import { channelInputSchema, releaseInputSchema, releaseRef, type ChannelInput, type ReleaseInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
+import { refuseIfFrozen } from "./freeze-service.js";
 import { nullWarnings, type Actor, type CatalogService, type PromotionResult } from "./catalog-service.js";
 
 export const channelFileSchema = channelInputSchema.extend({ release: releaseRef.optional() });
@@ -37,6 +38,15 @@ export interface ApplyResult {
 interface Declarations {
   releases: { file: string; input: ReleaseInput }[];
   channels: { file: string; input: ChannelInput; release?: string | undefined }[];
+}
+
+export interface ApplyOptions {
+  dryRun?: boolean;
+  /**
+   * Move channels even while promotions are frozen: only the first boot,
+   * which loads an empty database that serves nobody yet (src/boot.ts).
+   */
+  ignoreFreeze?: boolean;
 }
 
 class DryRunRollback extends Error {
@@ -97,9 +107,11 @@ function releaseDifference(stored: ReleaseInput, declared: ReleaseInput): string
 }
 
 export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<CatalogService, "move" | "movesCommitted">, onChange: () => void = () => {}) {
-  async function run(repos: Repos, d: Declarations, actor: Actor): Promise<{ steps: PlanStep[]; moves: PromotionResult[] }> {
+  async function run(repos: Repos, d: Declarations, actor: Actor, opts: ApplyOptions): Promise<{ steps: PlanStep[]; moves: PromotionResult[] }> {
     const steps: PlanStep[] = [];
     const moves: PromotionResult[] = [];
+    // The freeze lock before any row lock, in the order a promotion takes them (no deadlock with a freeze and a promotion).
+    if (!opts.ignoreFreeze && d.channels.some((c) => c.release !== undefined)) await repos.freeze.read("share");
     for (const { file, input } of d.releases) {
       const stored = await repos.releases.findByRef(input.version);
       if (stored) {
@@ -130,6 +142,8 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
         if (!target) throw fieldError(`${file}: release`, `release ${release} is neither stored nor declared under releases/`);
         try {
           const moved = await catalog.move(repos, channel, target, { allowDowngrade: false, reason: `declared in ${file}`, forceAction: "declare" }, actor);
+          // A move is a promotion: refused while frozen (a declaration already in force is not a move).
+          if (moved.changed && !opts.ignoreFreeze) await refuseIfFrozen(repos, `apply moving channel ${input.name} to ${target.version} (declared in ${file})`);
           moves.push(moved);
           if (moved.changed) steps.push({ action: "move-channel", target: input.name, file, detail: `move ${input.name} from ${moved.from?.version ?? "no release"} to ${target.version}` });
         } catch (err) {
@@ -142,12 +156,12 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
   }
 
   return {
-    async apply(dir: string, actor: Actor, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+    async apply(dir: string, actor: Actor, opts: ApplyOptions = {}): Promise<ApplyResult> {
       const declarations = readDeclarations(dir);
       try {
         // The moves of the attempt that committed (a retried transaction runs again).
         const { steps, moves } = await store.transaction(async (repos) => {
-          const s = await run(repos, declarations, actor);
+          const s = await run(repos, declarations, actor, opts);
           if (opts.dryRun) throw new DryRunRollback(s.steps);
           return s;
         });

@@ -27,6 +27,7 @@ import type { ChannelEvent } from "../repositories/events-repo.js";
 import semver from "semver";
 import { decidePromotion, refuseRollbackTo, rollbackTarget, type PromotionDecision, type Refusal, type ReleaseFact } from "./promotion-rules.js";
 import { affectedOf, jsonDiff, servedValues, type Affected, type PatchOp } from "./promotion-preview.js";
+import { refuseIfFrozen } from "./freeze-service.js";
 
 /** Who asks, for the audit log. */
 export interface Actor {
@@ -67,7 +68,7 @@ export interface PromotionPreview {
 
 type MoveInput = { from?: string | undefined; expectedCurrent?: string | null | undefined; allowDowngrade: boolean; reason?: string | undefined; forceAction?: "rollback" | "declare" };
 
-type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit" | "fleet">;
+type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit" | "fleet" | "freeze">;
 
 export interface CatalogServiceOptions {
   /** After every committed change: this replica's caches must forget. */
@@ -372,6 +373,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
 
     async promote(channelName: string, input: PromoteInput, actor: Actor): Promise<PromotionResult> {
       return committedMove(async (repos) => {
+        // In the transaction, first: a freeze committed before this read refuses it (src/services/freeze-service.ts).
+        await refuseIfFrozen(repos, `promoting ${input.release} to channel ${channelName}`);
         const channel = await channelOrThrow(repos, channelName);
         const target = await releaseOrThrow(repos, input.release, "release");
         return move(repos, channel, target, input, actor);
@@ -388,6 +391,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
 
     /** A dry run of `promote`: the same rules and refusals; nothing is written. */
     async previewPromote(channelName: string, input: PromoteInput): Promise<PromotionPreview> {
+      // Refused as the promotion would be; it writes nothing, so it takes no lock.
+      await refuseIfFrozen(store, `promoting ${input.release} to channel ${channelName} (dry run)`, new Date(), undefined);
       const channel = await channelOrThrow(store, channelName);
       const target = await releaseOrThrow(store, input.release, "release");
       return preview(channel, target, input);

@@ -26,7 +26,7 @@ function sorted(v: unknown): unknown {
  * `remove` is preceded by a `test` of the value it changes (as it stands at
  * that point of the patch), so the patch names what it replaces and, applied
  * to anything but `from`, fails instead of producing something else
- * (docs/decisions.md, decision NN.).
+ * (docs/decisions.md, decision 55).
  */
 export function jsonDiff(from: unknown, to: unknown): PatchOp[] {
   const before = sorted(from);

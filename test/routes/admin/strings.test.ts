@@ -19,6 +19,7 @@ import { assertError, releaseBody, snapshot } from "./fixtures/admin-helpers.js"
 import { catalogRoutes } from "../../../src/routes/admin/catalog-routes.js";
 import { licenseRoutes } from "../../../src/routes/admin/license-routes.js";
 import { resolveRoutes } from "../../../src/routes/admin/resolve-routes.js";
+import { freezeRoutes } from "../../../src/routes/admin/freeze-routes.js";
 import type { Role } from "../../../src/admin/roles.js";
 
 const PREFIX = "/api/v1/admin";
@@ -73,6 +74,10 @@ const VALID: Record<string, Valid> = {
   "GET /fleet": { role: "viewer" },
   "GET /instances": { role: "viewer" },
   "GET /resolve": { role: "viewer", query: { sub: "customer-1", channel: "stable" } },
+  // Last: a freeze would refuse the promotion above.
+  "GET /freeze": { role: "viewer" },
+  "PUT /freeze": { role: "admin", bodies: [{ reason: "incident\nline two", until: new Date(Date.now() + 3_600_000).toISOString() }] },
+  "DELETE /freeze": { role: "admin", bodies: [{ reason: "r" }] },
 };
 
 // --- the route schemas -------------------------------------------------------
@@ -102,6 +107,7 @@ async function adminRoutes(h: TestApp): Promise<RouteSchemas[]> {
   await probe.register(catalogRoutes, { ctx: h.ctx });
   await probe.register(licenseRoutes, { ctx: h.ctx });
   await probe.register(resolveRoutes, { ctx: h.ctx });
+  await probe.register(freezeRoutes, { ctx: h.ctx });
   await probe.ready();
   await probe.close();
   return routes;
