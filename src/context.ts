@@ -133,8 +133,10 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     write: (batch) => store.fleet.recordMany(batch),
     onError: (err, sub) => log.warn({ err, sub }, "fleet record not written; will retry"),
     // One licensee's row the database will not store (the rest of its batch was written).
-    onRefused: (err, summary) =>
-      log.error({ err, sub: summary.sub, channel: summary.channel, polls: summary.polls }, "fleet record refused by the database; these polls are not recorded"),
+    onRefused: (err, summary) => {
+      metrics.fleetRowsRefused.inc();
+      log.error({ err, sub: summary.sub, channel: summary.channel, polls: summary.polls }, "fleet record refused by the database; these polls are not recorded");
+    },
   });
   /** Health as the probes and the operator path see it. */
   const health = {

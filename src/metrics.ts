@@ -63,6 +63,7 @@ export function createMetrics() {
   const dbErrors = new client.Counter({ name: "chartroom_database_errors_total", help: "Database calls that failed because the database was unreachable", registers: [registry] });
   const staleServes = new client.Counter({ name: "chartroom_stale_responses_total", help: "Operator answers served from cache while the database was unreachable", registers: [registry] });
   const rateLimited = new client.Counter({ name: "chartroom_rate_limited_total", help: "Requests refused with 429, by limit", labelNames: ["limit"] as const, registers: [registry] });
+  const fleetRowsRefused = new client.Counter({ name: "chartroom_fleet_records_refused_total", help: "Licensees' fleet records the database refused on their own (given up and logged; the rest of their batch was written)", registers: [registry] });
   const rateLimitStoreErrors = new client.Counter({ name: "chartroom_rate_limit_store_errors_total", help: "Limit checks the shared store (Redis) could not answer; those requests went through unlimited", labelNames: ["limit"] as const, registers: [registry] });
 
   const okVerification = {
@@ -161,7 +162,7 @@ export function createMetrics() {
     }
   }
 
-  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, bindSources };
+  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

@@ -264,3 +264,17 @@ await eachProvider(t, "a row the database itself refuses is isolated: the rest o
   else t.same(refused, [], "SQLite: nothing refused");
   t.equal(rec.stats().pending, 0, "nothing left to retry");
 });
+
+await eachProvider(t, "a fleet record the database refuses is counted in /metrics and logged, the others are recorded", async (t, provider) => {
+  const h = await testApp(t, { provider });
+  // PostgreSQL refuses a NUL character in text (22021); SQLite stores it.
+  h.ctx.fleet.record(poll("fine-1"));
+  h.ctx.fleet.record(poll("nul\u0000sub"));
+  h.ctx.fleet.record(poll("fine-2"));
+  await h.ctx.fleet.flush(true);
+  const metrics = (await h.app.inject({ method: "GET", url: "/metrics" })).body;
+  const refused = Number(/^chartroom_fleet_records_refused_total (\d+)/m.exec(metrics)?.[1]);
+  t.equal(refused, provider === "postgresql" ? 1 : 0, `${provider}: chartroom_fleet_records_refused_total ${refused}`);
+  const subs = new Set((await h.ctx.store.fleet.list()).map((r) => r.sub));
+  t.ok(subs.has("fine-1") && subs.has("fine-2"), "the other licensees are recorded");
+});
