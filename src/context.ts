@@ -151,12 +151,9 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
    * when writes start failing and once when they work again.
    */
   let writesRefused = false;
-  let probing = false;
   async function writesChecked(): Promise<void> {
-    if (probing) return;
-    probing = true;
+    // One probe at a time: a check while one runs shares it (src/repositories/store.ts).
     if (store.writeRefused() !== undefined) await store.probeWrite().catch(() => {});
-    probing = false;
     const refused = store.writeRefused();
     if ((refused !== undefined) === writesRefused) return;
     writesRefused = refused !== undefined;
