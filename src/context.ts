@@ -205,6 +205,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       : undefined;
 
   const fleetView = fleetService(store);
+  const freeze = freezeService(store);
   metrics.bindSources({
     specStats: () => specs.stats(),
     licenseCacheStats: () => verifier.stats(),
@@ -212,6 +213,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     fleetDistribution: () => fleetView.distribution(),
     databaseUp: () => !health.databaseDown && store.writeRefused() === undefined,
     rateLimitStoreUp: () => limits.storeUp,
+    activeRollouts: () => rollouts.activeSummary(),
+    frozen: async () => (await freeze.status()).frozen,
   });
 
   let stopKeyWatch: (() => void) | undefined;
@@ -246,7 +249,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     /** What a licensee's poll gets now, and why (GET /resolve). */
     resolver: resolveService(specs, { defaultChannel: config.LICENSE_DEFAULT_CHANNEL, anonymousChannel: config.ANONYMOUS_CHANNEL }),
     /** The freeze (stop the line): read by every promotion in its transaction. */
-    freeze: freezeService(store),
+    freeze,
     /** Records polls in the fleet. */
     fleet,
     /** Reads the fleet (admin API, metrics). */

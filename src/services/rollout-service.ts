@@ -285,9 +285,14 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
       return { items: await Promise.all(p.items.map((r) => viewOf(store, channel, r))), nextCursor: p.nextCursor };
     },
 
-    /** The active rollout of every channel that has one, by channel id (the channel list). */
-    async activeByChannel(): Promise<Map<string, Rollout>> {
-      return new Map((await store.rollouts.allActive()).map((r) => [r.channelId, r]));
+    /** Every active rollout: channel, target version, state and percent (the metrics). */
+    async activeSummary(): Promise<{ channel: string; release: string; state: string; percent: number }[]> {
+      const active = await store.rollouts.allActive();
+      if (active.length === 0) return [];
+      const [channels, releases] = await Promise.all([store.channels.list(), store.releases.findByIds(active.map((r) => r.releaseId))]);
+      const names = new Map(channels.map((c) => [c.id, c.name]));
+      const versions = new Map(releases.map((r) => [r.id, r.version]));
+      return active.map((r) => ({ channel: names.get(r.channelId) ?? r.channelId, release: versions.get(r.releaseId) ?? r.releaseId, state: r.state, percent: r.steps[r.step]!.percent }));
     },
 
     /** A person's pause, resume, advance or abort (release-engineer; advance with force: admin). */

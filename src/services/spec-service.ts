@@ -35,6 +35,8 @@ interface ChannelRead {
   release: Release | null;
   target: Release | null;
   state: ChannelState;
+  /** The cache generation the read began in: specs built from it are cached only in that generation. */
+  generation: number;
 }
 
 /** A spec served, with the channel's facts it was resolved from. */
@@ -80,7 +82,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     return entry;
   }
 
-  function loadEntry(key: string, build: () => Promise<Served>): Served | Promise<Served> {
+  function loadEntry(key: string, build: () => Promise<Served>, since = generation): Served | Promise<Served> {
     const cached = cache.get(key);
     if (cached) {
       hits++;
@@ -89,7 +91,8 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     misses++;
     let pending = inflight.get(key);
     if (!pending) {
-      const gen = generation;
+      // A build from facts read before the last change is answered, never cached.
+      const gen = Math.min(since, generation);
       pending = build()
         .then((served): Entry => served)
         .catch((error: unknown): Entry => {
@@ -131,7 +134,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   }
 
   /** Reads a channel, its release and its active rollout (and that rollout's target). */
-  async function readChannel(name: string): Promise<ChannelRead> {
+  async function readChannel(name: string, gen: number): Promise<ChannelRead> {
     const channel = await store.channels.findByName(name);
     if (!channel) throw new ChannelNotFoundError(name);
     const [release, rollout] = await Promise.all([channel.releaseId ? store.releases.findByRef(channel.releaseId) : null, store.rollouts.activeOf(channel.id)]);
@@ -140,7 +143,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       channel: { name: channel.name, release: release ? refOf(release) : null },
       rollout: rollout && target ? rolloutFacts(rollout, target) : null,
     };
-    return { channel, release, target, state };
+    return { channel, release, target, state, generation: gen };
   }
 
   /** The channel's read, cached until the next change (a 404 too); concurrent misses share one read. */
@@ -153,7 +156,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     let pending = channelsInflight.get(name);
     if (!pending) {
       const gen = generation;
-      pending = readChannel(name)
+      pending = readChannel(name, gen)
         .then(
           (read) => {
             if (gen === generation) channels.set(name, read);
@@ -183,7 +186,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   }
 
   function channelEntryOf(read: ChannelRead, sub: string, own: Values | undefined): Served | Promise<Served> {
-    return loadEntry(channelKey(read.channel.name, sideOf(read, sub), own ? sub : undefined), buildChannel(read, sub, own));
+    return loadEntry(channelKey(read.channel.name, sideOf(read, sub), own ? sub : undefined), buildChannel(read, sub, own), read.generation);
   }
 
   function channelEntry(channelName: string, sub: string, own: Values | undefined): Served | Promise<Served> {
@@ -249,7 +252,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
         const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own), pinned: { release: refOf(release), yanked: release.yankedAt !== null, everHeld } });
         if (decision.kind === "refuse") throw refusal(decision, channel.name, release.version);
         return { spec: serializeSpec(buildSpec(channel, release, { overrides: own, pinned: true }), release, channel.name), state };
-      }));
+      }, read.generation));
     },
 
     /** Reloads per-license overrides (at start and after they change). */
@@ -266,6 +269,8 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       generation++;
       cache.clear();
       channels.clear();
+      // Reads in flight began before the change: later callers read again.
+      channelsInflight.clear();
     },
 
     stats() {

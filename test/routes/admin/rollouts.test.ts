@@ -194,3 +194,23 @@ await eachProvider(t, "a rollout's body is validated field by field", async (t: 
   assertError(t, await control(h, "nope", "pause", { reason: "x" }), 404, "CHANNEL_NOT_FOUND", undefined, "unknown channel");
   t.same(await auditActions(h), [], "nothing was written");
 });
+
+await eachProvider(t, "metrics show active rollouts and the freeze", async (t: Test, provider) => {
+  const h = await testApp(t, { provider });
+  const metrics = async () => (await h.app.inject({ method: "GET", url: "/metrics" })).body;
+  t.notMatch(await metrics(), /^chartroom_rollout_percent\{/m, "no rollout, no series");
+  t.match(await metrics(), /^chartroom_promotions_frozen 0$/m);
+  const promotes = async () => Number(/^chartroom_promotions_total\{action="promote"\} (\d+)$/m.exec(await metrics())?.[1] ?? 0);
+  const before = await promotes();
+  t.equal((await promote(h, "stable", { release: "0.59.2", rollout: { steps: [{ percent: 25, bake: "1h" }, { percent: 100 }] } })).statusCode, 202);
+  t.match(await metrics(), /^chartroom_rollout_percent\{channel="stable",release="0.59.2",state="progressing"\} 25$/m);
+  t.equal((await control(h, "stable", "pause", { reason: "x" })).statusCode, 200);
+  t.match(await metrics(), /^chartroom_rollout_percent\{channel="stable",release="0.59.2",state="paused"\} 25$/m, "the state label follows");
+  t.equal((await control(h, "stable", "advance", { reason: "x" })).statusCode, 200);
+  t.equal((await control(h, "stable", "resume", { reason: "x" })).statusCode, 200);
+  await h.ctx.scheduler.tick();
+  t.notMatch(await metrics(), /^chartroom_rollout_percent\{/m, "completed: the series is gone");
+  t.equal(await promotes(), before + 1, "the completion counts as one promotion (the start did not)");
+  t.equal((await h.admin("PUT", "/freeze", { reason: "x" })).statusCode, 200);
+  t.match(await metrics(), /^chartroom_promotions_frozen 1$/m);
+});
