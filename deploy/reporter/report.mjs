@@ -30,6 +30,19 @@
 //   that order (wandb/operator:pkg/wandb/spec/utils/license.go); the operator
 //   sends it untrimmed, the reporter trims it.
 //
+// Settings (environment; deploy/reporter/kustomization.yaml sets the first ones):
+//   CHARTROOM_URL        the URL of the operator's --deployer-channel-url (required)
+//   WANDB_NAME           the resource; empty: the only one in the namespace
+//   WANDB_NAMESPACE      its namespace; default the pod's (the service account's)
+//   LICENSE_SECRET_NAME, LICENSE_SECRET_KEY
+//                        the license Secret when the resource names none
+//   ACTIVE_SPEC_SECRET, CACHED_SPEC_SECRET
+//                        default "<name>-spec-active", "<name>-latest-cached-release"
+//   REQUEST_TIMEOUT_MS   idle timeout of each request (10000)
+//   RETRY_DELAY_MS       wait before the one retry (5000)
+//   SERVICEACCOUNT_DIR   default /var/run/secrets/kubernetes.io/serviceaccount
+//   KUBERNETES_SERVICE_HOST, KUBERNETES_SERVICE_PORT  set by the kubelet
+//
 // Exit codes (also in the log line as exitCode):
 //   0 reported (Chartroom answered 202)
 //   1 configuration: a missing or contradictory setting
