@@ -100,6 +100,8 @@ export const configSchema = z
     RATE_LIMIT_LICENSE_PER_MINUTE: z.coerce.number().int().min(0).default(120),
     RATE_LIMIT_ADMIN_PER_MINUTE: z.coerce.number().int().min(0).default(600),
     STATE_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    /** How often each replica looks for rollout steps whose bake has passed (src/services/rollout-scheduler.ts). */
+    ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     /** Cluster mode: server processes sharing the port (src/cluster.ts); 1 = one process, no primary. */
     CHARTROOM_WORKERS: z.coerce.number().int().min(1).max(64).default(1),

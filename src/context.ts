@@ -19,6 +19,8 @@ import { pollGate } from "./services/poll-gate.js";
 import { createRateLimits } from "./services/rate-limits.js";
 import { specService } from "./services/spec-service.js";
 import { resolveService } from "./services/resolve-service.js";
+import { rolloutService } from "./services/rollout-service.js";
+import { rolloutScheduler } from "./services/rollout-scheduler.js";
 import { stateWatcher } from "./services/state-watcher.js";
 import { stateListener } from "./db/state-listener.js";
 import { readMigrations } from "./db/migrate.js";
@@ -87,6 +89,15 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
   const revocations = revocationSet(() => store.licenses.allRevokedJtis());
   const catalog = catalogService(store, { onChange: () => specs.invalidate(), onMoved: (action) => metrics.promotions.inc({ action }) });
   const declarative = applyChannels(store, catalog, () => specs.invalidate());
+  const rollouts = rolloutService(store, { onChange: () => specs.invalidate(), onMoved: (action) => metrics.promotions.inc({ action }) });
+  const scheduler = rolloutScheduler({
+    intervalMs: config.ROLLOUT_TICK_MS,
+    progressDue: () => rollouts.progressDue(),
+    onProgress: (changed) => {
+      for (const r of changed) log.info({ rollout: r.id, state: r.state, step: r.step + 1 }, r.state === "completed" ? "rollout completed: the channel is at its target" : "rollout step began");
+    },
+    onError: (err) => log.warn({ err }, "rollout progression failed; the next tick tries again"),
+  });
   const licenses = licenseService(store, {
     signingKey,
     issuer: config.LICENSE_ISSUER,
@@ -194,6 +205,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       : undefined;
 
   const fleetView = fleetService(store);
+  const freeze = freezeService(store);
   metrics.bindSources({
     specStats: () => specs.stats(),
     licenseCacheStats: () => verifier.stats(),
@@ -201,6 +213,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     fleetDistribution: () => fleetView.distribution(),
     databaseUp: () => !health.databaseDown && store.writeRefused() === undefined,
     rateLimitStoreUp: () => limits.storeUp,
+    activeRollouts: () => rollouts.activeSummary(),
+    frozen: async () => (await freeze.status()).frozen,
   });
 
   let stopKeyWatch: (() => void) | undefined;
@@ -227,12 +241,15 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     revocations,
     catalog,
     declarative,
+    /** Staged rollouts: controls, views and the progression the scheduler runs. */
+    rollouts,
+    scheduler,
     licenses,
     audit: auditService(store),
     /** What a licensee's poll gets now, and why (GET /resolve). */
     resolver: resolveService(specs, { defaultChannel: config.LICENSE_DEFAULT_CHANNEL, anonymousChannel: config.ANONYMOUS_CHANNEL }),
     /** The freeze (stop the line): read by every promotion in its transaction. */
-    freeze: freezeService(store),
+    freeze,
     /** Records polls in the fleet. */
     fleet,
     /** Reads the fleet (admin API, metrics). */
@@ -251,6 +268,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       if (config.ANONYMOUS_CHANNEL) await checkAnonymousChannel(config.ANONYMOUS_CHANNEL);
       watcher.start();
       listener?.start();
+      scheduler.start();
       fleet.start();
       if (config.LICENSE_JWKS_FILE) {
         // The file may have changed since createContext read it (a start that
@@ -272,6 +290,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     async stop(): Promise<void> {
       stopKeyWatch?.();
       watcher.stop();
+      await scheduler.stop();
       await listener?.stop();
       await fleet.stop().catch((err: unknown) => log.warn({ err }, "fleet records not flushed at shutdown"));
       await limits.close();

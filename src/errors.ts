@@ -41,6 +41,7 @@ export const NotFoundError = def("NOT_FOUND", "%s", 404);
 export const ChannelNotFoundError = def("CHANNEL_NOT_FOUND", "channel %s does not exist", 404);
 export const ChannelEmptyError = def("CHANNEL_HAS_NO_RELEASE", "channel %s has no release yet", 404);
 export const ReleaseNotFoundError = def("RELEASE_NOT_FOUND", "release %s does not exist", 404);
+export const RolloutNotFoundError = def("ROLLOUT_NOT_FOUND", "channel %s has never had a rollout", 404);
 export const RouteNotFoundError = def("ROUTE_NOT_FOUND", "no route %s %s", 404);
 // 409
 export const ChannelExistsError = def("CHANNEL_EXISTS", "channel %s already exists", 409);
@@ -72,6 +73,9 @@ export function isUniqueViolation(err: unknown, ...fields: string[]): err is Uni
 }
 /** Lifting a freeze that is not on (never set, lifted, or past its `until`). */
 export const NotFrozenError = def("NOT_FROZEN", "%s", 409);
+export const RolloutInProgressError = def("ROLLOUT_IN_PROGRESS", "%s", 409);
+export const NoActiveRolloutError = def("NO_ACTIVE_ROLLOUT", "%s", 409);
+export const GatesFailingError = def("GATES_FAILING", "%s", 409);
 // 423 — the line is stopped (docs/api.md §7)
 export const FrozenError = def("FROZEN", "%s", 423);
 // 408 / 413 / 414 / 415 / 429 / 431 / 500 / 503

@@ -11,6 +11,10 @@ export interface MetricsSources {
   fleetDistribution: () => Promise<{ channel: string; release: string; licensees: number }[]>;
   databaseUp: () => boolean;
   rateLimitStoreUp: () => boolean;
+  /** The active rollouts (docs/api.md §7), read at each scrape. */
+  activeRollouts: () => Promise<{ channel: string; release: string; state: string; percent: number }[]>;
+  /** Whether promotions are frozen now (read at each scrape). */
+  frozen: () => Promise<boolean>;
 }
 
 export function createMetrics() {
@@ -130,6 +134,30 @@ export function createMetrics() {
     new client.Gauge({ name: "chartroom_revoked_licenses", help: "Revoked license ids held in memory", registers: [registry], aggregator: "max", collect() { this.set(src.revokedCount()); } });
     new client.Gauge({ name: "chartroom_rate_limit_store_up", help: "1 while the rate-limit store answers (always with the in-memory store); 0 while Redis fails and limits are skipped", registers: [registry], aggregator: "min", collect() { this.set(src.rateLimitStoreUp() ? 1 : 0); } });
     new client.Gauge({ name: "chartroom_database_up", help: "1 when the last database check succeeded and the last write was stored (in cluster mode: on every worker)", registers: [registry], aggregator: "min", collect() { this.set(src.databaseUp() ? 1 : 0); } });
+    new client.Gauge({
+      name: "chartroom_rollout_percent",
+      help: "The current step's percent of each active rollout (progressing, paused, halted), by channel, target release and state",
+      labelNames: ["channel", "release", "state"] as const,
+      registers: [registry],
+      aggregator: "max",
+      async collect() {
+        // The last figures stay when the database cannot be read.
+        const rows = await src.activeRollouts().catch(() => undefined);
+        if (!rows) return;
+        this.reset();
+        for (const r of rows) this.set({ channel: r.channel, release: r.release, state: r.state }, r.percent);
+      },
+    });
+    new client.Gauge({
+      name: "chartroom_promotions_frozen",
+      help: "1 while promotions are frozen (stop the line, docs/api.md §7)",
+      registers: [registry],
+      aggregator: "max",
+      async collect() {
+        const frozen = await src.frozen().catch(() => undefined);
+        if (frozen !== undefined) this.set(frozen ? 1 : 0);
+      },
+    });
     // The fleet, read once per scrape for both names: a scrape collects
     // every metric at once, so the second gauge joins the first one's query.
     let lastFleet: Awaited<ReturnType<MetricsSources["fleetDistribution"]>> = [];

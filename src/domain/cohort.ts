@@ -22,12 +22,19 @@ export function cohortPosition(salt: string, sub: string): CohortPosition {
   return { numerator, value: Number(numerator) / 2 ** 64 };
 }
 
+/** A list of subs: an array, or a Set when it is asked at every poll. */
+export type SubList = readonly string[] | ReadonlySet<string>;
+
 export interface Cohort {
   /** An integer from 0 to 100. */
   percent: number;
-  include: readonly string[];
-  exclude: readonly string[];
+  include: SubList;
+  exclude: SubList;
   salt: string;
+}
+
+function has(list: SubList, sub: string): boolean {
+  return Array.isArray(list) ? list.includes(sub) : (list as ReadonlySet<string>).has(sub);
 }
 
 /** Why a sub is in or out: named by the rule that decided it. */
@@ -49,8 +56,8 @@ export function belowPercent(position: CohortPosition, percent: number): boolean
 /** Whether `sub` is in the cohort, and which rule says so. */
 export function cohortMembership(c: Cohort, sub: string): Membership {
   checkPercent(c.percent);
-  if (c.include.includes(sub)) return { in: true, by: "include", alsoExcluded: c.exclude.includes(sub) };
-  if (c.exclude.includes(sub)) return { in: false, by: "exclude" };
+  if (has(c.include, sub)) return { in: true, by: "include", alsoExcluded: has(c.exclude, sub) };
+  if (has(c.exclude, sub)) return { in: false, by: "exclude" };
   const position = cohortPosition(c.salt, sub);
   return { in: belowPercent(position, c.percent), by: "position", position };
 }

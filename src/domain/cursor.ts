@@ -9,12 +9,17 @@ const SORT_KEYS = {
   /** An autoincrement id (history, audit): fits a 32-bit INT. */
   id: (k: string) => /^\d{1,10}$/.test(k) && Number(k) <= 2_147_483_647,
   /** Releases: "<createdAt ISO>|<id>". */
-  release: (k: string) => {
-    const [at = "", id, ...rest] = k.split("|");
-    const d = new Date(at);
-    return rest.length === 0 && !!id && id.length <= 128 && !Number.isNaN(d.getTime()) && d.toISOString() === at && d.getUTCFullYear() >= 1970 && d.getUTCFullYear() <= 9999;
-  },
+  release: (k: string) => timeAndId(k),
+  /** Rollouts: "<startedAt ISO>|<id>". */
+  rollout: (k: string) => timeAndId(k),
 };
+
+/** A sort key "<ISO time>|<id>" (a time both databases store, an id of at most 128 characters). */
+function timeAndId(k: string): boolean {
+  const [at = "", id, ...rest] = k.split("|");
+  const d = new Date(at);
+  return rest.length === 0 && !!id && id.length <= 128 && !Number.isNaN(d.getTime()) && d.toISOString() === at && d.getUTCFullYear() >= 1970 && d.getUTCFullYear() <= 9999;
+}
 export type CursorKind = keyof typeof SORT_KEYS;
 
 export const CURSOR_REFUSED = "is not a cursor this server issued";

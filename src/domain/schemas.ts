@@ -4,6 +4,7 @@
 import semver from "semver";
 import { z } from "zod";
 import { reconcileFrequencyProblem } from "./go-duration.js";
+import { parseBake } from "./bake.js";
 import { FORBIDDEN_KEYS, findValuesProblem, type Values } from "./values.js";
 import { textProblem, type TextKind } from "./text.js";
 
@@ -188,6 +189,39 @@ export const reasonText = text(1000, 1);
 /** A release reference: its id or its version. */
 export const releaseRef = line(RELEASE_REF_MAX);
 
+/** Steps, include and exclude lists of a rollout: bounds that keep a rollout row small. */
+export const ROLLOUT_MAX_STEPS = 20;
+export const ROLLOUT_MAX_LIST = 1000;
+
+export const rolloutStepSchema = z.strictObject({
+  percent: z.number().int().min(0).max(100),
+  bake: pattern(/^\d+(s|m|h|d)$/, "must be a duration such as 30s, 15m, 2h or 3d")
+    .refine((b) => parseBake(b) !== undefined, { message: "must be at most 365d" })
+    .default("0s"),
+});
+export type RolloutStep = z.infer<typeof rolloutStepSchema>;
+
+/** The `rollout` of a promotion (docs/api.md §7): how the release reaches the channel's licensees in steps. */
+export const rolloutInputSchema = z
+  .strictObject({
+    steps: z.array(rolloutStepSchema).min(1).max(ROLLOUT_MAX_STEPS),
+    include: z.array(licenseSubject).max(ROLLOUT_MAX_LIST).default([]),
+    exclude: z.array(licenseSubject).max(ROLLOUT_MAX_LIST).default([]),
+    salt: line(200).optional(),
+    // Health gates arrive with issue #17 (docs/api.md §9): until then a rollout has none, and says so.
+    gates: z.array(z.unknown()).max(0, "health gates are not available on this server yet (docs/api.md §9); start the rollout without gates").default([]),
+    onFailure: z.literal("halt").default("halt"),
+  })
+  .superRefine((r, ctx) => {
+    r.steps.forEach((s, i) => {
+      const before = r.steps[i - 1];
+      if (before && s.percent <= before.percent) ctx.addIssue({ code: "custom", path: ["steps", i, "percent"], message: `must be greater than the step before (${before.percent}): percent only rises` });
+    });
+    const last = r.steps[r.steps.length - 1];
+    if (last && last.percent !== 100) ctx.addIssue({ code: "custom", path: ["steps", r.steps.length - 1, "percent"], message: "the last step must be 100: a rollout ends with every licensee on the release" });
+  });
+export type RolloutInput = z.infer<typeof rolloutInputSchema>;
+
 export const promoteInputSchema = z.strictObject({
   release: releaseRef,
   from: channelName.optional(),
@@ -196,6 +230,8 @@ export const promoteInputSchema = z.strictObject({
   reason: text(1000).optional(),
   /** Answer what the promotion would do, change nothing (docs/api.md §7). */
   dryRun: z.boolean().default(false),
+  /** Reach the channel's licensees in steps instead of all at once (docs/api.md §7). */
+  rollout: rolloutInputSchema.optional(),
 });
 export type PromoteInput = z.infer<typeof promoteInputSchema>;
 
@@ -206,6 +242,17 @@ export const rollbackInputSchema = z.strictObject({
   dryRun: z.boolean().default(false),
 });
 export type RollbackInput = z.infer<typeof rollbackInputSchema>;
+
+/** A control of a rollout (pause, resume, abort): why, for the audit log. */
+export const rolloutControlSchema = z.strictObject({
+  reason: reasonText,
+});
+
+/** Advance: end the current step now; `force` skips its gates and needs the admin role. */
+export const rolloutAdvanceSchema = z.strictObject({
+  reason: reasonText,
+  force: z.boolean().default(false),
+});
 
 export const yankInputSchema = z.strictObject({
   reason: reasonText,

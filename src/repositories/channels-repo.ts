@@ -13,6 +13,10 @@ export function channelsRepo(db: Pick<Db, "channel">) {
     async list(): Promise<Channel[]> {
       return (await db.channel.findMany({ orderBy: { name: "asc" } })).map(toChannel);
     },
+    async findById(id: string): Promise<Channel | null> {
+      const row = await db.channel.findUnique({ where: { id } });
+      return row ? toChannel(row) : null;
+    },
     async findByName(name: string): Promise<Channel | null> {
       const row = await db.channel.findUnique({ where: { name } });
       return row ? toChannel(row) : null;
@@ -41,6 +45,15 @@ export function channelsRepo(db: Pick<Db, "channel">) {
         where: { id, rowVersion: expectedRowVersion },
         data: { releaseId, rowVersion: { increment: 1 } },
       });
+      return count === 1;
+    },
+    /**
+     * Bumps the row version if it is still the one read: a change of the
+     * channel's rollout takes the channel this way, so that of two writers
+     * that read the same version only one goes on. False when another won.
+     */
+    async touch(id: string, expectedRowVersion: number): Promise<boolean> {
+      const { count } = await db.channel.updateMany({ where: { id, rowVersion: expectedRowVersion }, data: { rowVersion: { increment: 1 } } });
       return count === 1;
     },
   };

@@ -1,7 +1,13 @@
 import type { Db } from "../db/client.js";
 import { cursorId, toPage, type Page, type PageRequest } from "./paging.js";
 
-export type ChannelAction = "promote" | "rollback" | "declare";
+/**
+ * A change of what the channel serves. `rollout-step`: a step of a rollout
+ * began (to: its target); it does not move the channel's release, so it
+ * neither counts as holding the release (everHeld) nor enters the
+ * rollback stack (src/services/promotion-rules.ts).
+ */
+export type ChannelAction = "promote" | "rollback" | "declare" | "rollout-step";
 
 export interface ChannelEvent {
   id: number;
@@ -19,7 +25,7 @@ export interface NewChannelEvent {
   channelId: string;
   action: ChannelAction;
   fromReleaseId: string | null;
-  toReleaseId: string;
+  toReleaseId: string | null;
   actor: string;
   reason?: string | null | undefined;
   requestId?: string | null | undefined;
@@ -46,7 +52,7 @@ export function eventsRepo(db: Pick<Db, "channelEvent">) {
     },
     /** Whether the release was ever the release of one of these channels. */
     async everHeld(channelId: string, releaseId: string): Promise<boolean> {
-      return (await db.channelEvent.count({ where: { channelId, toReleaseId: releaseId } })) > 0;
+      return (await db.channelEvent.count({ where: { channelId, toReleaseId: releaseId, action: { not: "rollout-step" } } })) > 0;
     },
   };
 }

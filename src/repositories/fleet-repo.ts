@@ -143,6 +143,10 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
     async list(filter: FleetFilter = {}) {
       return db.fleetEntry.findMany({ where: where(filter), orderBy: { lastSeenAt: "desc" } });
     },
+    /** Every licensee of a channel and the release it was last served (a rollout's counts). */
+    async servedOn(channel: string): Promise<{ sub: string; releaseId: string | null }[]> {
+      return db.fleetEntry.findMany({ where: { channel }, select: { sub: true, releaseId: true } });
+    },
     /**
      * How many licensees were last served each release, per channel, counted
      * by the database (the metrics gauge asks at every scrape: never the rows).

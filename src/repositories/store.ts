@@ -14,6 +14,7 @@ import { fleetRepo, type BulkWriter } from "./fleet-repo.js";
 import { freezeRepo } from "./freeze-repo.js";
 import { licensesRepo } from "./licenses-repo.js";
 import { releasesRepo } from "./releases-repo.js";
+import { rolloutsRepo } from "./rollouts-repo.js";
 import { stateRepo } from "./state-repo.js";
 
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
@@ -28,6 +29,7 @@ function reposOver(db: Db | Tx, provider: Provider, observe?: ErrorObserver) {
     fleet: translated(fleetRepo(db, provider), observe),
     state: translated(stateRepo(db, provider), observe),
     freeze: translated(freezeRepo(db, provider), observe),
+    rollouts: translated(rolloutsRepo(db, provider), observe),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;

@@ -14,8 +14,10 @@ import {
   ReleaseNotFoundError,
   ReleaseYankedError,
   RollbackRefusedError,
+  RolloutInProgressError,
   WriteConflictError,
   isUniqueViolation,
+  fieldError,
   withField,
   type FieldError,
 } from "../errors.js";
@@ -28,6 +30,8 @@ import semver from "semver";
 import { decidePromotion, refuseRollbackTo, rollbackTarget, type PromotionDecision, type Refusal, type ReleaseFact } from "./promotion-rules.js";
 import { affectedOf, jsonDiff, servedValues, type Affected, type PatchOp } from "./promotion-preview.js";
 import { refuseIfFrozen } from "./freeze-service.js";
+import { startRollout, writeTransition } from "./rollout-service.js";
+import type { Rollout } from "../repositories/rollouts-repo.js";
 
 /** Who asks, for the audit log. */
 export interface Actor {
@@ -37,6 +41,8 @@ export interface Actor {
 
 export interface ChannelView extends Channel {
   release: Release | null;
+  /** The active rollout (docs/api.md §7) and the version of its target, if the channel has one. */
+  rollout?: { rollout: Rollout; version: string } | undefined;
 }
 
 export interface PromotionResult {
@@ -47,6 +53,10 @@ export interface PromotionResult {
   from: Release | null;
   to: Release;
   event: ChannelEvent | null;
+  /** The rollout this promotion started (docs/api.md §7): the channel's release has not moved yet. */
+  rollout?: Rollout;
+  /** The rollout this rollback aborted. */
+  aborted?: Rollout;
 }
 
 /**
@@ -68,7 +78,7 @@ export interface PromotionPreview {
 
 type MoveInput = { from?: string | undefined; expectedCurrent?: string | null | undefined; allowDowngrade: boolean; reason?: string | undefined; forceAction?: "rollback" | "declare" };
 
-type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit" | "fleet" | "freeze">;
+type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit" | "fleet" | "freeze" | "rollouts">;
 
 export interface CatalogServiceOptions {
   /** After every committed change: this replica's caches must forget. */
@@ -223,6 +233,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
 
   /** Moves a channel; shared by promote, rollback and declarative apply. */
   async function move(repos: Repos, channel: Channel, target: Release, input: MoveInput, actor: Actor): Promise<PromotionResult> {
+    await refuseDuringRollout(repos, channel);
     const { current, decision } = await decideMove(repos, channel, target, input);
     if (decision.kind === "noop") {
       return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
@@ -256,10 +267,32 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     return { changed: true, message: `channel ${channel.name} ${verb} ${target.version}`, action: action === "declare" ? "promote" : action, channel: channel.name, from: current, to: target, event };
   }
 
+  /** 409 ROLLOUT_IN_PROGRESS: one rollout per channel, and nothing else moves it meanwhile (docs/api.md §7). */
+  async function refuseDuringRollout(repos: Pick<Repos, "rollouts">, channel: Channel): Promise<void> {
+    const active = await repos.rollouts.activeOf(channel.id);
+    if (active) {
+      throw new RolloutInProgressError(
+        `channel ${channel.name} has an active rollout (${active.id}, ${active.state} at step ${active.step + 1} of ${active.steps.length}); pause, advance or abort it first (chartroom rollout status ${channel.name})`,
+      );
+    }
+  }
+
+  /** Aborts the channel's active rollout, if any, in the caller's transaction: a rollback or a yank of its target. */
+  async function abortActive(repos: Repos, channel: Channel, actor: Actor, reason: string, onlyTarget?: string): Promise<{ rollout: Rollout; channel: Channel } | undefined> {
+    const active = await repos.rollouts.activeOf(channel.id);
+    if (!active || (onlyTarget !== undefined && active.releaseId !== onlyTarget)) return undefined;
+    const { rollout } = await writeTransition(repos, { channel, rollout: active, transition: { kind: "abort" }, actor, reason, now: new Date(), action: "rollout.abort" });
+    // The abort took the channel's row version: read it again for what follows in this transaction.
+    return { rollout, channel: (await repos.channels.findById(channel.id)) ?? channel };
+  }
+
   /** The release a rollback of `channel` goes to: `to`, under the rollback rule, or the one before the current release. */
   async function rollbackTargetOf(repos: Pick<Repos, "channels" | "releases" | "events">, channel: Channel, input: Pick<RollbackInput, "to">): Promise<Release> {
-    const history = await repos.events.allOf(channel.id);
-    const held = new Map((await repos.releases.findByIds(releaseIdsOf(history))).map((r) => [r.id, r]));
+    // Held: what the channel's release has been. A rollout's step never moved it, and an aborted
+    // rollout's target is only the "from" of its rollback (src/repositories/events-repo.ts).
+    const history = (await repos.events.allOf(channel.id)).filter((e) => e.action !== "rollout-step");
+    const heldIds = [...new Set(history.map((e) => e.toReleaseId).filter((x): x is string => !!x))];
+    const held = new Map((await repos.releases.findByIds(heldIds)).map((r) => [r.id, r]));
     const current = (channel.releaseId && held.get(channel.releaseId)) || (await releaseOf(repos, channel.releaseId));
     if (input.to !== undefined) {
       const target = await releaseOrThrow(repos, input.to, "to");
@@ -297,15 +330,22 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
 
   return {
     async listChannels(): Promise<ChannelView[]> {
-      const channels = await store.channels.list();
-      const ids = channels.map((c) => c.releaseId).filter((id): id is string => id !== null);
-      const releases = new Map((await store.releases.findByIds(ids)).map((r) => [r.id, r]));
-      return channels.map((c) => ({ ...c, release: c.releaseId ? (releases.get(c.releaseId) ?? null) : null }));
+      const [channels, active] = await Promise.all([store.channels.list(), store.rollouts.allActive()]);
+      const byChannel = new Map(active.map((r) => [r.channelId, r]));
+      const ids = [...channels.map((c) => c.releaseId), ...active.map((r) => r.releaseId)].filter((id): id is string => id !== null);
+      const releases = new Map((await store.releases.findByIds([...new Set(ids)])).map((r) => [r.id, r]));
+      return channels.map((c) => {
+        const r = byChannel.get(c.id);
+        const version = r ? releases.get(r.releaseId)?.version : undefined;
+        return { ...c, release: c.releaseId ? (releases.get(c.releaseId) ?? null) : null, rollout: r && version ? { rollout: r, version } : undefined };
+      });
     },
 
     async getChannel(name: string): Promise<ChannelView> {
       const c = await channelOrThrow(store, name);
-      return { ...c, release: await releaseOf(store, c.releaseId) };
+      const r = await store.rollouts.activeOf(c.id);
+      const target = r ? await releaseOf(store, r.releaseId) : null;
+      return { ...c, release: await releaseOf(store, c.releaseId), rollout: r && target ? { rollout: r, version: target.version } : undefined };
     },
 
     async createChannel(input: ChannelInput, actor: Actor): Promise<Channel> {
@@ -366,6 +406,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
         const r = await releaseOrThrow(repos, ref);
         if (r.yankedAt) throw new ReleaseYankedError(r.version);
         const yanked = await repos.releases.yank(r.id, actor.sub, reason, new Date());
+        // A yanked release is never served again: a rollout of it ends here (docs/decisions.md).
+        for (const c of await repos.channels.list()) await abortActive(repos, c, actor, `release ${r.version} was yanked: ${reason}`, r.id);
         await repos.audit.add({ actor: actor.sub, action: "release.yank", targetType: "release", target: r.version, before: { yanked: false }, after: { yanked: true, reason }, requestId: actor.requestId });
         return yanked;
       });
@@ -377,15 +419,37 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
         await refuseIfFrozen(repos, `promoting ${input.release} to channel ${channelName}`);
         const channel = await channelOrThrow(repos, channelName);
         const target = await releaseOrThrow(repos, input.release, "release");
-        return move(repos, channel, target, input, actor);
+        if (!input.rollout) return move(repos, channel, target, input, actor);
+        // A rollout: the same rules, checked now; the channel's release moves when it completes.
+        await refuseDuringRollout(repos, channel);
+        const { current, decision } = await decideMove(repos, channel, target, input);
+        if (decision.kind === "noop") return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
+        if (decision.action !== "promote") {
+          throw fieldError("rollout", `release ${target.version} is lower than ${current?.version ?? "none"}: a rollout promotes; roll back at once instead (POST /channels/${channel.name}/rollback)`);
+        }
+        const rollout = await startRollout(repos, { channel, current, target, input: input.rollout, reason: input.reason, actor, now: new Date() });
+        // Changed (the catalog version is bumped), but no move: the metrics count a promote at completion.
+        return { changed: true, message: `rollout of ${target.version} to channel ${channel.name} started at ${rollout.steps[0]!.percent} %`, action: null, channel: channel.name, from: current, to: target, event: null, rollout };
       });
     },
 
     async rollback(channelName: string, input: RollbackInput, actor: Actor): Promise<PromotionResult> {
       return committedMove(async (repos) => {
-        const channel = await channelOrThrow(repos, channelName);
+        let channel = await channelOrThrow(repos, channelName);
+        // A rollback during a rollout aborts it (docs/api.md §7). Without `to` that is the whole
+        // rollback: every licensee is back on the channel's release (docs/decisions.md).
+        const aborted = await abortActive(repos, channel, actor, input.reason);
+        if (aborted) {
+          channel = aborted.channel;
+          const release = await releaseOf(repos, channel.releaseId);
+          if (input.to === undefined || (release && (input.to === release.id || input.to === release.version))) {
+            const target = (await releaseOf(repos, aborted.rollout.releaseId))!;
+            return { changed: true, message: `rollout ${aborted.rollout.id} of ${target.version} aborted: channel ${channel.name} serves ${release?.version ?? "no release"} to every licensee again`, action: "rollback", channel: channel.name, from: target, to: release ?? target, event: null, aborted: aborted.rollout };
+          }
+        }
         const target = await rollbackTargetOf(repos, channel, input);
-        return move(repos, channel, target, rollbackMove(input), actor).catch(asRollbackField);
+        const moved = await move(repos, channel, target, rollbackMove(input), actor).catch(asRollbackField);
+        return aborted ? { ...moved, changed: true, aborted: aborted.rollout } : moved;
       });
     },
 
@@ -395,6 +459,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       await refuseIfFrozen(store, `promoting ${input.release} to channel ${channelName} (dry run)`, new Date(), undefined);
       const channel = await channelOrThrow(store, channelName);
       const target = await releaseOrThrow(store, input.release, "release");
+      await refuseDuringRollout(store, channel);
       return preview(channel, target, input);
     },
 

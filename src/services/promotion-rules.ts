@@ -88,7 +88,8 @@ export interface HistoryStep {
 export function rollbackTarget(history: HistoryStep[], isExcluded: (releaseId: string) => boolean): string | null {
   const stack: string[] = [];
   for (const step of history) {
-    if (!step.toReleaseId) continue;
+    // A rollout's step does not move the channel (src/repositories/events-repo.ts).
+    if (!step.toReleaseId || step.action === "rollout-step") continue;
     if (step.action === "rollback") {
       const at = stack.lastIndexOf(step.toReleaseId);
       if (at >= 0) {

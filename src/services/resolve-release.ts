@@ -6,7 +6,7 @@
 // GET /resolve all decide through resolveRelease (src/services/spec-service.ts
 // calls it when it builds a spec); nothing else decides who gets what.
 // Table-tested in test/services/resolve-release.test.ts.
-import { cohortMembership } from "../domain/cohort.js";
+import { cohortMembership, type SubList } from "../domain/cohort.js";
 
 /** The rules a reason can name (docs/api.md §7); the last three are issue #16's upgrade paths. */
 export const RESOLVE_RULES = [
@@ -43,8 +43,8 @@ export interface RolloutFacts {
   state: RolloutState;
   /** The current step's percent (an integer 0–100). */
   percent: number;
-  include: readonly string[];
-  exclude: readonly string[];
+  include: SubList;
+  exclude: SubList;
   salt: string;
 }
 
@@ -78,6 +78,11 @@ function channelReason(f: ResolveFacts, rollout: RolloutFacts | undefined): Reas
   if (rollout) detail += `; ${describeRollout(rollout)}`;
   else if (f.rollout) detail += `; rollout ${f.rollout.id} to ${f.rollout.target.version} is ${f.rollout.state}, no longer active`;
   return { rule: "channel", detail };
+}
+
+/** Whether the licensee is in the rollout's cohort (no reasons: the poll's cache key asks it). */
+export function inRolloutCohort(r: RolloutFacts, sub: string): boolean {
+  return cohortMembership(r, sub).in;
 }
 
 /** Whether the licensee is in the rollout's cohort, with the reason that says so. */

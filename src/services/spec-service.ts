@@ -6,8 +6,13 @@
 // (src/services/resolve-release.ts), called when a spec is built: the facts
 // it decided from are cached with the spec, so explain() (GET /resolve)
 // gives the reasons of exactly the answer a poll gets now, and a warm poll
-// does no more than before. Without a rollout the answer depends only on the
-// channel, the licensee's overrides and the pin, which is what the keys hold.
+// does no more than before. The answer depends on the channel, the
+// licensee's overrides, the pin and, while the channel has an active
+// rollout, which side of its cohort the licensee is on: that is what the
+// keys hold. The channel's facts (its rows and its rollout) are cached per
+// channel too, so a warm poll of a channel with a rollout costs one cohort
+// position (a SHA-256 of the sub) and two Map lookups; each distinct spec is
+// serialized once, never per licensee.
 import { LRUCache } from "lru-cache";
 import { ChannelEmptyError, ChannelNotFoundError, ReleaseNotEntitledError, ReleaseNotFoundError } from "../errors.js";
 import type { Values } from "../domain/values.js";
@@ -15,12 +20,24 @@ import type { Release } from "../domain/schemas.js";
 import type { Store } from "../repositories/store.js";
 import { buildSpec, serializeSpec, type SerializedSpec } from "./spec.js";
 import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
-import { resolveRelease, type Reason, type ReleaseRef, type Resolution, type ResolveFacts } from "./resolve-release.js";
+import { inRolloutCohort, isActiveRollout, resolveRelease, type Reason, type ReleaseRef, type Resolution, type ResolveFacts } from "./resolve-release.js";
+import { rolloutFacts } from "./rollout-service.js";
+import type { Channel } from "../domain/schemas.js";
 
-type SpecStore = Pick<Store, "channels" | "releases" | "events" | "licenses">;
+type SpecStore = Pick<Store, "channels" | "releases" | "events" | "licenses" | "rollouts">;
 
-/** The facts of a channel the resolver decided from: its release and its rollout (none is stored yet, issue #15). */
+/** The facts of a channel the resolver decided from: its release and its active rollout. */
 type ChannelState = Pick<ResolveFacts, "channel" | "rollout">;
+
+/** A channel as read for its specs: its row, its release and its rollout's target, and the resolver's facts of them. */
+interface ChannelRead {
+  channel: Channel;
+  release: Release | null;
+  target: Release | null;
+  state: ChannelState;
+  /** The cache generation the read began in: specs built from it are cached only in that generation. */
+  generation: number;
+}
 
 /** A spec served, with the channel's facts it was resolved from. */
 interface Served {
@@ -52,6 +69,9 @@ export interface SpecServiceOptions {
 export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxEntries ?? 10_000 });
   const inflight = new Map<string, Promise<Entry>>();
+  /** Per channel: what was read of it (or the 404 a poll gets), until the next change. */
+  const channels = new Map<string, ChannelRead | { error: Error }>();
+  const channelsInflight = new Map<string, Promise<ChannelRead>>();
   let overrides = new Map<string, Values>();
   let generation = 0;
   let hits = 0;
@@ -62,7 +82,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     return entry;
   }
 
-  function loadEntry(key: string, build: () => Promise<Served>): Served | Promise<Served> {
+  function loadEntry(key: string, build: () => Promise<Served>, since = generation): Served | Promise<Served> {
     const cached = cache.get(key);
     if (cached) {
       hits++;
@@ -71,7 +91,8 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     misses++;
     let pending = inflight.get(key);
     if (!pending) {
-      const gen = generation;
+      // A build from facts read before the last change is answered, never cached.
+      const gen = Math.min(since, generation);
       pending = build()
         .then((served): Entry => served)
         .catch((error: unknown): Entry => {
@@ -97,35 +118,80 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     return { sub, anonymous: sub === ANONYMOUS_SUB, overrides: own !== undefined };
   }
 
-  /** The cache key of a channel's spec: per licensee only for licensees with overrides. */
-  function channelKey(channelName: string, subWithOverrides: string | undefined): string {
-    return subWithOverrides === undefined ? `c\0${channelName}` : `c\0${channelName}\0${subWithOverrides}`;
+  /**
+   * Which side of the channel's rollout the licensee is on, for the cache
+   * key: "" with no active rollout, "+" in its cohort, "-" outside.
+   */
+  function sideOf(read: ChannelRead, sub: string): string {
+    const r = read.state.rollout;
+    if (!isActiveRollout(r)) return "";
+    return inRolloutCohort(r, sub) ? "+" : "-";
   }
 
-  /** A channel, its release and the facts the resolver needs of them. */
-  async function channelFacts(name: string) {
+  /** The cache key of a channel's spec: the cohort side, and per licensee only for licensees with overrides. */
+  function channelKey(channelName: string, side: string, subWithOverrides: string | undefined): string {
+    return subWithOverrides === undefined ? `c${side}\0${channelName}` : `c${side}\0${channelName}\0${subWithOverrides}`;
+  }
+
+  /** Reads a channel, its release and its active rollout (and that rollout's target). */
+  async function readChannel(name: string, gen: number): Promise<ChannelRead> {
     const channel = await store.channels.findByName(name);
     if (!channel) throw new ChannelNotFoundError(name);
-    const release = channel.releaseId ? await store.releases.findByRef(channel.releaseId) : null;
-    // No rollout is stored yet (issue #15): the resolver is given none.
-    const state: ChannelState = { channel: { name: channel.name, release: release ? refOf(release) : null }, rollout: null };
-    return { channel, release, state };
+    const [release, rollout] = await Promise.all([channel.releaseId ? store.releases.findByRef(channel.releaseId) : null, store.rollouts.activeOf(channel.id)]);
+    const target = rollout ? await store.releases.findByRef(rollout.releaseId) : null;
+    const state: ChannelState = {
+      channel: { name: channel.name, release: release ? refOf(release) : null },
+      rollout: rollout && target ? rolloutFacts(rollout, target) : null,
+    };
+    return { channel, release, target, state, generation: gen };
+  }
+
+  /** The channel's read, cached until the next change (a 404 too); concurrent misses share one read. */
+  function channelRead(name: string): ChannelRead | Promise<ChannelRead> {
+    const cached = channels.get(name);
+    if (cached) {
+      if ("error" in cached) throw cached.error;
+      return cached;
+    }
+    let pending = channelsInflight.get(name);
+    if (!pending) {
+      const gen = generation;
+      pending = readChannel(name, gen)
+        .then(
+          (read) => {
+            if (gen === generation) channels.set(name, read);
+            return read;
+          },
+          (error: unknown) => {
+            if (gen === generation && error instanceof ChannelNotFoundError) channels.set(name, { error });
+            throw error;
+          },
+        )
+        .finally(() => channelsInflight.delete(name));
+      channelsInflight.set(name, pending);
+    }
+    return pending;
   }
 
   /** Builds the channel's spec for a licensee: the release the resolver decides, with its values. */
-  function buildChannel(channelName: string, sub: string, own: Values | undefined) {
+  function buildChannel(read: ChannelRead, sub: string, own: Values | undefined) {
     return async (): Promise<Served> => {
-      const { channel, release, state } = await channelFacts(channelName);
+      const { channel, release, target, state } = read;
       const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own) });
       if (decision.kind === "refuse") throw refusal(decision, channel.name, "");
-      const served = decision.release.id === release?.id ? release : await store.releases.findByRef(decision.release.id);
+      const served = decision.release.id === release?.id ? release : decision.release.id === target?.id ? target : await store.releases.findByRef(decision.release.id);
       if (!served) throw new ReleaseNotFoundError(decision.release.version);
       return { spec: serializeSpec(buildSpec(channel, served, { overrides: own }), served, channel.name), state };
     };
   }
 
+  function channelEntryOf(read: ChannelRead, sub: string, own: Values | undefined): Served | Promise<Served> {
+    return loadEntry(channelKey(read.channel.name, sideOf(read, sub), own ? sub : undefined), buildChannel(read, sub, own), read.generation);
+  }
+
   function channelEntry(channelName: string, sub: string, own: Values | undefined): Served | Promise<Served> {
-    return loadEntry(channelKey(channelName, own ? sub : undefined), buildChannel(channelName, sub, own));
+    const read = channelRead(channelName);
+    return read instanceof Promise ? read.then((r) => channelEntryOf(r, sub, own)) : channelEntryOf(read, sub, own);
   }
 
   return {
@@ -156,7 +222,9 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
      * and counts).
      */
     cachedChannelSpec(channelName: string, sub: string): SerializedSpec | undefined {
-      const entry = cache.get(channelKey(channelName, overrides.has(sub) ? sub : undefined));
+      const read = channels.get(channelName);
+      if (!read || "error" in read) return undefined;
+      const entry = cache.get(channelKey(channelName, sideOf(read, sub), overrides.has(sub) ? sub : undefined));
       return entry && "spec" in entry ? entry.spec : undefined;
     },
 
@@ -168,21 +236,23 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     /**
      * A pinned release, served as the resolver decides (it has at some time
      * been the release of the licensee's channel and is not yanked). With a
-     * rollout, a pin of its target depends on the cohort: the key will have
-     * to say which side of it the licensee is on.
+     * rollout, a pin of its target depends on the cohort: the key says
+     * which side of it the licensee is on.
      */
-    pinnedSpec(channelName: string, ref: string, sub: string): SerializedSpec | Promise<SerializedSpec> {
+    async pinnedSpec(channelName: string, ref: string, sub: string): Promise<SerializedSpec> {
       const own = overrides.get(sub);
-      const key = own ? `p\0${channelName}\0${ref}\0${sub}` : `p\0${channelName}\0${ref}`;
+      const read = await channelRead(channelName);
+      const side = sideOf(read, sub);
+      const key = own ? `p${side}\0${channelName}\0${ref}\0${sub}` : `p${side}\0${channelName}\0${ref}`;
       return specOf(loadEntry(key, async () => {
         const release = await store.releases.findByRef(ref);
         if (!release) throw new ReleaseNotFoundError(ref);
-        const { channel, state } = await channelFacts(channelName);
+        const { channel, state } = read;
         const everHeld = await store.events.everHeld(channel.id, release.id);
         const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own), pinned: { release: refOf(release), yanked: release.yankedAt !== null, everHeld } });
         if (decision.kind === "refuse") throw refusal(decision, channel.name, release.version);
         return { spec: serializeSpec(buildSpec(channel, release, { overrides: own, pinned: true }), release, channel.name), state };
-      }));
+      }, read.generation));
     },
 
     /** Reloads per-license overrides (at start and after they change). */
@@ -198,6 +268,9 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     invalidate(): void {
       generation++;
       cache.clear();
+      channels.clear();
+      // Reads in flight began before the change: later callers read again.
+      channelsInflight.clear();
     },
 
     stats() {

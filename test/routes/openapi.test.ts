@@ -30,6 +30,15 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["get", "/api/v1/admin/fleet", "adminBearer"],
     ["get", "/api/v1/admin/instances", "adminBearer"],
     ["get", "/api/v1/admin/resolve", "adminBearer"],
+    ["get", "/api/v1/admin/freeze", "adminBearer"],
+    ["put", "/api/v1/admin/freeze", "adminBearer"],
+    ["delete", "/api/v1/admin/freeze", "adminBearer"],
+    ["get", "/api/v1/admin/channels/{name}/rollout", "adminBearer"],
+    ["get", "/api/v1/admin/channels/{name}/rollouts", "adminBearer"],
+    ["post", "/api/v1/admin/channels/{name}/rollout/pause", "adminBearer"],
+    ["post", "/api/v1/admin/channels/{name}/rollout/resume", "adminBearer"],
+    ["post", "/api/v1/admin/channels/{name}/rollout/advance", "adminBearer"],
+    ["post", "/api/v1/admin/channels/{name}/rollout/abort", "adminBearer"],
     ["get", "/healthz", null],
     ["get", "/readyz", null],
     ["get", "/metrics", null],
@@ -44,7 +53,9 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
   }
   const promote = doc.paths["/api/v1/admin/channels/{name}/promote"].post;
   const body = promote.requestBody.content["application/json"].schema;
-  t.same(Object.keys(body.properties).sort(), ["allowDowngrade", "dryRun", "expectedCurrent", "from", "reason", "release"]);
+  t.same(Object.keys(body.properties).sort(), ["allowDowngrade", "dryRun", "expectedCurrent", "from", "reason", "release", "rollout"]);
+  t.same(Object.keys(body.properties.rollout.properties).sort(), ["exclude", "gates", "include", "onFailure", "salt", "steps"], "the rollout body of docs/api.md §7");
+  t.ok(promote.responses["202"], "a promotion with a rollout answers 202");
   t.equal(body.additionalProperties, false, "unknown fields refused, as documented");
   for (const move of ["promote", "rollback"]) {
     const answers = JSON.stringify(doc.paths[`/api/v1/admin/channels/{name}/${move}`].post.responses["200"]);

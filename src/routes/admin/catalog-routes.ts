@@ -20,6 +20,7 @@ import { auditPageDto, auditQuery, toAuditDto } from "./dto/audit.js";
 import { channelDetailDto, channelDto, channelListDto, dryRunDto, historyPageDto, promotionDto, toChannelDto, toDryRunDto, toEventDto, toPromotionDto } from "./dto/channels.js";
 import { idPageQuery, releasePageQuery } from "./dto/paging.js";
 import { createdReleaseDto, releaseDto, releasePageDto, toReleaseDto } from "./dto/releases.js";
+import { rolloutDto, toRolloutDto } from "./dto/rollouts.js";
 
 export function actorOf(req: FastifyRequest): Actor {
   return { sub: req.user.sub, requestId: req.id };
@@ -76,11 +77,17 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Promote a release to a channel", params: nameParams, body: promoteInputSchema,
-      description: `Rules: the release exists and is not yanked; with \`from\` it must be that channel's release; \`expectedCurrent\` must match (409 PROMOTION_CONFLICT); a lower version needs \`allowDowngrade\` (recorded as a rollback); promoting the current release is a 200 with changed=false. ${DRY_RUN}`,
-      response: { 200: z.union([promotionDto, dryRunDto]), ...errorResponses(400, 401, 403, 404, 409, 503) },
+      description: `Rules: the release exists and is not yanked; with \`from\` it must be that channel's release; \`expectedCurrent\` must match (409 PROMOTION_CONFLICT); a lower version needs \`allowDowngrade\` (recorded as a rollback); promoting the current release is a 200 with changed=false; while the channel has an active rollout every promotion is a 409 ROLLOUT_IN_PROGRESS; during a freeze a 423 FROZEN. With \`rollout\` the release reaches the channel's licensees in steps: 202 with the rollout, and the channel's release moves when its last step ends. ${DRY_RUN}`,
+      response: { 200: z.union([promotionDto, dryRunDto]), 202: rolloutDto, ...errorResponses(400, 401, 403, 404, 409, 413, 423, 503) },
     },
-  }, async (req) =>
-    req.body.dryRun ? toDryRunDto(await catalog.previewPromote(req.params.name, req.body)) : toPromotionDto(await catalog.promote(req.params.name, req.body, actorOf(req))));
+  }, async (req, reply) => {
+    if (req.body.dryRun) return toDryRunDto(await catalog.previewPromote(req.params.name, req.body));
+    const result = await catalog.promote(req.params.name, req.body, actorOf(req));
+    if (!result.rollout) return toPromotionDto(result);
+    req.log.info({ actor: req.user.sub, channel: result.channel, release: result.to.version, rollout: result.rollout.id, steps: result.rollout.steps, requestId: req.id }, "rollout started");
+    reply.code(202);
+    return toRolloutDto(await ctx.rollouts.viewOfStarted(req.params.name, result.rollout));
+  });
 
   r.post("/channels/:name/rollback", {
     bodyLimit: SMALL_BODY,

@@ -20,6 +20,7 @@ import { catalogRoutes } from "../../../src/routes/admin/catalog-routes.js";
 import { licenseRoutes } from "../../../src/routes/admin/license-routes.js";
 import { resolveRoutes } from "../../../src/routes/admin/resolve-routes.js";
 import { freezeRoutes } from "../../../src/routes/admin/freeze-routes.js";
+import { rolloutRoutes } from "../../../src/routes/admin/rollout-routes.js";
 import type { Role } from "../../../src/admin/roles.js";
 
 const PREFIX = "/api/v1/admin";
@@ -49,8 +50,15 @@ const VALID: Record<string, Valid> = {
   "POST /channels/:name/promote": {
     role: "release-engineer",
     params: { name: "beta" },
-    bodies: [{ release: "0.60.0", from: "unstable", expectedCurrent: "0.59.2", allowDowngrade: false, reason: "r" }],
+    // A rollout (docs/api.md §7): the controls below act on it; every string of the plain promotion is in it too.
+    bodies: [{ release: "0.60.0", from: "unstable", expectedCurrent: "0.59.2", allowDowngrade: false, reason: "r", rollout: { steps: [{ percent: 5, bake: "1h" }, { percent: 100 }], include: ["acme"], exclude: ["bigbank"], salt: "s" } }],
   },
+  "GET /channels/:name/rollout": { role: "viewer", params: { name: "beta" } },
+  "GET /channels/:name/rollouts": { role: "viewer", params: { name: "beta" } },
+  "POST /channels/:name/rollout/pause": { role: "release-engineer", params: { name: "beta" }, bodies: [{ reason: "watching\nthe dashboards" }] },
+  "POST /channels/:name/rollout/resume": { role: "release-engineer", params: { name: "beta" }, bodies: [{ reason: "r" }] },
+  "POST /channels/:name/rollout/advance": { role: "release-engineer", params: { name: "beta" }, bodies: [{ reason: "r", force: false }] },
+  "POST /channels/:name/rollout/abort": { role: "release-engineer", params: { name: "beta" }, bodies: [{ reason: "r" }] },
   "POST /channels/:name/rollback": { role: "release-engineer", params: { name: "beta" }, bodies: [{ to: "0.59.2", reason: "r" }] },
   "GET /channels/:name/history": { role: "viewer", params: { name: "stable" } },
   "POST /releases": {
@@ -108,6 +116,7 @@ async function adminRoutes(h: TestApp): Promise<RouteSchemas[]> {
   await probe.register(licenseRoutes, { ctx: h.ctx });
   await probe.register(resolveRoutes, { ctx: h.ctx });
   await probe.register(freezeRoutes, { ctx: h.ctx });
+  await probe.register(rolloutRoutes, { ctx: h.ctx });
   await probe.ready();
   await probe.close();
   return routes;

@@ -3,12 +3,14 @@ import { z } from "zod";
 import type { ChannelView, PromotionPreview, PromotionResult } from "../../../services/catalog-service.js";
 import { page } from "./paging.js";
 import { releaseRefDto, toReleaseRef } from "./releases.js";
+import { rolloutSummaryDto, toRolloutSummary } from "./rollouts.js";
 
 export const channelDto = z.object({
   name: z.string(),
   description: z.string(),
   defaultValues: z.record(z.string(), z.unknown()),
   release: releaseRefDto,
+  rollout: rolloutSummaryDto.describe("the active rollout (docs/api.md §7); null when there is none"),
   rowVersion: z.number().int(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -83,6 +85,7 @@ export function toChannelDto(c: ChannelView): ChannelDto {
     description: c.description,
     defaultValues: c.defaultValues,
     release: toReleaseRef(c.release),
+    rollout: toRolloutSummary(c.rollout?.rollout, c.rollout?.version),
     rowVersion: c.rowVersion,
     createdAt: c.createdAt.toISOString(),
     updatedAt: c.updatedAt.toISOString(),

@@ -1,0 +1,22 @@
+// The bake time of a rollout step (docs/api.md §7): a whole number and one
+// unit, s, m, h or d ("30s", "15m", "2h", "3d"), from 0s to 365d. Stored as
+// written; the scheduler reads it in milliseconds (bakeMs).
+
+export const BAKE = /^(\d{1,6})(s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+export const MAX_BAKE_MS = 365 * UNIT_MS.d!;
+
+/** The bake in milliseconds, or undefined when it is not a bake time this server takes. */
+export function parseBake(s: string): number | undefined {
+  const m = BAKE.exec(s);
+  if (!m) return undefined;
+  const ms = Number(m[1]) * UNIT_MS[m[2]!]!;
+  return ms <= MAX_BAKE_MS ? ms : undefined;
+}
+
+/** A bake known to be valid (read back from the store) in milliseconds. */
+export function bakeMs(s: string): number {
+  const ms = parseBake(s);
+  if (ms === undefined) throw new RangeError(`not a bake time: ${JSON.stringify(s)}`);
+  return ms;
+}
