@@ -310,7 +310,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "rollout pause": control("pause", "hold the active rollout at its step (nobody joins or leaves the cohort)"),
-  "rollout resume": control("resume", "let a paused rollout go on (refused while frozen)"),
+  "rollout resume": control("resume", "let a paused or halted rollout go on (refused while frozen)"),
   "rollout advance": {
     usage: "rollout advance CHANNEL --reason TEXT [--force]",
     summary: "end the current step now (the last one: the channel's release becomes the target); --force skips the gates (admin role)",

@@ -10,7 +10,7 @@ import { dash, describeChart, fields, table, when, yamlText } from "./format.js"
 import type { AuditPageDto } from "../routes/admin/dto/audit.js";
 import type { ChannelDetailDto, ChannelListDto, DryRunDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
 import { coloured, dryRunLines, plain } from "./diff-text.js";
-import { isRollout, rolloutBody, startedText, type RolloutOptions } from "./rollout.js";
+import { isRollout, rolloutBody, startedText, summaryCell, type RolloutOptions } from "./rollout.js";
 import type { ReleaseDto, ReleasePageDto, ReleaseRefDto } from "../routes/admin/dto/releases.js";
 import type { ResolveDto } from "../routes/admin/dto/resolve.js";
 
@@ -53,7 +53,8 @@ export async function channels(c: Client): Promise<Result> {
       ? "no channels\n"
       : table(
           ["NAME", "RELEASE", "UPDATED", "DESCRIPTION"],
-          data.items.map((ch) => [ch.name, releaseCell(ch.release), when(ch.updatedAt), ch.description]),
+          // An active rollout shows next to the release the channel keeps until it completes.
+          data.items.map((ch) => [ch.name, `${releaseCell(ch.release)}${ch.rollout ? `, rolling out ${summaryCell(ch.rollout)}` : ""}`, when(ch.updatedAt), ch.description]),
         );
   return { json: data, text };
 }
@@ -65,6 +66,7 @@ export async function channel(c: Client, name: string): Promise<Result> {
       ["name", ch.name],
       ["description", dash(ch.description)],
       ["release", releaseCell(ch.release)],
+      ["rollout", ch.rollout ? `${summaryCell(ch.rollout)}; chartroom rollout status ${ch.name}` : "none"],
       ["created", when(ch.createdAt)],
       ["updated", when(ch.updatedAt)],
     ]) +

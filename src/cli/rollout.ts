@@ -5,47 +5,19 @@ import { UsageError } from "./args.js";
 import { seg, type Client } from "./client.js";
 import { dash, fields, table, when } from "./format.js";
 import type { Result } from "./remote.js";
+// The answers' types are the routes' zod schemas (type-only: no zod at run time).
+import type { z } from "zod";
+import type { ReleaseRefDto } from "../routes/admin/dto/releases.js";
+import type { RolloutDto, RolloutSummaryDto, rolloutControlDto, rolloutPageDto } from "../routes/admin/dto/rollouts.js";
 
-/** One step of a rollout as the server takes and shows it (bake: a duration, "0s" by default). */
+/** One step as given on the command line (bake: the server's default "0s" when absent). */
 export interface RolloutStep {
   percent: number;
   bake?: string;
 }
 
-interface VersionRef {
-  id: string;
-  version: string;
-}
-
-/** The rollout view (GET /channels/:name/rollout, the 202 of a promotion with `rollout`, each control's answer). */
-export interface RolloutView {
-  id: string;
-  channel: string;
-  release: VersionRef;
-  previous: VersionRef | null;
-  state: "progressing" | "paused" | "halted" | "completed" | "aborted";
-  step: number;
-  percent: number;
-  steps: RolloutStep[];
-  include: string[];
-  exclude: string[];
-  salt?: string;
-  startedAt: string;
-  startedBy: string;
-  stepStartedAt?: string;
-  nextStepAt: string | null;
-  endedAt?: string | null;
-  endedBy?: string | null;
-  endReason?: string | null;
-  reason?: string | null;
-  /** Absent in the list (GET /channels/:name/rollouts). */
-  counts?: { licensees: number; inCohort: number; servedTarget: number; healthy: number | null; failed: number | null };
-}
-
-export interface RolloutPage {
-  items: RolloutView[];
-  nextCursor: string | null;
-}
+type RolloutControlDto = z.infer<typeof rolloutControlDto>;
+type RolloutPageDto = z.infer<typeof rolloutPageDto>;
 
 /** The `rollout` of a promotion's body, from the command line. */
 export interface RolloutOptions {
@@ -105,7 +77,7 @@ export function relative(iso: string, now: number): string {
   return `in ${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
-function nextStep(v: RolloutView, now: number): string {
+function nextStep(v: RolloutDto, now: number): string {
   if (v.nextStepAt) return `${when(v.nextStepAt)} (${relative(v.nextStepAt, now)})`;
   if (v.state === "paused") return "none while paused";
   if (v.state === "halted") return "none while halted";
@@ -113,11 +85,11 @@ function nextStep(v: RolloutView, now: number): string {
 }
 
 /** "step 2/3 at 25 %". */
-function position(v: RolloutView): string {
+function position(v: RolloutDto): string {
   return `step ${v.step}/${v.steps.length} at ${v.percent} %`;
 }
 
-function stepState(v: RolloutView, i: number): string {
+function stepState(v: RolloutDto, i: number): string {
   const n = i + 1;
   if (v.state === "completed" || n < v.step) return "done";
   if (n > v.step) return "pending";
@@ -126,27 +98,28 @@ function stepState(v: RolloutView, i: number): string {
 }
 
 /** The steps, the current one marked with ">". */
-function stepsTable(v: RolloutView): string {
+function stepsTable(v: RolloutDto): string {
   return table(
     ["  STEP", "PERCENT", "BAKE", "STATE"],
     v.steps.map((s, i) => {
       const state = stepState(v, i);
-      return [`${state.startsWith("current") ? "> " : "  "}${i + 1}`, `${s.percent} %`, s.bake ?? "0s", state];
+      return [`${state.startsWith("current") ? "> " : "  "}${i + 1}`, `${s.percent} %`, s.bake, state];
     }),
   );
 }
 
-function versionOf(r: VersionRef | null): string {
-  return r ? r.version : "none";
+function versionOf(r: ReleaseRefDto): string {
+  if (!r) return "none";
+  return r.yanked ? `${r.version} (yanked)` : r.version;
 }
 
 /** The answer to `promote … --steps` (202): what started and how to watch it. */
-export function startedText(v: RolloutView, now: number): string {
+export function startedText(v: RolloutDto, now: number): string {
   return (
-    `rollout started: ${v.channel} ${versionOf(v.previous)} → ${v.release.version}, ${position(v)}\n` +
+    `rollout started: ${v.channel} ${versionOf(v.previous)} → ${versionOf(v.release)}, ${position(v)}\n` +
     fields([
       ["id", v.id],
-      ["target", v.release.version],
+      ["target", versionOf(v.release)],
       ["previous", versionOf(v.previous)],
       ["state", v.state],
     ]) +
@@ -167,13 +140,13 @@ function listOrNone(xs: string[]): string {
   return xs.length === 0 ? "none" : xs.join(", ");
 }
 
-function ended(v: RolloutView): boolean {
+function ended(v: RolloutDto): boolean {
   return v.state === "completed" || v.state === "aborted";
 }
 
 /** The headline of a rollout: where it is, in one line. */
-export function stateLine(v: RolloutView, now: number): string {
-  const of = `rollout of ${v.release.version} on ${v.channel}`;
+export function stateLine(v: RolloutDto, now: number): string {
+  const of = `rollout of ${versionOf(v.release)} on ${v.channel}`;
   switch (v.state) {
     case "progressing":
       return `${of}: progressing, ${position(v)}; next step ${v.nextStepAt ? `at ${when(v.nextStepAt)} (${relative(v.nextStepAt, now)})` : "when its gates pass"}`;
@@ -182,14 +155,14 @@ export function stateLine(v: RolloutView, now: number): string {
     case "halted":
       return `${of}: halted at ${position(v)} (a gate failed)`;
     case "completed":
-      return `${of}: completed; ${v.channel} is on ${v.release.version}`;
+      return `${of}: completed; ${v.channel} is on ${versionOf(v.release)}`;
     case "aborted":
       return `${of}: aborted at step ${v.step}/${v.steps.length}; every licensee is back on ${versionOf(v.previous)}`;
   }
 }
 
 /** `chartroom rollout status CHANNEL`. */
-export function statusText(v: RolloutView, now: number): string {
+export function statusText(v: RolloutDto, now: number): string {
   const c = v.counts;
   const rest: [string, string][] = [
     ["include", listOrNone(v.include)],
@@ -214,7 +187,7 @@ export function statusText(v: RolloutView, now: number): string {
     fields([
       ["id", v.id],
       ["state", `${v.state}, ${position(v)}`],
-      ["target", v.release.version],
+      ["target", versionOf(v.release)],
       ["previous", versionOf(v.previous)],
     ]) +
     "steps:\n" +
@@ -223,8 +196,10 @@ export function statusText(v: RolloutView, now: number): string {
   );
 }
 
-/** The answer to a control (pause, resume, advance, abort): the new state, and what to do next. */
-export function controlText(v: RolloutView, now: number): string {
+/** The answer to a control (pause, resume, advance, abort): the new state, and what to do next (or why nothing changed). */
+export function controlText(a: RolloutControlDto, now: number): string {
+  const v = a.rollout;
+  if (!a.changed) return `${a.message}\n${stateLine(v, now)}\n`;
   const hint =
     v.state === "paused"
       ? `resume with: chartroom rollout resume ${v.channel} --reason TEXT\n`
@@ -234,14 +209,14 @@ export function controlText(v: RolloutView, now: number): string {
   return `${stateLine(v, now)}\n${hint}`;
 }
 
-export function listText(p: RolloutPage): string {
+export function listText(p: RolloutPageDto): string {
   if (p.items.length === 0) return "no rollouts\n";
   return table(
     ["STARTED", "ID", "TARGET", "PREVIOUS", "STATE", "STEP", "BY", "ENDED"],
     p.items.map((v) => [
       when(v.startedAt),
       v.id,
-      v.release.version,
+      versionOf(v.release),
       versionOf(v.previous),
       v.state,
       `${v.step}/${v.steps.length} (${v.percent} %)`,
@@ -251,9 +226,15 @@ export function listText(p: RolloutPage): string {
   );
 }
 
+/** A channel view's active rollout, in one cell: "0.61.0 at 5 % (step 1/3, progressing)"; "none" without one. */
+export function summaryCell(r: RolloutSummaryDto): string {
+  if (!r) return "none";
+  return `${r.release.version} at ${r.percent} % (step ${r.step}/${r.steps}, ${r.state})`;
+}
+
 /** Whether a promotion's answer is a rollout (202) rather than a promotion or a dry run. */
-export function isRollout(answer: unknown): answer is RolloutView {
-  const a = answer as Partial<RolloutView> | undefined;
+export function isRollout(answer: unknown): answer is RolloutDto {
+  const a = answer as Partial<RolloutDto> | undefined;
   return typeof a === "object" && a !== null && Array.isArray(a.steps) && typeof a.state === "string";
 }
 
@@ -263,19 +244,19 @@ export function rolloutBody(o: RolloutOptions): Record<string, unknown> {
 }
 
 export async function status(c: Client, channel: string, now = Date.now()): Promise<Result> {
-  const v = (await c.get(`/channels/${seg(channel)}/rollout`)) as RolloutView;
+  const v = (await c.get(`/channels/${seg(channel)}/rollout`)) as RolloutDto;
   return { json: v, text: statusText(v, now) };
 }
 
 export type Control = "pause" | "resume" | "advance" | "abort";
 
 export async function control(c: Client, channel: string, what: Control, o: { reason: string; force?: boolean }, now = Date.now()): Promise<Result> {
-  const v = (await c.post(`/channels/${seg(channel)}/rollout/${what}`, { reason: o.reason, ...(o.force ? { force: true } : {}) })) as RolloutView;
-  return { json: v, text: controlText(v, now) };
+  const a = (await c.post(`/channels/${seg(channel)}/rollout/${what}`, { reason: o.reason, ...(o.force ? { force: true } : {}) })) as RolloutControlDto;
+  return { json: a, text: controlText(a, now) };
 }
 
 export async function list(c: Client, channel: string, q: { limit?: number | undefined; cursor?: string | undefined }): Promise<Result> {
-  const data = (await c.get(`/channels/${seg(channel)}/rollouts`, q)) as RolloutPage;
+  const data = (await c.get(`/channels/${seg(channel)}/rollouts`, q)) as RolloutPageDto;
   const note = data.nextCursor ? `more: chartroom rollout list ${channel}${q.limit ? ` --limit ${q.limit}` : ""} --cursor ${data.nextCursor}\n` : undefined;
   return { json: data, text: listText(data), ...(note ? { note } : {}) };
 }

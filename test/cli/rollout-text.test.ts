@@ -3,7 +3,8 @@
 // a fixed rollout view; the usage errors through main() with no server.
 import t from "tap";
 import { UsageError } from "../../src/cli/args.js";
-import { controlText, listText, parseSteps, relative, startedText, stateLine, statusText, type RolloutView } from "../../src/cli/rollout.js";
+import { controlText, listText, parseSteps, relative, startedText, stateLine, statusText, summaryCell } from "../../src/cli/rollout.js";
+import type { RolloutDto } from "../../src/routes/admin/dto/rollouts.js";
 import { run } from "./fixtures/cli-harness.js";
 
 t.test("--steps: the good ones", async (t) => {
@@ -65,12 +66,12 @@ t.test("relative times", async (t) => {
 const NOW = Date.parse("2026-12-01T10:01:00Z");
 
 /** A rollout on stable, 0.60.0 → 0.61.0, in its first step of three. */
-function view(over: Partial<RolloutView> = {}): RolloutView {
+function view(over: Partial<RolloutDto> = {}): RolloutDto {
   return {
     id: "0b6e3c2a-4f1d-4c3e-9a57-2f1e8d6c5b4a",
     channel: "stable",
-    release: { id: "r61", version: "0.61.0" },
-    previous: { id: "r60", version: "0.60.0" },
+    release: { id: "r61", version: "0.61.0", yanked: false },
+    previous: { id: "r60", version: "0.60.0", yanked: false },
     state: "progressing",
     step: 1,
     percent: 5,
@@ -87,6 +88,7 @@ function view(over: Partial<RolloutView> = {}): RolloutView {
     endReason: null,
     reason: "GA",
     counts: { licensees: 40, inCohort: 3, servedTarget: 2, healthy: null, failed: null },
+    gates: [],
     ...over,
   };
 }
@@ -162,19 +164,31 @@ failed:        —
 });
 
 t.test("the controls' answers, one or two lines", async (t) => {
-  t.equal(controlText(view({ state: "paused", nextStepAt: null }), NOW), "rollout of 0.61.0 on stable: paused at step 1/3 at 5 %\nresume with: chartroom rollout resume stable --reason TEXT\n");
+  const changed = (v: RolloutDto) => ({ changed: true, message: "unused when changed", rollout: v });
+  t.equal(controlText(changed(view({ state: "paused", nextStepAt: null })), NOW), "rollout of 0.61.0 on stable: paused at step 1/3 at 5 %\nresume with: chartroom rollout resume stable --reason TEXT\n");
   t.equal(
-    controlText(view({ step: 2, percent: 25, nextStepAt: "2026-12-01T22:01:00Z" }), NOW),
+    controlText(changed(view({ step: 2, percent: 25, nextStepAt: "2026-12-01T22:01:00Z" })), NOW),
     "rollout of 0.61.0 on stable: progressing, step 2/3 at 25 %; next step at 2026-12-01T22:01:00Z (in 12h 0m)\nwatch with: chartroom rollout status stable\n",
   );
-  t.equal(controlText(view({ state: "completed", step: 3, percent: 100, nextStepAt: null }), NOW), "rollout of 0.61.0 on stable: completed; stable is on 0.61.0\n");
-  t.equal(controlText(view({ state: "aborted", percent: 0, nextStepAt: null }), NOW), "rollout of 0.61.0 on stable: aborted at step 1/3; every licensee is back on 0.60.0\n");
+  t.equal(controlText(changed(view({ state: "completed", step: 3, percent: 100, nextStepAt: null })), NOW), "rollout of 0.61.0 on stable: completed; stable is on 0.61.0\n");
+  t.equal(controlText(changed(view({ state: "aborted", percent: 0, nextStepAt: null })), NOW), "rollout of 0.61.0 on stable: aborted at step 1/3; every licensee is back on 0.60.0\n");
+  t.equal(
+    controlText({ changed: false, message: "the rollout of channel stable is already paused; nothing changed", rollout: view({ state: "paused", nextStepAt: null }) }, NOW),
+    "the rollout of channel stable is already paused; nothing changed\nrollout of 0.61.0 on stable: paused at step 1/3 at 5 %\n",
+    "nothing changed: the server's word, then the state",
+  );
   t.equal(stateLine(view({ state: "halted", nextStepAt: null }), NOW), "rollout of 0.61.0 on stable: halted at step 1/3 at 5 % (a gate failed)");
+  t.equal(stateLine(view({ state: "aborted", release: { id: "r61", version: "0.61.0", yanked: true } }), NOW), "rollout of 0.61.0 (yanked) on stable: aborted at step 1/3; every licensee is back on 0.60.0", "a yanked target says so");
+});
+
+t.test("a channel view's rollout", async (t) => {
+  t.equal(summaryCell(null), "none");
+  t.equal(summaryCell({ id: "x", release: { id: "r", version: "0.61.0" }, state: "paused", step: 2, steps: 3, percent: 25, nextStepAt: null }), "0.61.0 at 25 % (step 2/3, paused)");
 });
 
 t.test("rollout list", async (t) => {
   t.equal(listText({ items: [], nextCursor: null }), "no rollouts\n");
-  const older = view({ id: "11111111-1111-4111-8111-111111111111", state: "aborted", release: { id: "r", version: "0.60.0" }, previous: null, endedAt: "2026-11-30T10:00:00.000Z", startedAt: "2026-11-29T10:00:00.000Z" });
+  const older = view({ id: "11111111-1111-4111-8111-111111111111", state: "aborted", release: { id: "r", version: "0.60.0", yanked: false }, previous: null, endedAt: "2026-11-30T10:00:00.000Z", startedAt: "2026-11-29T10:00:00.000Z" });
   const text = listText({ items: [{ ...view(), counts: undefined }, older], nextCursor: "abc" });
   t.equal(
     text,
