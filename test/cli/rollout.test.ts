@@ -100,6 +100,12 @@ t.test("a rollout from the command line: start, status, pause, resume, advance, 
   t.match(paused.stdout, /^> 1 +5 % +1h +current \(paused\)$/m);
   t.match(fieldsOf(paused.stdout)["next step"], "none while paused");
 
+  t.equal((await run(["freeze", "on", "--reason", "incident 4711"], admin)).code, 0);
+  const frozen = await run(["rollout", "resume", "stable", "--reason", "false alarm"], engineer);
+  t.equal(frozen.code, 1, "no resume during a freeze");
+  t.match(frozen.stderr, /^error: FROZEN: .*incident 4711/);
+  t.equal((await run(["freeze", "off", "--reason", "over"], admin)).code, 0);
+
   const resume = await run(["rollout", "resume", "stable", "--reason", "false alarm"], engineer);
   t.equal(resume.code, 0, resume.stderr);
   t.match(resume.stdout, /^rollout of 0\.59\.2 on stable: progressing, step 1\/3 at 5 %; next step at .*\nwatch with: chartroom rollout status stable\n$/);
