@@ -64,6 +64,14 @@ export function list(p: Parsed, name: string): string[] {
   return (Array.isArray(v) ? v : [v]).map(String);
 }
 
+/** --NAME a,b --NAME c: every value, split on commas, blanks trimmed, empty entries dropped. */
+export function commaList(p: Parsed, name: string): string[] {
+  return list(p, name)
+    .flatMap((v) => v.split(","))
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
 /** --limit N: an integer 1..200 (what the server's paging accepts). */
 export function limit(p: Parsed): number | undefined {
   const v = str(p, "limit");

@@ -201,9 +201,11 @@ export async function runApply(env: Record<string, string | undefined>, stderr: 
 }
 
 export function applyText(r: Awaited<ReturnType<typeof runApply>>): string {
-  if (r.steps.length === 0) return `nothing to do: the database already matches ${r.dir}\n`;
+  // Notes change nothing (a running rollout the files describe otherwise): printed after the steps.
+  const notes = r.notes.map((n) => `note: ${n.file}: ${n.detail}\n`).join("");
+  if (r.steps.length === 0) return `nothing to do: the database already matches ${r.dir}\n${notes}`;
   const head = r.dryRun ? `plan for ${r.dir} (dry run: nothing was written), ${r.steps.length} step(s):\n` : `applied ${r.dir} as ${r.actor}, ${r.steps.length} step(s):\n`;
-  return head + table(["ACTION", "TARGET", "FILE", "DETAIL"], r.steps.map((s) => [s.action, s.target, s.file, s.detail]));
+  return head + table(["ACTION", "TARGET", "FILE", "DETAIL"], r.steps.map((s) => [s.action, s.target, s.file, s.detail])) + notes;
 }
 
 export function tokenText(t: MintedToken | MintedLicense): string {

@@ -7,8 +7,9 @@
 // main() takes its environment and output streams as arguments, so tests
 // drive it without spawning a process.
 import { ApiError, DEFAULT_URL, UnreachableError, createClient, type Client } from "./client.js";
-import { UsageError, bool, dateOrDuration, hours, limit, list, parse, positionals, required, str, type OptionSpec, type Parsed } from "./args.js";
+import { UsageError, bool, commaList, dateOrDuration, hours, limit, list, parse, positionals, required, str, type OptionSpec, type Parsed } from "./args.js";
 import * as freeze from "./freeze.js";
+import * as rollout from "./rollout.js";
 import * as licenses from "./licenses.js";
 import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
 import * as remote from "./remote.js";
@@ -44,6 +45,33 @@ interface Command {
 }
 
 const page: Record<string, OptionSpec> = { limit: { type: "string" }, cursor: { type: "string" } };
+
+/** `rollout pause|resume|abort CHANNEL --reason TEXT`. */
+function control(what: "pause" | "resume" | "abort", summary: string): Command {
+  return {
+    usage: `rollout ${what} CHANNEL --reason TEXT`,
+    summary,
+    options: { reason: { type: "string" } },
+    async run(p, cx) {
+      const [name] = positionals(p, ["CHANNEL"]);
+      return rollout.control(cx.client(p), name!, what, { reason: required(p, "reason", "TEXT") });
+    },
+  };
+}
+
+/** promote's --steps, --include, --exclude, --salt: a staged rollout, or undefined without --steps. */
+function rolloutOptions(p: Parsed): rollout.RolloutOptions | undefined {
+  const steps = str(p, "steps");
+  const include = commaList(p, "include");
+  const exclude = commaList(p, "exclude");
+  const salt = str(p, "salt");
+  if (steps === undefined) {
+    const stray = (["include", "exclude", "salt"] as const).filter((o) => p.values[o] !== undefined);
+    if (stray.length > 0) throw new UsageError(`${stray.map((o) => `--${o}`).join(", ")} need --steps (a staged rollout), e.g. --steps 5:2h,25:12h,100`);
+    return undefined;
+  }
+  return { steps: rollout.parseSteps(steps), include, exclude, salt };
+}
 
 const COMMANDS: Record<string, Command> = {
   token: {
@@ -182,9 +210,22 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   promote: {
-    usage: "promote VERSION --to CHANNEL [--from CHANNEL] [--expect CURRENT|none] [--allow-downgrade] [--reason TEXT] [--dry-run]",
-    summary: "move a channel to a release, under the promotion rules (--dry-run: show what would change, change nothing)",
-    options: { to: { type: "string" }, from: { type: "string" }, expect: { type: "string" }, "allow-downgrade": { type: "boolean" }, reason: { type: "string" }, "dry-run": { type: "boolean" } },
+    usage:
+      "promote VERSION --to CHANNEL [--from CHANNEL] [--expect CURRENT|none] [--allow-downgrade] [--reason TEXT] [--dry-run] [--steps 5:2h,25:12h,100 [--include SUB,…] [--exclude SUB,…] [--salt S]]",
+    summary:
+      "move a channel to a release, under the promotion rules (--dry-run: show what would change, change nothing; --steps PERCENT[:BAKE],…: a staged rollout to a growing share of the licensees, --include/--exclude licensees always/never in it, see chartroom rollout status)",
+    options: {
+      to: { type: "string" },
+      from: { type: "string" },
+      expect: { type: "string" },
+      "allow-downgrade": { type: "boolean" },
+      reason: { type: "string" },
+      "dry-run": { type: "boolean" },
+      steps: { type: "string" },
+      include: { type: "string", multiple: true },
+      exclude: { type: "string", multiple: true },
+      salt: { type: "string" },
+    },
     async run(p, cx) {
       const [version] = positionals(p, ["VERSION"]);
       return remote.promote(cx.client(p), version!, {
@@ -194,6 +235,7 @@ const COMMANDS: Record<string, Command> = {
         allowDowngrade: bool(p, "allow-downgrade"),
         reason: str(p, "reason"),
         dryRun: bool(p, "dry-run"),
+        rollout: rolloutOptions(p),
       });
     },
   },
@@ -259,6 +301,35 @@ const COMMANDS: Record<string, Command> = {
       return freeze.freezeStatus(cx.client(p));
     },
   },
+  "rollout status": {
+    usage: "rollout status CHANNEL",
+    summary: "a channel's active (or last) rollout: its state, steps, cohort rules, when the next step begins, the licensees it reaches",
+    async run(p, cx) {
+      const [name] = positionals(p, ["CHANNEL"]);
+      return rollout.status(cx.client(p), name!);
+    },
+  },
+  "rollout pause": control("pause", "hold the active rollout at its step (nobody joins or leaves the cohort)"),
+  "rollout resume": control("resume", "let a paused or halted rollout go on (refused while frozen)"),
+  "rollout advance": {
+    usage: "rollout advance CHANNEL --reason TEXT [--force]",
+    summary: "end the current step now (the last one: the channel's release becomes the target); --force skips the gates (admin role)",
+    options: { reason: { type: "string" }, force: { type: "boolean" } },
+    async run(p, cx) {
+      const [name] = positionals(p, ["CHANNEL"]);
+      return rollout.control(cx.client(p), name!, "advance", { reason: required(p, "reason", "TEXT"), force: bool(p, "force") });
+    },
+  },
+  "rollout abort": control("abort", "end the active rollout: every licensee back on the channel's release"),
+  "rollout list": {
+    usage: "rollout list CHANNEL [--limit N] [--cursor C]",
+    summary: "every rollout of a channel, newest first",
+    options: page,
+    async run(p, cx) {
+      const [name] = positionals(p, ["CHANNEL"]);
+      return rollout.list(cx.client(p), name!, { limit: limit(p), cursor: str(p, "cursor") });
+    },
+  },
   migrate: {
     usage: "migrate",
     summary: "apply pending database migrations (DATABASE_URL)",
@@ -281,7 +352,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Command families: their next word names the command ("license values set"). */
-const SUBCOMMANDED = new Set(["release", "license", "license values", "freeze"]);
+const SUBCOMMANDED = new Set(["release", "license", "license values", "freeze", "rollout"]);
 
 /** All of stdin, at most MAX_INPUT_BYTES (like a file). */
 async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<string> {

@@ -10,6 +10,7 @@ import { dash, describeChart, fields, table, when, yamlText } from "./format.js"
 import type { AuditPageDto } from "../routes/admin/dto/audit.js";
 import type { ChannelDetailDto, ChannelListDto, DryRunDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
 import { coloured, dryRunLines, plain } from "./diff-text.js";
+import { isRollout, rolloutBody, startedText, summaryCell, type RolloutOptions } from "./rollout.js";
 import type { ReleaseDto, ReleasePageDto, ReleaseRefDto } from "../routes/admin/dto/releases.js";
 import type { ResolveDto } from "../routes/admin/dto/resolve.js";
 
@@ -52,7 +53,8 @@ export async function channels(c: Client): Promise<Result> {
       ? "no channels\n"
       : table(
           ["NAME", "RELEASE", "UPDATED", "DESCRIPTION"],
-          data.items.map((ch) => [ch.name, releaseCell(ch.release), when(ch.updatedAt), ch.description]),
+          // An active rollout shows next to the release the channel keeps until it completes.
+          data.items.map((ch) => [ch.name, `${releaseCell(ch.release)}${ch.rollout ? `, rolling out ${summaryCell(ch.rollout)}` : ""}`, when(ch.updatedAt), ch.description]),
         );
   return { json: data, text };
 }
@@ -64,6 +66,7 @@ export async function channel(c: Client, name: string): Promise<Result> {
       ["name", ch.name],
       ["description", dash(ch.description)],
       ["release", releaseCell(ch.release)],
+      ["rollout", ch.rollout ? `${summaryCell(ch.rollout)}; chartroom rollout status ${ch.name}` : "none"],
       ["created", when(ch.createdAt)],
       ["updated", when(ch.updatedAt)],
     ]) +
@@ -161,13 +164,23 @@ function promotionText(p: PromotionDto): string {
 export async function promote(
   c: Client,
   version: string,
-  o: { to: string; from?: string | undefined; expect?: string | undefined; allowDowngrade: boolean; reason?: string | undefined; dryRun?: boolean },
+  o: {
+    to: string;
+    from?: string | undefined;
+    expect?: string | undefined;
+    allowDowngrade: boolean;
+    reason?: string | undefined;
+    dryRun?: boolean;
+    /** Staged (docs/api.md §7): the answer is then 202 with the rollout. */
+    rollout?: RolloutOptions | undefined;
+  },
 ): Promise<Result> {
   const body: Record<string, unknown> = { release: version };
   if (o.from !== undefined) body.from = o.from;
   if (o.expect !== undefined) body.expectedCurrent = o.expect === "none" ? null : o.expect;
   if (o.allowDowngrade) body.allowDowngrade = true;
   if (o.reason !== undefined) body.reason = o.reason;
+  if (o.rollout !== undefined) body.rollout = rolloutBody(o.rollout);
   return moved(await c.post(`/channels/${seg(o.to)}/promote`, withDryRun(body, o.dryRun)));
 }
 
@@ -181,12 +194,13 @@ function withDryRun(body: Record<string, unknown>, dryRun: boolean | undefined):
   return dryRun ? { ...body, dryRun: true } : body;
 }
 
-/** A promotion's or rollback's answer, or its dry run's (the decision, the licensees, the diffs). */
+/** A promotion's or rollback's answer, its dry run's (the decision, the licensees, the diffs), or a started rollout. */
 function moved(answer: unknown): Result {
   if ((answer as { dryRun?: unknown }).dryRun === true) {
     const lines = dryRunLines(answer as DryRunDto);
     return { json: answer, text: plain(lines), tty: coloured(lines) };
   }
+  if (isRollout(answer)) return { json: answer, text: startedText(answer, Date.now()) };
   return { json: answer, text: promotionText(answer as PromotionDto) };
 }
 

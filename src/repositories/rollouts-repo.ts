@@ -94,6 +94,11 @@ export function rolloutsRepo(db: Pick<Db, "rollout" | "$queryRawUnsafe">, provid
       const row = await db.rollout.findFirst({ where: { channelId }, orderBy: [{ startedAt: "desc" }, { id: "desc" }] });
       return row ? toRollout(row) : null;
     },
+    /** The channel's newest rollout of one release, whatever its state (declarative apply, src/services/apply-channels.ts). */
+    async latestOfRelease(channelId: string, releaseId: string): Promise<Rollout | null> {
+      const row = await db.rollout.findFirst({ where: { channelId, releaseId }, orderBy: [{ startedAt: "desc" }, { id: "desc" }] });
+      return row ? toRollout(row) : null;
+    },
     /** Every rollout that can progress on its own: the scheduler's work list. */
     async progressing(): Promise<Rollout[]> {
       return (await db.rollout.findMany({ where: { state: "progressing" }, orderBy: { stepStartedAt: "asc" } })).map(toRollout);

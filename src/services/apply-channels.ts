@@ -1,8 +1,9 @@
 // Declarative channels (docs/api.md §5): channels/<name>.yaml and
 // channels/releases/<version>.yaml. `apply` creates what is missing, updates
 // channel descriptions and default values, moves channels to their declared
-// release under the promotion rules, and refuses a file that contradicts a
-// stored (immutable) release. All of it in one transaction: a failure
+// release under the promotion rules (or starts the rollout a file declares
+// with it, src/services/declared-release-rules.ts), and refuses a file that
+// contradicts a stored (immutable) release. All of it in one transaction: a failure
 // leaves the database as it was. A dry run runs the same transaction and
 // rolls it back, so the plan it prints is exactly what apply would do.
 //
@@ -16,15 +17,24 @@ import { DeclarationConflictError, fieldError, withField } from "../errors.js";
 import { YamlDataError, parsePlainYaml } from "../domain/plain-yaml.js";
 import { findPoisonedKey } from "../domain/values.js";
 import { DECLARATION_LIMITS, findDeclarationFiles, readDeclarationFile, type DeclarationFile, type DeclarationLimits } from "./declaration-files.js";
-import { channelInputSchema, releaseInputSchema, releaseRef, type ChannelInput, type ReleaseInput } from "../domain/schemas.js";
+import { channelInputSchema, releaseInputSchema, releaseRef, rolloutInputSchema, type ChannelInput, type ReleaseInput, type RolloutInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
 import { refuseIfFrozen } from "./freeze-service.js";
 import { nullWarnings, type Actor, type CatalogService, type PromotionResult } from "./catalog-service.js";
+import { decideDeclaredRelease, percentsText } from "./declared-release-rules.js";
 
-export const channelFileSchema = channelInputSchema.extend({ release: releaseRef.optional() });
+/** A channel file: the channel, its `release`, and how it reaches the release (`rollout`, docs/api.md §7). */
+export const channelFileSchema = channelInputSchema.extend({ release: releaseRef.optional(), rollout: rolloutInputSchema.optional() });
 
 export interface PlanStep {
-  action: "create-release" | "create-channel" | "update-channel" | "move-channel";
+  action: "create-release" | "create-channel" | "update-channel" | "move-channel" | "start-rollout";
+  target: string;
+  file: string;
+  detail: string;
+}
+
+/** Something the plan says that changes nothing (a running rollout the file describes otherwise). */
+export interface PlanNote {
   target: string;
   file: string;
   detail: string;
@@ -33,11 +43,17 @@ export interface PlanStep {
 export interface ApplyResult {
   dryRun: boolean;
   steps: PlanStep[];
+  notes: PlanNote[];
 }
 
 interface Declarations {
   releases: { file: string; input: ReleaseInput }[];
-  channels: { file: string; input: ChannelInput; release?: string | undefined }[];
+  channels: { file: string; input: ChannelInput; release?: string | undefined; rollout?: RolloutInput | undefined }[];
+}
+
+interface Plan {
+  steps: PlanStep[];
+  notes: PlanNote[];
 }
 
 export interface ApplyOptions {
@@ -50,7 +66,7 @@ export interface ApplyOptions {
 }
 
 class DryRunRollback extends Error {
-  constructor(readonly steps: PlanStep[]) {
+  constructor(readonly plan: Plan) {
     super("dry run");
   }
 }
@@ -91,9 +107,10 @@ export function readDeclarations(dir: string, limits: DeclarationLimits = DECLAR
     return { file: file.rel, input };
   });
   const channels = files.channels.map((file) => {
-    const { release, ...input } = parseFile(file, limits, channelFileSchema);
+    const { release, rollout, ...input } = parseFile(file, limits, channelFileSchema);
     if (stem(file) !== input.name) throw fieldError(`${file.rel}: name`, `is ${input.name} but the file is named ${stem(file)}`);
-    return { file: file.rel, input, release };
+    if (rollout !== undefined && release === undefined) throw fieldError(`${file.rel}: rollout`, "needs release: a rollout is how the channel reaches its declared release; add release: <version> or remove rollout");
+    return { file: file.rel, input, release, rollout };
   });
   return { releases, channels };
 }
@@ -106,9 +123,10 @@ function releaseDifference(stored: ReleaseInput, declared: ReleaseInput): string
   return undefined;
 }
 
-export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<CatalogService, "move" | "movesCommitted">, onChange: () => void = () => {}) {
-  async function run(repos: Repos, d: Declarations, actor: Actor, opts: ApplyOptions): Promise<{ steps: PlanStep[]; moves: PromotionResult[] }> {
+export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<CatalogService, "move" | "promoteWithRollout" | "movesCommitted">, onChange: () => void = () => {}) {
+  async function run(repos: Repos, d: Declarations, actor: Actor, opts: ApplyOptions): Promise<Plan & { moves: PromotionResult[] }> {
     const steps: PlanStep[] = [];
+    const notes: PlanNote[] = [];
     const moves: PromotionResult[] = [];
     // The freeze lock before any row lock, in the order a promotion takes them (no deadlock with a freeze and a promotion).
     if (!opts.ignoreFreeze && d.channels.some((c) => c.release !== undefined)) await repos.freeze.read("share");
@@ -125,7 +143,7 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
       const warning = nulls.length > 0 ? ` (warning: null at ${nulls.join(", ")}: never served, removes the key from the channel's default values)` : "";
       steps.push({ action: "create-release", target: input.version, file, detail: `create release ${input.version}${warning}` });
     }
-    for (const { file, input, release } of d.channels) {
+    for (const { file, input, release, rollout } of d.channels) {
       let channel = await repos.channels.findByName(input.name);
       if (!channel) {
         channel = await repos.channels.create({ id: crypto.randomUUID(), ...input });
@@ -140,19 +158,44 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
       if (release !== undefined) {
         const target = await repos.releases.findByRef(release);
         if (!target) throw fieldError(`${file}: release`, `release ${release} is neither stored nor declared under releases/`);
+        const decision = decideDeclaredRelease({
+          channel: input.name,
+          file,
+          current: channel.releaseId,
+          target,
+          declared: rollout,
+          active: await repos.rollouts.activeOf(channel.id),
+          lastOfTarget: await repos.rollouts.latestOfRelease(channel.id, target.id),
+        });
+        if (decision.kind === "refuse") throw withField(new DeclarationConflictError(decision.message), `${file}: release`);
+        if (decision.kind === "nothing") {
+          if (decision.note) notes.push({ target: input.name, file, detail: decision.note });
+          continue;
+        }
         try {
-          const moved = await catalog.move(repos, channel, target, { allowDowngrade: false, reason: `declared in ${file}`, forceAction: "declare" }, actor);
-          // A move is a promotion: refused while frozen (a declaration already in force is not a move).
-          if (moved.changed && !opts.ignoreFreeze) await refuseIfFrozen(repos, `apply moving channel ${input.name} to ${target.version} (declared in ${file})`);
+          const reason = `declared in ${file}`;
+          const moved = rollout
+            ? await catalog.promoteWithRollout(repos, channel, target, { allowDowngrade: false, reason, rollout }, actor)
+            : await catalog.move(repos, channel, target, { allowDowngrade: false, reason, forceAction: "declare" }, actor);
+          // A move or a rollout is a promotion: refused while frozen (a declaration already in force is not a move).
+          const doing = moved.rollout ? `starting a rollout of ${target.version} on channel ${input.name}` : `moving channel ${input.name} to ${target.version}`;
+          if (moved.changed && !opts.ignoreFreeze) await refuseIfFrozen(repos, `apply ${doing} (declared in ${file})`);
           moves.push(moved);
-          if (moved.changed) steps.push({ action: "move-channel", target: input.name, file, detail: `move ${input.name} from ${moved.from?.version ?? "no release"} to ${target.version}` });
+          const from = moved.from?.version ?? "no release";
+          if (moved.rollout) {
+            const n = moved.rollout.steps.length;
+            steps.push({ action: "start-rollout", target: input.name, file, detail: `${input.name}: ${from} → ${target.version} in ${n} step${n === 1 ? "" : "s"} ${percentsText(moved.rollout.steps)}` });
+          } else if (moved.changed) {
+            steps.push({ action: "move-channel", target: input.name, file, detail: `move ${input.name} from ${from} to ${target.version}` });
+          }
         } catch (err) {
-          throw withField(err as Error, `${file}: release`);
+          // The rules name the promote body's fields ("release", "rollout"): here, the file's.
+          throw withField(err as Error, (err as { field?: string }).field === "rollout" ? `${file}: rollout` : `${file}: release`);
         }
       }
     }
     if (steps.length > 0) await repos.state.bump("catalog");
-    return { steps, moves };
+    return { steps, notes, moves };
   }
 
   return {
@@ -160,16 +203,16 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
       const declarations = readDeclarations(dir);
       try {
         // The moves of the attempt that committed (a retried transaction runs again).
-        const { steps, moves } = await store.transaction(async (repos) => {
+        const { steps, notes, moves } = await store.transaction(async (repos) => {
           const s = await run(repos, declarations, actor, opts);
-          if (opts.dryRun) throw new DryRunRollback(s.steps);
+          if (opts.dryRun) throw new DryRunRollback({ steps: s.steps, notes: s.notes });
           return s;
         });
         if (steps.length > 0) onChange();
         catalog.movesCommitted(moves);
-        return { dryRun: false, steps };
+        return { dryRun: false, steps, notes };
       } catch (err) {
-        if (err instanceof DryRunRollback) return { dryRun: true, steps: err.steps };
+        if (err instanceof DryRunRollback) return { dryRun: true, ...err.plan };
         throw err;
       }
     },

@@ -21,7 +21,7 @@ import {
   withField,
   type FieldError,
 } from "../errors.js";
-import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, RollbackInput } from "../domain/schemas.js";
+import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, RollbackInput, RolloutInput } from "../domain/schemas.js";
 import { findNulls, type Values } from "../domain/values.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
@@ -267,6 +267,23 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     return { changed: true, message: `channel ${channel.name} ${verb} ${target.version}`, action: action === "declare" ? "promote" : action, channel: channel.name, from: current, to: target, event };
   }
 
+  /**
+   * A promotion in steps, in the caller's transaction (the promote route, and
+   * declarative apply): the promotion rules are checked now; the channel's
+   * release moves when the rollout completes.
+   */
+  async function promoteWithRollout(repos: Repos, channel: Channel, target: Release, input: MoveInput & { rollout: RolloutInput }, actor: Actor): Promise<PromotionResult> {
+    await refuseDuringRollout(repos, channel);
+    const { current, decision } = await decideMove(repos, channel, target, input);
+    if (decision.kind === "noop") return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
+    if (decision.action !== "promote") {
+      throw fieldError("rollout", `release ${target.version} is lower than ${current?.version ?? "none"}: a rollout promotes; roll back at once instead (POST /channels/${channel.name}/rollback)`);
+    }
+    const rollout = await startRollout(repos, { channel, current, target, input: input.rollout, reason: input.reason, actor, now: new Date() });
+    // Changed (the catalog version is bumped), but no move: the metrics count a promote at completion.
+    return { changed: true, message: `rollout of ${target.version} to channel ${channel.name} started at ${rollout.steps[0]!.percent} %`, action: null, channel: channel.name, from: current, to: target, event: null, rollout };
+  }
+
   /** 409 ROLLOUT_IN_PROGRESS: one rollout per channel, and nothing else moves it meanwhile (docs/api.md §7). */
   async function refuseDuringRollout(repos: Pick<Repos, "rollouts">, channel: Channel): Promise<void> {
     const active = await repos.rollouts.activeOf(channel.id);
@@ -420,16 +437,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
         const channel = await channelOrThrow(repos, channelName);
         const target = await releaseOrThrow(repos, input.release, "release");
         if (!input.rollout) return move(repos, channel, target, input, actor);
-        // A rollout: the same rules, checked now; the channel's release moves when it completes.
-        await refuseDuringRollout(repos, channel);
-        const { current, decision } = await decideMove(repos, channel, target, input);
-        if (decision.kind === "noop") return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
-        if (decision.action !== "promote") {
-          throw fieldError("rollout", `release ${target.version} is lower than ${current?.version ?? "none"}: a rollout promotes; roll back at once instead (POST /channels/${channel.name}/rollback)`);
-        }
-        const rollout = await startRollout(repos, { channel, current, target, input: input.rollout, reason: input.reason, actor, now: new Date() });
-        // Changed (the catalog version is bumped), but no move: the metrics count a promote at completion.
-        return { changed: true, message: `rollout of ${target.version} to channel ${channel.name} started at ${rollout.steps[0]!.percent} %`, action: null, channel: channel.name, from: current, to: target, event: null, rollout };
+        return promoteWithRollout(repos, channel, target, { ...input, rollout: input.rollout }, actor);
       });
     },
 
@@ -487,6 +495,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
 
     /** Used by declarative apply: the same rules inside the caller's transaction. */
     move,
+    /** Used by declarative apply: a promotion with `rollout`, inside the caller's transaction. */
+    promoteWithRollout,
     /** Declarative apply, after its transaction committed: reports the moves `move` made in it. */
     movesCommitted,
   };

@@ -46,10 +46,13 @@ async function auditActions(h: TestApp): Promise<string[]> {
   return items.map((a) => a.action).filter((a) => a.startsWith("rollout."));
 }
 
+/** Only the test's own ticks progress rollouts (h.ctx.scheduler.tick()): a loaded machine must not race them. */
+const MANUAL_TICKS = { env: { ROLLOUT_TICK_MS: "60000" } };
+
 const SUBS = Array.from({ length: 60 }, (_, i) => `customer-${i}`);
 
 await eachProvider(t, "a rollout splits the channel by its exact cohort, progresses, and completes", async (t: Test, provider) => {
-  const h = await testApp(t, { provider });
+  const h = await testApp(t, { provider, ...MANUAL_TICKS });
   const start = await promote(h, "stable", {
     release: "0.59.2",
     from: "beta",
@@ -144,7 +147,7 @@ await eachProvider(t, "a rollout splits the channel by its exact cohort, progres
 });
 
 await eachProvider(t, "abort, rollback and yank end a rollout; freeze holds it", async (t: Test, provider) => {
-  const h = await testApp(t, { provider });
+  const h = await testApp(t, { provider, ...MANUAL_TICKS });
   const steps = [{ percent: 50, bake: "1s" }, { percent: 100 }];
   t.equal((await promote(h, "stable", { release: "0.59.2", rollout: { steps, salt: "s" } })).statusCode, 202);
   const insider = SUBS.find((s) => inCohort("s", s, 50))!;
@@ -181,7 +184,7 @@ await eachProvider(t, "abort, rollback and yank end a rollout; freeze holds it",
 });
 
 await eachProvider(t, "a rollout's body is validated field by field", async (t: Test, provider) => {
-  const h = await testApp(t, { provider });
+  const h = await testApp(t, { provider, ...MANUAL_TICKS });
   const bad: [string, unknown, string | RegExp][] = [
     ["no steps", { steps: [] }, "rollout.steps"],
     ["percent not rising", { steps: [{ percent: 50 }, { percent: 50 }, { percent: 100 }] }, "rollout.steps.1.percent"],
@@ -204,7 +207,7 @@ await eachProvider(t, "a rollout's body is validated field by field", async (t: 
 });
 
 await eachProvider(t, "metrics show active rollouts and the freeze", async (t: Test, provider) => {
-  const h = await testApp(t, { provider });
+  const h = await testApp(t, { provider, ...MANUAL_TICKS });
   const metrics = async () => (await h.app.inject({ method: "GET", url: "/metrics" })).body;
   t.notMatch(await metrics(), /^chartroom_rollout_percent\{/m, "no rollout, no series");
   t.match(await metrics(), /^chartroom_promotions_frozen 0$/m);
