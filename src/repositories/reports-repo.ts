@@ -8,6 +8,7 @@
 // (docs/decisions.md, "Health reports: one transaction each").
 import type { Db, Provider } from "../db/client.js";
 import type { ReportState } from "../domain/schemas.js";
+import { dateParam } from "./fleet-repo.js";
 
 /** Reports kept per licensee in the history; older ones are deleted when one is added. */
 export const REPORT_HISTORY_MAX = 50;
@@ -74,12 +75,30 @@ export function reportsRepo(db: Pick<Db, "healthReport" | "healthReportEntry" | 
     async record(r: HealthReport): Promise<void> {
       if (provider === "postgresql") await db.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${REPORT_LOCK_NAMESPACE}, hashtext($1))`, r.sub);
       await db.healthReport.updateMany({ where: { sub: r.sub, current: true, NOT: { releaseId: r.releaseId } }, data: { current: false } });
-      const row = { channel: r.channel, state: r.state, message: r.message, reportedAt: r.reportedAt, jti: r.jti, current: true };
-      await db.healthReport.upsert({ where: { sub_releaseId: { sub: r.sub, releaseId: r.releaseId } }, create: { sub: r.sub, releaseId: r.releaseId, ...row }, update: row });
+      // One INSERT … ON CONFLICT (both providers speak it), not Prisma's upsert, which may read first.
+      const marks = provider === "postgresql" ? ["$1", "$2", "$3", "$4", "$5", "$6", "$7"] : Array<string>(7).fill("?");
+      const updates = ["channel", "state", "message", "reportedAt", "jti"].map((c) => `"${c}" = excluded."${c}"`).join(", ");
+      await db.$executeRawUnsafe(
+        `INSERT INTO "HealthReport" ("sub", "releaseId", "channel", "state", "message", "reportedAt", "jti", "current") VALUES (${marks.join(", ")}, TRUE) ` +
+          `ON CONFLICT ("sub", "releaseId") DO UPDATE SET ${updates}, "current" = TRUE`,
+        r.sub,
+        r.releaseId,
+        r.channel,
+        r.state,
+        r.message,
+        dateParam(provider, r.reportedAt.getTime()),
+        r.jti,
+      );
       await db.healthReportEntry.create({ data: { sub: r.sub, releaseId: r.releaseId, channel: r.channel, state: r.state, message: r.message, reportedAt: r.reportedAt, jti: r.jti } });
-      // The oldest entry kept: everything of this licensee before it goes.
-      const [oldestKept] = await db.healthReportEntry.findMany({ where: { sub: r.sub }, orderBy: { id: "desc" }, skip: REPORT_HISTORY_MAX - 1, take: 1, select: { id: true } });
-      if (oldestKept) await db.healthReportEntry.deleteMany({ where: { sub: r.sub, id: { lt: oldestKept.id } } });
+      // Everything of this licensee before the oldest entry kept, in one
+      // statement (no rows: the subquery is NULL and nothing goes).
+      const [a, b] = provider === "postgresql" ? ["$1", "$2"] : ["?", "?"];
+      await db.$executeRawUnsafe(
+        `DELETE FROM "HealthReportEntry" WHERE "sub" = ${a} AND "id" < ` +
+          `(SELECT "id" FROM "HealthReportEntry" WHERE "sub" = ${b} ORDER BY "id" DESC LIMIT 1 OFFSET ${REPORT_HISTORY_MAX - 1})`,
+        r.sub,
+        r.sub,
+      );
     },
 
     /** Each licensee's newest report of all, for these subs (every licensee when omitted). */

@@ -8,6 +8,17 @@
 import { ReleaseNotFoundError, withField } from "../errors.js";
 import type { ReportInput, ReportState } from "../domain/schemas.js";
 import type { Store } from "../repositories/store.js";
+import { writeSlots } from "./write-slots.js";
+
+/**
+ * Report transactions at once per process, and reports waiting for one:
+ * under half of the PostgreSQL pool, so the admin API and the fleet
+ * recorder always find a connection; a queue long enough for a burst of
+ * every installation reporting at once to wait a few seconds rather than
+ * be refused (docs/decisions.md, "Health reports: one transaction each").
+ */
+export const REPORT_WRITE_SLOTS = 4;
+export const REPORT_WRITE_QUEUE = 500;
 
 /** Who sent a report: the verified license's claims. */
 export interface Reporter {
@@ -35,27 +46,35 @@ export interface ReportServiceOptions {
   now?: () => Date;
   /** Told of every stored report (chartroom_reports_total). */
   onReported?: (state: ReportState) => void;
+  /** Overrides REPORT_WRITE_SLOTS / REPORT_WRITE_QUEUE (tests). */
+  slots?: number;
+  queue?: number;
 }
 
 export function reportService(store: Pick<Store, "releases" | "reports" | "transaction">, opts: ReportServiceOptions = {}) {
   const now = opts.now ?? (() => new Date());
+  const writes = writeSlots(opts.slots ?? REPORT_WRITE_SLOTS, opts.queue ?? REPORT_WRITE_QUEUE);
   return {
     /** Stores a report of `reporter` on a release (its id or version): 404 RELEASE_NOT_FOUND naming `release` when there is none. */
     async report(reporter: Reporter, input: ReportInput): Promise<ReportReceipt> {
       const release = await store.releases.findByRef(input.release);
       if (!release) throw withField(new ReleaseNotFoundError(input.release), "release", "no release has this id or version");
-      const reportedAt = now();
-      await store.transaction((repos) =>
-        repos.reports.record({
-          sub: reporter.sub,
-          releaseId: release.id,
-          channel: reporter.channel,
-          state: input.state,
-          message: input.message ?? null,
-          reportedAt,
-          jti: reporter.jti ?? null,
-        }),
-      );
+      const reportedAt = await writes.run(async () => {
+        // When it is stored, after any wait for a slot.
+        const at = now();
+        await store.transaction((repos) =>
+          repos.reports.record({
+            sub: reporter.sub,
+            releaseId: release.id,
+            channel: reporter.channel,
+            state: input.state,
+            message: input.message ?? null,
+            reportedAt: at,
+            jti: reporter.jti ?? null,
+          }),
+        );
+        return at;
+      });
       opts.onReported?.(input.state);
       return { release: { id: release.id, version: release.version }, state: input.state, reportedAt };
     },
