@@ -1,4 +1,5 @@
-// The operator endpoints (docs/api.md §1): what a W&B-style operator polls.
+// The operator endpoints (docs/api.md §1): what a W&B-style operator polls,
+// and where an installation reports its health (§9, at the end).
 // One pipeline renders every poll: these fastify routes. A poll of the
 // channel route that fastify has already rendered the same way twice is
 // replayed from that rendering (src/routes/poll-replay.ts), through the same
