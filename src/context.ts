@@ -14,6 +14,7 @@ import { fleetService } from "./services/fleet-service.js";
 import { freezeService } from "./services/freeze-service.js";
 import { licenseService } from "./services/license-service.js";
 import { readinessService } from "./services/readiness.js";
+import { reportService } from "./services/report-service.js";
 import { revocationSet } from "./services/revocations.js";
 import { pollGate } from "./services/poll-gate.js";
 import { createRateLimits } from "./services/rate-limits.js";
@@ -206,6 +207,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
 
   const fleetView = fleetService(store);
   const freeze = freezeService(store);
+  const reports = reportService(store, { onReported: (state) => metrics.reports.inc({ state }) });
   metrics.bindSources({
     specStats: () => specs.stats(),
     licenseCacheStats: () => verifier.stats(),
@@ -215,6 +217,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     rateLimitStoreUp: () => limits.storeUp,
     activeRollouts: () => rollouts.activeSummary(),
     frozen: async () => (await freeze.status()).frozen,
+    fleetHealth: () => reports.fleetHealth(),
   });
 
   let stopKeyWatch: (() => void) | undefined;
@@ -254,6 +257,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     fleet,
     /** Reads the fleet (admin API, metrics). */
     fleetView,
+    /** Health reports from installations (POST /api/v1/operator/report). */
+    reports,
     limits,
     gate,
     watcher,

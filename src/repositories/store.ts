@@ -14,6 +14,7 @@ import { fleetRepo, type BulkWriter } from "./fleet-repo.js";
 import { freezeRepo } from "./freeze-repo.js";
 import { licensesRepo } from "./licenses-repo.js";
 import { releasesRepo } from "./releases-repo.js";
+import { reportsRepo } from "./reports-repo.js";
 import { rolloutsRepo } from "./rollouts-repo.js";
 import { stateRepo } from "./state-repo.js";
 
@@ -30,6 +31,7 @@ function reposOver(db: Db | Tx, provider: Provider, observe?: ErrorObserver) {
     state: translated(stateRepo(db, provider), observe),
     freeze: translated(freezeRepo(db, provider), observe),
     rollouts: translated(rolloutsRepo(db, provider), observe),
+    reports: translated(reportsRepo(db, provider), observe),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;

@@ -28,9 +28,13 @@ export interface RolloutCounts {
   licensees: number;
   inCohort: number;
   servedTarget: number;
-  /** From health reports (issue #17, docs/api.md §9): null until they exist. */
-  healthy: number | null;
-  failed: number | null;
+  /**
+   * Licensees of the channel whose latest health report on the target
+   * (docs/api.md §9) is healthy / failed: reports sent with a license of
+   * this channel (src/repositories/reports-repo.ts, countsOn).
+   */
+  healthy: number;
+  failed: number;
 }
 
 /** A rollout with its channel and releases resolved, as the API shows it. */
@@ -178,7 +182,7 @@ function actionOf(t: Transition, control: RolloutControl | "progress"): string {
   return `rollout.${control}`;
 }
 
-type RolloutStore = Pick<Store, "transaction" | "channels" | "releases" | "rollouts" | "fleet" | "freeze">;
+type RolloutStore = Pick<Store, "transaction" | "channels" | "releases" | "rollouts" | "fleet" | "freeze" | "reports">;
 
 export interface RolloutServiceOptions {
   /** After every committed change: this replica's caches must forget. */
@@ -208,9 +212,9 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
     return { ...r, channel: channel.name, release, previous, percent: r.steps[r.step]!.percent, nextStepAt: nextStepAt(r) };
   }
 
-  /** Counts over the channel's fleet: who is known, in the cohort, served the target. */
+  /** Counts over the channel's fleet: who is known, in the cohort, served the target, reports healthy or failed on it. */
   async function countsOf(channel: Channel, view: RolloutView): Promise<RolloutCounts> {
-    const fleet = await store.fleet.servedOn(channel.name);
+    const [fleet, reports] = await Promise.all([store.fleet.servedOn(channel.name), store.reports.countsOn(view.releaseId, { channel: channel.name })]);
     const facts = rolloutFacts(view, view.release);
     let inCohort = 0;
     let servedTarget = 0;
@@ -218,7 +222,7 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
       if (cohortMembership(facts, e.sub).in) inCohort++;
       if (e.releaseId === view.releaseId) servedTarget++;
     }
-    return { licensees: fleet.length, inCohort, servedTarget, healthy: null, failed: null };
+    return { licensees: fleet.length, inCohort, servedTarget, healthy: reports.healthy, failed: reports.failed };
   }
 
   /** Runs `fn` in a transaction; commits tell the caches. A lost race is tried again from fresh reads. */
