@@ -15,6 +15,8 @@ import { freezeRepo } from "./freeze-repo.js";
 import { licensesRepo } from "./licenses-repo.js";
 import { releasesRepo } from "./releases-repo.js";
 import { rolloutsRepo } from "./rollouts-repo.js";
+import { outboxRepo } from "./outbox-repo.js";
+import { webhooksRepo } from "./webhooks-repo.js";
 import { stateRepo } from "./state-repo.js";
 
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
@@ -30,6 +32,9 @@ function reposOver(db: Db | Tx, provider: Provider, observe?: ErrorObserver) {
     state: translated(stateRepo(db, provider), observe),
     freeze: translated(freezeRepo(db, provider), observe),
     rollouts: translated(rolloutsRepo(db, provider), observe),
+    /** Notifications, in the changing transaction: `repos.outbox.add(type, subject, data)`. */
+    outbox: translated(outboxRepo(db), observe),
+    webhooks: translated(webhooksRepo(db, provider), observe),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;
