@@ -68,7 +68,7 @@ function toWebhook(r: WebhookRow): Webhook {
   return { id: r.id, url: r.url, events: r.events as WebhookEventType[], secret: r.secret, format: r.format as WebhookFormat, createdBy: r.createdBy, createdAt: r.createdAt };
 }
 
-export function webhooksRepo(db: Pick<Db, "webhook" | "webhookDelivery" | "$queryRawUnsafe">, provider: Provider) {
+export function webhooksRepo(db: Pick<Db, "webhook" | "webhookDelivery" | "webhookEvent" | "$queryRawUnsafe">, provider: Provider) {
   return {
     async create(w: Omit<Webhook, "createdAt">): Promise<Webhook> {
       return toWebhook(await db.webhook.create({ data: { ...w, events: [...w.events] } }));
@@ -160,6 +160,12 @@ export function webhooksRepo(db: Pick<Db, "webhook" | "webhookDelivery" | "$quer
         where: { id, state: "pending" },
         data: { attempts: { increment: 1 }, lastStatus: f.status, lastError: f.error, leaseUntil: null, ...(f.next ? { nextAttemptAt: f.next } : { state: "failed" }) },
       });
+    },
+    /** Forgets delivered and failed deliveries created before `before`, then the events no delivery refers to any more. */
+    async prune(before: Date): Promise<number> {
+      const { count } = await db.webhookDelivery.deleteMany({ where: { state: { in: ["delivered", "failed"] }, createdAt: { lt: before } } });
+      await db.webhookEvent.deleteMany({ where: { time: { lt: before }, deliveries: { none: {} } } });
+      return count;
     },
     async pendingCount(): Promise<number> {
       return db.webhookDelivery.count({ where: { state: "pending" } });

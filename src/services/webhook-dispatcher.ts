@@ -34,6 +34,9 @@ const BATCH = 50;
 const QUEUE_WINDOW = 5000;
 /** A stored error message is cut to this length. */
 const MAX_ERROR = 500;
+/** The delivery log keeps delivered and failed deliveries this long; pruned about once an hour. */
+export const KEEP_MS = 30 * 86_400_000;
+const PRUNE_EVERY_MS = 3_600_000;
 
 export type DeliveryOutcome = "delivered" | "retry" | "failed";
 
@@ -112,7 +115,15 @@ export function webhookDispatcher(opts: WebhookDispatcherOptions) {
     opts.onFailure?.({ webhook: d.webhook.id, host: new URL(d.webhook.url).host, event: d.event.id, type: d.event.type, attempts: d.attempts + 1, status, error, gaveUp: next === null });
   }
 
+  let prunedAt = 0;
+
   async function tick(): Promise<void> {
+    const at = now();
+    if (at.getTime() - prunedAt >= PRUNE_EVERY_MS) {
+      prunedAt = at.getTime();
+      // Idempotent: every replica may prune; only finished deliveries older than KEEP_MS go.
+      await opts.store.webhooks.prune(new Date(at.getTime() - KEEP_MS)).catch((err: unknown) => opts.onError?.(err));
+    }
     const claimed = await claim();
     const results = await Promise.allSettled(claimed.map(deliver));
     for (const r of results) if (r.status === "rejected") opts.onError?.(r.reason);

@@ -78,6 +78,12 @@ await eachProvider(t, "a receiver gets rollout.started and channel.promoted as s
   t.ok(log.items[0]!.deliveredAt);
   t.equal(log.items[1]!.eventId, promoted!.json.id);
 
+  // The log keeps finished deliveries 30 days (pruned by the dispatcher): a prune as of a later moment forgets them.
+  t.equal(await h.ctx.store.webhooks.prune(new Date(Date.now() - 86_400_000)), 0, "a prune keeps recent deliveries");
+  t.equal((await deliveries(h, hook.id)).items.length, 2);
+  t.equal(await h.ctx.store.webhooks.prune(new Date(Date.now() + 1000)), 2, "and forgets older ones");
+  t.equal((await deliveries(h, hook.id)).items.length, 0);
+
   const list = await call(h, "GET", "/webhooks");
   t.equal(list.statusCode, 200);
   t.notMatch(list.body, SECRET, "GET /webhooks never answers the secret");
@@ -110,6 +116,27 @@ await eachProvider(t, "500 twice, then 200: the same event three times, then nev
   t.ok(h.logs.some((l) => l.includes("webhook delivery failed")), "the failure is logged");
   t.notOk(h.logs.some((l) => l.includes(SECRET)), "without the secret");
   t.match((await h.app.inject("/metrics")).body, /chartroom_webhook_deliveries_total\{outcome="retry"\} 2/);
+});
+
+await eachProvider(t, "a receiver that never acknowledges: retried until WEBHOOK_GIVE_UP_MS, then failed; the next event goes on", async (t, provider) => {
+  const h = await testApp(t, { provider, captureLogs: true, env: { ...FAST, WEBHOOK_GIVE_UP_MS: "600" } });
+  let down = true;
+  const rx = await webhookReceiver(t, () => (down ? 500 : 200));
+  const hook = await addHook(t, h, { url: rx.url, events: ["freeze.changed"] });
+  await h.admin("PUT", "/freeze", { reason: "first" });
+  await until(t, "given up", async () => (await deliveries(h, hook.id)).items[0]?.state === "failed");
+  const tries = rx.received.length;
+  t.ok(tries >= 2, `retried before giving up (${tries} attempts)`);
+  t.match((await deliveries(h, hook.id)).items[0], { state: "failed", attempts: tries, lastStatus: 500, lastError: "HTTP 500", nextAttemptAt: null, deliveredAt: null });
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(rx.received.length, tries, "a failed delivery is not sent again");
+  t.ok(h.logs.some((l) => l.includes("webhook delivery given up")), "giving up is logged");
+  t.match((await h.app.inject("/metrics")).body, /chartroom_webhook_deliveries_total\{outcome="failed"\} 1/);
+  // The subject's next event is not blocked by the one given up.
+  down = false;
+  await h.admin("DELETE", "/freeze", { reason: "second" });
+  await until(t, "the next event is delivered", () => rx.received.some((r) => r.status === 200));
+  t.match(rx.received[rx.received.length - 1]!.json.data, { frozen: false, reason: "second" });
 });
 
 await eachProvider(t, "in order per channel: event N+1 waits until N is acknowledged", async (t, provider) => {
