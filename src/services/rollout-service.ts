@@ -260,6 +260,8 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
         return out.value;
       } catch (err) {
         if (!(err instanceof WriteConflictError) || attempt >= CONTROL_ATTEMPTS) throw err;
+        // Another writer of the channel (a promotion, a rollback, the scheduler) won: wait a little, jittered, so the retries spread.
+        await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt) * (0.5 + Math.random())));
       }
     }
   }
@@ -274,10 +276,14 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
     try {
       return await committed(async (repos) => {
         if (!(await repos.rollouts.tryLockProgress(channelId))) return { value: undefined, changed: false };
-        const r = await repos.rollouts.activeOf(channelId);
-        if (!r || r.id !== rolloutId) return { value: undefined, changed: false };
+        // The channel before its rollout: the row version then guards what was read of the rollout. (Read
+        // after it, a change committed between the two reads would bring a newer version with the older
+        // rollout, and the step would be written over that change: a second completion, or an aborted
+        // rollout stepped again.)
         const channel = await repos.channels.findById(channelId);
         if (!channel) return { value: undefined, changed: false };
+        const r = await repos.rollouts.activeOf(channelId);
+        if (!r || r.id !== rolloutId) return { value: undefined, changed: false };
         const at = now();
         const frozen = freezeAt(await repos.freeze.read("share"), at).frozen;
         const d = decideProgress({ rollout: r, now: at, frozen, gatesPass: true });
@@ -323,7 +329,11 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
     /** A person's pause, resume, advance or abort (release-engineer; advance with force: admin). */
     async control(channelName: string, control: RolloutControl, input: { reason: string; force?: boolean | undefined }, actor: Actor & { isAdmin: boolean }): Promise<{ rollout: RolloutView; changed: boolean; message: string }> {
       const out = await committed(async (repos) => {
-        const channel = await channelOrThrow(repos, channelName);
+        // One control of a channel at a time (PostgreSQL): the channel is read again once the lock is held,
+        // so racing controls queue up instead of losing to each other's row version.
+        const named = await channelOrThrow(repos, channelName);
+        await repos.rollouts.lockProgress(named.id);
+        const channel = (await repos.channels.findById(named.id)) ?? named;
         const at = now();
         // Resume and advance make a rollout progress: a freeze refuses them (read under its lock, src/services/freeze-service.ts).
         const frozenState = control === "resume" || control === "advance" ? freezeAt(await repos.freeze.read("share"), at) : undefined;

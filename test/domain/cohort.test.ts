@@ -2,8 +2,9 @@
 // independent computations: openssl's SHA-256 for hundreds of subs (one
 // openssl process over many files), and for thousands node's hex digest
 // parsed by hand with the cohort decided by integer division instead of the
-// module's comparison. Percent is monotonic; include wins over exclude;
-// 0 % is only `include`, 100 % everyone but `exclude`.
+// module's comparison. Percent is monotonic, with include and exclude
+// lists too; include wins over exclude; 0 % is only `include`, 100 %
+// everyone but `exclude`; a Set of subs decides exactly like the array.
 import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -110,4 +111,60 @@ t.test("include and exclude", async (t) => {
   t.notOk(belowPercent({ numerator: TWO_POW_64 - 1n, value: 1 }, 99), "the last position is not below 99 %");
   t.ok(belowPercent({ numerator: TWO_POW_64 - 1n, value: 1 }, 100), "every position is below 100 %");
   for (const bad of [-1, 101, 2.5, Number.NaN]) t.throws(() => inCohort({ ...base, percent: bad }, "x"), RangeError, `percent ${bad} is refused`);
+});
+
+t.test("with include and exclude lists, arrays and Sets alike, for 3000 subs: the independent formula, monotonic", async (t) => {
+  const list = subs(3000);
+  const salt = "lists-salt";
+  // Every 7th sub included, every 5th excluded: every 35th is in both.
+  const includeArr = list.filter((_, i) => i % 7 === 0);
+  const excludeArr = list.filter((_, i) => i % 5 === 0);
+  const both = new Set(includeArr.filter((s) => excludeArr.includes(s)));
+  t.ok(both.size > 50, `${both.size} subs are in both lists`);
+  const includeSet = new Set(includeArr);
+  const excludeSet = new Set(excludeArr);
+  let disagreements = 0;
+  let setArrayDiffer = 0;
+  let nonMonotonic = 0;
+  let wrongRule = 0;
+  for (const sub of list) {
+    const hex = createHash("sha256").update(Buffer.from(`${salt}:${sub}`, "utf8")).digest("hex").slice(0, 16);
+    let wasIn = false;
+    for (const percent of [0, 1, 2, 5, 10, 25, 33, 50, 66, 75, 90, 99, 100]) {
+      // The contract's sentence, written independently: in `include`, or not in `exclude` and below p %.
+      const want = includeArr.includes(sub) || (!excludeArr.includes(sub) && independentIn(hex, percent));
+      const fromArrays = cohortMembership({ percent, include: includeArr, exclude: excludeArr, salt }, sub);
+      const fromSets = cohortMembership({ percent, include: includeSet, exclude: excludeSet, salt }, sub);
+      if (fromArrays.in !== want) disagreements++;
+      if (fromSets.in !== fromArrays.in || fromSets.by !== fromArrays.by) setArrayDiffer++;
+      const rule = includeSet.has(sub) ? "include" : excludeSet.has(sub) ? "exclude" : "position";
+      if (fromSets.by !== rule || (rule === "include" && fromSets.by === "include" && fromSets.alsoExcluded !== both.has(sub))) wrongRule++;
+      if (wasIn && !fromSets.in) nonMonotonic++;
+      wasIn = fromSets.in;
+    }
+  }
+  t.equal(disagreements, 0, "3000 subs × 13 percents agree with the independent formula");
+  t.equal(setArrayDiffer, 0, "a Set decides exactly like the array of the same subs");
+  t.equal(wrongRule, 0, "each answer names the rule that decided it (include over exclude, alsoExcluded for both)");
+  t.equal(nonMonotonic, 0, "with lists too, nobody leaves the cohort as the percent rises");
+  for (const sub of both) {
+    if (!inCohort({ percent: 0, include: includeSet, exclude: excludeSet, salt }, sub)) t.fail(`${sub} is in both lists: in at 0 %`);
+  }
+  const excludedOnly = excludeArr.filter((s) => !both.has(s));
+  t.equal(excludedOnly.filter((s) => inCohort({ percent: 100, include: includeSet, exclude: excludeSet, salt }, s)).length, 0, "excluded (and not included): out even at 100 %");
+});
+
+t.test("empty Sets and arrays are the same as no lists", async (t) => {
+  const salt = "empty";
+  for (const sub of subs(200)) {
+    for (const percent of [0, 50, 100]) {
+      const a = inCohort({ percent, include: [], exclude: [], salt }, sub);
+      const s = inCohort({ percent, include: new Set(), exclude: new Set(), salt }, sub);
+      if (a !== s) t.fail(`${sub} at ${percent} %`);
+    }
+  }
+  t.pass("200 subs × 3 percents");
+  // A Set of include but an array of exclude (the mixes a caller may pass).
+  t.match(cohortMembership({ percent: 0, include: new Set(["x"]), exclude: ["x"], salt }, "x"), { in: true, by: "include", alsoExcluded: true });
+  t.match(cohortMembership({ percent: 100, include: ["y"], exclude: new Set(["x"]), salt }, "x"), { in: false, by: "exclude" });
 });
