@@ -5,9 +5,11 @@
 // bad input named by field, secrets never answered or logged, and the
 // outbox written only with a committed change.
 import { createHmac } from "node:crypto";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import t, { type Test } from "tap";
 import { eachProvider } from "../../helpers/db.js";
-import { testApp, type TestApp } from "../../helpers/app.js";
+import { CHANNELS_DIR, testApp, type TestApp } from "../../helpers/app.js";
 import { eventually } from "../../helpers/eventually.js";
 import { webhookReceiver, type Received } from "../../helpers/webhook-receiver.js";
 import { assertError, call, createRelease } from "./fixtures/admin-helpers.js";
@@ -180,6 +182,23 @@ await eachProvider(t, "events of every kind, written only when their change comm
   t.equal((await call(h, "POST", "/channels/stable/promote", { body: { release: "0.60.0", rollout: { steps: [{ percent: 10 }, { percent: 100 }] } }, role: "release-engineer" })).statusCode, 202);
   t.equal((await call(h, "POST", "/channels/stable/rollback", { body: { reason: "stop" }, role: "release-engineer" })).statusCode, 200);
   await until(t, "the abort", () => rx.received.some((r) => /channel stable aborted at step 1 of 2/.test(String(r.json.text))));
+});
+
+await eachProvider(t, "a rolled-back transaction leaves no event: apply's dry run, then the apply", async (t, provider) => {
+  const h = await testApp(t, { provider, env: FAST });
+  const rx = await webhookReceiver(t);
+  const hook = await addHook(t, h, { url: rx.url, events: ["release.created"] });
+  const dir = join(h.dataDir, "declared");
+  cpSync(CHANNELS_DIR, dir, { recursive: true });
+  writeFileSync(join(dir, "releases", "0.62.0.yaml"), readFileSync(join(CHANNELS_DIR, "releases", "0.60.0.yaml"), "utf8").replace(/0\.60\.0/g, "0.62.0"));
+  const plan = await h.ctx.declarative.apply(dir, { sub: "ci@example.com" }, { dryRun: true });
+  t.match(plan.steps, [{ action: "create-release", target: "0.62.0" }], "the dry run plans the release");
+  await h.ctx.dispatcher.tick();
+  t.equal((await deliveries(h, hook.id)).items.length, 0, "its transaction was rolled back: no event, no delivery");
+  await h.ctx.declarative.apply(dir, { sub: "ci@example.com" });
+  await until(t, "the apply's event", () => rx.received.length >= 1);
+  t.match(rx.received[0]!.json, { type: "io.chartroom.release.created", subject: "releases/0.62.0", data: { release: { version: "0.62.0" }, by: "ci@example.com" } });
+  t.equal(rx.received.length, 1, "one event");
 });
 
 await eachProvider(t, "bad input: 400 naming the field; roles; unknown webhooks", async (t, provider) => {
