@@ -17,6 +17,9 @@ export interface MetricsSources {
   frozen: () => Promise<boolean>;
   /** Licensees per channel, release and state of their newest health report (docs/api.md §9), from the reports table. */
   fleetHealth: () => Promise<{ channel: string; release: string; state: string; licensees: number }[]>;
+
+  /** Webhook deliveries not yet acknowledged or given up (read at each scrape). */
+  webhookPending: () => Promise<number>;
 }
 
 export function createMetrics() {
@@ -72,6 +75,13 @@ export function createMetrics() {
   const fleetRowsRefused = new client.Counter({ name: "chartroom_fleet_records_refused_total", help: "Licensees' fleet records the database refused on their own (given up and logged; the rest of their batch was written)", registers: [registry] });
   const reports = new client.Counter({ name: "chartroom_reports_total", help: "Health reports stored (POST /api/v1/operator/report), by state", labelNames: ["state"] as const, registers: [registry] });
   const rateLimitStoreErrors = new client.Counter({ name: "chartroom_rate_limit_store_errors_total", help: "Limit checks the shared store (Redis) could not answer; those requests went through unlimited", labelNames: ["limit"] as const, registers: [registry] });
+
+  const webhookDeliveries = new client.Counter({
+    name: "chartroom_webhook_deliveries_total",
+    help: "Webhook delivery attempts by outcome (delivered: a 2xx; retry: failed, tried again with back-off; failed: given up after a day)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
 
   const okVerification = {
     inc(): void {
@@ -175,6 +185,16 @@ export function createMetrics() {
         for (const r of rows) this.set({ channel: r.channel, release: r.release, state: r.state }, r.licensees);
       },
     });
+    new client.Gauge({
+      name: "chartroom_webhook_pending",
+      help: "Webhook deliveries not yet acknowledged (2xx) or given up, every replica's (docs/api.md §10)",
+      registers: [registry],
+      aggregator: "max",
+      async collect() {
+        const n = await src.webhookPending().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    });
     // The fleet, read once per scrape for both names: a scrape collects
     // every metric at once, so the second gauge joins the first one's query.
     let lastFleet: Awaited<ReturnType<MetricsSources["fleetDistribution"]>> = [];
@@ -207,7 +227,7 @@ export function createMetrics() {
     }
   }
 
-  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, reports, bindSources };
+  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, reports, webhookDeliveries, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

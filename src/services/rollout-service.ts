@@ -19,6 +19,7 @@ import { decideControl, decideProgress, nextStepAt, type RolloutControl, type Tr
 import { freezeAt, frozenError } from "./freeze-service.js";
 import type { RolloutFacts } from "./resolve-release.js";
 import type { Actor } from "./catalog-service.js";
+import { subjectOf, type WebhookEventType } from "../domain/webhook-events.js";
 
 /** The actor of what the scheduler does on its own (audit and history). */
 export const SCHEDULER_ACTOR = "chartroom-scheduler";
@@ -74,6 +75,17 @@ async function takeChannel(repos: Pick<Repos, "channels">, channel: Channel): Pr
   if (!(await repos.channels.touch(channel.id, channel.rowVersion))) throw new WriteConflictError();
 }
 
+/**
+ * Tells the webhooks of a rollout's change (docs/api.md §10), in the
+ * caller's transaction: one outbox row, committed with the change or not at all.
+ */
+async function rolloutEvent(repos: Pick<Repos, "outbox" | "releases">, type: WebhookEventType, channel: Channel, r: Rollout, by: string, reason: string | null): Promise<void> {
+  const target = await repos.releases.findByRef(r.releaseId);
+  const previous = r.previousReleaseId ? await repos.releases.findByRef(r.previousReleaseId) : null;
+  const rollout = { id: r.id, release: target?.version ?? r.releaseId, previous: previous?.version ?? null, state: r.state, step: r.step + 1, steps: r.steps.length, percent: r.steps[r.step]!.percent };
+  await repos.outbox.add(type, subjectOf.channel(channel.name), { channel: channel.name, rollout, reason, by });
+}
+
 export interface StartFacts {
   channel: Channel;
   current: Release | null;
@@ -120,6 +132,7 @@ export async function startRollout(repos: Repos, f: StartFacts): Promise<Rollout
     after: { ...audited(rollout), release: f.target.version, steps: rollout.steps, include: rollout.include, exclude: rollout.exclude, salt: rollout.salt, reason: f.reason ?? null },
     requestId: f.actor.requestId,
   });
+  await rolloutEvent(repos, "rollout.started", f.channel, rollout, f.actor.sub, f.reason ?? null);
   return rollout;
 }
 
@@ -133,6 +146,13 @@ export interface TransitionFacts {
   now: Date;
   /** The audit action ("rollout.pause", "rollout.step", …). */
   action: string;
+}
+
+/** The event a transition notifies (pause and resume notify none: they are not in docs/api.md §10). */
+const EVENT_OF: Record<Transition["kind"], WebhookEventType | undefined> = { pause: undefined, resume: undefined, step: "rollout.step", complete: "rollout.completed", abort: "rollout.aborted" };
+
+async function versionOf(repos: Pick<Repos, "releases">, id: string | null): Promise<string | null> {
+  return id ? ((await repos.releases.findByRef(id))?.version ?? id) : null;
 }
 
 /** Writes one transition of a rollout in the caller's transaction; answers the rollout after it. */
@@ -172,6 +192,11 @@ export async function writeTransition(repos: Repos, f: TransitionFacts): Promise
   }
   const after = await repos.rollouts.update(r.id, change);
   await repos.audit.add({ actor: actor.sub, action: f.action, targetType: "channel", target: channel.name, before: audited(r), after: { ...audited(after), reason: f.reason }, requestId: actor.requestId });
+  // Notifications (docs/api.md §10). TODO(issue #17, gates): nothing writes state "halted" yet; the
+  // gate evaluation that halts a rollout emits "rollout.halted" here, like the transitions below.
+  const notified = EVENT_OF[t.kind];
+  if (notified) await rolloutEvent(repos, notified, channel, after, actor.sub, f.reason);
+  if (t.kind === "complete") await repos.outbox.add("channel.promoted", subjectOf.channel(channel.name), { channel: channel.name, from: await versionOf(repos, channel.releaseId), to: await versionOf(repos, r.releaseId), action: "promote", reason: `rollout ${r.id} completed${r.reason ? `: ${r.reason}` : ""}`, by: r.startedBy });
   return { rollout: after, moved };
 }
 
