@@ -9,7 +9,7 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
 export const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -17,7 +17,7 @@ export const root = join(benchDir, "..");
 export const SPEC_PATH = "/api/v1/operator/channel";
 
 /** The scenarios of bench/run.mjs, in the order they run. */
-export const SCENARIOS = ["start", "warm", "cold", "cluster", "many", "hourly"];
+export const SCENARIOS = ["start", "warm", "cold", "cluster", "many", "hourly", "rollout"];
 const env = process.env;
 export const settings = {
   seconds: posInt(env.BENCH_SECONDS, 10),
@@ -40,6 +40,8 @@ export const settings = {
   // the hourly fleet: each licensee polls once per pass at a random instant of this window
   hourlyWindowSeconds: posInt(env.BENCH_HOURLY_WINDOW_SECONDS, 120),
   hourlyConnections: posInt(env.BENCH_HOURLY_CONNECTIONS, 32),
+  // the rollout scenario: licensees per channel in its throughput rounds (at most BENCH_LICENSES)
+  rolloutLicenses: Math.min(posInt(env.BENCH_ROLLOUT_LICENSES, 100_000), posInt(env.BENCH_LICENSES, 100_000)),
 };
 
 function scenarioSet(v) {
@@ -526,6 +528,8 @@ export async function runWrk({ tools, port, path = SPEC_PATH, script, args = [],
     bad: r.bad,
     badStatuses: r.bad_statuses,
     extra: r.extra ?? 0,
+    // answers with the ETag given to tokens.lua as its fifth argument
+    target: r.target ?? 0,
     socketErrors,
     errors: r.errors,
     bytesPerResponse: r.requests > 0 ? r.bytes / r.requests : 0,
@@ -584,12 +588,17 @@ export function parseWrkText(text) {
  * load generator never caps the reference (a Lua response() callback holds
  * wrk itself below nginx's rate on this machine). Fixed headers only.
  * Statuses: wrk's non-2xx/3xx count; the expected status itself is checked
- * by a short pass of runWrk (Lua) before the measured runs.
+ * by a short pass of runWrk (Lua) before the measured runs. `script` may
+ * name a wrk script with a request() callback and no response() (wrk then
+ * still answers in C and prints its plain report): bench/lua/rotate.lua.
  */
-export async function runWrkPlain({ tools, port, path = SPEC_PATH, headers = {}, seconds, connections = settings.connections, cpuPids = [], server }) {
+export async function runWrkPlain({ tools, port, path = SPEC_PATH, headers = {}, seconds, connections = settings.connections, cpuPids = [], server, script, args = [] }) {
   const argv = [...tools.loadPrefix, tools.wrk, "-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "--latency"];
   for (const [k, v] of Object.entries(headers)) if (v) argv.push("-H", `${k}: ${v}`);
+  // a script with a request() callback only (bench/lua/rotate.lua): wrk still prints its plain report
+  if (script) argv.push("-s", script);
   argv.push(`http://127.0.0.1:${port}${path}`);
+  if (script) argv.push("--", ...args);
   const { stdout, cpuShare, fail } = await spawnWrk(argv, seconds, cpuPids, server);
   try {
     return { ...parseWrkText(stdout), extra: 0, cpuShare, wrkText: stdout };
@@ -631,10 +640,10 @@ async function spawnWrk(argv, seconds, cpuPids, server) {
 
 /**
  * Signs `n` distinct licenses (sub <prefix>-<i>, or `sub` for all of them;
- * channel stable, jti <prefix>-<i>-<rand>, exp in 7 days) with the server's
- * RS256 key, in parallel worker threads. Returns the raw JWTs.
+ * `channel` (default stable), jti <prefix>-<i>-<rand>, exp in 7 days) with
+ * the server's RS256 key, in parallel worker threads. Returns the raw JWTs.
  */
-export async function signLicenses({ keyFile, n, from = 0, prefix = "bench", sub, workers = os.availableParallelism?.() ?? 2 }) {
+export async function signLicenses({ keyFile, n, from = 0, prefix = "bench", sub, channel = "stable", workers = os.availableParallelism?.() ?? 2 }) {
   const per = Math.ceil(n / workers);
   const exp = Math.floor(Date.now() / 1000) + 7 * 24 * 3600;
   const runs = [];
@@ -645,7 +654,7 @@ export async function signLicenses({ keyFile, n, from = 0, prefix = "bench", sub
     runs.push(
       new Promise((resolve, reject) => {
         const worker = new Worker(new URL("./sign-worker.mjs", import.meta.url), {
-          workerData: { keyFile, start, end, exp, prefix, sub, salt: randomBytes(6).toString("hex"), root },
+          workerData: { keyFile, start, end, exp, prefix, sub, channel, salt: randomBytes(6).toString("hex"), root },
         });
         worker.once("message", (m) => resolve(m.split("\n")));
         worker.once("error", reject);
@@ -737,4 +746,82 @@ export async function cacheStats(server, probeFile) {
   const p = await probeStats(server, probeFile);
   if (!p.verifier) throw new Error("no license cache statistics: neither /metrics nor the probe has them");
   return { source: "bench/probe.mjs (verifier.stats())", ...p.verifier };
+}
+
+// ---------------------------------------------------------------- rollout scenario
+
+/** One JSON request to 127.0.0.1 (no keep-alive); resolves { status, json }. */
+export function requestJson(port, method, path, headers = {}, body, timeoutMs = 30_000) {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const h = { ...headers, ...(data ? { "content-type": "application/json", "content-length": String(data.length) } : {}) };
+    const req = http.request({ host: "127.0.0.1", port, path, method, headers: h, agent: false, timeout: timeoutMs }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = text;
+        }
+        resolve({ status: res.statusCode, json });
+      });
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+
+/** The rollout scenario's channels: the sample `stable` and `steady`, its twin without a rollout (same name length, same values). */
+export const ROLLOUT_CHANNEL = "stable";
+export const PLAIN_CHANNEL = "steady";
+/** Two releases of the same shape and length: the channels' release and the rollout's target. */
+export const ROLLOUT_RELEASES = ["7.0.0", "7.0.1"];
+/** The rollout's salt: the same cohort on every server of a run (and of every run). */
+export const ROLLOUT_SALT = "bench-rollout";
+
+function benchRelease(version) {
+  return {
+    version,
+    chart: { url: "https://charts.wandb.ai", name: "operator-wandb", version: "0.17.4" },
+    images: {
+      app: { repository: "wandb/local", tag: version },
+      console: { repository: "wandb/console", tag: "2.12.0" },
+      weave: { repository: "wandb/weave-python", tag: "0.9.1" },
+    },
+    values: { app: { resources: { requests: { cpu: "1", memory: "2Gi" } } }, weave: { install: true } },
+    notes: `Benchmark release ${version} (bench/lib.mjs): the same bytes as its twin but the version.`,
+  };
+}
+
+/**
+ * Sets a started server up for the rollout scenario through the admin API
+ * (docs/api.md §3, §7): the two releases, the channel `steady` with the
+ * values of `stable`, both channels promoted to the first release and, with
+ * `rollout`, a rollout of `stable` to the second at 50 % (a 30-day bake:
+ * it stays at 50 % for the whole run; salt ROLLOUT_SALT). Resolves the
+ * rollout (or null) and the admin call it made them with.
+ */
+export async function setupRolloutChannels(server, keys, { rollout }) {
+  const { mintAdminToken } = await import(pathToFileURL(join(root, "dist/admin/admin-token.js")).href);
+  const token = mintAdminToken(keys.adminSecret, { sub: "bench", roles: ["admin", "release-engineer", "viewer"], ttlSec: 86400, audience: "chartroom-admin" });
+  const auth = { authorization: `Bearer ${token}` };
+  const call = async (method, path, body, want) => {
+    const r = await requestJson(server.port, method, `/api/v1/admin${path}`, auth, body);
+    if (!want.includes(r.status)) throw new Error(`${method} ${path} answered ${r.status}: ${JSON.stringify(r.json).slice(0, 500)}`);
+    return r.json;
+  };
+  const stable = await call("GET", `/channels/${ROLLOUT_CHANNEL}`, undefined, [200]);
+  await call("POST", "/channels", { name: PLAIN_CHANNEL, description: stable.description, defaultValues: stable.defaultValues }, [201]);
+  for (const v of ROLLOUT_RELEASES) await call("POST", "/releases", benchRelease(v), [201]);
+  for (const c of [ROLLOUT_CHANNEL, PLAIN_CHANNEL]) await call("POST", `/channels/${c}/promote`, { release: ROLLOUT_RELEASES[0], reason: "bench" }, [200, 201]);
+  let started = null;
+  if (rollout) {
+    started = await call("POST", `/channels/${ROLLOUT_CHANNEL}/promote`, { release: ROLLOUT_RELEASES[1], reason: "bench rollout", rollout: { steps: [{ percent: 50, bake: "30d" }, { percent: 100 }], salt: ROLLOUT_SALT } }, [202]);
+  }
+  return { started, call };
 }

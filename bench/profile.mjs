@@ -4,8 +4,10 @@
 // loads it from CPU 1 for BENCH_SECONDS (10), stops it gracefully (the
 // profile is written at exit), copies the .cpuprofile to bench/results/ and
 // prints its top frames (bench/cpuprofile-top.mjs).
-// usage: node bench/profile.mjs [warm|304|cold|cold-one|start]
+// usage: node bench/profile.mjs [warm|304|cold|cold-one|start|rollout]
 //   cold: distinct licensees; cold-one: never-seen tokens of one licensee;
+//   rollout: the warm poll of channel stable with a rollout at 50 %, its
+//   licensees rotating (bench/lua/rotate.lua), each sent once before;
 //   start: spawn → first 200 from /readyz on a fresh SQLite database (no load)
 //   (BENCH_LICENSES tokens for both, default 60000)
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -13,12 +15,12 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { formatSummary, summarize } from "./cpuprofile-top.mjs";
 import {
-  SPEC_PATH, basicHeader, benchDir, cleanupAll, ensureTools, get, installGuards, log, makeTempDir, prepareKeys, root, runWrk, settings, signLicenses, startServer,
+  SPEC_PATH, basicHeader, benchDir, cleanupAll, ensureTools, get, installGuards, log, makeTempDir, prepareKeys, root, runWrk, runWrkPlain, settings, setupRolloutChannels, signLicenses, startServer,
 } from "./lib.mjs";
 
 const scenario = process.argv[2] ?? "warm";
-if (!["warm", "304", "cold", "cold-one", "start"].includes(scenario)) {
-  process.stderr.write("usage: node bench/profile.mjs [warm|304|cold|cold-one|start]\n");
+if (!["warm", "304", "cold", "cold-one", "start", "rollout"].includes(scenario)) {
+  process.stderr.write("usage: node bench/profile.mjs [warm|304|cold|cold-one|start|rollout]\n");
   process.exit(2);
 }
 
@@ -34,7 +36,7 @@ async function main() {
   let headersFile;
   let n = 0;
   const cold = scenario.startsWith("cold");
-  if (cold) {
+  if (cold || scenario === "rollout") {
     n = Number(process.env.BENCH_LICENSES) || 60_000;
     log(`signing ${n} licenses…`);
     const tokens = await signLicenses({ keyFile: keys.keyFile, n, workers: tools.cpus, ...(scenario === "cold-one" ? { sub: "bench-one-licensee" } : {}) });
@@ -44,6 +46,10 @@ async function main() {
   const profDir = join(tmp, "prof");
   mkdirSync(profDir);
   const server = await startServer({ tools, keys, dataDir: join(tmp, "data"), nodeArgs: ["--cpu-prof", "--cpu-prof-dir", profDir], name: "profiled" });
+  if (scenario === "rollout") {
+    await setupRolloutChannels(server, keys, { rollout: true });
+    await runWrk({ tools, port: server.port, script: join(benchDir, "lua/tokens.lua"), args: [headersFile, "1", String(n), "200"], seconds: Math.max(300, Math.ceil(n / 200)), server });
+  }
   if (scenario === "start") {
     const spawnedUs = Number(process.hrtime.bigint() / 1000n) - Math.round(server.readyMs * 1000);
     const readyUs = Number(process.hrtime.bigint() / 1000n);
@@ -67,7 +73,9 @@ async function main() {
   if (settings.warmupSeconds > 0) await runWrk({ tools, port: server.port, script: fixed, args: [warmAuth, "-", "200"], seconds: settings.warmupSeconds, server });
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   const r =
-    cold
+    scenario === "rollout"
+      ? await runWrkPlain({ tools, port: server.port, seconds: settings.seconds, cpuPids: [server.pid], server, script: join(benchDir, "lua/rotate.lua"), args: [headersFile, "1"] })
+      : cold
       ? await runWrk({ tools, port: server.port, script: join(benchDir, "lua/tokens.lua"), args: [headersFile, "1", String(n), "200"], seconds: settings.seconds, cpuPids: [server.pid], server })
       : await runWrk({ tools, port: server.port, script: fixed, args: scenario === "304" ? [warmAuth, first.headers.etag, "304"] : [warmAuth, "-", "200"], seconds: settings.seconds, cpuPids: [server.pid], server });
   const toUs = Number(process.hrtime.bigint() / 1000n);

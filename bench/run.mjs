@@ -16,7 +16,12 @@
 //   - the hourly fleet: 100,000 licensees each polling once per pass at a
 //     random instant of a window (the operator's hour, compressed), twice,
 //     from our own client (bench/hourly-client.mjs): the second pass's
-//     cache-hit ratio (all hits expected) and the server's peak RSS.
+//     cache-hit ratio (all hits expected) and the server's peak RSS;
+//   - rollouts: the warm poll of a channel with a rollout at 50 % against its
+//     twin without one, on one server, in interleaved rounds (many licensees
+//     rotating: bench/lua/rotate.lua), and the hourly fleet on a server with
+//     the rollout against one without: throughput ratio, peak RSS ratio, the
+//     share of answers that were the target, the spec cache's entries.
 // Server and references run on CPU 0, wrk on CPU 1 (taskset), when possible.
 // Prints a table and writes bench/results/latest.json. See docs/performance.md.
 //
@@ -30,9 +35,10 @@
 // BENCH_CLUSTER_WORKERS (the number of CPUs; 0 skips the cluster-mode comparison),
 // BENCH_STRICT=1 (exit 1 when a target is missed),
 // BENCH_NO_BUILD=1 (do not run scripts/prepare.mjs --if-stale first),
-// BENCH_SCENARIOS (a comma list of start, warm, cold, cluster, many, hourly; default all:
+// BENCH_SCENARIOS (a comma list of start, warm, cold, cluster, many, hourly, rollout; default all:
 // e.g. BENCH_SCENARIOS=hourly runs only the hourly fleet, which needs neither wrk nor nginx),
-// BENCH_HOURLY_WINDOW_SECONDS (120: the window of one hourly-fleet pass), BENCH_HOURLY_CONNECTIONS (32).
+// BENCH_HOURLY_WINDOW_SECONDS (120: the window of one hourly-fleet pass), BENCH_HOURLY_CONNECTIONS (32),
+// BENCH_ROLLOUT_LICENSES (100000, at most BENCH_LICENSES: licensees per channel in the rollout rounds).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -51,6 +57,10 @@ import {
   memory,
   prepareKeys,
   cacheStats,
+  PLAIN_CHANNEL,
+  ROLLOUT_CHANNEL,
+  ROLLOUT_RELEASES,
+  setupRolloutChannels,
   probeStats,
   root,
   runMeasured,
@@ -74,6 +84,9 @@ const TARGETS = {
   coldRatio: 0.7,
   rssBytes: 200 * 1024 * 1024,
   readyMs: 1500,
+  // issue #15: with a rollout at 50 %, the warm poll within 10 % of its rate without one, and the memory within 10 %
+  rolloutWarmRatio: 0.9,
+  rolloutRssRatio: 1.1,
 };
 
 const MB = 1024 * 1024;
@@ -140,7 +153,7 @@ async function main() {
 
   // ---- licenses: N distinct, signed with the server's RS256 key (CPU-heavy: done before any measurement)
   const N = settings.licenses;
-  const needsLicenses = ["cold", "cluster", "many", "hourly"].some(want);
+  const needsLicenses = ["cold", "cluster", "many", "hourly", "rollout"].some(want);
   if (needsLicenses) log(`signing ${fmtInt(N)} distinct RS256 licenses in ${tools.cpus} worker threads…`);
   const tSign = performance.now();
   const tokens = needsLicenses ? await signLicenses({ keyFile: keys.keyFile, n: N, workers: tools.cpus }) : [];
@@ -427,28 +440,32 @@ async function main() {
   // ---- the hourly fleet: N licensees, each polling once per pass at a random
   // instant of a window (an hour of reconcileFrequency: 1h, compressed), twice,
   // on a fresh server; our own client (bench/hourly-client.mjs) on CPU 1
-  if (want("hourly")) {
-    const hourlyStats = join(tmp, "hourly-stats.json");
-    const hs = await startServer({ tools, keys, dataDir: join(tmp, "hourly"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: hourlyStats }, name: "hourly" });
+  /**
+   * Two hourly-fleet passes of every license in `file` against a started
+   * server: its memory after start, after each pass and after the fleet
+   * recorder's flush, and the license (and spec) cache counters around
+   * each pass.
+   */
+  async function hourlyPasses(hs, statsFile, file, label) {
     const mem0 = memory(hs.pid);
-    const stats = [await cacheStats(hs, hourlyStats)];
+    const stats = [await cacheStats(hs, statsFile)];
     const passes = [];
     const windowSeconds = settings.hourlyWindowSeconds;
     for (const pass of [1, 2]) {
-      log(`hourly fleet pass ${pass}: ${fmtInt(N)} licensees, each once at a random instant of ${windowSeconds} s, ${settings.hourlyConnections} connections…`);
-      const argv = [...tools.loadPrefix, process.execPath, join(benchDir, "hourly-client.mjs"), String(hs.port), headersFile, String(windowSeconds), String(settings.hourlyConnections), String(pass * 7919)];
+      log(`${label} pass ${pass}: ${fmtInt(N)} licensees, each once at a random instant of ${windowSeconds} s, ${settings.hourlyConnections} connections…`);
+      const argv = [...tools.loadPrefix, process.execPath, join(benchDir, "hourly-client.mjs"), String(hs.port), file, String(windowSeconds), String(settings.hourlyConnections), String(pass * 7919)];
       const r = JSON.parse((await runMeasured(argv, { timeoutMs: (windowSeconds * 5 + 600) * 1000 })).trim().split("\n").at(-1));
-      stats.push(await cacheStats(hs, hourlyStats));
+      stats.push(await cacheStats(hs, statsFile));
       const d = { hits: stats[pass].hits - stats[pass - 1].hits, misses: stats[pass].misses - stats[pass - 1].misses };
       const mem = memory(hs.pid);
       const ok = r.statuses["200"] ?? 0;
-      passes.push({ pass, ...r, bad: r.sent - ok, verifier: { ...d, hitRate: d.hits / (d.hits + d.misses), cacheSize: stats[pass].size, cacheMax: stats[pass].max, source: stats[pass].source }, rssBytes: mem.rss, peakRssBytes: mem.hwm });
-      log(`hourly fleet pass ${pass}: ${r.seconds.toFixed(1)} s (window ${windowSeconds} s, latest start ${fmtMs(r.maxLateMs)} late), ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, hits ${d.hits}, misses ${d.misses}, RSS ${fmtMB(mem.rss)} (peak ${fmtMB(mem.hwm)})`);
+      passes.push({ pass, ...r, bad: r.sent - ok, verifier: { ...d, hitRate: d.hits / (d.hits + d.misses), cacheSize: stats[pass].size, cacheMax: stats[pass].max, source: stats[pass].source }, specCache: { size: stats[pass].specSize, max: stats[pass].specMax }, rssBytes: mem.rss, peakRssBytes: mem.hwm });
+      log(`${label} pass ${pass}: ${r.seconds.toFixed(1)} s (window ${windowSeconds} s, latest start ${fmtMs(r.maxLateMs)} late), ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, statuses ${JSON.stringify(r.statuses)}, errors ${r.errors}, hits ${d.hits}, misses ${d.misses}, spec cache ${stats[pass].specSize} entries, RSS ${fmtMB(mem.rss)} (peak ${fmtMB(mem.hwm)})`);
     }
     // let the fleet recorder flush every licensee (every 5 s), then read the peak again
     await sleep(7000);
     const memEnd = memory(hs.pid);
-    S.hourlyFleet = {
+    return {
       licenses: N,
       windowSeconds,
       connections: settings.hourlyConnections,
@@ -459,7 +476,160 @@ async function main() {
       hitRateSecondPass: passes[1].verifier.hitRate,
       method: `each of ${fmtInt(N)} distinct licenses sent exactly once per pass at a uniformly random instant of the window (seeded), in time order over ${settings.hourlyConnections} keep-alive sockets; hits/misses from ${stats.map((x) => x.source)[0]} before and after each pass; peak RSS = the server's VmHWM`,
     };
+  }
+
+  // ---- the hourly fleet: N licensees, each polling once per pass at a random
+  // instant of a window (an hour of reconcileFrequency: 1h, compressed), twice,
+  // on a fresh server; our own client (bench/hourly-client.mjs) on CPU 1
+  if (want("hourly")) {
+    const hourlyStats = join(tmp, "hourly-stats.json");
+    const hs = await startServer({ tools, keys, dataDir: join(tmp, "hourly"), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: hourlyStats }, name: "hourly" });
+    S.hourlyFleet = await hourlyPasses(hs, hourlyStats, headersFile, "hourly fleet");
     await hs.stop();
+  }
+
+  // ---- rollouts (issue 15): a channel with a rollout at 50 % against its
+  // twin without one (same values, same release bytes but the version), on
+  // the same server, in interleaved rounds; then the hourly fleet on a fresh
+  // server with the rollout and on one without it: peak RSS of each
+  if (want("rollout")) {
+    const R = settings.rolloutLicenses;
+    log(`signing ${fmtInt(R)} licenses of channel ${PLAIN_CHANNEL} (the twin without a rollout)…`);
+    const plainTokens = await signLicenses({ keyFile: keys.keyFile, n: R, prefix: "bench-steady", channel: PLAIN_CHANNEL, workers: tools.cpus });
+    const plainFile = join(tmp, "authorization-steady.txt");
+    const rolloutFile = join(tmp, "authorization-stable-rollout.txt");
+    writeFileSync(plainFile, plainTokens.map(basicHeader).join("\n") + "\n");
+    writeFileSync(rolloutFile, tokens.slice(0, R).map(basicHeader).join("\n") + "\n");
+    const rotateLua = join(benchDir, "lua/rotate.lua");
+
+    // (a) throughput: one server, both channels; the license cache holds both
+    // fleets. With BENCH_COMPARE, the other build's server the same way, in the same rounds.
+    const capSeconds = Math.max(300, Math.ceil(R / 200));
+    async function rolloutServer(name, build) {
+      const srv = await startServer({ tools, keys, dataDir: join(tmp, name), extraEnv: { LICENSE_CACHE_SIZE: String(2 * R + 1000) }, name, build });
+      const { started, call } = await setupRolloutChannels(srv, keys, { rollout: true });
+      log(`${name}: rollout ${started.id} of ${ROLLOUT_CHANNEL} to ${started.release.version} at ${started.percent} % (channel at ${started.previous.version}, salt ${started.salt}); ${PLAIN_CHANNEL} at ${ROLLOUT_RELEASES[0]} without a rollout`);
+      // the two answers of the rollout channel, from GET /resolve (the subs of the stable tokens are bench-<i>)
+      const etags = {};
+      for (let i = 0; i < 200 && Object.keys(etags).length < 2; i++) {
+        const r = await call("GET", `/resolve?sub=bench-${i}&channel=${ROLLOUT_CHANNEL}`, undefined, [200]);
+        etags[r.release.version] ??= r.etag;
+      }
+      const targetEtag = etags[ROLLOUT_RELEASES[1]];
+      if (!targetEtag || !etags[ROLLOUT_RELEASES[0]]) throw new Error(`no licensee on one side of the cohort among the first 200: ${JSON.stringify(etags)}`);
+      // every license once (verified, cached, the renderings confirmed), counting the target's answers
+      const first = {};
+      for (const [k, file, etag] of [["plain", plainFile, undefined], ["rollout", rolloutFile, targetEtag]]) {
+        const r = await runWrk({ tools, port: srv.port, script: tokensLua, args: [file, "1", String(R), "200", ...(etag ? [etag] : [])], seconds: capSeconds, cpuPids: [srv.pid], server: srv });
+        first[k] = summary(r);
+        log(`${name}: every ${k} license once: ${fmtInt(r.rps)} req/s, ${r.ok} × 200, bad ${r.bad}${etag ? `, target ${r.target} (${((100 * r.target) / r.ok).toFixed(2)} %)` : ""}`);
+      }
+      return { name, srv, started, call, first };
+    }
+    const servers = [await rolloutServer("rollout", root), ...(settings.compare ? [await rolloutServer("rollout-compare", settings.compare)] : [])];
+    const { started } = servers[0];
+    // the expected share, computed here with the contract's formula (dist/domain/cohort.js)
+    const { cohortMembership } = await import(pathToFileURL(join(root, "dist/domain/cohort.js")).href);
+    const cohort = { percent: started.percent, include: [], exclude: [], salt: started.salt };
+    let expectedIn = 0;
+    for (let i = 0; i < R; i++) if (cohortMembership(cohort, `bench-${i}`).in) expectedIn++;
+
+    const files = { plain: plainFile, rollout: rolloutFile };
+    const label = (x, k) => `${x.name === "rollout" ? "" : "compared build: "}${k === "plain" ? `${PLAIN_CHANNEL} (no rollout)` : `${ROLLOUT_CHANNEL} (rollout 50 %)`}`;
+    const run = (x, k, seconds, i) => runWrkPlain({ tools, port: x.srv.port, seconds, cpuPids: [x.srv.pid], server: x.srv, script: rotateLua, args: [files[k], String(((i * 37_919) % R) + 1)] });
+    if (settings.warmupSeconds > 0) for (const x of servers) for (const k of ["plain", "rollout"]) await run(x, k, settings.warmupSeconds, 0);
+    // each round: every (server, channel) once; the order rotates from round to round
+    const slots = servers.flatMap((x) => ["plain", "rollout"].map((k) => ({ x, k })));
+    const runs = new Map(slots.map((sl) => [sl, []]));
+    for (let i = 0; i < settings.repeat; i++) {
+      for (let j = 0; j < slots.length; j++) {
+        const sl = slots[(i + j) % slots.length];
+        const r = await run(sl.x, sl.k, settings.pairSeconds, i + 1);
+        runs.get(sl).push(r);
+        log(`rollout round ${i + 1} ${label(sl.x, sl.k).padEnd(42)}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, non-2xx/3xx ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
+      }
+    }
+    const arm = (rs) => ({
+      rps: median(rs.map((r) => r.rps)),
+      p50ms: median(rs.map((r) => r.p50ms)),
+      p99ms: median(rs.map((r) => r.p99ms)),
+      allRps: rs.map((r) => Math.round(r.rps)),
+      bad: rs.reduce((a, r) => a + r.bad, 0),
+      socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
+      cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
+    });
+    const perServer = [];
+    for (const x of servers) {
+      const [plainRuns, rolloutRuns] = slots.filter((sl) => sl.x === x).map((sl) => runs.get(sl));
+      const ratios = rolloutRuns.map((r, i) => r.rps / plainRuns[i].rps);
+      const st = await cacheStats(x.srv, join(tmp, `${x.name}-stats.json`));
+      const view = await x.call("GET", `/channels/${ROLLOUT_CHANNEL}/rollout`, undefined, [200]);
+      perServer.push({
+        name: x.name,
+        plain: arm(plainRuns),
+        rollout: arm(rolloutRuns),
+        ratio: median(ratios),
+        allRatios: ratios.map((v) => +v.toFixed(3)),
+        p99Ratio: median(rolloutRuns.map((r, i) => r.p99ms / plainRuns[i].p99ms)),
+        firstPass: x.first,
+        targetShare: x.first.rollout.target / x.first.rollout.ok,
+        specCacheEntries: st.specSize,
+        rolloutCounts: view.counts,
+        plainRuns,
+        rolloutRuns,
+      });
+      log(`${x.name}: rollout / no rollout ${fmtRatio(median(ratios))} (rounds ${ratios.map((v) => v.toFixed(2)).join(", ")}); target answers ${((100 * x.first.rollout.target) / x.first.rollout.ok).toFixed(2)} %; spec cache ${st.specSize} entries`);
+      await x.srv.stop();
+    }
+    const [me, other] = perServer;
+    const warm = {
+      licensesPerChannel: R,
+      rounds: settings.repeat,
+      seconds: settings.pairSeconds,
+      ...me,
+      expectedShare: expectedIn / R,
+      ...(other
+        ? {
+            compare: {
+              build: settings.compare,
+              ratio: other.ratio,
+              allRatios: other.allRatios,
+              plain: other.plain,
+              rollout: other.rollout,
+              // this build's rollout channel against the other's, within each round
+              rolloutAB: median(me.rolloutRuns.map((r, i) => r.rps / other.rolloutRuns[i].rps)),
+              plainAB: median(me.plainRuns.map((r, i) => r.rps / other.plainRuns[i].rps)),
+              specCacheEntries: other.specCacheEntries,
+              targetShare: other.targetShare,
+            },
+          }
+        : {}),
+      method: `one server, channels ${ROLLOUT_CHANNEL} (a rollout at ${started.percent} % from ${ROLLOUT_RELEASES[0]} to ${ROLLOUT_RELEASES[1]}) and ${PLAIN_CHANNEL} (at ${ROLLOUT_RELEASES[0]}, no rollout), ${fmtInt(R)} licensees each; every license sent once first (bench/lua/tokens.lua, counting the target's ETag); then ${settings.repeat} interleaved rounds of ${settings.pairSeconds} s per channel${other ? " and per build" : ""} (order rotating), wrk -t1 -c${settings.connections} with bench/lua/rotate.lua (a request() callback only, no response()) rotating the ${fmtInt(R)} Authorization headers; ratio = median of the per-round ratios rollout / no rollout`,
+    };
+    delete warm.plainRuns;
+    delete warm.rolloutRuns;
+    if (other) log(`A/B with ${settings.compare}: its rollout / no rollout ${fmtRatio(other.ratio)} (rounds ${other.allRatios.join(", ")}); this build's rollout channel ${fmtRatio(warm.compare.rolloutAB)} the other's, plain channel ${fmtRatio(warm.compare.plainAB)}`);
+
+    // (b) memory: the hourly fleet (the N stable licensees) on a fresh server without the rollout, then one with it
+    const memoryRuns = {};
+    for (const [k, withRollout] of [["plain", false], ["rollout", true]]) {
+      const statsFile = join(tmp, `rollout-${k}-stats.json`);
+      const hs = await startServer({ tools, keys, dataDir: join(tmp, `rollout-${k}`), nodeArgs: probe, extraEnv: { BENCH_STATS_FILE: statsFile }, name: `rollout-${k}` });
+      const set = await setupRolloutChannels(hs, keys, { rollout: withRollout });
+      const h = await hourlyPasses(hs, statsFile, headersFile, `hourly fleet on ${ROLLOUT_CHANNEL} ${withRollout ? "with" : "without"} the rollout`);
+      if (withRollout) h.rolloutCounts = (await set.call("GET", `/channels/${ROLLOUT_CHANNEL}/rollout`, undefined, [200])).counts;
+      memoryRuns[k] = h;
+      await hs.stop();
+    }
+    S.rollout = {
+      warm,
+      memory: {
+        plain: memoryRuns.plain,
+        rollout: memoryRuns.rollout,
+        peakRatio: memoryRuns.rollout.peakRssBytes / memoryRuns.plain.peakRssBytes,
+        specCacheEntries: { plain: memoryRuns.plain.passes.at(-1).specCache.size, rollout: memoryRuns.rollout.passes.at(-1).specCache.size },
+      },
+    };
   }
 
   const { WINDOW_KEYS } = await import(pathToFileURL(join(root, "dist/services/rate-limits.js")).href);
@@ -579,6 +749,29 @@ async function main() {
       target: last ? `100% hits, peak RSS ≤ ${TARGETS.rssBytes / MB} MB` : "—",
       met: last ? p.verifier.misses === 0 && p.bad === 0 && H.peakRssBytes <= TARGETS.rssBytes && N >= 100_000 : undefined,
       note: `${p.seconds.toFixed(1)} s for a ${H.windowSeconds} s window (a request started at most ${fmtMs(p.maxLateMs)} after its instant), non-200 ${p.bad}, socket errors ${p.errors}${last ? `; peak RSS (VmHWM) ${fmtMB(H.peakRssBytes)} (after start ${fmtMB(H.rssAfterStartBytes)}, after the flush ${fmtMB(H.rssAfterIdleBytes)}); license cache ${fmtInt(p.verifier.cacheSize)}/${fmtInt(p.verifier.cacheMax)}` : ""}`,
+    });
+  }
+  const RO = S.rollout;
+  if (RO) {
+    const w = RO.warm;
+    rows.push({
+      scenario: `rollout at 50 %: warm poll, ${fmtInt(w.licensesPerChannel)} licensees rotating`,
+      rps: fmtInt(w.rollout.rps), p50: fmtMs(w.rollout.p50ms), p99: fmtMs(w.rollout.p99ms),
+      reference: `same server, twin channel without a rollout: ${fmtInt(w.plain.rps)} (p99 ${fmtMs(w.plain.p99ms)})`,
+      ratio: fmtRatio(w.ratio),
+      target: `≥ ${TARGETS.rolloutWarmRatio}× (within 10 %), 0 non-2xx`,
+      met: w.ratio >= TARGETS.rolloutWarmRatio && w.rollout.bad === 0 && w.rollout.socketErrors === 0,
+      note: `median of ${w.rounds} interleaved rounds of ${w.seconds} s; per-round ratios ${w.allRatios.join(", ")};${w.compare ? ` A/B (BENCH_COMPARE): the compared build's ratio ${fmtRatio(w.compare.ratio)} (rounds ${w.compare.allRatios.join(", ")}), this build's rollout channel ${fmtRatio(w.compare.rolloutAB)} the compared build's, its channel without a rollout ${fmtRatio(w.compare.plainAB)};` : ""} p99 ratio ${fmtRatio(w.p99Ratio)}; answers that were the target (every license once) ${(100 * w.targetShare).toFixed(2)} % (the formula: ${(100 * w.expectedShare).toFixed(2)} %); spec cache ${w.specCacheEntries} entries (1 for the twin, 2 for the rollout's sides); the rollout's counts ${JSON.stringify(w.rolloutCounts)}; CPU share ${w.rollout.cpuShare?.toFixed(2)} / ${w.plain.cpuShare?.toFixed(2)} core; non-2xx ${w.rollout.bad} / ${w.plain.bad}`,
+    });
+    const m = RO.memory;
+    rows.push({
+      scenario: `rollout at 50 %: hourly fleet, ${fmtInt(m.rollout.licenses)} licensees, 2 passes of ${m.rollout.windowSeconds} s`,
+      rps: fmtInt(m.rollout.passes[1].rps), p50: fmtMs(m.rollout.passes[1].p50ms), p99: fmtMs(m.rollout.passes[1].p99ms),
+      reference: `peak RSS ${fmtMB(m.rollout.peakRssBytes)} with the rollout, ${fmtMB(m.plain.peakRssBytes)} without (fresh servers)`,
+      ratio: fmtRatio(m.peakRatio),
+      target: `peak RSS ≤ ${TARGETS.rolloutRssRatio}×, 2 spec entries`,
+      met: m.peakRatio <= TARGETS.rolloutRssRatio && m.specCacheEntries.rollout <= 2 && m.rollout.passes.every((p) => p.bad === 0),
+      note: `spec cache entries after pass 2: ${m.specCacheEntries.rollout} with the rollout, ${m.specCacheEntries.plain} without; RSS after start ${fmtMB(m.rollout.rssAfterStartBytes)} / ${fmtMB(m.plain.rssAfterStartBytes)}, after pass 1 ${fmtMB(m.rollout.passes[0].rssBytes)} / ${fmtMB(m.plain.passes[0].rssBytes)}; pass 2 hit rate ${(100 * m.rollout.hitRateSecondPass).toFixed(1)} % / ${(100 * m.plain.hitRateSecondPass).toFixed(1)} %; non-200 ${m.rollout.passes.map((p) => p.bad).join("+")} / ${m.plain.passes.map((p) => p.bad).join("+")}; the rollout's counts ${JSON.stringify(m.rollout.rolloutCounts)}`,
     });
   }
   results.table = rows;

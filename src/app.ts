@@ -19,6 +19,7 @@ import { licenseRoutes } from "./routes/admin/license-routes.js";
 import { resolveRoutes } from "./routes/admin/resolve-routes.js";
 import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "./routes/admin/rollout-routes.js";
+import { webhookRoutes } from "./routes/admin/webhook-routes.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
 import { requestIdFor } from "./request-id.js";
 import { requestObserver } from "./metrics.js";
@@ -139,6 +140,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
           await admin.register(resolveRoutes, { ctx });
           await admin.register(freezeRoutes, { ctx });
           await admin.register(rolloutRoutes, { ctx });
+          await admin.register(webhookRoutes, { ctx });
         },
         { prefix: "/api/v1/admin" },
       );

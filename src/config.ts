@@ -102,6 +102,23 @@ export const configSchema = z
     STATE_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     /** How often each replica looks for rollout steps whose bake has passed (src/services/rollout-scheduler.ts). */
     ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    /** Refuse webhook (and later gate and chart-source) URLs on loopback, private and link-local addresses (docs/api.md §6). */
+    OUTBOUND_DENY_PRIVATE: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .default("false")
+      .refine((v) => ["", "true", "false", "1", "0"].includes(v), { message: "must be true or false" })
+      .transform((v) => v === "true" || v === "1"),
+    /** How often each replica looks for webhook deliveries that are due (src/services/webhook-dispatcher.ts). */
+    WEBHOOK_TICK_MS: z.coerce.number().int().min(20).max(60_000).default(1000),
+    /** The first retry's back-off; each further one doubles it (with jitter) up to WEBHOOK_RETRY_MAX_MS. */
+    WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
+    WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
+    /** How long a delivery is retried before it is given up (state failed): a day. */
+    WEBHOOK_GIVE_UP_MS: z.coerce.number().int().min(100).max(7 * 86_400_000).default(86_400_000),
+    /** The CloudEvents `source` of every event. */
+    WEBHOOK_SOURCE: z.string().trim().min(1).max(200).default("/chartroom"),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     /** Cluster mode: server processes sharing the port (src/cluster.ts); 1 = one process, no primary. */
     CHARTROOM_WORKERS: z.coerce.number().int().min(1).max(64).default(1),

@@ -14,6 +14,7 @@ import { fleetService } from "./services/fleet-service.js";
 import { freezeService } from "./services/freeze-service.js";
 import { licenseService } from "./services/license-service.js";
 import { readinessService } from "./services/readiness.js";
+import { reportService } from "./services/report-service.js";
 import { revocationSet } from "./services/revocations.js";
 import { pollGate } from "./services/poll-gate.js";
 import { createRateLimits } from "./services/rate-limits.js";
@@ -22,6 +23,8 @@ import { resolveService } from "./services/resolve-service.js";
 import { rolloutService } from "./services/rollout-service.js";
 import { rolloutScheduler } from "./services/rollout-scheduler.js";
 import { stateWatcher } from "./services/state-watcher.js";
+import { webhookDispatcher } from "./services/webhook-dispatcher.js";
+import { webhookService } from "./services/webhook-service.js";
 import { stateListener } from "./db/state-listener.js";
 import { readMigrations } from "./db/migrate.js";
 import { createMetrics } from "./metrics.js";
@@ -206,6 +209,27 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
 
   const fleetView = fleetService(store);
   const freeze = freezeService(store);
+  const reports = reportService(store, { onReported: (state) => metrics.reports.inc({ state }) });
+
+  const webhooks = webhookService(store, { denyPrivate: config.OUTBOUND_DENY_PRIVATE });
+  // Failed deliveries: one line per webhook per minute at most, with how many it stands for.
+  const failureLines = new Map<string, () => number>();
+  const dispatcher = webhookDispatcher({
+    store,
+    retry: { baseMs: config.WEBHOOK_RETRY_BASE_MS, maxMs: config.WEBHOOK_RETRY_MAX_MS, giveUpMs: config.WEBHOOK_GIVE_UP_MS },
+    source: config.WEBHOOK_SOURCE,
+    denyPrivate: config.OUTBOUND_DENY_PRIVATE,
+    intervalMs: config.WEBHOOK_TICK_MS,
+    onOutcome: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+    onFailure: (f) => {
+      let count = failureLines.get(f.webhook);
+      if (!count) failureLines.set(f.webhook, (count = throttledCount(60_000)));
+      const failures = count();
+      if (f.gaveUp) log.error({ ...f }, "webhook delivery given up after a day of retries");
+      else if (failures) log.warn({ ...f, failures }, "webhook delivery failed; retried with back-off");
+    },
+    onError: (err) => log.warn({ err }, "webhook dispatch failed; the next tick tries again"),
+  });
   metrics.bindSources({
     specStats: () => specs.stats(),
     licenseCacheStats: () => verifier.stats(),
@@ -215,6 +239,9 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     rateLimitStoreUp: () => limits.storeUp,
     activeRollouts: () => rollouts.activeSummary(),
     frozen: async () => (await freeze.status()).frozen,
+    fleetHealth: () => reports.fleetHealth(),
+
+    webhookPending: () => store.webhooks.pendingCount(),
   });
 
   let stopKeyWatch: (() => void) | undefined;
@@ -250,10 +277,15 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     resolver: resolveService(specs, { defaultChannel: config.LICENSE_DEFAULT_CHANNEL, anonymousChannel: config.ANONYMOUS_CHANNEL }),
     /** The freeze (stop the line): read by every promotion in its transaction. */
     freeze,
+    /** Webhooks (docs/api.md §10) and the loop that delivers their events. */
+    webhooks,
+    dispatcher,
     /** Records polls in the fleet. */
     fleet,
     /** Reads the fleet (admin API, metrics). */
     fleetView,
+    /** Health reports from installations (POST /api/v1/operator/report). */
+    reports,
     limits,
     gate,
     watcher,
@@ -269,6 +301,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       watcher.start();
       listener?.start();
       scheduler.start();
+      dispatcher.start();
       fleet.start();
       if (config.LICENSE_JWKS_FILE) {
         // The file may have changed since createContext read it (a start that
@@ -291,6 +324,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       stopKeyWatch?.();
       watcher.stop();
       await scheduler.stop();
+      await dispatcher.stop();
       await listener?.stop();
       await fleet.stop().catch((err: unknown) => log.warn({ err }, "fleet records not flushed at shutdown"));
       await limits.close();

@@ -15,6 +15,11 @@ export interface MetricsSources {
   activeRollouts: () => Promise<{ channel: string; release: string; state: string; percent: number }[]>;
   /** Whether promotions are frozen now (read at each scrape). */
   frozen: () => Promise<boolean>;
+  /** Licensees per channel, release and state of their newest health report (docs/api.md §9), from the reports table. */
+  fleetHealth: () => Promise<{ channel: string; release: string; state: string; licensees: number }[]>;
+
+  /** Webhook deliveries not yet acknowledged or given up (read at each scrape). */
+  webhookPending: () => Promise<number>;
 }
 
 export function createMetrics() {
@@ -68,7 +73,15 @@ export function createMetrics() {
   const staleServes = new client.Counter({ name: "chartroom_stale_responses_total", help: "Operator answers served from cache while the database was unreachable", registers: [registry] });
   const rateLimited = new client.Counter({ name: "chartroom_rate_limited_total", help: "Requests refused with 429, by limit", labelNames: ["limit"] as const, registers: [registry] });
   const fleetRowsRefused = new client.Counter({ name: "chartroom_fleet_records_refused_total", help: "Licensees' fleet records the database refused on their own (given up and logged; the rest of their batch was written)", registers: [registry] });
+  const reports = new client.Counter({ name: "chartroom_reports_total", help: "Health reports stored (POST /api/v1/operator/report), by state", labelNames: ["state"] as const, registers: [registry] });
   const rateLimitStoreErrors = new client.Counter({ name: "chartroom_rate_limit_store_errors_total", help: "Limit checks the shared store (Redis) could not answer; those requests went through unlimited", labelNames: ["limit"] as const, registers: [registry] });
+
+  const webhookDeliveries = new client.Counter({
+    name: "chartroom_webhook_deliveries_total",
+    help: "Webhook delivery attempts by outcome (delivered: a 2xx; retry: failed, tried again with back-off; failed: given up after a day)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
 
   const okVerification = {
     inc(): void {
@@ -158,6 +171,30 @@ export function createMetrics() {
         if (frozen !== undefined) this.set(frozen ? 1 : 0);
       },
     });
+    new client.Gauge({
+      name: "chartroom_fleet_health",
+      help: "Licensees by channel, release and state of their newest health report (docs/api.md §9)",
+      labelNames: ["channel", "release", "state"] as const,
+      registers: [registry],
+      aggregator: "max",
+      async collect() {
+        // The last figures stay when the database cannot be read.
+        const rows = await src.fleetHealth().catch(() => undefined);
+        if (!rows) return;
+        this.reset();
+        for (const r of rows) this.set({ channel: r.channel, release: r.release, state: r.state }, r.licensees);
+      },
+    });
+    new client.Gauge({
+      name: "chartroom_webhook_pending",
+      help: "Webhook deliveries not yet acknowledged (2xx) or given up, every replica's (docs/api.md §10)",
+      registers: [registry],
+      aggregator: "max",
+      async collect() {
+        const n = await src.webhookPending().catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    });
     // The fleet, read once per scrape for both names: a scrape collects
     // every metric at once, so the second gauge joins the first one's query.
     let lastFleet: Awaited<ReturnType<MetricsSources["fleetDistribution"]>> = [];
@@ -190,7 +227,7 @@ export function createMetrics() {
     }
   }
 
-  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, bindSources };
+  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, reports, webhookDeliveries, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

@@ -73,6 +73,13 @@ export async function valuesUnset(c: Client, sub: string): Promise<Result> {
   return { json: { sub, removed: true }, text: `${clean(`removed the values override of ${sub}`)}\n` };
 }
 
+/** The newest health report: its state, with the release's version when it is not the release last served ("-": none). */
+function entryHealth(i: FleetEntryDto): string {
+  const r = i.report;
+  if (!r) return "-";
+  return r.releaseId === i.releaseId ? r.state : `${r.state}@${r.releaseVersion ?? r.releaseId}`;
+}
+
 function entryLicense(i: FleetEntryDto): string {
   if (i.anonymous) return "none (anonymous)";
   if (i.licenseRevoked) return "revoked";
@@ -106,8 +113,8 @@ export async function fleet(c: Client, q: { channel?: string | undefined; notSee
   if (data.items.length === 0) return { json: data, text: "no licensees in the fleet\n" };
   const text =
     table(
-      ["SUB", "CHANNEL", "RELEASE", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT"],
-      data.items.map((i) => [i.sub, i.channel, dash(i.releaseVersion), when(i.lastSeenAt), String(i.pollCount), entryLicense(i), dash(i.userAgent)]),
+      ["SUB", "CHANNEL", "RELEASE", "HEALTH", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT"],
+      data.items.map((i) => [i.sub, i.channel, dash(i.releaseVersion), entryHealth(i), when(i.lastSeenAt), String(i.pollCount), entryLicense(i), dash(i.userAgent)]),
     ) +
     "\nreleases per channel:\n" +
     distributionLines(data.distribution);

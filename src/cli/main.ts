@@ -11,6 +11,7 @@ import { UsageError, bool, commaList, dateOrDuration, hours, limit, list, parse,
 import * as freeze from "./freeze.js";
 import * as rollout from "./rollout.js";
 import * as licenses from "./licenses.js";
+import * as webhooks from "./webhooks.js";
 import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
 import * as remote from "./remote.js";
 import { MAX_INPUT_BYTES } from "./remote.js";
@@ -330,6 +331,40 @@ const COMMANDS: Record<string, Command> = {
       return rollout.list(cx.client(p), name!, { limit: limit(p), cursor: str(p, "cursor") });
     },
   },
+  "webhooks add": {
+    usage: "webhooks add URL --secret S [--events a,b] [--format slack]",
+    summary: "notify URL of events (default: all of them) as signed CloudEvents, or Slack {text} with --format slack (admin role)",
+    options: { secret: { type: "string" }, events: { type: "string", multiple: true }, format: { type: "string" } },
+    async run(p, cx) {
+      const [url] = positionals(p, ["URL"]);
+      return webhooks.add(cx.client(p), { url: url!, secret: required(p, "secret", "S"), events: commaList(p, "events"), format: str(p, "format") });
+    },
+  },
+  "webhooks list": {
+    usage: "webhooks list",
+    summary: "every webhook: its URL, format and events (never its secret)",
+    async run(p, cx) {
+      positionals(p, []);
+      return webhooks.list(cx.client(p));
+    },
+  },
+  "webhooks rm": {
+    usage: "webhooks rm ID",
+    summary: "remove a webhook; its pending deliveries are not sent",
+    async run(p, cx) {
+      const [id] = positionals(p, ["ID"]);
+      return webhooks.remove(cx.client(p), id!);
+    },
+  },
+  "webhooks deliveries": {
+    usage: "webhooks deliveries ID [--limit N] [--cursor C]",
+    summary: "a webhook's deliveries, newest first: event, state, attempts, last answer, next attempt",
+    options: page,
+    async run(p, cx) {
+      const [id] = positionals(p, ["ID"]);
+      return webhooks.deliveries(cx.client(p), id!, { limit: limit(p), cursor: str(p, "cursor") });
+    },
+  },
   migrate: {
     usage: "migrate",
     summary: "apply pending database migrations (DATABASE_URL)",
@@ -352,7 +387,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Command families: their next word names the command ("license values set"). */
-const SUBCOMMANDED = new Set(["release", "license", "license values", "freeze", "rollout"]);
+const SUBCOMMANDED = new Set(["release", "license", "license values", "freeze", "rollout", "webhooks"]);
 
 /** All of stdin, at most MAX_INPUT_BYTES (like a file). */
 async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<string> {

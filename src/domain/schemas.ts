@@ -258,6 +258,20 @@ export const yankInputSchema = z.strictObject({
   reason: reasonText,
 });
 
+/** The states an installation reports (docs/api.md §9). */
+export const REPORT_STATES = ["applying", "healthy", "degraded", "failed"] as const;
+export const reportState = z.enum(REPORT_STATES, { error: () => `must be one of ${REPORT_STATES.join(", ")}` });
+export type ReportState = z.infer<typeof reportState>;
+export const REPORT_MESSAGE_MAX = 1024;
+
+/** A health report from an installation: POST /api/v1/operator/report (docs/api.md §9). */
+export const reportInputSchema = z.strictObject({
+  release: releaseRef.describe("the release the installation runs: its id or version"),
+  state: reportState,
+  message: text(REPORT_MESSAGE_MAX).optional().describe("what the installation says about it (tab and line breaks allowed)"),
+});
+export type ReportInput = z.infer<typeof reportInputSchema>;
+
 /** A release as stored and as the services see it. */
 export interface Release {
   id: string;

@@ -53,7 +53,7 @@ const LATEST_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
  * with "+00:00"; PostgreSQL's timestamp(3) takes the UTC wall time. A time
  * beyond the storable range is clamped to it.
  */
-function dateParam(provider: Provider, ms: number): string {
+export function dateParam(provider: Provider, ms: number): string {
   const iso = new Date(Math.min(Math.max(ms, EARLIEST_MS), LATEST_MS)).toISOString();
   return provider === "sqlite" ? iso.replace("Z", "+00:00") : iso.replace("Z", "");
 }

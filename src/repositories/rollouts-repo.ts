@@ -65,7 +65,7 @@ function toRollout(r: Row): Rollout {
  */
 export const PROGRESS_LOCK_NAMESPACE = 72_431_170;
 
-export function rolloutsRepo(db: Pick<Db, "rollout" | "$queryRawUnsafe">, provider: Provider) {
+export function rolloutsRepo(db: Pick<Db, "rollout" | "$queryRawUnsafe" | "$executeRawUnsafe">, provider: Provider) {
   return {
     /**
      * In a transaction: takes the channel's progression lock if no other
@@ -77,6 +77,18 @@ export function rolloutsRepo(db: Pick<Db, "rollout" | "$queryRawUnsafe">, provid
       if (provider !== "postgresql") return true;
       const rows = await db.$queryRawUnsafe<{ locked: boolean }[]>(`SELECT pg_try_advisory_xact_lock(${PROGRESS_LOCK_NAMESPACE}, hashtext($1)) AS locked`, channelId);
       return rows[0]?.locked === true;
+    },
+    /**
+     * In a transaction: waits for the channel's progression lock
+     * (PostgreSQL; held until it ends). A person's controls of one channel
+     * take it, so they run one after another, each reading what the one
+     * before committed, instead of failing on each other's row version; the
+     * scheduler's tryLockProgress skips the channel meanwhile. SQLite
+     * serializes write transactions already.
+     */
+    async lockProgress(channelId: string): Promise<void> {
+      if (provider !== "postgresql") return;
+      await db.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PROGRESS_LOCK_NAMESPACE}, hashtext($1))`, channelId);
     },
     async create(r: Rollout): Promise<Rollout> {
       return toRollout(await db.rollout.create({ data: { ...r, steps: asJson(r.steps), include: asJson(r.include), exclude: asJson(r.exclude) } }));

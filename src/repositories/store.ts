@@ -14,7 +14,10 @@ import { fleetRepo, type BulkWriter } from "./fleet-repo.js";
 import { freezeRepo } from "./freeze-repo.js";
 import { licensesRepo } from "./licenses-repo.js";
 import { releasesRepo } from "./releases-repo.js";
+import { reportsRepo } from "./reports-repo.js";
 import { rolloutsRepo } from "./rollouts-repo.js";
+import { outboxRepo } from "./outbox-repo.js";
+import { webhooksRepo } from "./webhooks-repo.js";
 import { stateRepo } from "./state-repo.js";
 
 type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
@@ -30,6 +33,11 @@ function reposOver(db: Db | Tx, provider: Provider, observe?: ErrorObserver) {
     state: translated(stateRepo(db, provider), observe),
     freeze: translated(freezeRepo(db, provider), observe),
     rollouts: translated(rolloutsRepo(db, provider), observe),
+    reports: translated(reportsRepo(db, provider), observe),
+
+    /** Notifications, in the changing transaction: `repos.outbox.add(type, subject, data)`. */
+    outbox: translated(outboxRepo(db), observe),
+    webhooks: translated(webhooksRepo(db, provider), observe),
   };
 }
 export type Repos = ReturnType<typeof reposOver>;

@@ -1,4 +1,5 @@
-// The operator endpoints (docs/api.md §1): what a W&B-style operator polls.
+// The operator endpoints (docs/api.md §1): what a W&B-style operator polls,
+// and where an installation reports its health (§9, at the end).
 // One pipeline renders every poll: these fastify routes. A poll of the
 // channel route that fastify has already rendered the same way twice is
 // replayed from that rendering (src/routes/poll-replay.ts), through the same
@@ -19,7 +20,8 @@ import type { Context } from "../context.js";
 import type { Poll } from "../services/fleet-recorder.js";
 import type { Admission } from "../services/poll-gate.js";
 import type { SerializedSpec } from "../services/spec.js";
-import { releaseRef } from "../domain/schemas.js";
+import { REPORT_STATES, releaseRef, reportInputSchema, type ReportInput } from "../domain/schemas.js";
+import { useStrictJsonBody } from "./admin/json-body.js";
 import { errorResponses } from "./openapi-shared.js";
 import { NotReadyError } from "../errors.js";
 import { API_SECURITY_HEADERS } from "../plugins/security-headers.js";
@@ -30,6 +32,23 @@ import { isAnonymous } from "../licensing/anonymous.js";
 
 const CHANNEL_PATH = "/api/v1/operator/channel";
 const PINNED_PATH = "/api/v1/operator/channel/release/:versionId";
+const REPORT_PATH = "/api/v1/operator/report";
+
+/**
+ * The largest report body: a message of 1024 characters each written as a
+ * JSON \uXXXX escape (6 bytes), a release reference and the rest, with room
+ * to spare. Larger is a 413 BODY_TOO_LARGE before it is parsed.
+ */
+export const REPORT_BODY_LIMIT = 8 * 1024;
+
+const reportAccepted = z
+  .object({
+    accepted: z.literal(true),
+    release: z.object({ id: z.string(), version: z.string() }),
+    state: z.enum(REPORT_STATES),
+    reportedAt: z.string().describe("when this server stored it (ISO 8601)"),
+  })
+  .describe("The report is stored as the licensee's latest on that release");
 
 const specResponse = z
   .object({
@@ -100,7 +119,7 @@ export interface OperatorRoutesOptions {
 }
 
 export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: OperatorRoutesOptions) {
-  const { gate, specs, fleet, health, metrics } = ctx;
+  const { gate, specs, fleet, health, metrics, reports } = ctx;
   app.decorateRequest("license", null);
   app.decorateRequest("servedSpec", null);
 
@@ -251,4 +270,38 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
       return answer(req, reply, specs.pinnedSpec(req.license!.channel, versionId, req.license!.sub));
     },
   );
+  // Health reports (docs/api.md §9): admitted exactly like a pinned poll
+  // (license, revocation, the licensee's limit it shares with its polls; no
+  // anonymous reports), then a JSON body of at most REPORT_BODY_LIMIT bytes.
+  // Its own encapsulated context: only application/json is parsed here
+  // (fastify's text/plain parser is not), prototype keys named.
+  await app.register(async (reporting) => {
+    reporting.removeAllContentTypeParsers();
+    useStrictJsonBody(reporting);
+    reporting.post(
+      REPORT_PATH,
+      {
+        // Quiet like the polls: every installation reports every few minutes.
+        ...pollRoute,
+        onRequest: authenticate(false),
+        bodyLimit: REPORT_BODY_LIMIT,
+        schema: {
+          ...shared,
+          security,
+          summary: "A health report: how the installation of a release is doing",
+          description:
+            "Auth as for the channel route; a license is always required (no anonymous report: 401 LICENSE_MISSING). " +
+            "Counts against the licensee's rate limit together with its polls. Content-Type: application/json only (else 415); " +
+            `a body over ${REPORT_BODY_LIMIT} bytes is a 413. Unknown release: 404 RELEASE_NOT_FOUND.`,
+          body: reportInputSchema,
+          response: { 202: reportAccepted, ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503) },
+        },
+      },
+      async (req, reply) => {
+        const license = req.license!;
+        const receipt = await reports.report({ sub: license.sub, channel: license.channel, jti: license.jti }, req.body as ReportInput);
+        return reply.code(202).headers(API_SECURITY_HEADERS).send({ accepted: true, release: receipt.release, state: receipt.state, reportedAt: receipt.reportedAt.toISOString() });
+      },
+    );
+  });
 }

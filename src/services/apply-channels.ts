@@ -22,6 +22,7 @@ import type { Repos, Store } from "../repositories/store.js";
 import { refuseIfFrozen } from "./freeze-service.js";
 import { nullWarnings, type Actor, type CatalogService, type PromotionResult } from "./catalog-service.js";
 import { decideDeclaredRelease, percentsText } from "./declared-release-rules.js";
+import { subjectOf } from "../domain/webhook-events.js";
 
 /** A channel file: the channel, its `release`, and how it reaches the release (`rollout`, docs/api.md §7). */
 export const channelFileSchema = channelInputSchema.extend({ release: releaseRef.optional(), rollout: rolloutInputSchema.optional() });
@@ -139,6 +140,7 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
       }
       const r = await repos.releases.create({ id: crypto.randomUUID(), ...input, createdBy: actor.sub });
       await repos.audit.add({ actor: actor.sub, action: "release.create", targetType: "release", target: r.version, after: input, requestId: actor.requestId });
+      await repos.outbox.add("release.created", subjectOf.release(r.version), { release: { id: r.id, version: r.version }, by: actor.sub });
       const nulls = nullWarnings(input.values, "values").map((w) => w.field);
       const warning = nulls.length > 0 ? ` (warning: null at ${nulls.join(", ")}: never served, removes the key from the channel's default values)` : "";
       steps.push({ action: "create-release", target: input.version, file, detail: `create release ${input.version}${warning}` });

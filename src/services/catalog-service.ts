@@ -32,6 +32,7 @@ import { affectedOf, jsonDiff, servedValues, type Affected, type PatchOp } from 
 import { refuseIfFrozen } from "./freeze-service.js";
 import { startRollout, writeTransition } from "./rollout-service.js";
 import type { Rollout } from "../repositories/rollouts-repo.js";
+import { subjectOf } from "../domain/webhook-events.js";
 
 /** Who asks, for the audit log. */
 export interface Actor {
@@ -263,6 +264,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       after: { release: target.version, reason: input.reason ?? null },
       requestId: actor.requestId,
     });
+    await repos.outbox.add(action === "rollback" ? "channel.rolled-back" : "channel.promoted", subjectOf.channel(channel.name), { channel: channel.name, from: current?.version ?? null, to: target.version, action, reason: input.reason ?? null, by: actor.sub });
     const verb = action === "promote" ? "promoted to" : action === "rollback" ? "rolled back to" : "declared at";
     return { changed: true, message: `channel ${channel.name} ${verb} ${target.version}`, action: action === "declare" ? "promote" : action, channel: channel.name, from: current, to: target, event };
   }
@@ -401,6 +403,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
         const release = await change(async (repos) => {
           const r = await repos.releases.create({ id: randomUUID(), ...input, createdBy: actor.sub });
           await repos.audit.add({ actor: actor.sub, action: "release.create", targetType: "release", target: r.version, after: input, requestId: actor.requestId });
+          await repos.outbox.add("release.created", subjectOf.release(r.version), { release: { id: r.id, version: r.version }, by: actor.sub });
           return r;
         });
         return { release, warnings: nullWarnings(input.values, "values") };
@@ -425,6 +428,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
         const yanked = await repos.releases.yank(r.id, actor.sub, reason, new Date());
         // A yanked release is never served again: a rollout of it ends here (docs/decisions.md).
         for (const c of await repos.channels.list()) await abortActive(repos, c, actor, `release ${r.version} was yanked: ${reason}`, r.id);
+        await repos.outbox.add("release.yanked", subjectOf.release(r.version), { release: { id: r.id, version: r.version }, reason, by: actor.sub });
         await repos.audit.add({ actor: actor.sub, action: "release.yank", targetType: "release", target: r.version, before: { yanked: false }, after: { yanked: true, reason }, requestId: actor.requestId });
         return yanked;
       });

@@ -1,12 +1,15 @@
 // The fleet as vendor operations see it: one entry per licensee (channel,
 // release last served, first/last seen, polls, user agent) with the state
 // of the license it last used, and how many licensees run each release.
-// The fleet recorder (fleet-recorder.ts) writes the entries; this reads them.
+// The fleet recorder (fleet-recorder.ts) writes the entries; this reads them,
+// with each licensee's newest health report (src/services/report-service.ts)
+// or null.
 // Anonymous polls (ANONYMOUS_CHANNEL) are one entry, the reserved licensee
 // "(anonymous)" (src/licensing/anonymous.ts), marked `anonymous`.
 import type { FleetCount, FleetFilter } from "../repositories/fleet-repo.js";
 import type { Store } from "../repositories/store.js";
 import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
+import type { ReportState } from "../domain/schemas.js";
 
 export interface FleetQuery {
   channel?: string | undefined;
@@ -28,12 +31,31 @@ function labelled(counts: FleetCount[]): FleetLicensees[] {
   return counts.map((c) => ({ channel: c.channel, release: c.releaseVersion ?? NO_RELEASE, licensees: c.licensees }));
 }
 
-export function fleetService(store: Pick<Store, "fleet" | "licenses">, opts: { now?: () => Date } = {}) {
+/** A licensee's newest health report, as the fleet shows it. */
+export interface FleetReport {
+  state: ReportState;
+  releaseId: string;
+  releaseVersion: string | null;
+  message: string | null;
+  reportedAt: Date;
+}
+
+export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports" | "releases">, opts: { now?: () => Date } = {}) {
   const now = opts.now ?? (() => new Date());
 
   function filterOf(q: FleetQuery): FleetFilter {
     const seenBefore = q.notSeenForHours !== undefined ? new Date(now().getTime() - q.notSeenForHours * 3_600_000) : undefined;
     return { channel: q.channel, seenBefore };
+  }
+
+  /** The newest report of each of these licensees, with its release's version. */
+  async function reportsOf(subs: string[]): Promise<Map<string, FleetReport>> {
+    // A large fleet: one query for every licensee's report beats many IN lists.
+    const current = await store.reports.currentOf(subs.length > 1000 ? undefined : subs);
+    if (current.length === 0) return new Map();
+    const releases = await store.releases.findByIds([...new Set(current.map((r) => r.releaseId))]);
+    const versions = new Map(releases.map((r) => [r.id, r.version]));
+    return new Map(current.map((r) => [r.sub, { state: r.state, releaseId: r.releaseId, releaseVersion: versions.get(r.releaseId) ?? null, message: r.message, reportedAt: r.reportedAt }]));
   }
 
   return {
@@ -47,7 +69,7 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses">, opts: { n
       const filter = filterOf(q);
       const [rows, counts] = await Promise.all([store.fleet.list(filter), store.fleet.distribution(filter)]);
       const jtis = rows.map((r) => r.jti).filter((j): j is string => !!j);
-      const [issued, revocations] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations()]);
+      const [issued, revocations, reports] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations(), reportsOf(rows.map((r) => r.sub))]);
       const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
       const revoked = new Set(revocations.map((r) => r.jti));
       const t = now().getTime();
@@ -60,6 +82,7 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses">, opts: { n
           licenseExpired: expiresAt !== null && expiresAt.getTime() <= t,
           licenseRevoked: r.jti ? revoked.has(r.jti) : false,
           anonymous: r.sub === ANONYMOUS_SUB,
+          report: reports.get(r.sub) ?? null,
         };
       });
       const distribution: Record<string, Record<string, number>> = {};

@@ -9,6 +9,7 @@ import { FrozenError, NotFrozenError, fieldError } from "../errors.js";
 import type { FreezeRow } from "../repositories/freeze-repo.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { Actor } from "./catalog-service.js";
+import { subjectOf } from "../domain/webhook-events.js";
 
 /** The freeze as the API shows it. */
 export interface FreezeState {
@@ -69,6 +70,7 @@ export function freezeService(store: Pick<Store, "transaction" | "freeze">, opts
         await repos.freeze.write(row);
         const after = freezeAt(row, at);
         await repos.audit.add({ actor: actor.sub, action: "freeze.on", targetType: "freeze", target: "promotions", before: audited(before), after: audited(after), requestId: actor.requestId });
+        await repos.outbox.add("freeze.changed", subjectOf.freeze(), { ...audited(after), by: actor.sub });
         return after;
       });
     },
@@ -86,6 +88,7 @@ export function freezeService(store: Pick<Store, "transaction" | "freeze">, opts
         }
         await repos.freeze.write({ frozen: false, reason: null, until: null, frozenBy: null, frozenAt: null });
         await repos.audit.add({ actor: actor.sub, action: "freeze.off", targetType: "freeze", target: "promotions", before: audited(before), after: { ...audited(LIFTED), reason: input.reason }, requestId: actor.requestId });
+        await repos.outbox.add("freeze.changed", subjectOf.freeze(), { ...audited(LIFTED), reason: input.reason, by: actor.sub });
         return LIFTED;
       });
     },

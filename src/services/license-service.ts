@@ -10,6 +10,7 @@ import type { Values } from "../domain/values.js";
 import type { IssuedLicense, Revocation } from "../repositories/licenses-repo.js";
 import type { Store } from "../repositories/store.js";
 import type { Actor } from "./catalog-service.js";
+import { subjectOf } from "../domain/webhook-events.js";
 
 export const DEFAULT_LICENSE_DAYS = 365;
 
@@ -118,6 +119,7 @@ export function licenseService(store: LicenseStore, opts: LicenseServiceOptions 
         await repos.licenses.revoke(r);
         const issued = await repos.licenses.findIssued(jti);
         await repos.audit.add({ actor: actor.sub, action: "license.revoke", targetType: "license", target: jti, before: { revoked: false }, after: { revoked: true, reason, sub: issued?.sub ?? null }, requestId: actor.requestId });
+        await repos.outbox.add("license.revoked", subjectOf.license(jti), { jti, sub: issued?.sub ?? null, reason, by: actor.sub });
         await repos.state.bump("licenses");
         return view(issued, r, jti, now());
       }).catch((err: unknown) => {

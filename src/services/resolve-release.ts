@@ -6,7 +6,7 @@
 // GET /resolve all decide through resolveRelease (src/services/spec-service.ts
 // calls it when it builds a spec); nothing else decides who gets what.
 // Table-tested in test/services/resolve-release.test.ts.
-import { cohortMembership, type SubList } from "../domain/cohort.js";
+import { cohortMembership, cohortTest, type SubList } from "../domain/cohort.js";
 
 /** The rules a reason can name (docs/api.md §7); the last three are issue #16's upgrade paths. */
 export const RESOLVE_RULES = [
@@ -80,9 +80,9 @@ function channelReason(f: ResolveFacts, rollout: RolloutFacts | undefined): Reas
   return { rule: "channel", detail };
 }
 
-/** Whether the licensee is in the rollout's cohort (no reasons: the poll's cache key asks it). */
-export function inRolloutCohort(r: RolloutFacts, sub: string): boolean {
-  return cohortMembership(r, sub).in;
+/** Whether a licensee is in the rollout's cohort, as a function of its sub (no reasons: the poll's cache key asks it at every poll). */
+export function rolloutCohortTest(r: RolloutFacts): (sub: string) => boolean {
+  return cohortTest(r);
 }
 
 /** Whether the licensee is in the rollout's cohort, with the reason that says so. */

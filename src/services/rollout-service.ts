@@ -19,6 +19,7 @@ import { decideControl, decideProgress, nextStepAt, type RolloutControl, type Tr
 import { freezeAt, frozenError } from "./freeze-service.js";
 import type { RolloutFacts } from "./resolve-release.js";
 import type { Actor } from "./catalog-service.js";
+import { subjectOf, type WebhookEventType } from "../domain/webhook-events.js";
 
 /** The actor of what the scheduler does on its own (audit and history). */
 export const SCHEDULER_ACTOR = "chartroom-scheduler";
@@ -28,9 +29,13 @@ export interface RolloutCounts {
   licensees: number;
   inCohort: number;
   servedTarget: number;
-  /** From health reports (issue #17, docs/api.md §9): null until they exist. */
-  healthy: number | null;
-  failed: number | null;
+  /**
+   * Licensees of the channel whose latest health report on the target
+   * (docs/api.md §9) is healthy / failed: reports sent with a license of
+   * this channel (src/repositories/reports-repo.ts, countsOn).
+   */
+  healthy: number;
+  failed: number;
 }
 
 /** A rollout with its channel and releases resolved, as the API shows it. */
@@ -68,6 +73,17 @@ function audited(r: Rollout) {
 /** Takes the channel: its row version must still be the one read, or another writer won. */
 async function takeChannel(repos: Pick<Repos, "channels">, channel: Channel): Promise<void> {
   if (!(await repos.channels.touch(channel.id, channel.rowVersion))) throw new WriteConflictError();
+}
+
+/**
+ * Tells the webhooks of a rollout's change (docs/api.md §10), in the
+ * caller's transaction: one outbox row, committed with the change or not at all.
+ */
+async function rolloutEvent(repos: Pick<Repos, "outbox" | "releases">, type: WebhookEventType, channel: Channel, r: Rollout, by: string, reason: string | null): Promise<void> {
+  const target = await repos.releases.findByRef(r.releaseId);
+  const previous = r.previousReleaseId ? await repos.releases.findByRef(r.previousReleaseId) : null;
+  const rollout = { id: r.id, release: target?.version ?? r.releaseId, previous: previous?.version ?? null, state: r.state, step: r.step + 1, steps: r.steps.length, percent: r.steps[r.step]!.percent };
+  await repos.outbox.add(type, subjectOf.channel(channel.name), { channel: channel.name, rollout, reason, by });
 }
 
 export interface StartFacts {
@@ -116,6 +132,7 @@ export async function startRollout(repos: Repos, f: StartFacts): Promise<Rollout
     after: { ...audited(rollout), release: f.target.version, steps: rollout.steps, include: rollout.include, exclude: rollout.exclude, salt: rollout.salt, reason: f.reason ?? null },
     requestId: f.actor.requestId,
   });
+  await rolloutEvent(repos, "rollout.started", f.channel, rollout, f.actor.sub, f.reason ?? null);
   return rollout;
 }
 
@@ -129,6 +146,13 @@ export interface TransitionFacts {
   now: Date;
   /** The audit action ("rollout.pause", "rollout.step", …). */
   action: string;
+}
+
+/** The event a transition notifies (pause and resume notify none: they are not in docs/api.md §10). */
+const EVENT_OF: Record<Transition["kind"], WebhookEventType | undefined> = { pause: undefined, resume: undefined, step: "rollout.step", complete: "rollout.completed", abort: "rollout.aborted" };
+
+async function versionOf(repos: Pick<Repos, "releases">, id: string | null): Promise<string | null> {
+  return id ? ((await repos.releases.findByRef(id))?.version ?? id) : null;
 }
 
 /** Writes one transition of a rollout in the caller's transaction; answers the rollout after it. */
@@ -168,6 +192,11 @@ export async function writeTransition(repos: Repos, f: TransitionFacts): Promise
   }
   const after = await repos.rollouts.update(r.id, change);
   await repos.audit.add({ actor: actor.sub, action: f.action, targetType: "channel", target: channel.name, before: audited(r), after: { ...audited(after), reason: f.reason }, requestId: actor.requestId });
+  // Notifications (docs/api.md §10). TODO(issue #17, gates): nothing writes state "halted" yet; the
+  // gate evaluation that halts a rollout emits "rollout.halted" here, like the transitions below.
+  const notified = EVENT_OF[t.kind];
+  if (notified) await rolloutEvent(repos, notified, channel, after, actor.sub, f.reason);
+  if (t.kind === "complete") await repos.outbox.add("channel.promoted", subjectOf.channel(channel.name), { channel: channel.name, from: await versionOf(repos, channel.releaseId), to: await versionOf(repos, r.releaseId), action: "promote", reason: `rollout ${r.id} completed${r.reason ? `: ${r.reason}` : ""}`, by: r.startedBy });
   return { rollout: after, moved };
 }
 
@@ -178,7 +207,7 @@ function actionOf(t: Transition, control: RolloutControl | "progress"): string {
   return `rollout.${control}`;
 }
 
-type RolloutStore = Pick<Store, "transaction" | "channels" | "releases" | "rollouts" | "fleet" | "freeze">;
+type RolloutStore = Pick<Store, "transaction" | "channels" | "releases" | "rollouts" | "fleet" | "freeze" | "reports">;
 
 export interface RolloutServiceOptions {
   /** After every committed change: this replica's caches must forget. */
@@ -208,9 +237,9 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
     return { ...r, channel: channel.name, release, previous, percent: r.steps[r.step]!.percent, nextStepAt: nextStepAt(r) };
   }
 
-  /** Counts over the channel's fleet: who is known, in the cohort, served the target. */
+  /** Counts over the channel's fleet: who is known, in the cohort, served the target, reports healthy or failed on it. */
   async function countsOf(channel: Channel, view: RolloutView): Promise<RolloutCounts> {
-    const fleet = await store.fleet.servedOn(channel.name);
+    const [fleet, reports] = await Promise.all([store.fleet.servedOn(channel.name), store.reports.countsOn(view.releaseId, { channel: channel.name })]);
     const facts = rolloutFacts(view, view.release);
     let inCohort = 0;
     let servedTarget = 0;
@@ -218,7 +247,7 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
       if (cohortMembership(facts, e.sub).in) inCohort++;
       if (e.releaseId === view.releaseId) servedTarget++;
     }
-    return { licensees: fleet.length, inCohort, servedTarget, healthy: null, failed: null };
+    return { licensees: fleet.length, inCohort, servedTarget, healthy: reports.healthy, failed: reports.failed };
   }
 
   /** Runs `fn` in a transaction; commits tell the caches. A lost race is tried again from fresh reads. */
@@ -235,6 +264,8 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
         return out.value;
       } catch (err) {
         if (!(err instanceof WriteConflictError) || attempt >= CONTROL_ATTEMPTS) throw err;
+        // Another writer of the channel (a promotion, a rollback, the scheduler) won: wait a little, jittered, so the retries spread.
+        await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** attempt) * (0.5 + Math.random())));
       }
     }
   }
@@ -249,10 +280,14 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
     try {
       return await committed(async (repos) => {
         if (!(await repos.rollouts.tryLockProgress(channelId))) return { value: undefined, changed: false };
-        const r = await repos.rollouts.activeOf(channelId);
-        if (!r || r.id !== rolloutId) return { value: undefined, changed: false };
+        // The channel before its rollout: the row version then guards what was read of the rollout. (Read
+        // after it, a change committed between the two reads would bring a newer version with the older
+        // rollout, and the step would be written over that change: a second completion, or an aborted
+        // rollout stepped again.)
         const channel = await repos.channels.findById(channelId);
         if (!channel) return { value: undefined, changed: false };
+        const r = await repos.rollouts.activeOf(channelId);
+        if (!r || r.id !== rolloutId) return { value: undefined, changed: false };
         const at = now();
         const frozen = freezeAt(await repos.freeze.read("share"), at).frozen;
         const d = decideProgress({ rollout: r, now: at, frozen, gatesPass: true });
@@ -298,7 +333,11 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
     /** A person's pause, resume, advance or abort (release-engineer; advance with force: admin). */
     async control(channelName: string, control: RolloutControl, input: { reason: string; force?: boolean | undefined }, actor: Actor & { isAdmin: boolean }): Promise<{ rollout: RolloutView; changed: boolean; message: string }> {
       const out = await committed(async (repos) => {
-        const channel = await channelOrThrow(repos, channelName);
+        // One control of a channel at a time (PostgreSQL): the channel is read again once the lock is held,
+        // so racing controls queue up instead of losing to each other's row version.
+        const named = await channelOrThrow(repos, channelName);
+        await repos.rollouts.lockProgress(named.id);
+        const channel = (await repos.channels.findById(named.id)) ?? named;
         const at = now();
         // Resume and advance make a rollout progress: a freeze refuses them (read under its lock, src/services/freeze-service.ts).
         const frozenState = control === "resume" || control === "advance" ? freezeAt(await repos.freeze.read("share"), at) : undefined;

@@ -11,8 +11,9 @@
 // rollout, which side of its cohort the licensee is on: that is what the
 // keys hold. The channel's facts (its rows and its rollout) are cached per
 // channel too, so a warm poll of a channel with a rollout costs one cohort
-// position (a SHA-256 of the sub) and two Map lookups; each distinct spec is
-// serialized once, never per licensee.
+// test (a one-shot SHA-256 of salt:sub, compiled once per read of the
+// channel: cohortTest in src/domain/cohort.ts) and two Map lookups; each
+// distinct spec is serialized once, never per licensee.
 import { LRUCache } from "lru-cache";
 import { ChannelEmptyError, ChannelNotFoundError, ReleaseNotEntitledError, ReleaseNotFoundError } from "../errors.js";
 import type { Values } from "../domain/values.js";
@@ -20,7 +21,7 @@ import type { Release } from "../domain/schemas.js";
 import type { Store } from "../repositories/store.js";
 import { buildSpec, serializeSpec, type SerializedSpec } from "./spec.js";
 import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
-import { inRolloutCohort, isActiveRollout, resolveRelease, type Reason, type ReleaseRef, type Resolution, type ResolveFacts } from "./resolve-release.js";
+import { isActiveRollout, rolloutCohortTest, resolveRelease, type Reason, type ReleaseRef, type Resolution, type ResolveFacts } from "./resolve-release.js";
 import { rolloutFacts } from "./rollout-service.js";
 import type { Channel } from "../domain/schemas.js";
 
@@ -37,6 +38,8 @@ interface ChannelRead {
   state: ChannelState;
   /** The cache generation the read began in: specs built from it are cached only in that generation. */
   generation: number;
+  /** With an active rollout, whether a sub is in its cohort; null without one. */
+  inCohort: ((sub: string) => boolean) | null;
 }
 
 /** A spec served, with the channel's facts it was resolved from. */
@@ -123,9 +126,9 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
    * key: "" with no active rollout, "+" in its cohort, "-" outside.
    */
   function sideOf(read: ChannelRead, sub: string): string {
-    const r = read.state.rollout;
-    if (!isActiveRollout(r)) return "";
-    return inRolloutCohort(r, sub) ? "+" : "-";
+    const inCohort = read.inCohort;
+    if (!inCohort) return "";
+    return inCohort(sub) ? "+" : "-";
   }
 
   /** The cache key of a channel's spec: the cohort side, and per licensee only for licensees with overrides. */
@@ -143,7 +146,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       channel: { name: channel.name, release: release ? refOf(release) : null },
       rollout: rollout && target ? rolloutFacts(rollout, target) : null,
     };
-    return { channel, release, target, state, generation: gen };
+    return { channel, release, target, state, generation: gen, inCohort: isActiveRollout(state.rollout) ? rolloutCohortTest(state.rollout) : null };
   }
 
   /** The channel's read, cached until the next change (a 404 too); concurrent misses share one read. */

@@ -342,24 +342,29 @@ t.test("fleet: who polls what, and releases per channel", async (t) => {
   await h.ctx.fleet.flush(true);
   // initech's license is revoked after it polled
   t.equal((await h.admin("POST", "/licenses/initech-jti/revoke", { reason: "churned" })).statusCode, 200);
+  // Health reports (docs/api.md §9): acme on the release it was served, globex on another one.
+  for (const [tok, release, state] of [[s1, "0.58.1", "healthy"], [s2, "0.59.2", "failed"]] as const) {
+    const r = await h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${tok}`, "content-type": "application/json" }, payload: { release, state } });
+    t.equal(r.statusCode, 202, r.body);
+  }
 
   const f = await run(["fleet"], env);
   t.equal(f.code, 0, f.stderr);
   const [head, distribution] = f.stdout.split("\n\n");
   const table = rows(head!);
-  t.same(table[0], ["SUB", "CHANNEL", "RELEASE", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT"]);
+  t.same(table[0], ["SUB", "CHANNEL", "RELEASE", "HEALTH", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT"]);
   const bySub = new Map(table.slice(1).map((r) => [r[0], r]));
   t.equal(bySub.size, 4);
   const cols = (sub: string) => {
     const r = bySub.get(sub);
-    return r ? [r[1], r[2], r[4], r[5], r[6]] : undefined;
+    return r ? [r[1], r[2], r[3], r[5], r[6], r[7]] : undefined;
   };
-  t.same(cols("acme"), ["stable", "0.58.1", "2", "ok", "Go-http-client/1.1"]);
-  t.same(cols("globex"), ["stable", "0.58.1", "2", "ok", "wandb-operator/1.4.2"], "the last user agent");
-  t.same(cols("initech"), ["beta", "0.59.2", "1", "revoked", "Go-http-client/1.1"]);
-  t.same(cols("umbrella"), ["stable", "0.59.2", "1", "expired", "Go-http-client/1.1"]);
-  t.match(bySub.get("acme")![3], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, "LAST-SEEN is a time");
-  t.ok(Math.abs(Date.parse(bySub.get("acme")![3]!) - Date.now()) < 60_000, "seen just now");
+  t.same(cols("acme"), ["stable", "0.58.1", "healthy", "2", "ok", "Go-http-client/1.1"], "HEALTH: its report on the release it was served");
+  t.same(cols("globex"), ["stable", "0.58.1", "failed@0.59.2", "2", "ok", "wandb-operator/1.4.2"], "the last user agent; HEALTH on another release names it");
+  t.same(cols("initech"), ["beta", "0.59.2", "-", "1", "revoked", "Go-http-client/1.1"], "no report: -");
+  t.same(cols("umbrella"), ["stable", "0.59.2", "-", "1", "expired", "Go-http-client/1.1"]);
+  t.match(bySub.get("acme")![4], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, "LAST-SEEN is a time");
+  t.ok(Math.abs(Date.parse(bySub.get("acme")![4]!) - Date.now()) < 60_000, "seen just now");
   t.equal(distribution, "releases per channel:\n  beta: 0.59.2 ×1\n  stable: 0.58.1 ×2, 0.59.2 ×1\n");
 
   const json = await run(["fleet", "--json"], env);
@@ -390,7 +395,7 @@ t.test("fleet: who polls what, and releases per channel", async (t) => {
   t.same(await silent("2d"), ["hooli"], "2d is 48 hours");
   t.same(await silent("3d"), [], "3d is 72 hours");
   const old = await run(["fleet", "--not-seen-for", "24h"], env);
-  t.match(old.stdout, /^hooli +stable +0\.58\.1 +\S+ +7 +ok +-$/m, "no license recorded, no user agent");
+  t.match(old.stdout, /^hooli +stable +0\.58\.1 +- +\S+ +7 +ok +-$/m, "no license recorded, no user agent");
   t.match(old.stdout, /releases per channel:\n {2}stable: 0\.58\.1 ×1\n$/, "the distribution follows the filter");
 });
 

@@ -87,7 +87,7 @@ function view(over: Partial<RolloutDto> = {}): RolloutDto {
     endedBy: null,
     endReason: null,
     reason: "GA",
-    counts: { licensees: 40, inCohort: 3, servedTarget: 2, healthy: null, failed: null },
+    counts: { licensees: 40, inCohort: 3, servedTarget: 2, healthy: 2, failed: 1 },
     gates: [],
     ...over,
   };
@@ -135,8 +135,8 @@ next step:     2026-12-01T12:00:00Z (in 1h 59m)
 licensees:     40
 in cohort:     3
 served target: 2
-healthy:       —
-failed:        —
+healthy:       2
+failed:        1
 `,
   );
 

@@ -65,6 +65,9 @@ t.test("a rollout from the command line: start, status, pause, resume, advance, 
   // acme (included) polls again and is served the target; the fleet records it.
   t.equal((await h.poll(h.license({ sub: "acme", channel: "stable" }))).statusCode, 200);
   await h.ctx.fleet.flush(true);
+  // and reports it healthy (docs/api.md §9)
+  const report = await h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${h.license({ sub: "acme", channel: "stable" })}`, "content-type": "application/json" }, payload: { release: "0.59.2", state: "healthy" } });
+  t.equal(report.statusCode, 202, report.body);
 
   const status = await run(["rollout", "status", "stable"], viewer);
   t.equal(status.code, 0, status.stderr);
@@ -79,8 +82,8 @@ t.test("a rollout from the command line: start, status, pause, resume, advance, 
   t.equal(f.licensees, "3", "the channel's licensees");
   t.equal(f["in cohort"], "2", "acme and initech are included; globex is excluded");
   t.equal(f["served target"], "1", "acme was served 0.59.2 since");
-  t.equal(f.healthy, "—", "no health reports yet");
-  t.equal(f.failed, "—");
+  t.equal(f.healthy, "1", "acme's health report on the target");
+  t.equal(f.failed, "0", "none failed: 0, not a dash");
 
   const json = await run(["rollout", "status", "stable", "--json"], viewer);
   t.equal(json.code, 0);

@@ -10,6 +10,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
   const expected: [string, string, string | null][] = [
     ["get", "/api/v1/operator/channel", "license"],
     ["get", "/api/v1/operator/channel/release/{versionId}", "license"],
+    ["post", "/api/v1/operator/report", "license"],
     ["get", "/api/v1/admin/channels", "adminBearer"],
     ["post", "/api/v1/admin/channels", "adminBearer"],
     ["get", "/api/v1/admin/channels/{name}", "adminBearer"],
@@ -39,6 +40,10 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["post", "/api/v1/admin/channels/{name}/rollout/resume", "adminBearer"],
     ["post", "/api/v1/admin/channels/{name}/rollout/advance", "adminBearer"],
     ["post", "/api/v1/admin/channels/{name}/rollout/abort", "adminBearer"],
+    ["post", "/api/v1/admin/webhooks", "adminBearer"],
+    ["get", "/api/v1/admin/webhooks", "adminBearer"],
+    ["delete", "/api/v1/admin/webhooks/{id}", "adminBearer"],
+    ["get", "/api/v1/admin/webhooks/{id}/deliveries", "adminBearer"],
     ["get", "/healthz", null],
     ["get", "/readyz", null],
     ["get", "/metrics", null],
@@ -62,6 +67,16 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     t.match(answers, /"valuesDiff"/, `${move}: the dry-run answer is documented`);
     t.match(answers, /"changed"/, `${move}: and the promotion answer`);
   }
+  const report = doc.paths["/api/v1/operator/report"].post;
+  const reportBody = report.requestBody.content["application/json"].schema;
+  t.same(Object.keys(reportBody.properties).sort(), ["message", "release", "state"], "the report body of docs/api.md §9");
+  t.same(reportBody.properties.state.enum, ["applying", "healthy", "degraded", "failed"]);
+  t.equal(reportBody.properties.message.maxLength, 1024);
+  t.ok(report.responses["202"], "a report answers 202");
+
+  const hook = doc.paths["/api/v1/admin/webhooks"].post;
+  t.same(Object.keys(hook.requestBody.content["application/json"].schema.properties).sort(), ["events", "format", "secret", "url"], "the webhook body of docs/api.md §10");
+  t.notMatch(JSON.stringify(hook.responses["201"]), /"secret"/, "no secret in the answer");
   t.ok(doc.components.securitySchemes.license, "license scheme");
   t.notOk(doc.paths["/api/v1/admin/fleet"].get.deprecated, "the fleet at its name");
   t.equal(doc.paths["/api/v1/admin/instances"].get.deprecated, true, "its old path: an alias, marked deprecated");

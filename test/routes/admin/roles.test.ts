@@ -69,6 +69,17 @@ const ROUTES: Route[] = [
   { method: "GET", pattern: "/instances", role: "viewer", mutates: false, prepare: async () => ({ path: "/instances" }) },
   // What a licensee's poll gets, and why (docs/api.md §7).
   { method: "GET", pattern: "/resolve", role: "viewer", mutates: false, prepare: async () => ({ path: "/resolve?sub=customer-1&channel=stable" }) },
+  // Webhooks (docs/api.md §10): admin only, reading them too (they name where the fleet's news goes).
+  { method: "POST", pattern: "/webhooks", role: "admin", mutates: true, prepare: async (_h, n) => ({ path: "/webhooks", body: { url: `https://hooks.example.com/${n}`, secret: "matrix-secret-0123456789" } }) },
+  { method: "GET", pattern: "/webhooks", role: "admin", mutates: false, prepare: async () => ({ path: "/webhooks" }) },
+  {
+    method: "GET", pattern: "/webhooks/:id/deliveries", role: "admin", mutates: false,
+    prepare: async (h, n) => {
+      const res = await call(h, "POST", "/webhooks", { body: { url: `https://hooks.example.com/d${n}`, secret: "matrix-secret-0123456789" }, role: "admin" });
+      if (res.statusCode !== 201) throw new Error(`could not prepare a webhook: ${res.body}`);
+      return { path: `/webhooks/${(res.json() as { id: string }).id}/deliveries` };
+    },
+  },
 ];
 
 type Expect = { kind: "ok" } | { kind: "forbidden"; needs: Role } | { kind: "unauthorized"; reason?: RegExp };

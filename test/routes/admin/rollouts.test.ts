@@ -101,7 +101,15 @@ await eachProvider(t, "a rollout splits the channel by its exact cohort, progres
   // The counts: the fleet is flushed, then counted.
   await h.ctx.fleet.flush();
   const counted = await rollout(h, "stable");
-  t.same(counted.counts, { licensees: SUBS.length + 2, inCohort: inside, servedTarget: inside, healthy: null, failed: null }, "counts over the fleet");
+  t.same(counted.counts, { licensees: SUBS.length + 2, inCohort: inside, servedTarget: inside, healthy: 0, failed: 0 }, "counts over the fleet");
+  // Health reports on the target (docs/api.md §9): the latest per licensee counts; on another release, not at all.
+  const reportOf = (sub: string, release: string, state: string) =>
+    h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${h.license({ sub })}`, "content-type": "application/json" }, payload: { release, state } });
+  t.equal((await reportOf(insider, "0.59.2", "failed")).statusCode, 202);
+  t.equal((await reportOf(insider, "0.59.2", "healthy")).statusCode, 202, "the insider's latest on the target: healthy");
+  t.equal((await reportOf(outsider, "0.59.2", "failed")).statusCode, 202);
+  t.equal((await reportOf(SUBS[0]!, "0.58.1", "failed")).statusCode, 202, "a report on the channel's release");
+  t.match((await rollout(h, "stable")).counts, { healthy: 1, failed: 1 }, "counts.healthy and counts.failed from the reports on the target");
 
   // Controls and their roles.
   assertError(t, await control(h, "stable", "pause", { reason: "watch" }, "viewer"), 403, "ROLE_REQUIRED", undefined, "a viewer cannot pause");

@@ -21,6 +21,7 @@ import { licenseRoutes } from "../../../src/routes/admin/license-routes.js";
 import { resolveRoutes } from "../../../src/routes/admin/resolve-routes.js";
 import { freezeRoutes } from "../../../src/routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "../../../src/routes/admin/rollout-routes.js";
+import { webhookRoutes } from "../../../src/routes/admin/webhook-routes.js";
 import type { Role } from "../../../src/admin/roles.js";
 
 const PREFIX = "/api/v1/admin";
@@ -82,6 +83,11 @@ const VALID: Record<string, Valid> = {
   "GET /fleet": { role: "viewer" },
   "GET /instances": { role: "viewer" },
   "GET /resolve": { role: "viewer", query: { sub: "customer-1", channel: "stable" } },
+  // Webhooks (docs/api.md §10): the id is the one the valid POST answers (set in the final run below).
+  "POST /webhooks": { role: "admin", bodies: [{ url: "https://hooks.example.com/chartroom?team=a", events: ["release.created", "freeze.changed"], secret: "a-secret-of-sixteen+", format: "slack" }] },
+  "GET /webhooks": { role: "admin" },
+  "GET /webhooks/:id/deliveries": { role: "admin", params: { id: "created-below" } },
+  "DELETE /webhooks/:id": { role: "admin", params: { id: "created-below" } },
   // Last: a freeze would refuse the promotion above.
   "GET /freeze": { role: "viewer" },
   "PUT /freeze": { role: "admin", bodies: [{ reason: "incident\nline two", until: new Date(Date.now() + 3_600_000).toISOString() }] },
@@ -117,6 +123,7 @@ async function adminRoutes(h: TestApp): Promise<RouteSchemas[]> {
   await probe.register(resolveRoutes, { ctx: h.ctx });
   await probe.register(freezeRoutes, { ctx: h.ctx });
   await probe.register(rolloutRoutes, { ctx: h.ctx });
+  await probe.register(webhookRoutes, { ctx: h.ctx });
   await probe.ready();
   await probe.close();
   return routes;
@@ -288,6 +295,9 @@ await eachProvider(t, "NUL and lone surrogates in every string of every admin ro
     if (!route) continue;
     for (const body of valid.bodies ?? [undefined]) {
       const res = await send(h, route, valid, { body });
+      if (key === "POST /webhooks" && res.statusCode === 201) {
+        for (const k of ["GET /webhooks/:id/deliveries", "DELETE /webhooks/:id"]) VALID[k]!.params = { id: (res.json() as { id: string }).id };
+      }
       t.ok(res.statusCode < 300 || (key.startsWith("GET /licenses/:sub") && res.statusCode === 404), `${key}: the valid request succeeds (${res.statusCode} ${res.statusCode >= 300 ? res.body.slice(0, 200) : ""})`);
     }
   }

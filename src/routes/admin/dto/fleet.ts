@@ -1,7 +1,8 @@
 // The fleet as the admin API answers it: one entry per licensee, and how
-// many licensees were last served each release, per channel.
+// many licensees were last served each release, per channel; each entry
+// with its licensee's newest health report.
 import { z } from "zod";
-import { channelName } from "../../../domain/schemas.js";
+import { REPORT_STATES, channelName } from "../../../domain/schemas.js";
 import type { FleetView } from "../../../services/fleet-service.js";
 
 export const fleetQuery = z.strictObject({
@@ -23,6 +24,16 @@ export const fleetEntryDto = z.object({
   licenseExpired: z.boolean(),
   licenseRevoked: z.boolean(),
   anonymous: z.boolean().describe('the one entry of every poll without a license (ANONYMOUS_CHANNEL); its sub is "(anonymous)"'),
+  report: z
+    .object({
+      state: z.enum(REPORT_STATES),
+      releaseId: z.string(),
+      releaseVersion: z.string().nullable(),
+      message: z.string().nullable(),
+      reportedAt: z.string(),
+    })
+    .nullable()
+    .describe("the licensee's newest health report (POST /api/v1/operator/report, docs/api.md §9), or null"),
 });
 export type FleetEntryDto = z.infer<typeof fleetEntryDto>;
 
@@ -48,6 +59,7 @@ export function toFleetDto(f: FleetView): FleetDto {
       licenseExpired: i.licenseExpired,
       licenseRevoked: i.licenseRevoked,
       anonymous: i.anonymous,
+      report: i.report && { ...i.report, reportedAt: i.report.reportedAt.toISOString() },
     })),
     distribution: f.distribution,
   };

@@ -12,8 +12,8 @@ export const rolloutCountsDto = z.object({
   licensees: z.number().int().describe("fleet licensees known on the channel"),
   inCohort: z.number().int().describe("of those, in the cohort of the current step"),
   servedTarget: z.number().int().describe("of those, last served the rollout's release"),
-  healthy: z.number().int().nullable().describe("from health reports (docs/api.md §9): null until this server has them"),
-  failed: z.number().int().nullable().describe("from health reports (docs/api.md §9): null until this server has them"),
+  healthy: z.number().int().describe("licensees of the channel whose latest health report on the rollout's release is healthy (docs/api.md §9)"),
+  failed: z.number().int().describe("licensees of the channel whose latest health report on the rollout's release is failed (docs/api.md §9)"),
 });
 
 export const rolloutDto = z.object({
