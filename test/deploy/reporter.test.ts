@@ -4,9 +4,12 @@
 // (a test CA made with openssl) that serves the WeightsAndBiases resource and
 // Secrets at their real API paths and enforces the Role the manifests ship
 // (deploy/reporter/manifests/role.yaml): a read the Role does not grant is a
-// 403, as in a cluster. Chartroom is a stand-in that checks what the contract
-// fixes (docs/api.md §9: the path, Basic "license:" + JWT as the operator
-// polls, the body's shape) and answers what a case needs.
+// 403, as in a cluster. Chartroom is the real app (test/helpers/app.ts,
+// listening on a port) for the states it stores and the refusals it makes
+// (401, 403, 404), and a stand-in for what the app cannot be made to do on
+// cue (a 5xx, a dropped connection, an answer that echoes the license) and
+// to see the exact request (docs/api.md §9: the path, Basic "license:" + JWT
+// as the operator polls, the body's shape).
 import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
@@ -17,6 +20,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import t from "tap";
 import YAML from "yaml";
+import { testApp } from "../helpers/app.js";
 import { tempDir } from "../helpers/db.js";
 
 const exec = promisify(execFile);
@@ -159,8 +163,9 @@ t.teardown(() => {
   cr.close();
 });
 
-/** Every byte the reporter printed, over all runs (the license must never be in it). */
+/** Every byte the reporter printed, over all runs, and every license it held (never in it). */
 const printed: string[] = [];
+const licenses: string[] = [LICENSE];
 
 interface Run {
   code: number;
@@ -438,10 +443,70 @@ t.test("configuration and cluster errors are named", async (t) => {
   t.equal(received.length, 0, "nothing sent by any of them");
 });
 
+t.test("against the real Chartroom app: each state stored and in the fleet, its refusals", async (t) => {
+  const h = await testApp(t);
+  await h.app.listen({ port: 0, host: "127.0.0.1" });
+  const url = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+  const sub = "reporter-acme";
+  const token = h.license({ sub, channel: "stable", jti: "reporter-acme-1" });
+  licenses.push(token);
+  t.equal((await h.poll(token)).statusCode, 200, "the licensee polls (as its operator does)");
+  const withLicense = (phase: string | null, license = `${token}\n`) => {
+    reset(phase);
+    cluster.secrets["license-secret"] = { CUSTOMER_WANDB_LICENSE: license };
+    // The seeded channels: stable serves 0.58.1, beta 0.59.2.
+    cluster.secrets["wandb-spec-active"] = specSecret("0.58.1");
+    cluster.secrets["wandb-latest-cached-release"] = specSecret("0.59.2");
+  };
+  const fleetReport = async () => {
+    await h.ctx.fleet.flush();
+    const res = await h.admin("GET", "/fleet", undefined, "viewer");
+    return (res.json() as { items: { sub: string; report: Obj | null }[] }).items.find((i) => i.sub === sub)?.report;
+  };
+
+  const table: { phase: string | null; state: string; release: string; message: RegExp }[] = [
+    { phase: "Loading", state: "applying", release: "0.59.2", message: /status\.phase "Loading"/ },
+    { phase: "Applying", state: "applying", release: "0.59.2", message: /status\.phase "Applying"/ },
+    { phase: "Invalid Config", state: "failed", release: "0.59.2", message: /status\.phase "Invalid Config"/ },
+    { phase: null, state: "degraded", release: "0.59.2", message: /status\.phase is not set/ },
+    { phase: "Deleting", state: "degraded", release: "0.59.2", message: /"Deleting"/ },
+    { phase: "Completed", state: "healthy", release: "0.58.1", message: /status\.phase "Completed"/ },
+  ];
+  for (const row of table) {
+    withLicense(row.phase);
+    const r = await report({ CHARTROOM_URL: url });
+    const label = `phase ${JSON.stringify(row.phase)}`;
+    t.equal(r.code, 0, `${label}: exit 0 (${r.stdout.trim()})`);
+    t.match(r.log, { chartroomStatus: 202, state: row.state, release: row.release }, `${label}: Chartroom answered 202`);
+    const stored = await fleetReport();
+    t.match(stored, { state: row.state, releaseVersion: row.release, message: row.message }, `${label}: the fleet shows ${row.state} on ${row.release}`);
+  }
+
+  withLicense("Completed", "not.a.jwt");
+  let r = await report({ CHARTROOM_URL: url });
+  t.equal(r.code, 4, "a license Chartroom cannot verify: exit 4");
+  t.match(r.log, { chartroomStatus: 401, chartroomCode: "LICENSE_MALFORMED", attempts: 1 }, "its 401 and code in the log");
+
+  withLicense("Completed");
+  cluster.secrets["wandb-spec-active"] = specSecret("9.9.9");
+  r = await report({ CHARTROOM_URL: url });
+  t.equal(r.code, 4, "a release Chartroom does not know: exit 4");
+  t.match(r.log, { chartroomStatus: 404, chartroomCode: "RELEASE_NOT_FOUND" });
+
+  t.equal((await h.admin("POST", "/licenses/reporter-acme-1/revoke", { reason: "test" })).statusCode, 200, "the license revoked");
+  withLicense("Completed");
+  r = await report({ CHARTROOM_URL: url });
+  t.equal(r.code, 4, "a revoked license: exit 4");
+  t.match(r.log, { chartroomStatus: 403, chartroomCode: "LICENSE_REVOKED" });
+  t.match(await fleetReport(), { state: "healthy", releaseVersion: "0.58.1" }, "the refused reports changed nothing");
+});
+
 t.test("the license never appears in anything the reporter printed", async (t) => {
-  t.ok(printed.length > 20, `${printed.length / 2} runs checked`);
+  t.ok(printed.length > 40, `${printed.length / 2} runs checked`);
   const all = printed.join("\n");
-  t.notOk(all.includes(LICENSE), "not the JWT");
-  t.notOk(all.includes(BASIC.slice("Basic ".length)), "not the Basic credentials");
-  t.notOk(all.includes(LICENSE.split(".")[2] ?? "<none>"), "not even its signature part");
+  for (const [i, license] of licenses.entries()) {
+    t.notOk(all.includes(license), `license ${i + 1}: not the JWT`);
+    t.notOk(all.includes(Buffer.from(`license:${license}`).toString("base64")), `license ${i + 1}: not the Basic credentials`);
+    t.notOk(all.includes(license.split(".")[2] ?? "<none>"), `license ${i + 1}: not even its signature part`);
+  }
 });
