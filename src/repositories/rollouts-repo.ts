@@ -101,6 +101,11 @@ export function rolloutsRepo(db: Pick<Db, "rollout" | "$queryRawUnsafe" | "$exec
       const row = await db.rollout.findFirst({ where: { channelId, state: { in: [...ACTIVE_STATES] } }, orderBy: { startedAt: "desc" } });
       return row ? toRollout(row) : null;
     },
+    /** The active rollout of the channel of that name, if any (read before the channel row: src/services/spec-service.ts readChannel). */
+    async activeOfChannelNamed(name: string): Promise<Rollout | null> {
+      const row = await db.rollout.findFirst({ where: { channel: { name }, state: { in: [...ACTIVE_STATES] } }, orderBy: { startedAt: "desc" } });
+      return row ? toRollout(row) : null;
+    },
     /** The channel's newest rollout, whatever its state. */
     async latestOf(channelId: string): Promise<Rollout | null> {
       const row = await db.rollout.findFirst({ where: { channelId }, orderBy: [{ startedAt: "desc" }, { id: "desc" }] });

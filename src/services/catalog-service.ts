@@ -278,15 +278,19 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     await refuseDuringRollout(repos, channel);
     const { current, decision } = await decideMove(repos, channel, target, input);
     if (decision.kind === "noop") return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
-    if (decision.action !== "promote") {
-      throw fieldError("rollout", `release ${target.version} is lower than ${current?.version ?? "none"}: a rollout promotes; roll back at once instead (POST /channels/${channel.name}/rollback)`);
-    }
+    if (decision.action !== "promote") throw downgradeWithRollout(target, current, channel.name);
     const rollout = await startRollout(repos, { channel, current, target, input: input.rollout, reason: input.reason, actor, now: new Date() });
     // Changed (the catalog version is bumped), but no move: the metrics count a promote at completion.
     return { changed: true, message: `rollout of ${target.version} to channel ${channel.name} started at ${rollout.steps[0]!.percent} %`, action: null, channel: channel.name, from: current, to: target, event: null, rollout };
   }
 
-  /** 409 ROLLOUT_IN_PROGRESS: one rollout per channel, and nothing else moves it meanwhile (docs/api.md §7). */
+  /** A `rollout` with a move down: 400 naming `rollout` (the promotion and its dry run alike). */
+  function downgradeWithRollout(target: Release, current: Release | null, channel = ""): Error {
+    const how = channel ? ` (POST /channels/${channel}/rollback)` : "";
+    return fieldError("rollout", `release ${target.version} is lower than ${current?.version ?? "none"}: a rollout promotes; roll back at once instead${how}`);
+  }
+
+    /** 409 ROLLOUT_IN_PROGRESS: one rollout per channel, and nothing else moves it meanwhile (docs/api.md §7). */
   async function refuseDuringRollout(repos: Pick<Repos, "rollouts">, channel: Channel): Promise<void> {
     const active = await repos.rollouts.activeOf(channel.id);
     if (active) {
@@ -297,10 +301,16 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
   }
 
   /** Aborts the channel's active rollout, if any, in the caller's transaction: a rollback or a yank of its target. */
-  async function abortActive(repos: Repos, channel: Channel, actor: Actor, reason: string, onlyTarget?: string): Promise<{ rollout: Rollout; channel: Channel } | undefined> {
+  async function abortActive(repos: Repos, channel: Channel, actor: Actor, reason: string, onlyTarget?: string): Promise<{ rollout: Rollout | undefined; channel: Channel } | undefined> {
+    const seen = await repos.rollouts.activeOf(channel.id);
+    if (!seen || (onlyTarget !== undefined && seen.releaseId !== onlyTarget)) return undefined;
+    // Like a control: wait for the scheduler or a control in flight on this channel (PostgreSQL), then
+    // read the channel and its rollout again, so the abort never loses to a step with WRITE_CONFLICT.
+    await repos.rollouts.lockProgress(channel.id);
+    const fresh = (await repos.channels.findById(channel.id)) ?? channel;
     const active = await repos.rollouts.activeOf(channel.id);
-    if (!active || (onlyTarget !== undefined && active.releaseId !== onlyTarget)) return undefined;
-    const { rollout } = await writeTransition(repos, { channel, rollout: active, transition: { kind: "abort" }, actor, reason, now: new Date(), action: "rollout.abort" });
+    if (!active || (onlyTarget !== undefined && active.releaseId !== onlyTarget)) return { rollout: undefined, channel: fresh };
+    const { rollout } = await writeTransition(repos, { channel: fresh, rollout: active, transition: { kind: "abort" }, actor, reason, now: new Date(), action: "rollout.abort" });
     // The abort took the channel's row version: read it again for what follows in this transaction.
     return { rollout, channel: (await repos.channels.findById(channel.id)) ?? channel };
   }
@@ -450,18 +460,20 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
         let channel = await channelOrThrow(repos, channelName);
         // A rollback during a rollout aborts it (docs/api.md §7). Without `to` that is the whole
         // rollback: every licensee is back on the channel's release (docs/decisions.md).
-        const aborted = await abortActive(repos, channel, actor, input.reason);
+        const taken = await abortActive(repos, channel, actor, input.reason);
+        // The rollout may have completed while the abort waited for it: then this is a plain rollback.
+        const aborted = taken?.rollout;
+        if (taken) channel = taken.channel;
         if (aborted) {
-          channel = aborted.channel;
           const release = await releaseOf(repos, channel.releaseId);
           if (input.to === undefined || (release && (input.to === release.id || input.to === release.version))) {
-            const target = (await releaseOf(repos, aborted.rollout.releaseId))!;
-            return { changed: true, message: `rollout ${aborted.rollout.id} of ${target.version} aborted: channel ${channel.name} serves ${release?.version ?? "no release"} to every licensee again`, action: "rollback", channel: channel.name, from: target, to: release ?? target, event: null, aborted: aborted.rollout };
+            const target = (await releaseOf(repos, aborted.releaseId))!;
+            return { changed: true, message: `rollout ${aborted.id} of ${target.version} aborted: channel ${channel.name} serves ${release?.version ?? "no release"} to every licensee again`, action: "rollback", channel: channel.name, from: target, to: release ?? target, event: null, aborted };
           }
         }
         const target = await rollbackTargetOf(repos, channel, input);
         const moved = await move(repos, channel, target, rollbackMove(input), actor).catch(asRollbackField);
-        return aborted ? { ...moved, changed: true, aborted: aborted.rollout } : moved;
+        return aborted ? { ...moved, changed: true, aborted } : moved;
       });
     },
 
@@ -472,7 +484,10 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       const channel = await channelOrThrow(store, channelName);
       const target = await releaseOrThrow(store, input.release, "release");
       await refuseDuringRollout(store, channel);
-      return preview(channel, target, input);
+      const result = await preview(channel, target, input);
+      // Refused as promoteWithRollout refuses it: a rollout only promotes.
+      if (input.rollout && result.action === "rollback") throw downgradeWithRollout(target, result.from, channel.name);
+      return result;
     },
 
     /** A dry run of `rollback`: the same target, rules and refusals; nothing is written. */

@@ -349,16 +349,19 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
           if (d.code === "GATES_FAILING") throw new GatesFailingError(d.message);
           throw new NoActiveRolloutError(d.message);
         }
-        if (d.kind === "noop") return { value: { rollout: r!, changed: false, message: d.message, channel }, changed: false };
+        if (d.kind === "noop") return { value: { view: await viewOf(repos, channel, r!), changed: false, message: d.message, channel }, changed: false };
         const w = await writeTransition(repos, { channel, rollout: r!, transition: d.transition, actor, reason: input.reason, now: at, action: actionOf(d.transition, control) });
         const message =
           d.transition.kind === "complete" ? `rollout of channel ${channel.name} completed: the channel is at its target now`
           : d.transition.kind === "step" ? `rollout of channel ${channel.name} advanced to ${stepText(w.rollout, d.transition.step)}`
           : `rollout of channel ${channel.name} is ${w.rollout.state}`;
-        return { value: { rollout: w.rollout, changed: true, message, channel }, changed: true, moved: w.moved };
+        return { value: { view: await viewOf(repos, channel, w.rollout), changed: true, message, channel }, changed: true, moved: w.moved };
       });
-      const view = await viewOf(store, out.channel, out.rollout);
-      return { rollout: { ...view, counts: await countsOf(out.channel, view) }, changed: out.changed, message: out.message };
+      // After the commit the control took effect: a failure to count the fleet must not look like a
+      // refusal (a retry would act twice). The answer then has no counts (the view, read in the
+      // transaction, is the truth).
+      const counts = await countsOf(out.channel, out.view).catch(() => undefined);
+      return { rollout: counts ? { ...out.view, counts } : out.view, changed: out.changed, message: out.message };
     },
 
     /**

@@ -73,7 +73,8 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   const cache = new LRUCache<string, Entry>({ max: opts.maxEntries ?? 10_000 });
   const inflight = new Map<string, Promise<Entry>>();
   /** Per channel: what was read of it (or the 404 a poll gets), until the next change. */
-  const channels = new Map<string, ChannelRead | { error: Error }>();
+  // Bounded like the spec cache: unknown channel names (a 404 each) cannot grow it without end.
+  const channels = new LRUCache<string, ChannelRead | { error: Error }>({ max: opts.maxEntries ?? 10_000 });
   const channelsInflight = new Map<string, Promise<ChannelRead>>();
   let overrides = new Map<string, Values>();
   let generation = 0;
@@ -138,9 +139,15 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
 
   /** Reads a channel, its release and its active rollout (and that rollout's target). */
   async function readChannel(name: string, gen: number): Promise<ChannelRead> {
+    // The rollout before the channel row (two reads, no transaction): a completion committed between
+    // them then reads as "at the target, rollout still active", which serves everyone the target; read
+    // the other way round it would read as "at the old release, no rollout" and serve the cohort a
+    // downgrade until the next invalidation. Every other interleaving is merely a little stale.
+    const active = await store.rollouts.activeOfChannelNamed(name);
     const channel = await store.channels.findByName(name);
     if (!channel) throw new ChannelNotFoundError(name);
-    const [release, rollout] = await Promise.all([channel.releaseId ? store.releases.findByRef(channel.releaseId) : null, store.rollouts.activeOf(channel.id)]);
+    const rollout = active && active.channelId === channel.id ? active : null;
+    const release = channel.releaseId ? await store.releases.findByRef(channel.releaseId) : null;
     const target = rollout ? await store.releases.findByRef(rollout.releaseId) : null;
     const state: ChannelState = {
       channel: { name: channel.name, release: release ? refOf(release) : null },
@@ -271,6 +278,8 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     invalidate(): void {
       generation++;
       cache.clear();
+      // Builds in flight began before the change: later callers build again (their answers are never cached).
+      inflight.clear();
       channels.clear();
       // Reads in flight began before the change: later callers read again.
       channelsInflight.clear();

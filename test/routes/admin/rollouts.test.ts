@@ -198,6 +198,7 @@ await eachProvider(t, "a rollout's body is validated field by field", async (t: 
   ];
   for (const [name, body, field] of bad) assertError(t, await promote(h, "stable", { release: "0.59.2", rollout: body }), 400, "VALIDATION_FAILED", field, name);
   assertError(t, await promote(h, "beta", { release: "0.58.1", allowDowngrade: true, rollout: { steps: [{ percent: 100 }] } }), 400, "VALIDATION_FAILED", "rollout", "a downgrade with a rollout");
+  assertError(t, await promote(h, "beta", { release: "0.58.1", allowDowngrade: true, dryRun: true, rollout: { steps: [{ percent: 100 }] } }), 400, "VALIDATION_FAILED", "rollout", "its dry run is refused the same way");
   const noop = await promote(h, "stable", { release: "0.58.1", rollout: { steps: [{ percent: 100 }] } });
   t.equal(noop.statusCode, 200, "promoting the current release with a rollout: nothing to roll out");
   t.equal(noop.json().changed, false);
