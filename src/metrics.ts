@@ -82,6 +82,9 @@ export function createMetrics() {
     labelNames: ["outcome"] as const,
     registers: [registry],
   });
+  // Every outcome from the start, at 0: an alert on increase(…{outcome="failed"})
+  // (deploy/monitoring/alerts.yaml) sees the first failure, not only the second.
+  for (const outcome of ["delivered", "retry", "failed"] as const) webhookDeliveries.inc({ outcome }, 0);
 
   const okVerification = {
     inc(): void {
