@@ -83,6 +83,13 @@ export function createMetrics() {
     registers: [registry],
   });
 
+  const gateEvaluations = new client.Counter({
+    name: "chartroom_rollout_gate_evaluations_total",
+    help: "Evaluations of rollouts' health gates (docs/api.md §9) by kind (reports, webhook, prometheus) and outcome (pending, pass, fail, inconclusive)",
+    labelNames: ["kind", "outcome"] as const,
+    registers: [registry],
+  });
+
   const okVerification = {
     inc(): void {
       everyPoll.ok++;
@@ -227,7 +234,7 @@ export function createMetrics() {
     }
   }
 
-  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, reports, webhookDeliveries, bindSources };
+  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, reports, webhookDeliveries, gateEvaluations, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

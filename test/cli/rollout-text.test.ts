@@ -88,6 +88,7 @@ function view(over: Partial<RolloutDto> = {}): RolloutDto {
     endReason: null,
     reason: "GA",
     counts: { licensees: 40, inCohort: 3, servedTarget: 2, healthy: 2, failed: 1 },
+    onFailure: "halt",
     gates: [],
     ...over,
   };
