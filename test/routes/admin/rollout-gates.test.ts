@@ -236,3 +236,14 @@ t.test("with OUTBOUND_DENY_PRIVATE a gate on an internal address is refused, nam
   assertError(t, await promote(h, { rollout: { steps: [{ percent: 10, gates: [{ kind: "prometheus", url: "http://10.1.2.3:9090", query: "up", pass: "== 1" }] }, { percent: 100 }] } }), 400, "VALIDATION_FAILED", "rollout.steps.0.gates.0.url", "private Prometheus gate on a step");
   t.equal((await call(h, "GET", "/channels/stable/rollout", { role: "viewer" })).statusCode, 404, "no rollout started");
 });
+
+await eachProvider(t, "the server's own ticker halts a rollout soon after the failed reports", async (t, provider) => {
+  const h = await testApp(t, { provider, env: { ...ENV, ROLLOUT_TICK_MS: "100" } });
+  await started(t, h, { steps: [{ percent: 50, bake: "1h" }, { percent: 100 }], gates: [REPORTS] });
+  await report(t, h, "customer-1", "failed");
+  await report(t, h, "customer-2", "failed");
+  const reportedAt = performance.now();
+  const halted = await eventually(async () => ((await rollout(h)).state === "halted" ? true : undefined), { within: GENEROUS_MS, every: 20 });
+  t.ok(halted.ok, `halted by the scheduler: ${halted.summary}`);
+  t.ok(performance.now() - reportedAt < GENEROUS_MS, "well within the bake of an hour");
+});
