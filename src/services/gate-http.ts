@@ -37,8 +37,8 @@ export const gateHttp: GateHttp = (call) =>
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (c: Buffer) => {
+        if (size < MAX_BODY) chunks.push(c.subarray(0, MAX_BODY - size));
         size += c.length;
-        if (size <= MAX_BODY) chunks.push(c);
       });
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
       res.on("error", (err: Error) => resolve({ error: err.name === "AbortError" ? `no answer within ${call.timeoutMs} ms` : err.message }));
