@@ -2,6 +2,7 @@
 // events and pending deliveries (src/repositories/outbox-repo.ts); the
 // dispatcher (src/services/webhook-dispatcher.ts) claims due ones here,
 // sends them and records each attempt.
+import { randomUUID } from "node:crypto";
 import type { Db, Provider } from "../db/client.js";
 import type { StoredEvent, WebhookEventType, WebhookFormat } from "../domain/webhook-events.js";
 import { cursorId, toPage, type Page, type PageRequest } from "./paging.js";
@@ -48,6 +49,8 @@ export interface QueuedDelivery {
 /** A claimed delivery with what sending it needs. */
 export interface ClaimedDelivery {
   id: number;
+  /** The claim's random token: markDelivered and markFailed change the delivery only while it is still this claim's. */
+  claim: string;
   attempts: number;
   createdAt: Date;
   webhook: Webhook;
@@ -140,26 +143,37 @@ export function webhooksRepo(db: Pick<Db, "webhook" | "webhookDelivery" | "webho
      */
     async claim(ids: number[], now: Date, until: Date): Promise<ClaimedDelivery[]> {
       if (ids.length === 0) return [];
-      await db.webhookDelivery.updateMany({ where: { id: { in: ids }, state: "pending", OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] }, data: { leaseUntil: until } });
-      const rows = await db.webhookDelivery.findMany({ where: { id: { in: ids }, state: "pending", leaseUntil: until }, orderBy: { eventSeq: "asc" }, include: { webhook: true, event: true } });
+      const claim = randomUUID();
+      await db.webhookDelivery.updateMany({ where: { id: { in: ids }, state: "pending", OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] }, data: { leaseUntil: until, claimToken: claim } });
+      const rows = await db.webhookDelivery.findMany({ where: { id: { in: ids }, state: "pending", claimToken: claim }, orderBy: { eventSeq: "asc" }, include: { webhook: true, event: true } });
       return rows.map((r) => ({
         id: r.id,
+        claim,
         attempts: r.attempts,
         createdAt: r.createdAt,
         webhook: toWebhook(r.webhook),
         event: { id: r.event.id, type: r.event.type, subject: r.event.subject, data: r.event.data, time: r.event.time },
       }));
     },
-    /** Acknowledged (2xx): never sent again. */
-    async markDelivered(id: number, status: number, at: Date): Promise<void> {
-      await db.webhookDelivery.updateMany({ where: { id, state: "pending" }, data: { state: "delivered", attempts: { increment: 1 }, lastStatus: status, lastError: null, deliveredAt: at, leaseUntil: null } });
-    },
-    /** A failed attempt: tried again at `next`, or given up (state failed) when `next` is null. */
-    async markFailed(id: number, f: { status: number | null; error: string; next: Date | null }): Promise<void> {
-      await db.webhookDelivery.updateMany({
-        where: { id, state: "pending" },
-        data: { attempts: { increment: 1 }, lastStatus: f.status, lastError: f.error, leaseUntil: null, ...(f.next ? { nextAttemptAt: f.next } : { state: "failed" }) },
+    /**
+     * Acknowledged (2xx): never sent again. Only by the holder of `claim`
+     * (a sender whose lease was claimed again by another changes nothing);
+     * false when nothing changed.
+     */
+    async markDelivered(id: number, claim: string, status: number, at: Date): Promise<boolean> {
+      const { count } = await db.webhookDelivery.updateMany({
+        where: { id, state: "pending", claimToken: claim },
+        data: { state: "delivered", attempts: { increment: 1 }, lastStatus: status, lastError: null, deliveredAt: at, leaseUntil: null, claimToken: null },
       });
+      return count > 0;
+    },
+    /** A failed attempt: tried again at `next`, or given up (state failed) when `next` is null. Only by the holder of `claim`. */
+    async markFailed(id: number, claim: string, f: { status: number | null; error: string; next: Date | null }): Promise<boolean> {
+      const { count } = await db.webhookDelivery.updateMany({
+        where: { id, state: "pending", claimToken: claim },
+        data: { attempts: { increment: 1 }, lastStatus: f.status, lastError: f.error, leaseUntil: null, claimToken: null, ...(f.next ? { nextAttemptAt: f.next } : { state: "failed" }) },
+      });
+      return count > 0;
     },
     /** Forgets delivered and failed deliveries created before `before`, then the events no delivery refers to any more. */
     async prune(before: Date): Promise<number> {

@@ -10,8 +10,11 @@
 //    the due ones to itself for LEASE_MS.
 // 2. Send, outside any transaction: POST with a 5 s deadline, the body
 //    signed (X-Chartroom-Signature).
-// 3. Record each answer before anything else: a 2xx marks the delivery
-//    delivered, and nothing sends a delivered one again; any other answer
+// 3. Record each answer before anything else, as the holder of the claim
+//    (its random token: a sender whose lease expired and was claimed again
+//    changes nothing): a 2xx marks the delivery delivered (tried a few
+//    times over a short database error, well within the lease), and
+//    nothing sends a delivered one again; any other answer
 //    or none schedules the next attempt with back-off, or gives up after a
 //    day (state failed).
 //
@@ -32,6 +35,12 @@ export const SEND_TIMEOUT_MS = 5000;
 /** Deliveries sent per tick at most, and how far into the queue a tick looks. */
 const BATCH = 50;
 const QUEUE_WINDOW = 5000;
+/**
+ * How often an acknowledgement is recorded before giving up, with a back-off
+ * from MARK_BACKOFF_MS doubling: 0.2+0.4+0.8+1.6 s, well within LEASE_MS.
+ */
+export const MARK_ATTEMPTS = 5;
+const MARK_BACKOFF_MS = 200;
 /** A stored error message is cut to this length. */
 const MAX_ERROR = 500;
 /** The delivery log keeps delivered and failed deliveries this long; pruned about once an hour. */
@@ -64,13 +73,27 @@ export interface WebhookDispatcherOptions {
   onOutcome?: (outcome: DeliveryOutcome) => void;
   onFailure?: (f: DeliveryFailure) => void;
   onError?: (err: unknown) => void;
+  /** A 2xx that could not be recorded after MARK_ATTEMPTS: the delivery will be sent again after its lease. */
+  onUnrecorded?: (u: UnrecordedAck) => void;
+  /** Overrides MARK_BACKOFF_MS (tests). */
+  markBackoffMs?: number;
   now?: () => Date;
+}
+
+export interface UnrecordedAck {
+  webhook: string;
+  host: string;
+  event: string;
+  type: string;
+  status: number;
+  error: string;
 }
 
 export function webhookDispatcher(opts: WebhookDispatcherOptions) {
   const now = opts.now ?? (() => new Date());
   const send = opts.send ?? postWebhook;
   const timeoutMs = opts.timeoutMs ?? SEND_TIMEOUT_MS;
+  const markBackoffMs = opts.markBackoffMs ?? MARK_BACKOFF_MS;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
 
@@ -87,6 +110,26 @@ export function webhookDispatcher(opts: WebhookDispatcherOptions) {
     }, { attempts: 1 });
   }
 
+  /**
+   * Records an acknowledgement, tried MARK_ATTEMPTS times (a short database
+   * error must not lead to a resend once the lease ends); if it still
+   * fails, told loudly (onUnrecorded): the receiver will get it again.
+   */
+  async function recordDelivered(d: ClaimedDelivery, status: number): Promise<void> {
+    let last: unknown;
+    for (let attempt = 1; attempt <= MARK_ATTEMPTS; attempt++) {
+      try {
+        await opts.store.webhooks.markDelivered(d.id, d.claim, status, now());
+        opts.onOutcome?.("delivered");
+        return;
+      } catch (err) {
+        last = err;
+        if (attempt < MARK_ATTEMPTS) await new Promise((r) => setTimeout(r, markBackoffMs * 2 ** (attempt - 1)));
+      }
+    }
+    opts.onUnrecorded?.({ webhook: d.webhook.id, host: new URL(d.webhook.url).host, event: d.event.id, type: d.event.type, status, error: ((last as Error)?.message || String(last)).slice(0, MAX_ERROR) });
+  }
+
   async function deliver(d: ClaimedDelivery): Promise<void> {
     const body = renderBody(d.event, d.webhook.format, opts.source);
     const headers = {
@@ -101,8 +144,7 @@ export function webhookDispatcher(opts: WebhookDispatcherOptions) {
     try {
       status = await send(d.webhook.url, body, headers, { timeoutMs, denyPrivate: opts.denyPrivate });
       if (status >= 200 && status < 300) {
-        await opts.store.webhooks.markDelivered(d.id, status, now());
-        opts.onOutcome?.("delivered");
+        await recordDelivered(d, status);
         return;
       }
       error = `HTTP ${status}`;
@@ -110,7 +152,7 @@ export function webhookDispatcher(opts: WebhookDispatcherOptions) {
       error = ((err as Error).message || String(err)).slice(0, MAX_ERROR);
     }
     const next = nextAttemptAt(opts.retry, d.attempts + 1, d.createdAt, now());
-    await opts.store.webhooks.markFailed(d.id, { status, error, next });
+    await opts.store.webhooks.markFailed(d.id, d.claim, { status, error, next });
     opts.onOutcome?.(next ? "retry" : "failed");
     opts.onFailure?.({ webhook: d.webhook.id, host: new URL(d.webhook.url).host, event: d.event.id, type: d.event.type, attempts: d.attempts + 1, status, error, gaveUp: next === null });
   }
