@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Db, Provider } from "../db/client.js";
 import type { StoredEvent, WebhookEventType, WebhookFormat } from "../domain/webhook-events.js";
+import { dateParam } from "./fleet-repo.js";
 import { cursorId, toPage, type Page, type PageRequest } from "./paging.js";
 
 export interface Webhook {
@@ -126,12 +127,31 @@ export function webhooksRepo(db: Pick<Db, "webhook" | "webhookDelivery" | "webho
       const rows = await db.$queryRawUnsafe<{ locked: boolean }[]>(`SELECT pg_try_advisory_xact_lock(${WEBHOOK_DISPATCH_LOCK_KEY}) AS locked`);
       return rows[0]?.locked === true;
     },
-    /** The oldest pending deliveries, in event order. */
-    async pendingQueue(limit: number): Promise<QueuedDelivery[]> {
+    /**
+     * The due heads, in event order, at most `limit`: per webhook and
+     * subject the oldest pending delivery (event N+1 waits for N), kept
+     * when due at `now` and not leased, all of it chosen by the database
+     * over every pending delivery, so a webhook with a long backlog
+     * backing off never hides another's (the same rule as dueHeads of
+     * src/services/webhook-retry.ts, which the dispatcher applies again).
+     */
+    async pendingQueue(now: Date, limit: number): Promise<QueuedDelivery[]> {
+      const pg = provider === "postgresql";
+      const at = pg ? "$1::timestamp(3)" : "?";
+      const at2 = pg ? "$2::timestamp(3)" : "?";
+      const heads = await db.$queryRawUnsafe<{ id: number }[]>(
+        `SELECT d."id" FROM "WebhookDelivery" d WHERE d."state" = 'pending' ` +
+          `AND d."nextAttemptAt" <= ${at} AND (d."leaseUntil" IS NULL OR d."leaseUntil" <= ${at2}) ` +
+          `AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" e WHERE e."webhookId" = d."webhookId" AND e."subject" = d."subject" AND e."state" = 'pending' ` +
+          `AND (e."eventSeq" < d."eventSeq" OR (e."eventSeq" = d."eventSeq" AND e."id" < d."id"))) ` +
+          `ORDER BY d."eventSeq", d."id" LIMIT ${Math.max(1, Math.floor(limit))}`,
+        dateParam(provider, now.getTime()),
+        dateParam(provider, now.getTime()),
+      );
+      if (heads.length === 0) return [];
       return db.webhookDelivery.findMany({
-        where: { state: "pending" },
+        where: { id: { in: heads.map((h) => Number(h.id)) } },
         orderBy: [{ eventSeq: "asc" }, { id: "asc" }],
-        take: limit,
         select: { id: true, webhookId: true, subject: true, eventSeq: true, nextAttemptAt: true, leaseUntil: true },
       });
     },

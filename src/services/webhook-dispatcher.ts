@@ -3,11 +3,11 @@
 //
 // 1. Claim, in one short transaction: on PostgreSQL it first takes the
 //    dispatcher's advisory lock without waiting (src/repositories/webhooks-repo.ts;
-//    a replica that does not get it skips this tick), reads the pending
-//    deliveries in event order, keeps for each webhook and subject only
-//    the oldest (in order per channel: event N+1 waits until N is
-//    acknowledged or given up, src/services/webhook-retry.ts), and leases
-//    the due ones to itself for LEASE_MS.
+//    a replica that does not get it skips this tick), has the database
+//    choose, among all pending deliveries, for each webhook and subject
+//    only the oldest (in order per channel: event N+1 waits until N is
+//    acknowledged or given up, src/services/webhook-retry.ts) when it is
+//    due, and leases those to itself for LEASE_MS.
 // 2. Send, outside any transaction: POST with a 5 s deadline, the body
 //    signed (X-Chartroom-Signature).
 // 3. Record each answer before anything else, as the holder of the claim
@@ -32,9 +32,8 @@ import { postWebhook, type WebhookSender } from "./webhook-sender.js";
 export const LEASE_MS = 60_000;
 /** A send's deadline. */
 export const SEND_TIMEOUT_MS = 5000;
-/** Deliveries sent per tick at most, and how far into the queue a tick looks. */
+/** Deliveries sent per tick at most. */
 const BATCH = 50;
-const QUEUE_WINDOW = 5000;
 /**
  * How often an acknowledgement is recorded before giving up, with a back-off
  * from MARK_BACKOFF_MS doubling: 0.2+0.4+0.8+1.6 s, well within LEASE_MS.
@@ -99,11 +98,12 @@ export function webhookDispatcher(opts: WebhookDispatcherOptions) {
 
   async function claim(): Promise<ClaimedDelivery[]> {
     // A plain read first: with nothing due (most ticks) no transaction, no lock.
-    if (dueHeads(await opts.store.webhooks.pendingQueue(QUEUE_WINDOW), now()).length === 0) return [];
+    const first = now();
+    if (dueHeads(await opts.store.webhooks.pendingQueue(first, BATCH), first).length === 0) return [];
     return opts.store.transaction(async (repos) => {
       if (!(await repos.webhooks.tryLockDispatch())) return [];
       const at = now();
-      const due = dueHeads(await repos.webhooks.pendingQueue(QUEUE_WINDOW), at).slice(0, BATCH);
+      const due = dueHeads(await repos.webhooks.pendingQueue(at, BATCH), at).slice(0, BATCH);
       // A lease end of its own (to the millisecond): what this claim leased, and nothing another leased.
       const until = new Date(at.getTime() + LEASE_MS + Math.floor(Math.random() * 1000));
       return repos.webhooks.claim(due.map((d) => d.id), at, until);
