@@ -241,6 +241,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
       else if (failures) log.warn({ ...f, failures }, "webhook delivery failed; retried with back-off");
     },
     onError: (err) => log.warn({ err }, "webhook dispatch failed; the next tick tries again"),
+    onUnrecorded: (u) => log.error({ ...u }, "webhook delivery acknowledged but its acknowledgement could not be recorded; it will be sent again after its lease"),
   });
   metrics.bindSources({
     specStats: () => specs.stats(),

@@ -332,12 +332,13 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "webhooks add": {
-    usage: "webhooks add URL --secret S [--events a,b] [--format slack]",
-    summary: "notify URL of events (default: all of them) as signed CloudEvents, or Slack {text} with --format slack (admin role)",
-    options: { secret: { type: "string" }, events: { type: "string", multiple: true }, format: { type: "string" } },
+    usage: "webhooks add URL --secret S|--secret-file FILE [--events a,b] [--format slack]",
+    summary: "notify URL of events (default: all of them) as signed CloudEvents, or Slack {text} with --format slack (admin role); the secret from --secret, --secret-file (- for stdin) or CHARTROOM_WEBHOOK_SECRET",
+    options: { secret: { type: "string" }, "secret-file": { type: "string" }, events: { type: "string", multiple: true }, format: { type: "string" } },
     async run(p, cx) {
       const [url] = positionals(p, ["URL"]);
-      return webhooks.add(cx.client(p), { url: url!, secret: required(p, "secret", "S"), events: commaList(p, "events"), format: str(p, "format") });
+      const secret = await webhooks.readSecret({ secret: str(p, "secret"), secretFile: str(p, "secret-file"), env: cx.io.env.CHARTROOM_WEBHOOK_SECRET }, () => readAll(cx.io.stdin));
+      return webhooks.add(cx.client(p), { url: url!, secret, events: commaList(p, "events"), format: str(p, "format") });
     },
   },
   "webhooks list": {
@@ -419,6 +420,7 @@ options for every command:
 environment:
   CHARTROOM_URL     the server the HTTP commands talk to (default ${DEFAULT_URL})
   CHARTROOM_TOKEN   admin bearer token: export CHARTROOM_TOKEN=$(chartroom token --sub you --role admin)
+  CHARTROOM_WEBHOOK_SECRET  the secret of webhooks add without --secret or --secret-file
   DATABASE_URL, DATA_DIR, ADMIN_JWT_SECRET, LICENSE_SIGNING_KEY_FILE, …  as for the server (migrate, apply, token, license dev)
 
 exit codes: 0 done, 1 refused by the server, 2 usage error, 3 server unreachable

@@ -1,9 +1,11 @@
 // `chartroom webhooks add|list|rm|deliveries`: notifications over the admin
-// API (docs/api.md §10). The secret is sent once and never printed.
+// API (docs/api.md §10). The secret is sent once and never printed; it can
+// come from a file or the environment, so it need not be on argv (which
+// other users of the machine can read in ps).
 import { UsageError } from "./args.js";
 import { seg, type Client } from "./client.js";
 import { dash, fields, table, when } from "./format.js";
-import type { Result } from "./remote.js";
+import { readTextFile, type Result } from "./remote.js";
 // The answers' types are the routes' zod schemas (type-only: no zod at run time).
 import type { DeliveryPageDto, WebhookDto } from "../routes/admin/dto/webhooks.js";
 
@@ -14,8 +16,27 @@ export interface AddOptions {
   format?: string | undefined;
 }
 
+export interface SecretSources {
+  secret?: string | undefined;
+  secretFile?: string | undefined;
+  /** CHARTROOM_WEBHOOK_SECRET. */
+  env?: string | undefined;
+}
+
+/**
+ * The secret: --secret S, or --secret-file FILE (its text without the
+ * line break that ends it; - for stdin), else CHARTROOM_WEBHOOK_SECRET.
+ */
+export async function readSecret(s: SecretSources, stdin: () => Promise<string>): Promise<string> {
+  if (s.secret !== undefined && s.secretFile !== undefined) throw new UsageError("--secret and --secret-file: give one of them");
+  if (s.secret !== undefined) return s.secret;
+  if (s.secretFile !== undefined) return (s.secretFile === "-" ? await stdin() : readTextFile(s.secretFile)).replace(/\r?\n$/, "");
+  if (s.env !== undefined && s.env !== "") return s.env;
+  throw new UsageError("--secret S, --secret-file FILE or CHARTROOM_WEBHOOK_SECRET is required");
+}
+
 export async function add(c: Client, o: AddOptions): Promise<Result> {
-  if (o.secret.length < 16 || o.secret.length > 256) throw new UsageError("--secret must be 16 to 256 characters (the receiver checks X-Chartroom-Signature with it)");
+  if (o.secret.length < 16 || o.secret.length > 256) throw new UsageError("the secret must be 16 to 256 characters (the receiver checks X-Chartroom-Signature with it)");
   const body: Record<string, unknown> = { url: o.url, secret: o.secret };
   if (o.events.length > 0) body.events = o.events;
   if (o.format !== undefined) body.format = o.format;

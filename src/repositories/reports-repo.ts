@@ -66,7 +66,8 @@ export function reportsRepo(db: Pick<Db, "healthReport" | "healthReportEntry" | 
   return {
     /**
      * In a transaction: stores one report as the licensee's latest on its
-     * release (and its newest of all), adds it to the history and deletes
+     * release (and its newest of all) unless a newer one is stored there
+     * (by `reportedAt`), adds it to the history and deletes
      * what falls beyond the last REPORT_HISTORY_MAX. On PostgreSQL the
      * licensee's report lock comes first, so two reports of one licensee
      * at once are stored one after the other (SQLite serializes every
@@ -74,13 +75,18 @@ export function reportsRepo(db: Pick<Db, "healthReport" | "healthReportEntry" | 
      */
     async record(r: HealthReport): Promise<void> {
       if (provider === "postgresql") await db.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${REPORT_LOCK_NAMESPACE}, hashtext($1))`, r.sub);
-      await db.healthReport.updateMany({ where: { sub: r.sub, current: true, NOT: { releaseId: r.releaseId } }, data: { current: false } });
+      // Never an older report over a newer one: reports of one licensee may
+      // commit out of the order of their times (taken before the lock, or on
+      // replicas whose clocks differ), so the time decides, not the commit.
+      await db.healthReport.updateMany({ where: { sub: r.sub, current: true, NOT: { releaseId: r.releaseId }, reportedAt: { lte: r.reportedAt } }, data: { current: false } });
+      const newerElsewhere = await db.healthReport.count({ where: { sub: r.sub, current: true, NOT: { releaseId: r.releaseId } } });
+      const current = newerElsewhere === 0 ? "TRUE" : "FALSE";
       // One INSERT … ON CONFLICT (both providers speak it), not Prisma's upsert, which may read first.
       const marks = provider === "postgresql" ? ["$1", "$2", "$3", "$4", "$5", "$6", "$7"] : Array<string>(7).fill("?");
       const updates = ["channel", "state", "message", "reportedAt", "jti"].map((c) => `"${c}" = excluded."${c}"`).join(", ");
       await db.$executeRawUnsafe(
-        `INSERT INTO "HealthReport" ("sub", "releaseId", "channel", "state", "message", "reportedAt", "jti", "current") VALUES (${marks.join(", ")}, TRUE) ` +
-          `ON CONFLICT ("sub", "releaseId") DO UPDATE SET ${updates}, "current" = TRUE`,
+        `INSERT INTO "HealthReport" ("sub", "releaseId", "channel", "state", "message", "reportedAt", "jti", "current") VALUES (${marks.join(", ")}, ${current}) ` +
+          `ON CONFLICT ("sub", "releaseId") DO UPDATE SET ${updates}, "current" = excluded."current" WHERE "HealthReport"."reportedAt" <= excluded."reportedAt"`,
         r.sub,
         r.releaseId,
         r.channel,

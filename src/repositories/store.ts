@@ -36,7 +36,7 @@ function reposOver(db: Db | Tx, provider: Provider, observe?: ErrorObserver) {
     reports: translated(reportsRepo(db, provider), observe),
 
     /** Notifications, in the changing transaction: `repos.outbox.add(type, subject, data)`. */
-    outbox: translated(outboxRepo(db), observe),
+    outbox: translated(outboxRepo(db, provider), observe),
     webhooks: translated(webhooksRepo(db, provider), observe),
   };
 }

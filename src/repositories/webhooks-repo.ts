@@ -2,8 +2,10 @@
 // events and pending deliveries (src/repositories/outbox-repo.ts); the
 // dispatcher (src/services/webhook-dispatcher.ts) claims due ones here,
 // sends them and records each attempt.
+import { randomUUID } from "node:crypto";
 import type { Db, Provider } from "../db/client.js";
 import type { StoredEvent, WebhookEventType, WebhookFormat } from "../domain/webhook-events.js";
+import { dateParam } from "./fleet-repo.js";
 import { cursorId, toPage, type Page, type PageRequest } from "./paging.js";
 
 export interface Webhook {
@@ -48,6 +50,8 @@ export interface QueuedDelivery {
 /** A claimed delivery with what sending it needs. */
 export interface ClaimedDelivery {
   id: number;
+  /** The claim's random token: markDelivered and markFailed change the delivery only while it is still this claim's. */
+  claim: string;
   attempts: number;
   createdAt: Date;
   webhook: Webhook;
@@ -123,12 +127,31 @@ export function webhooksRepo(db: Pick<Db, "webhook" | "webhookDelivery" | "webho
       const rows = await db.$queryRawUnsafe<{ locked: boolean }[]>(`SELECT pg_try_advisory_xact_lock(${WEBHOOK_DISPATCH_LOCK_KEY}) AS locked`);
       return rows[0]?.locked === true;
     },
-    /** The oldest pending deliveries, in event order. */
-    async pendingQueue(limit: number): Promise<QueuedDelivery[]> {
+    /**
+     * The due heads, in event order, at most `limit`: per webhook and
+     * subject the oldest pending delivery (event N+1 waits for N), kept
+     * when due at `now` and not leased, all of it chosen by the database
+     * over every pending delivery, so a webhook with a long backlog
+     * backing off never hides another's (the same rule as dueHeads of
+     * src/services/webhook-retry.ts, which the dispatcher applies again).
+     */
+    async pendingQueue(now: Date, limit: number): Promise<QueuedDelivery[]> {
+      const pg = provider === "postgresql";
+      const at = pg ? "$1::timestamp(3)" : "?";
+      const at2 = pg ? "$2::timestamp(3)" : "?";
+      const heads = await db.$queryRawUnsafe<{ id: number }[]>(
+        `SELECT d."id" FROM "WebhookDelivery" d WHERE d."state" = 'pending' ` +
+          `AND d."nextAttemptAt" <= ${at} AND (d."leaseUntil" IS NULL OR d."leaseUntil" <= ${at2}) ` +
+          `AND NOT EXISTS (SELECT 1 FROM "WebhookDelivery" e WHERE e."webhookId" = d."webhookId" AND e."subject" = d."subject" AND e."state" = 'pending' ` +
+          `AND (e."eventSeq" < d."eventSeq" OR (e."eventSeq" = d."eventSeq" AND e."id" < d."id"))) ` +
+          `ORDER BY d."eventSeq", d."id" LIMIT ${Math.max(1, Math.floor(limit))}`,
+        dateParam(provider, now.getTime()),
+        dateParam(provider, now.getTime()),
+      );
+      if (heads.length === 0) return [];
       return db.webhookDelivery.findMany({
-        where: { state: "pending" },
+        where: { id: { in: heads.map((h) => Number(h.id)) } },
         orderBy: [{ eventSeq: "asc" }, { id: "asc" }],
-        take: limit,
         select: { id: true, webhookId: true, subject: true, eventSeq: true, nextAttemptAt: true, leaseUntil: true },
       });
     },
@@ -140,26 +163,37 @@ export function webhooksRepo(db: Pick<Db, "webhook" | "webhookDelivery" | "webho
      */
     async claim(ids: number[], now: Date, until: Date): Promise<ClaimedDelivery[]> {
       if (ids.length === 0) return [];
-      await db.webhookDelivery.updateMany({ where: { id: { in: ids }, state: "pending", OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] }, data: { leaseUntil: until } });
-      const rows = await db.webhookDelivery.findMany({ where: { id: { in: ids }, state: "pending", leaseUntil: until }, orderBy: { eventSeq: "asc" }, include: { webhook: true, event: true } });
+      const claim = randomUUID();
+      await db.webhookDelivery.updateMany({ where: { id: { in: ids }, state: "pending", OR: [{ leaseUntil: null }, { leaseUntil: { lte: now } }] }, data: { leaseUntil: until, claimToken: claim } });
+      const rows = await db.webhookDelivery.findMany({ where: { id: { in: ids }, state: "pending", claimToken: claim }, orderBy: { eventSeq: "asc" }, include: { webhook: true, event: true } });
       return rows.map((r) => ({
         id: r.id,
+        claim,
         attempts: r.attempts,
         createdAt: r.createdAt,
         webhook: toWebhook(r.webhook),
         event: { id: r.event.id, type: r.event.type, subject: r.event.subject, data: r.event.data, time: r.event.time },
       }));
     },
-    /** Acknowledged (2xx): never sent again. */
-    async markDelivered(id: number, status: number, at: Date): Promise<void> {
-      await db.webhookDelivery.updateMany({ where: { id, state: "pending" }, data: { state: "delivered", attempts: { increment: 1 }, lastStatus: status, lastError: null, deliveredAt: at, leaseUntil: null } });
-    },
-    /** A failed attempt: tried again at `next`, or given up (state failed) when `next` is null. */
-    async markFailed(id: number, f: { status: number | null; error: string; next: Date | null }): Promise<void> {
-      await db.webhookDelivery.updateMany({
-        where: { id, state: "pending" },
-        data: { attempts: { increment: 1 }, lastStatus: f.status, lastError: f.error, leaseUntil: null, ...(f.next ? { nextAttemptAt: f.next } : { state: "failed" }) },
+    /**
+     * Acknowledged (2xx): never sent again. Only by the holder of `claim`
+     * (a sender whose lease was claimed again by another changes nothing);
+     * false when nothing changed.
+     */
+    async markDelivered(id: number, claim: string, status: number, at: Date): Promise<boolean> {
+      const { count } = await db.webhookDelivery.updateMany({
+        where: { id, state: "pending", claimToken: claim },
+        data: { state: "delivered", attempts: { increment: 1 }, lastStatus: status, lastError: null, deliveredAt: at, leaseUntil: null, claimToken: null },
       });
+      return count > 0;
+    },
+    /** A failed attempt: tried again at `next`, or given up (state failed) when `next` is null. Only by the holder of `claim`. */
+    async markFailed(id: number, claim: string, f: { status: number | null; error: string; next: Date | null }): Promise<boolean> {
+      const { count } = await db.webhookDelivery.updateMany({
+        where: { id, state: "pending", claimToken: claim },
+        data: { attempts: { increment: 1 }, lastStatus: f.status, lastError: f.error, leaseUntil: null, claimToken: null, ...(f.next ? { nextAttemptAt: f.next } : { state: "failed" }) },
+      });
+      return count > 0;
     },
     /** Forgets delivered and failed deliveries created before `before`, then the events no delivery refers to any more. */
     async prune(before: Date): Promise<number> {

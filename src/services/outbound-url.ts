@@ -12,16 +12,56 @@ for (const [net, prefix] of [
   ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
   ["192.0.0.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["224.0.0.0", 4], ["240.0.0.0", 4],
 ] as const) INTERNAL.addSubnet(net, prefix, "ipv4");
-for (const [net, prefix] of [["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]] as const) INTERNAL.addSubnet(net, prefix, "ipv6");
+// 64:ff9b:1::/48: NAT64 for local use (RFC 8215), whatever it maps to.
+for (const [net, prefix] of [["::", 128], ["::1", 128], ["64:ff9b:1::", 48], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8]] as const) INTERNAL.addSubnet(net, prefix, "ipv6");
 
-/** Whether an IP address is loopback, private, link-local, CGNAT, multicast or unspecified (IPv4-mapped IPv6 as its IPv4). */
+/** The 8 groups of an IPv6 address (a trailing dotted IPv4 as two), or undefined if it is not one. */
+function ipv6Groups(ip: string): number[] | undefined {
+  if (isIP(ip) !== 6) return undefined;
+  let text = ip.replace(/%.*$/, "");
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split("::") as [string, string | undefined];
+  const part = (s: string | undefined) => (s ? s.split(":").map((g) => parseInt(g, 16)) : []);
+  const left = part(head);
+  const right = part(tail);
+  return tail === undefined ? left : [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
+}
+
+const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+
+/**
+ * The IPv4 address an IPv6 one carries, where it reaches that IPv4 host:
+ * IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d (the URL parser
+ * writes [::127.0.0.1] as [::7f00:1]), NAT64 64:ff9b::a.b.c.d (RFC 6052)
+ * and 6to4 2002:AABB:CCDD::/48 (RFC 3056).
+ */
+function embeddedIpv4(ip: string): string | undefined {
+  const g = ipv6Groups(ip);
+  if (!g) return undefined;
+  const zeros = (from: number, to: number) => g.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 5) && (g[5] === 0xffff || g[5] === 0)) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return v4(g[6]!, g[7]!);
+  if (g[0] === 0x2002) return v4(g[1]!, g[2]!);
+  return undefined;
+}
+
+/**
+ * Whether an IP address is loopback, private, link-local, CGNAT, multicast
+ * or unspecified; an IPv6 address that carries an IPv4 one (embeddedIpv4)
+ * as that IPv4 address.
+ */
 export function isInternalAddress(ip: string): boolean {
   const bare = ip.replace(/^\[|\]$/g, "");
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  if (mapped) return INTERNAL.check(mapped[1]!, "ipv4");
   const family = isIP(bare);
   if (family === 0) return false;
-  return INTERNAL.check(bare, family === 4 ? "ipv4" : "ipv6");
+  if (family === 4) return INTERNAL.check(bare, "ipv4");
+  const inner = embeddedIpv4(bare);
+  if (inner !== undefined && INTERNAL.check(inner, "ipv4")) return true;
+  return INTERNAL.check(bare, "ipv6");
 }
 
 /** Why `text` is not a URL Chartroom may call, or undefined. */

@@ -1,7 +1,7 @@
 // Webhooks (docs/api.md §10), admin role: create, list, remove, and each
 // one's delivery log. The secret is stored (every delivery is signed with
 // it) and never answered or logged; creating and removing are audited
-// without it. Events are written by the outbox (src/repositories/outbox-repo.ts)
+// without it, and with the URL's origin only (src/domain/audited-url.ts). Events are written by the outbox (src/repositories/outbox-repo.ts)
 // and sent by src/services/webhook-dispatcher.ts.
 import { randomUUID } from "node:crypto";
 import { WebhookNotFoundError, fieldError } from "../errors.js";
@@ -11,6 +11,7 @@ import type { Store } from "../repositories/store.js";
 import type { Delivery, Webhook } from "../repositories/webhooks-repo.js";
 import type { Actor } from "./catalog-service.js";
 import { outboundUrlProblem } from "./outbound-url.js";
+import { auditedUrl } from "../domain/audited-url.js";
 
 export interface WebhookInput {
   url: string;
@@ -42,7 +43,7 @@ export function webhookService(store: Pick<Store, "transaction" | "webhooks">, o
       if (events.length === 0) throw fieldError("events", "must name at least one event (omit it for all of them)");
       return store.transaction(async (repos) => {
         const w = await repos.webhooks.create({ id: randomUUID(), url: input.url, events, secret: input.secret, format: input.format ?? "cloudevents", createdBy: actor.sub });
-        await repos.audit.add({ actor: actor.sub, action: "webhook.create", targetType: "webhook", target: w.id, after: { url: w.url, events: w.events, format: w.format }, requestId: actor.requestId });
+        await repos.audit.add({ actor: actor.sub, action: "webhook.create", targetType: "webhook", target: w.id, after: { url: auditedUrl(w.url), events: w.events, format: w.format }, requestId: actor.requestId });
         return view(w);
       });
     },
@@ -56,7 +57,7 @@ export function webhookService(store: Pick<Store, "transaction" | "webhooks">, o
       await store.transaction(async (repos) => {
         const w = await repos.webhooks.findById(id);
         if (!w || !(await repos.webhooks.remove(id))) throw new WebhookNotFoundError(id);
-        await repos.audit.add({ actor: actor.sub, action: "webhook.delete", targetType: "webhook", target: id, before: { url: w.url, events: w.events, format: w.format }, requestId: actor.requestId });
+        await repos.audit.add({ actor: actor.sub, action: "webhook.delete", targetType: "webhook", target: id, before: { url: auditedUrl(w.url), events: w.events, format: w.format }, requestId: actor.requestId });
       });
     },
 

@@ -38,3 +38,27 @@ await eachProvider(t, "reports: counts and reads over long sub lists, the newest
   t.equal(find("beta", "r1", "failed"), 59, "and no longer on r1");
   t.equal(dist.reduce((n, d) => n + d.licensees, 0), 600, "one newest report per licensee");
 });
+
+await eachProvider(t, "reports committed out of the order of their times: the older never replaces the newer", async (t, provider) => {
+  const url = await freshDatabase(t, provider);
+  await migrate(url);
+  const store = await createStore(url);
+  t.teardown(() => store.close());
+  const t0 = Date.UTC(2026, 11, 1, 16, 0, 0, 0);
+  const base: HealthReport = { sub: "lic-1", releaseId: "r1", channel: "stable", state: "healthy", message: null, reportedAt: new Date(t0), jti: null };
+  const record = (r: Partial<HealthReport>) => store.transaction((repos) => repos.reports.record({ ...base, ...r }));
+  await record({});
+  // The newer report (on r2) commits first, then one taken a second earlier (on r1).
+  await record({ releaseId: "r2", state: "degraded", reportedAt: new Date(t0 + 2000) });
+  await record({ releaseId: "r1", state: "failed", reportedAt: new Date(t0 + 1000) });
+  t.same((await store.reports.currentOf(["lic-1"])).map((r) => [r.releaseId, r.state]), [["r2", "degraded"]], "the newer stays current");
+  t.same((await store.reports.latestOf("lic-1")).map((r) => [r.releaseId, r.state, r.reportedAt.getTime()]), [["r2", "degraded", t0 + 2000], ["r1", "failed", t0 + 1000]], "r1's latest is the one of t0+1s");
+  // On one release: an older report does not overwrite the newer.
+  await record({ releaseId: "r2", state: "applying", reportedAt: new Date(t0 + 1500) });
+  t.same((await store.reports.currentOf(["lic-1"])).map((r) => [r.releaseId, r.state, r.reportedAt.getTime()]), [["r2", "degraded", t0 + 2000]], "the newer stays on its release");
+  // And a newer one still moves the current row.
+  await record({ releaseId: "r1", state: "healthy", reportedAt: new Date(t0 + 3000) });
+  t.same((await store.reports.currentOf(["lic-1"])).map((r) => [r.releaseId, r.state]), [["r1", "healthy"]]);
+  t.equal((await store.reports.currentDistribution()).reduce((n, d) => n + d.licensees, 0), 1, "one current row");
+  t.equal((await store.reports.history("lic-1")).length, 5, "every report is in the history");
+});

@@ -74,6 +74,8 @@ await eachProvider(t, "a receiver gets rollout.started and channel.promoted as s
   t.equal(rollout!.json.subject, "channels/beta");
   t.match(rollout!.json.data, { channel: "beta", rollout: { id: (started.json() as { id: string }).id, release: "0.60.0", previous: "0.59.2", state: "progressing", step: 1, steps: 2, percent: 10 } });
 
+  // The receiver has the request a moment before the dispatcher has recorded its answer.
+  await until(t, "both recorded", async () => (await deliveries(h, hook.id)).items.every((d) => d.state !== "pending"));
   const log = await deliveries(h, hook.id);
   t.equal(log.items.length, 2, "two deliveries in the log");
   t.match(log.items[0], { eventId: rollout!.json.id, type: "rollout.started", state: "delivered", attempts: 1, lastStatus: 200, nextAttemptAt: null }, "newest first");
