@@ -54,6 +54,10 @@ async function rolloutOf(name: string): Promise<Rollout | null> {
   }
 }
 
+const COUNTS: [keyof Rollout["counts"], string][] = [
+  ["licensees", "licensees on the channel"], ["inCohort", "in the cohort"], ["servedTarget", "served the target"], ["healthy", "healthy reports"], ["failed", "failed reports"],
+];
+
 type Control = "pause" | "resume" | "advance" | "abort";
 const CONTROLS: Record<string, Control[]> = { progressing: ["pause", "advance", "abort"], paused: ["resume", "advance", "abort"], halted: ["resume", "advance", "abort"] };
 
@@ -99,7 +103,7 @@ export async function channelPage(s: Session, name: string, rerender: () => void
         h("ol", { class: "steps" }, r.steps.map((st, i) =>
           h("li", { class: i + 1 < r.step ? "done" : i + 1 === r.step ? "current" : "" }, `${st.percent}%`, st.bake !== "0s" ? `, bake ${st.bake}` : ""))),
         h("dl", { class: "counts" },
-          ["licensees", "inCohort", "servedTarget", "healthy", "failed"].map((k) => [h("dt", {}, k), h("dd", { "data-test": `count-${k}` }, String(r.counts[k as keyof Rollout["counts"]]))])),
+          COUNTS.map(([k, label]) => h("div", {}, h("dt", {}, label), h("dd", { "data-test": `count-${k}` }, String(r.counts[k]))))),
         r.gates.length ? h("ul", {}, r.gates.map((g) => h("li", {}, `${g.kind}: `, h("span", { class: `tag state-${g.state}` }, g.state), ` ${g.detail}`))) : h("p", { class: "muted" }, "no gates"),
         h("p", { class: "muted" }, `Started by ${r.startedBy} ${when(r.startedAt)}`, r.reason ? ` — ${r.reason}` : "", r.nextStepAt ? `; next step ${when(r.nextStepAt)}` : "",
           r.endedAt ? `; ended ${when(r.endedAt)} by ${r.endedBy ?? "?"}${r.endReason ? ` (${r.endReason})` : ""}` : ""),

@@ -45,7 +45,9 @@ t.test("the console's HTML, its assets and their headers", async (t) => {
     seen.add(url);
     const res = await h.app.inject({ method: "GET", url });
     t.equal(res.statusCode, 200, `${url} is served`);
-    t.match(res.headers["content-type"], url.endsWith(".js") ? /^text\/javascript/ : /^text\/css/, `${url} has its type`);
+    const type = { js: /^text\/javascript/, css: /^text\/css/, svg: /^image\/svg\+xml$/ }[url.split(".").pop()!];
+    t.ok(type, `${url}: a known kind of file`);
+    t.match(res.headers["content-type"], type!, `${url} has its type`);
     t.ok(String(res.headers["content-security-policy"]).includes("script-src 'self'"), `${url} has the console's CSP`);
     if (url.endsWith(".js")) {
       t.notMatch(res.body, /\binnerHTML\b|\beval\(|new Function|localStorage|https?:\/\/[a-z]/, `${url}: no innerHTML, eval, localStorage or absolute URL`);
