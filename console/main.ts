@@ -1,8 +1,10 @@
 // The console's entry (index.html loads it as an ES module): sign-in,
 // the header, and routing the fragment (#/channels, #/channel/NAME,
-// #/releases, #/release/V, #/diff/A/B, #/licensee/SUB/CHANNEL) to pages.ts.
+// #/releases, #/release/V, #/diff/A/B, #/licensee/SUB/CHANNEL) to pages.ts,
+// and #/fleet/QUERY/PAGE, #/audit/FILTERS to more-pages.ts.
 import { api, ApiError } from "./api.js";
 import { h, when } from "./dom.js";
+import { auditPage, fleetPage } from "./more-pages.js";
 import { channelPage, channelsPage, diffPage, licenseePage, releasePage, releasesPage } from "./pages.js";
 import { currentSession, decodeToken, expired, saveToken, signOut, takeTokenFromFragment, type Session } from "./session.js";
 
@@ -50,7 +52,7 @@ async function signIn(token: string): Promise<string> {
 function header(s: Session): HTMLElement {
   const link = (href: string, text: string) => h("a", { href, "aria-current": location.hash.startsWith(href) ? "page" : undefined }, text);
   return h("header", {},
-    h("nav", { "aria-label": "main" }, h("strong", {}, "Chartroom"), link("#/channels", "Channels"), link("#/releases", "Releases"), link("#/licensee", "Licensee")),
+    h("nav", { "aria-label": "main" }, h("strong", {}, "Chartroom"), link("#/channels", "Channels"), link("#/releases", "Releases"), link("#/fleet", "Fleet"), link("#/licensee", "Licensee"), link("#/audit", "Audit")),
     h("div", { class: "who" },
       h("span", { "data-test": "identity" }, `${s.sub} · ${s.roles.join(", ") || "no roles"}`),
       h("span", { class: "muted" }, ` · until ${when(new Date(s.exp * 1000).toISOString())} `),
@@ -58,7 +60,14 @@ function header(s: Session): HTMLElement {
 }
 
 function route(s: Session): { page: () => Promise<HTMLElement>; live: boolean } {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const raw = location.hash.replace(/^#\/?/, "").split("/");
+  const parts = raw.map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  });
   const rerender = () => void render();
   switch (parts[0]) {
     case "channel":
@@ -69,6 +78,10 @@ function route(s: Session): { page: () => Promise<HTMLElement>; live: boolean } 
       return { page: () => releasePage(parts[1] ?? ""), live: false };
     case "diff":
       return { page: () => diffPage(parts[1] ?? "", parts[2] ?? ""), live: false };
+    case "fleet":
+      return { page: () => fleetPage(parts[1] ?? "", Number(parts[2] ?? 1) || 1), live: false };
+    case "audit":
+      return { page: () => auditPage(new URLSearchParams(raw[1] ?? "")), live: false };
     case "licensee":
       return { page: () => licenseePage(parts[1] ?? "", parts[2] ?? ""), live: false };
     default:

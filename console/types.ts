@@ -85,3 +85,28 @@ export interface Resolved {
   etag: string;
   reasons: { rule: string; detail: string }[];
 }
+export interface FleetEntry {
+  sub: string;
+  channel: string;
+  releaseVersion: string | null;
+  userAgent: string | null;
+  lastSeenAt: string;
+  pollCount: number;
+  licenseExpired: boolean;
+  licenseRevoked: boolean;
+  anonymous: boolean;
+  report: { state: string; releaseVersion: string | null; message: string | null; reportedAt: string } | null;
+}
+export interface Fleet {
+  items: FleetEntry[];
+  distribution: Record<string, Record<string, number>>;
+}
+export interface AuditEntry {
+  id: number;
+  actor: string;
+  action: string;
+  targetType: string;
+  target: string;
+  requestId: string | null;
+  createdAt: string;
+}

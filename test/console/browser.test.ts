@@ -11,6 +11,7 @@ import { join } from "node:path";
 import t from "tap";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { testApp } from "../helpers/app.js";
+import { eventually } from "../helpers/eventually.js";
 import { consoleLink } from "../../src/cli/main.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -154,6 +155,40 @@ if (typeof browser === "string") {
     for (const r of want.reasons) t.ok(shown?.includes(`${r.rule}: ${r.detail}`), `reason ${r.rule}`);
     t.match(page.url(), /#\/licensee\/acme\/stable$/, "the page's address names the licensee (in the fragment)");
     await page.screenshot({ path: join(shots, "licensee.png"), fullPage: true });
+  });
+
+  await t.test("the fleet: distribution, search, a licensee's link", async (t) => {
+    for (const [sub, channel] of [["acme", "stable"], ["bigbank", "beta"], ["initech", "beta"]] as const) {
+      t.equal((await h.poll(h.license({ sub, channel }))).statusCode, 200, `${sub} polls ${channel}`);
+    }
+    const seen = await eventually(async () => (await h.admin("GET", "/fleet")).json().items.length >= 3 || undefined, { within: 10_000, every: 100 });
+    t.ok(seen.ok, `the fleet has the polls (${seen.summary})`);
+    await page.locator('nav a[href="#/fleet"]').click();
+    await page.locator('[data-test="fleet"]').waitFor();
+    t.match(await text(page, '[data-test="distribution-beta"]'), /beta · 2 licensees[\s\S]*0\.59\.2 \(current\)/, "beta: two licensees on its current release");
+    t.equal(await page.locator('[data-test="distribution-beta"] meter').getAttribute("value"), "2", "drawn as a meter");
+    await page.screenshot({ path: join(shots, "fleet.png"), fullPage: true });
+    await page.locator('input[name="q"]').fill("bigb");
+    await page.keyboard.press("Enter");
+    await page.locator('[data-test="fleet"] tbody tr').first().waitFor();
+    await page.waitForURL(/#\/fleet\/bigb\/1$/);
+    t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), ["bigbank"], "the search finds one licensee");
+    await page.locator('[data-test="fleet"] a', { hasText: "bigbank" }).click();
+    await page.locator('[data-test="resolved"]').waitFor();
+    t.match(await text(page, '[data-test="resolved"]'), /bigbank on beta gets 0\.59\.2/, "its row links to what it gets and why");
+  });
+
+  await t.test("the audit log, filtered", async (t) => {
+    await page.locator('nav a[href="#/audit"]').click();
+    await page.locator('[data-test="audit"]').waitFor();
+    await page.locator('input[name="actor"]').fill("rel@");
+    await page.locator("button", { hasText: "Filter" }).click();
+    await page.waitForURL(/#\/audit\/actor=rel%40$/);
+    await page.locator('[data-test="audit"] tbody tr').first().waitFor();
+    const actors = await page.locator('[data-test="audit"] tbody tr td:nth-child(2)').allTextContents();
+    t.ok(actors.length >= 1 && actors.every((a) => a === "rel@example.com"), `only the console's actor: ${actors.join(", ")}`);
+    t.match(await text(page, '[data-test="audit"] tbody'), /rollout\.pause|pause/, "the pause is there");
+    await page.screenshot({ path: join(shots, "audit.png"), fullPage: true });
   });
 
   await t.test("readable on a phone", async (t) => {
