@@ -75,7 +75,7 @@ function route(s: Session): { page: () => Promise<HTMLElement>; live: boolean } 
     case "releases":
       return { page: releasesPage, live: false };
     case "release":
-      return { page: () => releasePage(parts[1] ?? ""), live: false };
+      return { page: () => releasePage(s, parts[1] ?? "", rerender), live: false };
     case "diff":
       return { page: () => diffPage(parts[1] ?? "", parts[2] ?? ""), live: false };
     case "fleet":

@@ -142,12 +142,36 @@ function json(v: unknown): HTMLElement {
   return h("pre", {}, JSON.stringify(v, null, 2));
 }
 
-export async function releasePage(v: string): Promise<HTMLElement> {
+/** Yank, behind a reason and a confirmation (release-engineer; docs/api.md §3). */
+function yankControl(r: Release, rerender: () => void): HTMLElement {
+  const status = h("p", { class: "status", role: "status" });
+  const reason = h("textarea", { name: "reason", required: true, rows: 2, "aria-label": `reason to yank ${r.version}`, placeholder: "why (written to the audit log)" });
+  const form = h("form", { class: "confirm", hidden: true },
+    h("label", {}, `Reason to yank ${r.version} (it is never promoted or pinned again; channels serving it keep it until promoted or rolled back)`, reason),
+    h("div", { class: "row" },
+      h("button", { type: "submit", class: "danger" }, `Confirm yank`),
+      h("button", { type: "button", onclick: () => { form.hidden = true; } }, "Cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!reason.value.trim()) return;
+    try {
+      await api("POST", `/releases/${enc(r.version)}/yank`, { reason: reason.value.trim() });
+      rerender();
+    } catch (err) {
+      status.textContent = `yank refused: ${(err as Error).message}`;
+    }
+  });
+  return h("div", { class: "controls", "data-test": "controls" },
+    h("button", { type: "button", class: "danger", "data-control": "yank", onclick: () => { form.hidden = false; reason.focus(); } }, "Yank…"), form, status);
+}
+
+export async function releasePage(s: Session, v: string, rerender: () => void): Promise<HTMLElement> {
   const r = await api<Release>("GET", `/releases/${enc(v)}`);
   return h("section", {},
     h("p", {}, h("a", { href: "#/releases" }, "← Releases")),
     h("h1", {}, `Release ${r.version}`, r.yanked ? h("span", { class: "tag bad" }, "yanked") : null),
-    r.yanked ? h("div", { class: "banner" }, `Yanked ${when(r.yankedAt)} by ${r.yankedBy ?? "?"}: ${r.yankReason ?? ""}`) : null,
+    r.yanked ? h("div", { class: "banner", "data-test": "yanked" }, `Yanked ${when(r.yankedAt)} by ${r.yankedBy ?? "?"}: ${r.yankReason ?? ""}`) : null,
+    !r.yanked && hasRole(s, "release-engineer") ? yankControl(r, rerender) : null,
     h("p", {}, r.notes),
     h("p", { class: "muted" }, `Created ${when(r.createdAt)} by ${r.createdBy} · id ${r.id}`),
     h("h2", {}, "Chart"), json(r.chart),

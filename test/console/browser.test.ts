@@ -141,6 +141,20 @@ if (typeof browser === "string") {
     t.pass("two releases with the same values: said so");
   });
 
+  await t.test("yank a release with a reason", async (t) => {
+    await page.goto(`${base}/console/#/release/0.61.0`);
+    await page.locator("h1", { hasText: "Release 0.61.0" }).waitFor();
+    await page.locator('button[data-control="yank"]').click();
+    await page.locator('textarea[name="reason"]').fill("broken migration");
+    await page.locator("button", { hasText: "Confirm yank" }).click();
+    await page.locator('[data-test="yanked"]').waitFor();
+    t.match(await text(page, '[data-test="yanked"]'), /by rel@example\.com: broken migration/, "the yank, its actor and reason");
+    const r = (await h.admin("GET", "/releases/0.61.0")).json();
+    t.equal(r.yanked, true, "the server has it yanked");
+    t.equal(r.yankReason, "broken migration");
+    t.equal(await page.locator('button[data-control="yank"]').count(), 0, "no yank of a yanked release");
+  });
+
   await t.test("a licensee and its reasons", async (t) => {
     await page.locator('nav a[href="#/licensee"]').click();
     await page.locator('input[name="sub"]').fill("acme");
@@ -229,6 +243,9 @@ if (typeof browser === "string") {
     await waitText(vpage, '[data-test="rollout-state"]', "paused");
     t.equal(await vpage.locator('[data-test="controls"], button[data-control]').count(), 0, "no controls for a viewer");
     await vpage.screenshot({ path: join(shots, "channel-viewer.png"), fullPage: true });
+    await vpage.goto(`${base}/console/#/release/0.60.0`);
+    await vpage.locator("h1", { hasText: "Release 0.60.0" }).waitFor();
+    t.equal(await vpage.locator("button[data-control]").count(), 0, "no yank for a viewer");
     // A control sent by hand with the viewer's token (from the page's own session).
     const forged = await vpage.evaluate<{ status: number; body: { code: string } }>(`(async () => {
       const res = await fetch("/api/v1/admin/channels/stable/rollout/resume", {
