@@ -109,8 +109,9 @@ async function render(): Promise<void> {
     main = h("p", { class: "error", role: "alert" }, `${err instanceof ApiError ? `${err.code}: ` : ""}${(err as Error).message}`);
   }
   if (n !== rendering) return;
-  // A page being read is not replaced under a person typing a reason.
-  const typing = document.activeElement instanceof HTMLTextAreaElement || document.activeElement instanceof HTMLInputElement;
+  // A page being read is not replaced under a person typing a reason or
+  // with a confirmation open.
+  const typing = document.activeElement instanceof HTMLTextAreaElement || document.activeElement instanceof HTMLInputElement || root.querySelector("form.confirm:not([hidden])") !== null;
   if (typing && live && root.querySelector("main")?.dataset.hash === location.hash) {
     refresh = window.setTimeout(() => void render(), REFRESH_MS);
     return;

@@ -81,6 +81,7 @@ function controls(name: string, r: Rollout, rerender: () => void): HTMLElement {
       try {
         const res = await api<{ message: string }>("POST", `/channels/${enc(name)}/rollout/${what}`, { reason: reason.value.trim() });
         status.textContent = res.message;
+        form.hidden = true;
         rerender();
       } catch (err) {
         status.textContent = `${what} refused: ${(err as Error).message}`;

@@ -31,6 +31,11 @@ async function waitText(page: Page, selector: string, want: string): Promise<voi
   await page.locator(selector, { hasText: new RegExp(`^${want}$`) }).first().waitFor({ timeout: 20_000 });
 }
 
+/** Waits until the page for the address's fragment is on screen (not the one before it: main.ts marks main with its hash). */
+async function settled(page: Page): Promise<void> {
+  await page.locator(`main[data-hash=${JSON.stringify(new URL(page.url()).hash)}]`).waitFor({ timeout: 15_000 });
+}
+
 const NAME = "the console end to end in chromium";
 const browser = await launch();
 if (typeof browser === "string") {
@@ -186,6 +191,7 @@ if (typeof browser === "string") {
     await page.keyboard.press("Enter");
     await page.locator('[data-test="fleet"] tbody tr').first().waitFor();
     await page.waitForURL(/#\/fleet\/bigb\/1$/);
+    await settled(page);
     t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), ["bigbank"], "the search finds one licensee");
     await page.locator('[data-test="fleet"] a', { hasText: "bigbank" }).click();
     await page.locator('[data-test="resolved"]').waitFor();
@@ -198,6 +204,7 @@ if (typeof browser === "string") {
     await page.locator('input[name="actor"]').fill("rel@");
     await page.locator("button", { hasText: "Filter" }).click();
     await page.waitForURL(/#\/audit\/actor=rel%40$/);
+    await settled(page);
     await page.locator('[data-test="audit"] tbody tr').first().waitFor();
     const actors = await page.locator('[data-test="audit"] tbody tr td:nth-child(2)').allTextContents();
     t.ok(actors.length >= 1 && actors.every((a) => a === "rel@example.com"), `only the console's actor: ${actors.join(", ")}`);
