@@ -4,7 +4,7 @@ import { api, enc, ApiError } from "./api.js";
 import { h, when, type Child } from "./dom.js";
 import { valuesDiff } from "./diff.js";
 import { hasRole, type Session } from "./session.js";
-import type { Channel, ChannelDetail, Freeze, Page, Release, Resolved, Rollout, RolloutSummary } from "./types.js";
+import type { Channel, ChannelDetail, Fleet, Freeze, Page, Release, Resolved, Rollout, RolloutSummary } from "./types.js";
 
 const ACTIVE = new Set(["progressing", "paused", "halted"]);
 
@@ -211,11 +211,30 @@ export async function licenseePage(sub: string, channel: string): Promise<HTMLEl
     try {
       const q = `sub=${enc(sub)}${channel ? `&channel=${enc(channel)}` : ""}`;
       const r = await api<Resolved>("GET", `/resolve?${q}`);
-      answer = h("section", { class: "card", "data-test": "resolved" },
-        h("h2", {}, `${r.sub} on ${r.channel} gets `, h("a", { href: `#/release/${enc(r.release.version)}` }, r.release.version)),
-        h("p", {}, "ETag ", h("code", {}, r.etag)),
-        h("h3", {}, "Why"),
-        h("ol", { class: "reasons" }, r.reasons.map((x) => h("li", {}, h("strong", {}, x.rule), ": ", x.detail))));
+      const [override, fleet] = await Promise.all([
+        api<{ values: Record<string, unknown> }>("GET", `/licenses/${enc(sub)}/values`).catch((err: unknown) => {
+          if (err instanceof ApiError && err.status === 404) return null;
+          throw err;
+        }),
+        api<Fleet>("GET", `/fleet?channel=${enc(r.channel)}`),
+      ]);
+      const seen = fleet.items.find((e) => e.sub === sub);
+      answer = [
+        h("section", { class: "card", "data-test": "resolved" },
+          h("h2", {}, `${r.sub} on ${r.channel} gets `, h("a", { href: `#/release/${enc(r.release.version)}` }, r.release.version)),
+          h("p", {}, "ETag ", h("code", {}, r.etag)),
+          h("h3", {}, "Why"),
+          h("ol", { class: "reasons" }, r.reasons.map((x) => h("li", {}, h("strong", {}, x.rule), ": ", x.detail)))),
+        h("section", { class: "card", "data-test": "licensee-fleet" },
+          h("h2", {}, "In the fleet"),
+          seen
+            ? h("p", {}, `Last served ${seen.releaseVersion ?? "—"}, last seen ${when(seen.lastSeenAt)}, ${seen.pollCount} poll${seen.pollCount === 1 ? "" : "s"}. `,
+                seen.report ? h("span", {}, "Newest health report: ", h("span", { class: `tag state-${seen.report.state}` }, seen.report.state), ` on ${seen.report.releaseVersion ?? "?"} ${when(seen.report.reportedAt)}${seen.report.message ? ` — ${seen.report.message}` : ""}`) : "No health report.")
+            : h("p", { class: "muted" }, `${sub} has not polled ${r.channel} yet.`)),
+        h("section", { class: "card", "data-test": "licensee-overrides" },
+          h("h2", {}, "Per-license values"),
+          override && Object.keys(override.values).length > 0 ? json(override.values) : h("p", { class: "muted" }, "none: it gets the channel's values")),
+      ];
     } catch (err) {
       answer = h("p", { class: "error", role: "alert" }, (err as Error).message);
     }

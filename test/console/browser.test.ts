@@ -68,7 +68,10 @@ if (typeof browser === "string") {
   const page = await ctx.newPage();
   const problems: string[] = [];
   const requests: string[] = [];
-  page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+  // Refusals are checked by their responses below; every other console error (a CSP violation: "Refused to …") is a problem.
+  const refused: string[] = [];
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400) refused.push(`${r.status()} ${new URL(r.url()).pathname}`); });
   page.on("pageerror", (e) => problems.push(e.message));
   page.on("request", (r) => requests.push(r.url()));
 
@@ -77,6 +80,13 @@ if (typeof browser === "string") {
     await page.locator("textarea#token").waitFor();
     await page.screenshot({ path: join(shots, "signin.png") });
     t.ok(await page.evaluate("document.activeElement?.id === 'token'"), "the token field has the focus");
+    // A token of the right shape the server does not accept (signed with another secret).
+    const [head, body] = engineer.split(".");
+    await page.locator("textarea#token").fill(`${head}.${body}.${"A".repeat(43)}`);
+    await page.locator("button", { hasText: "Sign in" }).click();
+    await page.locator(".signin .error", { hasText: "the server refused this token" }).waitFor();
+    t.equal(await page.evaluate("sessionStorage.length"), 0, "a refused token is not kept");
+    await page.locator("textarea#token").fill("");
     await page.keyboard.insertText(engineer);
     await page.keyboard.press("Tab");
     await page.keyboard.press("Enter");
@@ -196,6 +206,8 @@ if (typeof browser === "string") {
     await page.locator('[data-test="fleet"] a', { hasText: "bigbank" }).click();
     await page.locator('[data-test="resolved"]').waitFor();
     t.match(await text(page, '[data-test="resolved"]'), /bigbank on beta gets 0\.59\.2/, "its row links to what it gets and why");
+    t.match(await text(page, '[data-test="licensee-fleet"]'), /Last served 0\.59\.2, last seen .* UTC, 1 poll\. No health report\./, "its fleet entry");
+    t.match(await text(page, '[data-test="licensee-overrides"]'), /none/, "no per-license values");
   });
 
   await t.test("the audit log, filtered", async (t) => {
@@ -269,6 +281,7 @@ if (typeof browser === "string") {
   });
 
   t.same(problems, [], "no script error and no CSP violation in the console");
+  t.same([...new Set(refused)], ["401 /api/v1/admin/channels", "404 /api/v1/admin/licenses/acme/values", "404 /api/v1/admin/licenses/bigbank/values"], "the only refusals: the bad token, licensees without per-license values");
   t.same(requests.filter((u) => new URL(u).origin !== origin), [], "every request went to the server itself");
   t.same(requests.filter((u) => u.includes(engineer) || u.includes(viewer) || /token=/.test(u)), [], "no token in a URL the browser sent");
   const logged = h.logs.join("\n");
