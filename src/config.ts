@@ -102,6 +102,8 @@ export const configSchema = z
     STATE_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     /** How often each replica looks for rollout steps whose bake has passed (src/services/rollout-scheduler.ts). */
     ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    /** How often a webhook or Prometheus gate of a rollout is asked, at most (src/services/gate-evaluator.ts); the reports gate is counted at every tick. */
+    GATE_INTERVAL_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
     /** Refuse webhook (and later gate and chart-source) URLs on loopback, private and link-local addresses (docs/api.md §6). */
     OUTBOUND_DENY_PRIVATE: z
       .string()

@@ -22,6 +22,7 @@ import { specService } from "./services/spec-service.js";
 import { resolveService } from "./services/resolve-service.js";
 import { rolloutService } from "./services/rollout-service.js";
 import { rolloutScheduler } from "./services/rollout-scheduler.js";
+import { gateEvaluator } from "./services/gate-evaluator.js";
 import { stateWatcher } from "./services/state-watcher.js";
 import { webhookDispatcher } from "./services/webhook-dispatcher.js";
 import { webhookService } from "./services/webhook-service.js";
@@ -90,14 +91,25 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
   });
   const specs = specService(store);
   const revocations = revocationSet(() => store.licenses.allRevokedJtis());
-  const catalog = catalogService(store, { onChange: () => specs.invalidate(), onMoved: (action) => metrics.promotions.inc({ action }) });
+  const catalog = catalogService(store, { onChange: () => specs.invalidate(), onMoved: (action) => metrics.promotions.inc({ action }), denyPrivate: config.OUTBOUND_DENY_PRIVATE });
   const declarative = applyChannels(store, catalog, () => specs.invalidate());
-  const rollouts = rolloutService(store, { onChange: () => specs.invalidate(), onMoved: (action) => metrics.promotions.inc({ action }) });
+  const gates = gateEvaluator({
+    reports: store.reports,
+    intervalMs: config.GATE_INTERVAL_MS,
+    denyPrivate: config.OUTBOUND_DENY_PRIVATE,
+    onEvaluated: (kind, outcome) => metrics.gateEvaluations.inc({ kind, outcome }),
+  });
+  const rollouts = rolloutService(store, {
+    onChange: () => specs.invalidate(),
+    onMoved: (action) => metrics.promotions.inc({ action }),
+    gates,
+    onGateError: (err, rollout) => log.warn({ err, rollout }, "gate evaluation failed; the next tick tries again"),
+  });
   const scheduler = rolloutScheduler({
     intervalMs: config.ROLLOUT_TICK_MS,
     progressDue: () => rollouts.progressDue(),
     onProgress: (changed) => {
-      for (const r of changed) log.info({ rollout: r.id, state: r.state, step: r.step + 1 }, r.state === "completed" ? "rollout completed: the channel is at its target" : "rollout step began");
+      for (const r of changed) log.info({ rollout: r.id, state: r.state, step: r.step + 1 }, r.state === "completed" ? "rollout completed: the channel is at its target" : r.state === "halted" ? "rollout halted: a gate failed" : r.state === "aborted" ? "rollout aborted: a gate failed (onFailure rollback)" : "rollout step began");
     },
     onError: (err) => log.warn({ err }, "rollout progression failed; the next tick tries again"),
   });

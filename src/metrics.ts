@@ -86,6 +86,13 @@ export function createMetrics() {
   // (deploy/monitoring/alerts.yaml) sees the first failure, not only the second.
   for (const outcome of ["delivered", "retry", "failed"] as const) webhookDeliveries.inc({ outcome }, 0);
 
+  const gateEvaluations = new client.Counter({
+    name: "chartroom_rollout_gate_evaluations_total",
+    help: "Evaluations of rollouts' health gates (docs/api.md §9) by kind (reports, webhook, prometheus) and outcome (pending, pass, fail, inconclusive)",
+    labelNames: ["kind", "outcome"] as const,
+    registers: [registry],
+  });
+
   const okVerification = {
     inc(): void {
       everyPoll.ok++;
@@ -230,7 +237,7 @@ export function createMetrics() {
     }
   }
 
-  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, reports, webhookDeliveries, bindSources };
+  return { registry, requests, licenseVerifications, okVerification, anonymousVerification, anonymousPolls, promotions, notifyLag, dbErrors, staleServes, rateLimited, rateLimitStoreErrors, fleetRowsRefused, reports, webhookDeliveries, gateEvaluations, bindSources };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

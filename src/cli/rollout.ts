@@ -181,6 +181,8 @@ export function statusText(v: RolloutDto, now: number): string {
       ["failed", count(c.failed)],
     );
   }
+  // The current step's gates (docs/api.md §9), each with its last evaluation.
+  v.gates.forEach((g, i) => rest.push([`gate ${i + 1}`, `${g.kind}, ${g.state}: ${g.detail}`]));
   if (ended(v)) rest.push(["ended", `${when(v.endedAt)} by ${dash(v.endedBy)}: ${dash(v.endReason)}`]);
   return (
     `${stateLine(v, now)}\n` +

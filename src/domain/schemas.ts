@@ -5,6 +5,8 @@ import semver from "semver";
 import { z } from "zod";
 import { reconcileFrequencyProblem } from "./go-duration.js";
 import { parseBake } from "./bake.js";
+import { parseComparison, parseGateTimeout } from "./gate-spec.js";
+import { outboundUrlProblem } from "../services/outbound-url.js";
 import { FORBIDDEN_KEYS, findValuesProblem, type Values } from "./values.js";
 import { textProblem, type TextKind } from "./text.js";
 
@@ -193,13 +195,61 @@ export const releaseRef = line(RELEASE_REF_MAX);
 export const ROLLOUT_MAX_STEPS = 20;
 export const ROLLOUT_MAX_LIST = 1000;
 
+/** At most this many gates on a rollout, and on each step: every one is evaluated at every tick. */
+export const ROLLOUT_MAX_GATES = 10;
+
+/**
+ * A URL Chartroom calls (a gate's): http or https, no credentials
+ * (src/services/outbound-url.ts). OUTBOUND_DENY_PRIVATE is the server's
+ * setting, checked where the rollout starts (src/services/catalog-service.ts)
+ * and at every connection.
+ */
+const outboundUrl = line(2000).superRefine((u, ctx) => {
+  const problem = outboundUrlProblem(u, false);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Health gates (docs/api.md §9): when a rollout's step may end, and when the rollout fails. */
+export const reportsGateSchema = z.strictObject({
+  kind: z.literal("reports"),
+  minHealthy: z.number().int().min(0).max(1_000_000),
+  maxFailedRatio: z.number().min(0).max(1),
+  minSamples: z.number().int().min(1).max(1_000_000).optional(),
+});
+export const webhookGateSchema = z.strictObject({
+  kind: z.literal("webhook"),
+  url: outboundUrl,
+  timeout: pattern(/^\d+(ms|s)$/, "must be a duration such as 500ms or 5s")
+    .refine((v) => parseGateTimeout(v) !== undefined, { message: "must be from 1ms to 60s" })
+    .optional(),
+});
+export const prometheusGateSchema = z.strictObject({
+  kind: z.literal("prometheus"),
+  url: outboundUrl,
+  query: text(4000, 1),
+  pass: line(100).refine((v) => parseComparison(v) !== undefined, { message: 'must be an operator (<, <=, >, >=, ==, !=) and a number, such as "< 0.05" or ">= 0.99"' }),
+});
+export const gateSchema = z.discriminatedUnion("kind", [reportsGateSchema, webhookGateSchema, prometheusGateSchema], {
+  error: (i) => (i.code === "invalid_union" ? 'must be one of "reports", "webhook", "prometheus"' : undefined),
+});
+export type GateSpec = z.infer<typeof gateSchema>;
+export const gatesSchema = z.array(gateSchema).max(ROLLOUT_MAX_GATES);
+
 export const rolloutStepSchema = z.strictObject({
   percent: z.number().int().min(0).max(100),
   bake: pattern(/^\d+(s|m|h|d)$/, "must be a duration such as 30s, 15m, 2h or 3d")
     .refine((b) => parseBake(b) !== undefined, { message: "must be at most 365d" })
     .default("0s"),
+  /** This step's own gates, after the rollout's (docs/api.md §9). */
+  gates: gatesSchema.optional(),
 });
 export type RolloutStep = z.infer<typeof rolloutStepSchema>;
+/** A step as a rollout keeps it: its bake resolved; its gates, if any (rows from before gates have none). */
+export interface StoredRolloutStep {
+  percent: number;
+  bake: string;
+  gates?: GateSpec[];
+}
 
 /** The `rollout` of a promotion (docs/api.md §7): how the release reaches the channel's licensees in steps. */
 export const rolloutInputSchema = z
@@ -208,9 +258,10 @@ export const rolloutInputSchema = z
     include: z.array(licenseSubject).max(ROLLOUT_MAX_LIST).default([]),
     exclude: z.array(licenseSubject).max(ROLLOUT_MAX_LIST).default([]),
     salt: line(200).optional(),
-    // Health gates arrive with issue #17 (docs/api.md §9): until then a rollout has none, and says so.
-    gates: z.array(z.unknown()).max(0, "health gates are not available on this server yet (docs/api.md §9); start the rollout without gates").default([]),
-    onFailure: z.literal("halt").default("halt"),
+    /** Gates of every step (docs/api.md §9). */
+    gates: gatesSchema.default([]),
+    /** What a failed gate does: halt (a person resumes or aborts) or rollback (abort at once). */
+    onFailure: z.enum(["halt", "rollback"]).default("halt"),
   })
   .superRefine((r, ctx) => {
     r.steps.forEach((s, i) => {

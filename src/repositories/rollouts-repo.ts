@@ -3,7 +3,8 @@
 // src/services/rollout-service.ts writes every change in a transaction
 // that also bumps the channel's row version (src/repositories/channels-repo.ts touch).
 import { asJson, type Db, type Provider } from "../db/client.js";
-import type { RolloutStep } from "../domain/schemas.js";
+import type { GateSpec, StoredRolloutStep } from "../domain/schemas.js";
+import type { GateEvaluation } from "../services/gate-rules.js";
 import type { RolloutState } from "../services/resolve-release.js";
 import { cursorKey, toPage, type Page, type PageRequest } from "./paging.js";
 
@@ -15,7 +16,7 @@ export interface Rollout {
   state: RolloutState;
   /** 0-based index into `steps`. */
   step: number;
-  steps: Required<RolloutStep>[];
+  steps: StoredRolloutStep[];
   include: string[];
   exclude: string[];
   salt: string;
@@ -26,10 +27,15 @@ export interface Rollout {
   endedAt: Date | null;
   endedBy: string | null;
   endReason: string | null;
+  /** The gates of every step, as written (docs/api.md §9); each step's own are in `steps`. */
+  gates: GateSpec[];
+  onFailure: "halt" | "rollback";
+  /** The last evaluation of the current step's gates (src/services/gate-rules.ts), null before the first. */
+  gateResults: GateEvaluation | null;
 }
 
 /** What a change of a rollout writes (the state machine's answer). */
-export type RolloutChange = Partial<Pick<Rollout, "state" | "step" | "stepStartedAt" | "endedAt" | "endedBy" | "endReason">>;
+export type RolloutChange = Partial<Pick<Rollout, "state" | "step" | "stepStartedAt" | "endedAt" | "endedBy" | "endReason">> & { gateResults?: GateEvaluation };
 
 /** The states in which a rollout is the channel's active one. */
 export const ACTIVE_STATES = ["progressing", "paused", "halted"] as const;
@@ -44,7 +50,8 @@ function toRollout(r: Row): Rollout {
     previousReleaseId: r.previousReleaseId,
     state: r.state as RolloutState,
     step: r.step,
-    steps: r.steps as Required<RolloutStep>[],
+    // Rows written before gates existed have none on their steps.
+    steps: r.steps as unknown as StoredRolloutStep[],
     include: r.include as string[],
     exclude: r.exclude as string[],
     salt: r.salt,
@@ -55,6 +62,9 @@ function toRollout(r: Row): Rollout {
     endedAt: r.endedAt,
     endedBy: r.endedBy,
     endReason: r.endReason,
+    gates: (r.gates as GateSpec[] | null) ?? [],
+    onFailure: r.onFailure === "rollback" ? "rollback" : "halt",
+    gateResults: (r.gateResults as GateEvaluation | null) ?? null,
   };
 }
 
@@ -91,10 +101,12 @@ export function rolloutsRepo(db: Pick<Db, "rollout" | "$queryRawUnsafe" | "$exec
       await db.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${PROGRESS_LOCK_NAMESPACE}, hashtext($1))`, channelId);
     },
     async create(r: Rollout): Promise<Rollout> {
-      return toRollout(await db.rollout.create({ data: { ...r, steps: asJson(r.steps), include: asJson(r.include), exclude: asJson(r.exclude) } }));
+      return toRollout(await db.rollout.create({ data: { ...r, steps: asJson(r.steps), include: asJson(r.include), exclude: asJson(r.exclude), gates: asJson(r.gates), gateResults: r.gateResults ? asJson(r.gateResults) : undefined } }));
     },
     async update(id: string, change: RolloutChange): Promise<Rollout> {
-      return toRollout(await db.rollout.update({ where: { id }, data: change }));
+      const { gateResults, ...rest } = change;
+      const data = gateResults ? { ...rest, gateResults: asJson(gateResults) } : rest;
+      return toRollout(await db.rollout.update({ where: { id }, data }));
     },
     /** The channel's active rollout (progressing, paused or halted), if any. */
     async activeOf(channelId: string): Promise<Rollout | null> {

@@ -21,7 +21,8 @@ import {
   withField,
   type FieldError,
 } from "../errors.js";
-import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, RollbackInput, RolloutInput } from "../domain/schemas.js";
+import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, GateSpec, RollbackInput, RolloutInput } from "../domain/schemas.js";
+import { outboundUrlProblem } from "./outbound-url.js";
 import { findNulls, type Values } from "../domain/values.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
@@ -89,6 +90,8 @@ export interface CatalogServiceOptions {
    * `apply`, the first boot): a declared move counts as a promote.
    */
   onMoved?: (action: "promote" | "rollback") => void;
+  /** OUTBOUND_DENY_PRIVATE: a rollout's webhook and Prometheus gates may not name internal addresses (docs/api.md §9). */
+  denyPrivate?: boolean;
 }
 
 /** Something the caller should know about what it stored; the change itself succeeded. */
@@ -161,7 +164,20 @@ function asRollbackField(err: unknown): never {
   throw err;
 }
 
-export function catalogService(store: CatalogStore, { onChange = () => {}, onMoved = () => {} }: CatalogServiceOptions = {}) {
+/** With OUTBOUND_DENY_PRIVATE, a gate URL on an internal address is a 400 naming it (the schema checked the rest, src/domain/schemas.ts). */
+function refusePrivateGates(rollout: RolloutInput, denyPrivate: boolean): void {
+  if (!denyPrivate) return;
+  const lists: [string, readonly GateSpec[]][] = [["rollout.gates", rollout.gates], ...rollout.steps.map((s, i): [string, readonly GateSpec[]] => [`rollout.steps.${i}.gates`, s.gates ?? []])];
+  for (const [where, gates] of lists) {
+    gates.forEach((g, i) => {
+      if (g.kind === "reports") return;
+      const problem = outboundUrlProblem(g.url, true);
+      if (problem) throw fieldError(`${where}.${i}.url`, problem);
+    });
+  }
+}
+
+export function catalogService(store: CatalogStore, { onChange = () => {}, onMoved = () => {}, denyPrivate = false }: CatalogServiceOptions = {}) {
   async function channelOrThrow(repos: Pick<Repos, "channels">, name: string, field?: string): Promise<Channel> {
     const c = await repos.channels.findByName(name);
     if (!c) throw field ? withField(new ChannelNotFoundError(name), field) : new ChannelNotFoundError(name);
@@ -279,6 +295,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     const { current, decision } = await decideMove(repos, channel, target, input);
     if (decision.kind === "noop") return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
     if (decision.action !== "promote") throw downgradeWithRollout(target, current, channel.name);
+    refusePrivateGates(input.rollout, denyPrivate);
     const rollout = await startRollout(repos, { channel, current, target, input: input.rollout, reason: input.reason, actor, now: new Date() });
     // Changed (the catalog version is bumped), but no move: the metrics count a promote at completion.
     return { changed: true, message: `rollout of ${target.version} to channel ${channel.name} started at ${rollout.steps[0]!.percent} %`, action: null, channel: channel.name, from: current, to: target, event: null, rollout };

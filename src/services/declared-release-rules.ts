@@ -66,7 +66,7 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
  * to the cohort), and salt when the file declares one (else the stored
  * salt is the rollout's id).
  */
-export function rolloutDifferences(stored: Pick<Rollout, "steps" | "include" | "exclude" | "salt">, declared: RolloutInput): string[] {
+export function rolloutDifferences(stored: Pick<Rollout, "steps" | "include" | "exclude" | "salt"> & Partial<Pick<Rollout, "gates" | "onFailure">>, declared: RolloutInput): string[] {
   const out: string[] = [];
   const steps = declared.steps.map((s) => ({ percent: s.percent, bake: s.bake ?? "0s" }));
   if (steps.length !== stored.steps.length || steps.some((s, i) => s.percent !== stored.steps[i]!.percent || s.bake !== stored.steps[i]!.bake)) {
@@ -75,6 +75,11 @@ export function rolloutDifferences(stored: Pick<Rollout, "steps" | "include" | "
   if (!sameSet(stored.include, declared.include)) out.push(`include (running [${stored.include.join(", ")}]; declared [${declared.include.join(", ")}])`);
   if (!sameSet(stored.exclude, declared.exclude)) out.push(`exclude (running [${stored.exclude.join(", ")}]; declared [${declared.exclude.join(", ")}])`);
   if (declared.salt !== undefined && declared.salt !== stored.salt) out.push(`salt (running ${stored.salt}; declared ${declared.salt})`);
+  // Gates (docs/api.md §9) as written, the rollout's and each step's.
+  // Keys sorted: PostgreSQL's JSONB does not keep the order they were written in.
+  const gatesText = (g: unknown) => JSON.stringify(g ?? [], (_k, v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+  if (gatesText(stored.gates) !== gatesText(declared.gates) || declared.steps.some((s, i) => gatesText(stored.steps[i]?.gates) !== gatesText(s.gates))) out.push("gates");
+  if (stored.onFailure !== undefined && stored.onFailure !== declared.onFailure) out.push(`onFailure (running ${stored.onFailure}; declared ${declared.onFailure})`);
   return out;
 }
 

@@ -14,7 +14,7 @@
 // - pausing a paused rollout, or resuming a progressing one, changes
 //   nothing and says so (200), like promoting the current release again.
 import { bakeMs } from "../domain/bake.js";
-import type { RolloutStep } from "../domain/schemas.js";
+import type { StoredRolloutStep } from "../domain/schemas.js";
 import type { RolloutState } from "./resolve-release.js";
 
 export const ROLLOUT_CONTROLS = ["pause", "resume", "advance", "abort"] as const;
@@ -25,7 +25,7 @@ export interface RolloutFactsForRules {
   state: RolloutState;
   /** 0-based index of the current step. */
   step: number;
-  steps: readonly Required<RolloutStep>[];
+  steps: readonly StoredRolloutStep[];
   stepStartedAt: Date;
 }
 
@@ -37,6 +37,8 @@ export type Transition =
   | { kind: "complete" }
   | { kind: "pause" }
   | { kind: "resume" }
+  /** A gate failed with onFailure halt (docs/api.md §9): held until a person resumes or aborts; no history. */
+  | { kind: "halt" }
   /** Every licensee back on the channel's release (history `rollback`). */
   | { kind: "abort" };
 

@@ -10,7 +10,7 @@
 // src/db/state-listener.ts).
 import { randomUUID } from "node:crypto";
 import { ChannelNotFoundError, DatabaseBusyError, GatesFailingError, NoActiveRolloutError, RoleRequiredError, RolloutNotFoundError, WriteConflictError } from "../errors.js";
-import type { Channel, Release, RolloutInput } from "../domain/schemas.js";
+import type { Channel, GateSpec, Release, RolloutInput } from "../domain/schemas.js";
 import { cohortMembership } from "../domain/cohort.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
@@ -20,6 +20,8 @@ import { freezeAt, frozenError } from "./freeze-service.js";
 import type { RolloutFacts } from "./resolve-release.js";
 import type { Actor } from "./catalog-service.js";
 import { subjectOf, type WebhookEventType } from "../domain/webhook-events.js";
+import { currentResults, gateName, gatesOf, gatesVerdict, sameResults, type GateResult, type GatesVerdict } from "./gate-rules.js";
+import { gateEvaluator, type GateEvaluator, type GateSubject } from "./gate-evaluator.js";
 
 /** The actor of what the scheduler does on its own (audit and history). */
 export const SCHEDULER_ACTOR = "chartroom-scheduler";
@@ -46,6 +48,14 @@ export interface RolloutView extends Rollout {
   percent: number;
   nextStepAt: Date | null;
   counts?: RolloutCounts;
+  /** The current step's gates, each with its last evaluation (docs/api.md §9). */
+  gateView: GateView[];
+}
+
+/** One gate of the current step as the view shows it: where it was written, the spec, its last evaluation. */
+export interface GateView extends GateResult {
+  scope: "rollout" | "step";
+  spec: GateSpec;
 }
 
 /** The resolver's facts of a rollout at its current step. */
@@ -65,6 +75,11 @@ function stepText(r: Pick<Rollout, "id" | "steps">, step: number): string {
   return `rollout ${r.id} step ${step + 1} of ${r.steps.length}: ${r.steps[step]!.percent} %`;
 }
 
+/** What a webhook gate and a notification say of a rollout. */
+function rolloutPicture(r: Rollout, release: string, previous: string | null) {
+  return { id: r.id, release, previous, state: r.state, step: r.step + 1, steps: r.steps.length, percent: r.steps[r.step]!.percent };
+}
+
 /** The audit entry's picture of a rollout. */
 function audited(r: Rollout) {
   return { rollout: r.id, state: r.state, step: r.step + 1, percent: r.steps[r.step]!.percent };
@@ -82,7 +97,7 @@ async function takeChannel(repos: Pick<Repos, "channels">, channel: Channel): Pr
 async function rolloutEvent(repos: Pick<Repos, "outbox" | "releases">, type: WebhookEventType, channel: Channel, r: Rollout, by: string, reason: string | null): Promise<void> {
   const target = await repos.releases.findByRef(r.releaseId);
   const previous = r.previousReleaseId ? await repos.releases.findByRef(r.previousReleaseId) : null;
-  const rollout = { id: r.id, release: target?.version ?? r.releaseId, previous: previous?.version ?? null, state: r.state, step: r.step + 1, steps: r.steps.length, percent: r.steps[r.step]!.percent };
+  const rollout = rolloutPicture(r, target?.version ?? r.releaseId, previous?.version ?? null);
   await repos.outbox.add(type, subjectOf.channel(channel.name), { channel: channel.name, rollout, reason, by });
 }
 
@@ -110,7 +125,8 @@ export async function startRollout(repos: Repos, f: StartFacts): Promise<Rollout
     previousReleaseId: f.current?.id ?? null,
     state: "progressing",
     step: 0,
-    steps: f.input.steps.map((s) => ({ percent: s.percent, bake: s.bake })),
+    // A step's gates are kept only where it has some: a rollout without gates reads as before them.
+    steps: f.input.steps.map((s) => ({ percent: s.percent, bake: s.bake, ...(s.gates && s.gates.length > 0 ? { gates: s.gates } : {}) })),
     include: [...new Set(f.input.include)],
     exclude: [...new Set(f.input.exclude)],
     salt: f.input.salt ?? id,
@@ -121,6 +137,9 @@ export async function startRollout(repos: Repos, f: StartFacts): Promise<Rollout
     endedAt: null,
     endedBy: null,
     endReason: null,
+    gates: f.input.gates,
+    onFailure: f.input.onFailure,
+    gateResults: null,
   });
   await repos.events.add({ channelId: f.channel.id, action: "rollout-step", fromReleaseId: f.current?.id ?? null, toReleaseId: f.target.id, actor: f.actor.sub, reason: stepText(rollout, 0), requestId: f.actor.requestId ?? null });
   await repos.audit.add({
@@ -149,7 +168,7 @@ export interface TransitionFacts {
 }
 
 /** The event a transition notifies (pause and resume notify none: they are not in docs/api.md §10). */
-const EVENT_OF: Record<Transition["kind"], WebhookEventType | undefined> = { pause: undefined, resume: undefined, step: "rollout.step", complete: "rollout.completed", abort: "rollout.aborted" };
+const EVENT_OF: Record<Transition["kind"], WebhookEventType | undefined> = { pause: undefined, resume: undefined, halt: "rollout.halted", step: "rollout.step", complete: "rollout.completed", abort: "rollout.aborted" };
 
 async function versionOf(repos: Pick<Repos, "releases">, id: string | null): Promise<string | null> {
   return id ? ((await repos.releases.findByRef(id))?.version ?? id) : null;
@@ -169,11 +188,17 @@ export async function writeTransition(repos: Repos, f: TransitionFacts): Promise
       break;
     case "resume":
       await takeChannel(repos, channel);
-      change = { state: "progressing" };
+      // The gates start over (docs/decisions.md): a resumed rollout, halted or paused, is evaluated afresh at the next tick.
+      change = { state: "progressing", gateResults: { step: r.step, results: [] } };
+      break;
+    case "halt":
+      await takeChannel(repos, channel);
+      change = { state: "halted" };
       break;
     case "step":
       await takeChannel(repos, channel);
-      change = { step: t.step, stepStartedAt: now, state: t.state };
+      // A new step's gates are pending until evaluated.
+      change = { step: t.step, stepStartedAt: now, state: t.state, gateResults: { step: t.step, results: [] } };
       await event("rollout-step", channel.releaseId, r.releaseId, `${stepText(r, t.step)} (${f.reason})`);
       break;
     case "complete":
@@ -192,8 +217,7 @@ export async function writeTransition(repos: Repos, f: TransitionFacts): Promise
   }
   const after = await repos.rollouts.update(r.id, change);
   await repos.audit.add({ actor: actor.sub, action: f.action, targetType: "channel", target: channel.name, before: audited(r), after: { ...audited(after), reason: f.reason }, requestId: actor.requestId });
-  // Notifications (docs/api.md §10). TODO(issue #17, gates): nothing writes state "halted" yet; the
-  // gate evaluation that halts a rollout emits "rollout.halted" here, like the transitions below.
+  // Notifications (docs/api.md §10).
   const notified = EVENT_OF[t.kind];
   if (notified) await rolloutEvent(repos, notified, channel, after, actor.sub, f.reason);
   if (t.kind === "complete") await repos.outbox.add("channel.promoted", subjectOf.channel(channel.name), { channel: channel.name, from: await versionOf(repos, channel.releaseId), to: await versionOf(repos, r.releaseId), action: "promote", reason: `rollout ${r.id} completed${r.reason ? `: ${r.reason}` : ""}`, by: r.startedBy });
@@ -203,6 +227,8 @@ export async function writeTransition(repos: Repos, f: TransitionFacts): Promise
 /** The audit action of a control's or the scheduler's transition. */
 function actionOf(t: Transition, control: RolloutControl | "progress"): string {
   if (t.kind === "complete") return "rollout.complete";
+  if (t.kind === "halt") return "rollout.halt";
+  if (t.kind === "abort") return "rollout.abort";
   if (control === "progress") return "rollout.step";
   return `rollout.${control}`;
 }
@@ -215,6 +241,17 @@ export interface RolloutServiceOptions {
   /** After a rollout completed (the channel was promoted). */
   onMoved?: (action: "promote") => void;
   now?: () => Date;
+  /** Evaluates the gates (src/services/gate-evaluator.ts); default: every 10 s, private addresses allowed. */
+  gates?: GateEvaluator;
+  /** A gate evaluation that failed unexpectedly (the next tick tries again). */
+  onGateError?: (err: unknown, rolloutId: string) => void;
+}
+
+/** A tick's evaluation of a rollout's gates, made outside the transaction, for the step it was made for. */
+interface Evaluated {
+  step: number;
+  stepStartedAt: number;
+  results: GateResult[];
 }
 
 /** How many times a control is tried when another writer changed the rollout under it. */
@@ -224,6 +261,7 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
   const now = opts.now ?? (() => new Date());
   const onChange = opts.onChange ?? (() => {});
   const onMoved = opts.onMoved ?? (() => {});
+  const gates = opts.gates ?? gateEvaluator({ reports: store.reports, intervalMs: 10_000, denyPrivate: false });
 
   async function channelOrThrow(repos: Pick<Repos, "channels">, name: string): Promise<Channel> {
     const c = await repos.channels.findByName(name);
@@ -234,7 +272,25 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
   async function viewOf(repos: Pick<Repos, "releases">, channel: Channel, r: Rollout): Promise<RolloutView> {
     const [release, previous] = await Promise.all([repos.releases.findByRef(r.releaseId), r.previousReleaseId ? repos.releases.findByRef(r.previousReleaseId) : null]);
     if (!release) throw new Error(`rollout ${r.id}: its release ${r.releaseId} is missing`);
-    return { ...r, channel: channel.name, release, previous, percent: r.steps[r.step]!.percent, nextStepAt: nextStepAt(r) };
+    const ownCount = r.gates.length;
+    const gateView = currentResults(gatesOf(r), r.gateResults, r.step).map((g, i): GateView => ({ ...g, scope: i < ownCount ? "rollout" : "step", spec: gatesOf(r)[i]! }));
+    return { ...r, channel: channel.name, release, previous, percent: r.steps[r.step]!.percent, nextStepAt: nextStepAt(r), gateView };
+  }
+
+  /**
+   * Evaluates the current step's gates of `r` now, outside any transaction
+   * (HTTP calls with their timeouts); `all`: every gate, due or not (an advance).
+   */
+  async function evaluateGates(r: Rollout, at: Date, all = false): Promise<Evaluated> {
+    const specs = gatesOf(r);
+    const previous = currentResults(specs, r.gateResults, r.step);
+    const [channel, release, prev] = await Promise.all([store.channels.findById(r.channelId), store.releases.findByRef(r.releaseId), r.previousReleaseId ? store.releases.findByRef(r.previousReleaseId) : null]);
+    const subject: GateSubject = {
+      channel: channel?.name ?? r.channelId,
+      release: { id: r.releaseId, version: release?.version ?? r.releaseId },
+      rollout: rolloutPicture(r, release?.version ?? r.releaseId, prev?.version ?? null),
+    };
+    return { step: r.step, stepStartedAt: r.stepStartedAt.getTime(), results: await gates.evaluate(specs, previous, subject, at, all) };
   }
 
   /** Counts over the channel's fleet: who is known, in the cohort, served the target, reports healthy or failed on it. */
@@ -276,7 +332,7 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
    * progression lock without waiting (src/repositories/rollouts-repo.ts):
    * a replica already on it makes this one skip.
    */
-  async function progressOne(rolloutId: string, channelId: string): Promise<Rollout | undefined> {
+  async function progressOne(rolloutId: string, channelId: string, evaluated?: Evaluated): Promise<Rollout | undefined> {
     try {
       return await committed(async (repos) => {
         if (!(await repos.rollouts.tryLockProgress(channelId))) return { value: undefined, changed: false };
@@ -289,8 +345,19 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
         const r = await repos.rollouts.activeOf(channelId);
         if (!r || r.id !== rolloutId) return { value: undefined, changed: false };
         const at = now();
+        let gatesPass = true;
+        if (evaluated) {
+          // Evaluated for another step, or a person moved the rollout meanwhile: the next tick evaluates again.
+          if (r.state !== "progressing" || r.step !== evaluated.step || r.stepStartedAt.getTime() !== evaluated.stepStartedAt) return { value: undefined, changed: false };
+          const stored = currentResults(gatesOf(r), r.gateResults, r.step);
+          if (!sameResults(stored, evaluated.results)) await repos.rollouts.update(r.id, { gateResults: { step: r.step, results: evaluated.results } });
+          const verdict = gatesVerdict(evaluated.results);
+          // A failed gate applies onFailure at once, bake or not, frozen or not: halting and aborting make no progress.
+          if (verdict.kind === "fail") return failed(repos, channel, r, verdict, at);
+          gatesPass = verdict.kind === "pass";
+        }
         const frozen = freezeAt(await repos.freeze.read("share"), at).frozen;
-        const d = decideProgress({ rollout: r, now: at, frozen, gatesPass: true });
+        const d = decideProgress({ rollout: r, now: at, frozen, gatesPass });
         if (d.kind === "wait") return { value: undefined, changed: false };
         const reason = d.transition.kind === "complete" ? `the last step's bake passed` : `the bake of step ${r.step + 1} (${r.steps[r.step]!.bake}) passed`;
         const out = await writeTransition(repos, { channel, rollout: r, transition: d.transition, actor: { sub: SCHEDULER_ACTOR }, reason, now: at, action: actionOf(d.transition, "progress") });
@@ -301,6 +368,14 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
       if (err instanceof WriteConflictError || err instanceof DatabaseBusyError) return undefined;
       throw err;
     }
+  }
+
+  /** A gate failed: onFailure halt halts the rollout, rollback aborts it; the reason names the gate. */
+  async function failed(repos: Repos, channel: Channel, r: Rollout, verdict: Extract<GatesVerdict, { kind: "fail" }>, at: Date) {
+    const transition: Transition = r.onFailure === "rollback" ? { kind: "abort" } : { kind: "halt" };
+    const reason = `${gateName(verdict.index, verdict.gate)} of step ${r.step + 1} failed: ${verdict.detail}`;
+    const out = await writeTransition(repos, { channel, rollout: r, transition, actor: { sub: SCHEDULER_ACTOR }, reason, now: at, action: actionOf(transition, "progress") });
+    return { value: out.rollout, changed: true, moved: out.moved };
   }
 
   return {
@@ -332,6 +407,12 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
 
     /** A person's pause, resume, advance or abort (release-engineer; advance with force: admin). */
     async control(channelName: string, control: RolloutControl, input: { reason: string; force?: boolean | undefined }, actor: Actor & { isAdmin: boolean }): Promise<{ rollout: RolloutView; changed: boolean; message: string }> {
+      // An advance without force needs the current step's gates passing: they are asked now, outside the transaction.
+      let asked: Evaluated | undefined;
+      if (control === "advance" && !input.force) {
+        const active = await store.rollouts.activeOf((await channelOrThrow(store, channelName)).id);
+        if (active && gatesOf(active).length > 0 && active.state !== "halted") asked = await evaluateGates(active, now(), true);
+      }
       const out = await committed(async (repos) => {
         // One control of a channel at a time (PostgreSQL): the channel is read again once the lock is held,
         // so racing controls queue up instead of losing to each other's row version.
@@ -342,11 +423,16 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
         // Resume and advance make a rollout progress: a freeze refuses them (read under its lock, src/services/freeze-service.ts).
         const frozenState = control === "resume" || control === "advance" ? freezeAt(await repos.freeze.read("share"), at) : undefined;
         const r = await repos.rollouts.activeOf(channel.id);
-        const d = decideControl({ channel: channel.name, rollout: r, control, force: input.force ?? false, isAdmin: actor.isAdmin, frozen: frozenState?.frozen ?? false, gatesPass: true });
+        // The gates asked before: for this very step (else they are asked again at the next try), all passing.
+        let verdict: GatesVerdict = { kind: "pass" };
+        if (r && gatesOf(r).length > 0 && control === "advance" && !input.force && r.state !== "halted") {
+          verdict = asked && asked.step === r.step && asked.stepStartedAt === r.stepStartedAt.getTime() ? gatesVerdict(asked.results) : { kind: "pending", detail: "the step changed while its gates were asked; try again" };
+        }
+        const d = decideControl({ channel: channel.name, rollout: r, control, force: input.force ?? false, isAdmin: actor.isAdmin, frozen: frozenState?.frozen ?? false, gatesPass: verdict.kind === "pass" });
         if (d.kind === "refuse") {
           if (d.code === "FROZEN") throw frozenError(frozenState!, d.message);
           if (d.code === "ROLE_REQUIRED") throw new RoleRequiredError("admin");
-          if (d.code === "GATES_FAILING") throw new GatesFailingError(d.message);
+          if (d.code === "GATES_FAILING") throw new GatesFailingError(verdict.kind === "pass" ? d.message : `${d.message} (${verdict.kind === "fail" ? `${gateName(verdict.index, verdict.gate)} failed: ${verdict.detail}` : verdict.detail})`);
           throw new NoActiveRolloutError(d.message);
         }
         if (d.kind === "noop") return { value: { view: await viewOf(repos, channel, r!), changed: false, message: d.message, channel }, changed: false };
@@ -371,10 +457,23 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
      */
     async progressDue(): Promise<Rollout[]> {
       const at = now();
-      const due = (await store.rollouts.progressing()).filter((r) => decideProgress({ rollout: r, now: at, frozen: false, gatesPass: true }).kind === "apply");
       const changed: Rollout[] = [];
-      for (const r of due) {
-        const out = await progressOne(r.id, r.channelId);
+      for (const r of await store.rollouts.progressing()) {
+        let out: Rollout | undefined;
+        if (gatesOf(r).length === 0) {
+          if (decideProgress({ rollout: r, now: at, frozen: false, gatesPass: true }).kind !== "apply") continue;
+          out = await progressOne(r.id, r.channelId);
+        } else {
+          // Gated: evaluated at every tick, bake or not (a failing gate fails at once).
+          let evaluated: Evaluated;
+          try {
+            evaluated = await evaluateGates(r, at);
+          } catch (err) {
+            opts.onGateError?.(err, r.id);
+            continue;
+          }
+          out = await progressOne(r.id, r.channelId, evaluated);
+        }
         if (out) changed.push(out);
       }
       return changed;

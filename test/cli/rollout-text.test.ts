@@ -88,6 +88,7 @@ function view(over: Partial<RolloutDto> = {}): RolloutDto {
     endReason: null,
     reason: "GA",
     counts: { licensees: 40, inCohort: 3, servedTarget: 2, healthy: 2, failed: 1 },
+    onFailure: "halt",
     gates: [],
     ...over,
   };
@@ -139,6 +140,22 @@ healthy:       2
 failed:        1
 `,
   );
+
+  // Gates (docs/api.md §9): one line each, with the last evaluation.
+  const gated = statusText(
+    view({
+      state: "halted",
+      nextStepAt: null,
+      gates: [
+        { kind: "reports", state: "fail", detail: "1 healthy, 0 degraded, 1 failed (failed ratio 0.5, at most 0.2)", evaluatedAt: "2026-12-01T10:00:30.000Z", inconclusive: 0, scope: "rollout", spec: { kind: "reports", minHealthy: 2, maxFailedRatio: 0.2 } },
+        { kind: "webhook", state: "inconclusive", detail: "answered 500 (1 of 3 inconclusive in a row)", evaluatedAt: "2026-12-01T10:00:30.000Z", inconclusive: 1, scope: "step", spec: { kind: "webhook", url: "https://g.example.com" } },
+      ],
+    }),
+    NOW,
+  );
+  t.match(gated, /^rollout of 0\.61\.0 on stable: halted at step 1\/3 at 5 % \(a gate failed\)\n/);
+  t.match(gated, /^gate 1: +reports, fail: 1 healthy, 0 degraded, 1 failed \(failed ratio 0\.5, at most 0\.2\)$/m);
+  t.match(gated, /^gate 2: +webhook, inconclusive: answered 500 \(1 of 3 inconclusive in a row\)$/m);
 
   const paused = statusText(view({ state: "paused", step: 2, percent: 25, nextStepAt: null }), NOW);
   t.match(paused, /^rollout of 0\.61\.0 on stable: paused at step 2\/3 at 25 %\n/);

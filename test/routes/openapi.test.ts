@@ -60,6 +60,14 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
   const body = promote.requestBody.content["application/json"].schema;
   t.same(Object.keys(body.properties).sort(), ["allowDowngrade", "dryRun", "expectedCurrent", "from", "reason", "release", "rollout"]);
   t.same(Object.keys(body.properties.rollout.properties).sort(), ["exclude", "gates", "include", "onFailure", "salt", "steps"], "the rollout body of docs/api.md §7");
+  // Gates (docs/api.md §9): three kinds, on the rollout and on a step; onFailure halt or rollback.
+  const gates = JSON.stringify(body.properties.rollout.properties.gates);
+  for (const kind of ["reports", "webhook", "prometheus"]) t.match(gates, new RegExp(`"const":"${kind}"|"enum":\\["${kind}"\\]`), `the ${kind} gate is documented`);
+  for (const field of ["minHealthy", "maxFailedRatio", "minSamples", "url", "timeout", "query", "pass"]) t.match(gates, new RegExp(`"${field}"`), `gate field ${field}`);
+  t.ok(body.properties.rollout.properties.steps.items.properties.gates, "a step has gates");
+  t.same([...body.properties.rollout.properties.onFailure.enum].sort(), ["halt", "rollback"]);
+  const view = JSON.stringify(doc.paths["/api/v1/admin/channels/{name}/rollout"].get.responses["200"]);
+  for (const field of ["evaluatedAt", "inconclusive", "scope", "onFailure"]) t.match(view, new RegExp(`"${field}"`), `the rollout view documents ${field}`);
   t.ok(promote.responses["202"], "a promotion with a rollout answers 202");
   t.equal(body.additionalProperties, false, "unknown fields refused, as documented");
   for (const move of ["promote", "rollback"]) {

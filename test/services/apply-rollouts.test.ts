@@ -209,8 +209,9 @@ await eachProvider(t, "rollout without release, and a bad rollout: file errors n
     ["rollout:\n  steps: [{percent: 100}]\n", "stable.yaml: rollout", /needs release/],
     ["release: 0.59.2\nrollout:\n  steps: [{percent: 50}, {percent: 40}, {percent: 100}]\n", "stable.yaml: rollout.steps.1.percent", /greater than the step before/],
     ["release: 0.59.2\nrollout:\n  steps: [{percent: 50}]\n", "stable.yaml: rollout.steps.0.percent", /last step must be 100/],
-    ["release: 0.59.2\nrollout:\n  steps: [{percent: 100}]\n  gates: [{kind: reports}]\n", "stable.yaml: rollout.gates", /not available/],
-    ["release: 0.59.2\nrollout:\n  steps: [{percent: 100}]\n  onFailure: rollback\n", "stable.yaml: rollout.onFailure", /halt/],
+    ["release: 0.59.2\nrollout:\n  steps: [{percent: 100}]\n  gates: [{kind: reports, minHealthy: 1}]\n", "stable.yaml: rollout.gates.0.maxFailedRatio", /number/],
+    ["release: 0.59.2\nrollout:\n  steps: [{percent: 100}]\n  gates: [{kind: prometheus, url: 'http://prom:9090', query: up, pass: '~ 1'}]\n", "stable.yaml: rollout.gates.0.pass", /operator/],
+    ["release: 0.59.2\nrollout:\n  steps: [{percent: 100}]\n  onFailure: ignore\n", "stable.yaml: rollout.onFailure", /halt/],
   ];
   for (const [stable, field, reason] of cases) {
     const err = await failure(h.ctx.declarative.apply(channelsWith(t, stable), actor));

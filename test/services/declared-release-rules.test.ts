@@ -29,6 +29,9 @@ function rollout(over: Partial<Rollout> & { state: RolloutState }): Rollout {
     endedAt: null,
     endedBy: null,
     endReason: null,
+    gates: [],
+    onFailure: "halt",
+    gateResults: null,
     ...over,
   };
 }
@@ -57,6 +60,14 @@ const table: { name: string; facts: DeclaredReleaseFacts; expect: Expect }[] = [
     facts: facts({ active: rollout({ state: "progressing" }), declared: declared({ steps: [{ percent: 10, bake: "1h" }, { percent: 100, bake: "0s" }] }) }),
     expect: { kind: "nothing", note: /rollout r-1 of 0\.59\.2 on channel stable is progressing at step 1 of 2 \(5 %\); stable\.yaml declares another steps \(running 5 % for 2h, 100 %; declared 10 % for 1h, 100 %\); apply does not change a running rollout/ },
   },
+  {
+    name: "active, gates stored with their keys in another order (PostgreSQL JSONB): the same",
+    facts: facts({ active: rollout({ state: "progressing", gates: [{ maxFailedRatio: 0.1, kind: "reports", minHealthy: 2 } as never] }), declared: declared({ gates: [{ kind: "reports", minHealthy: 2, maxFailedRatio: 0.1 }] }) }),
+    expect: { kind: "nothing" },
+  },
+  { name: "active, other gates declared: a note", facts: facts({ active: rollout({ state: "progressing" }), declared: declared({ gates: [{ kind: "reports", minHealthy: 2, maxFailedRatio: 0.1 }] }) }), expect: { kind: "nothing", note: /another gates/ } },
+  { name: "active, a step's gates declared: a note", facts: facts({ active: rollout({ state: "progressing" }), declared: declared({ steps: [{ percent: 5, bake: "2h", gates: [{ kind: "webhook", url: "https://g.example.com" }] }, { percent: 100, bake: "0s" }] }) }), expect: { kind: "nothing", note: /another gates/ } },
+  { name: "active, other onFailure declared: a note", facts: facts({ active: rollout({ state: "progressing" }), declared: declared({ onFailure: "rollback" }) }), expect: { kind: "nothing", note: /onFailure \(running halt; declared rollback\)/ } },
   { name: "active, other bake only", facts: facts({ active: rollout({ state: "progressing" }), declared: declared({ steps: [{ percent: 5, bake: "3h" }, { percent: 100, bake: "0s" }] }) }), expect: { kind: "nothing", note: /another steps/ } },
   { name: "active, other include", facts: facts({ active: rollout({ state: "progressing" }), declared: declared({ include: ["canary-a"] }) }), expect: { kind: "nothing", note: /another include \(running \[canary-a, canary-b\]; declared \[canary-a\]\)/ } },
   { name: "active, other exclude", facts: facts({ active: rollout({ state: "progressing" }), declared: declared({ exclude: ["bigbank"] }) }), expect: { kind: "nothing", note: /another exclude/ } },

@@ -192,9 +192,26 @@ await eachProvider(t, "a rollout's body is validated field by field", async (t: 
     ["percent not an integer", { steps: [{ percent: 2.5 }, { percent: 100 }] }, "rollout.steps.0.percent"],
     ["bad bake", { steps: [{ percent: 5, bake: "2 hours" }, { percent: 100 }] }, "rollout.steps.0.bake"],
     ["bake over a year", { steps: [{ percent: 5, bake: "400d" }, { percent: 100 }] }, "rollout.steps.0.bake"],
-    ["gates", { steps: [{ percent: 100 }], gates: [{ kind: "reports", minHealthy: 3 }] }, "rollout.gates"],
     ["unknown field", { steps: [{ percent: 100 }], canary: true }, /^rollout/],
-    ["onFailure", { steps: [{ percent: 100 }], onFailure: "rollback" }, "rollout.onFailure"],
+    // Gates (docs/api.md §9), on the rollout and on a step.
+    ["onFailure not halt or rollback", { steps: [{ percent: 100 }], onFailure: "ignore" }, "rollout.onFailure"],
+    ["reports gate without maxFailedRatio", { steps: [{ percent: 100 }], gates: [{ kind: "reports", minHealthy: 3 }] }, "rollout.gates.0.maxFailedRatio"],
+    ["reports gate ratio over 1", { steps: [{ percent: 100 }], gates: [{ kind: "reports", minHealthy: 3, maxFailedRatio: 1.5 }] }, "rollout.gates.0.maxFailedRatio"],
+    ["reports gate minHealthy negative", { steps: [{ percent: 100 }], gates: [{ kind: "reports", minHealthy: -1, maxFailedRatio: 0.1 }] }, "rollout.gates.0.minHealthy"],
+    ["reports gate minSamples 0", { steps: [{ percent: 100 }], gates: [{ kind: "reports", minHealthy: 1, maxFailedRatio: 0.1, minSamples: 0 }] }, "rollout.gates.0.minSamples"],
+    ["unknown gate kind", { steps: [{ percent: 100 }], gates: [{ kind: "datadog" }] }, "rollout.gates.0.kind"],
+    ["gate without kind", { steps: [{ percent: 100 }], gates: [{ url: "http://x" }] }, "rollout.gates.0.kind"],
+    ["unknown gate field", { steps: [{ percent: 100 }], gates: [{ kind: "webhook", url: "https://hooks.example.com/g", retries: 3 }] }, /^rollout\.gates\.0/],
+    ["webhook gate ftp url", { steps: [{ percent: 100 }], gates: [{ kind: "webhook", url: "ftp://hooks.example.com/g" }] }, "rollout.gates.0.url"],
+    ["webhook gate url with credentials", { steps: [{ percent: 100 }], gates: [{ kind: "webhook", url: "https://u:p@hooks.example.com/g" }] }, "rollout.gates.0.url"],
+    ["webhook gate relative url", { steps: [{ percent: 100 }], gates: [{ kind: "webhook", url: "/g" }] }, "rollout.gates.0.url"],
+    ["webhook gate timeout", { steps: [{ percent: 100 }], gates: [{ kind: "webhook", url: "https://hooks.example.com/g", timeout: "2m" }] }, "rollout.gates.0.timeout"],
+    ["webhook gate timeout over 60s", { steps: [{ percent: 100 }], gates: [{ kind: "webhook", url: "https://hooks.example.com/g", timeout: "90s" }] }, "rollout.gates.0.timeout"],
+    ["prometheus pass without operator", { steps: [{ percent: 100 }], gates: [{ kind: "prometheus", url: "http://prom:9090", query: "up", pass: "0.05" }] }, "rollout.gates.0.pass"],
+    ["prometheus pass not a number", { steps: [{ percent: 100 }], gates: [{ kind: "prometheus", url: "http://prom:9090", query: "up", pass: "< lots" }] }, "rollout.gates.0.pass"],
+    ["prometheus without query", { steps: [{ percent: 100 }], gates: [{ kind: "prometheus", url: "http://prom:9090", pass: "< 1" }] }, "rollout.gates.0.query"],
+    ["a step's gate", { steps: [{ percent: 10, gates: [{ kind: "reports", minHealthy: 1, maxFailedRatio: 0.1 }, { kind: "prometheus", url: "http://prom:9090", query: "up", pass: "=> 1" }] }, { percent: 100 }] }, "rollout.steps.0.gates.1.pass"],
+    ["too many gates", { steps: [{ percent: 100 }], gates: Array.from({ length: 11 }, () => ({ kind: "reports", minHealthy: 1, maxFailedRatio: 0 })) }, "rollout.gates"],
   ];
   for (const [name, body, field] of bad) assertError(t, await promote(h, "stable", { release: "0.59.2", rollout: body }), 400, "VALIDATION_FAILED", field, name);
   assertError(t, await promote(h, "beta", { release: "0.58.1", allowDowngrade: true, rollout: { steps: [{ percent: 100 }] } }), 400, "VALIDATION_FAILED", "rollout", "a downgrade with a rollout");

@@ -16,6 +16,20 @@ export const rolloutCountsDto = z.object({
   failed: z.number().int().describe("licensees of the channel whose latest health report on the rollout's release is failed (docs/api.md §9)"),
 });
 
+/** A gate as written (docs/api.md §9). */
+const gateSpecDto = z.record(z.string(), z.unknown()).describe('the gate as written: {kind: "reports", minHealthy, maxFailedRatio, minSamples?} | {kind: "webhook", url, timeout?} | {kind: "prometheus", url, query, pass}');
+
+/** One gate of the current step and its last evaluation. */
+export const rolloutGateDto = z.object({
+  kind: z.enum(["reports", "webhook", "prometheus"]),
+  state: z.enum(["pending", "pass", "fail", "inconclusive"]),
+  detail: z.string().describe("what the last evaluation saw"),
+  evaluatedAt: z.string().nullable().describe("when it was last evaluated (null: not yet)"),
+  inconclusive: z.number().int().describe("inconclusive answers in a row (3 fail the gate)"),
+  scope: z.enum(["rollout", "step"]).describe("written on the rollout (every step) or on this step"),
+  spec: gateSpecDto,
+});
+
 export const rolloutDto = z.object({
   id: z.string(),
   channel: z.string(),
@@ -24,7 +38,7 @@ export const rolloutDto = z.object({
   state,
   step: z.number().int().describe("1-based index of the current step (when ended: the step it ended on)"),
   percent: z.number().int().describe("the current step's percent"),
-  steps: z.array(z.object({ percent: z.number().int(), bake: z.string() })),
+  steps: z.array(z.object({ percent: z.number().int(), bake: z.string(), gates: z.array(gateSpecDto).optional().describe("this step's own gates, if any") })),
   include: z.array(z.string()),
   exclude: z.array(z.string()),
   salt: z.string(),
@@ -37,7 +51,8 @@ export const rolloutDto = z.object({
   endedBy: z.string().nullable(),
   endReason: z.string().nullable(),
   counts: rolloutCountsDto.optional(),
-  gates: z.array(z.object({ kind: z.string(), state: z.string(), detail: z.string() })).describe("health gates (docs/api.md §9): none on this server yet"),
+  onFailure: z.enum(["halt", "rollback"]).describe("what a failed gate does"),
+  gates: z.array(rolloutGateDto).describe("the current step's gates (the rollout's, then the step's) with their last evaluation (docs/api.md §9)"),
 });
 export type RolloutDto = z.infer<typeof rolloutDto>;
 
@@ -63,7 +78,7 @@ export function toRolloutDto(v: RolloutView): RolloutDto {
     state: v.state,
     step: v.step + 1,
     percent: v.percent,
-    steps: v.steps.map((s) => ({ percent: s.percent, bake: s.bake })),
+    steps: v.steps.map((s) => ({ percent: s.percent, bake: s.bake, ...(s.gates && s.gates.length > 0 ? { gates: s.gates } : {}) })),
     include: v.include,
     exclude: v.exclude,
     salt: v.salt,
@@ -76,7 +91,8 @@ export function toRolloutDto(v: RolloutView): RolloutDto {
     endedBy: v.endedBy,
     endReason: v.endReason,
     ...(v.counts ? { counts: v.counts } : {}),
-    gates: [],
+    onFailure: v.onFailure,
+    gates: v.gateView.map((g) => ({ kind: g.kind, state: g.state, detail: g.detail, evaluatedAt: g.evaluatedAt, inconclusive: g.inconclusive, scope: g.scope, spec: { ...g.spec } })),
   };
 }
 
