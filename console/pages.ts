@@ -102,10 +102,10 @@ export async function channelPage(s: Session, name: string, rerender: () => void
         h("h2", {}, ACTIVE.has(r.state) ? "Rollout" : "Last rollout", " ", stateTag(r.state)),
         h("p", {}, `${r.previous?.version ?? "nothing"} → ${r.release.version} · `, progress(r), ` ${r.percent}% · step ${r.step} of ${r.steps.length}`),
         h("ol", { class: "steps" }, r.steps.map((st, i) =>
-          h("li", { class: i + 1 < r.step ? "done" : i + 1 === r.step ? "current" : "" }, `${st.percent}%`, st.bake !== "0s" ? `, bake ${st.bake}` : ""))),
+          h("li", { class: i + 1 < r.step ? "done" : i + 1 === r.step ? "current" : "" }, `${st.percent}%`, st.bake !== "0s" ? `, bake ${st.bake}` : "", st.gates?.length ? `, ${st.gates.length} gate${st.gates.length === 1 ? "" : "s"}` : ""))),
         h("dl", { class: "counts" },
           COUNTS.map(([k, label]) => h("div", {}, h("dt", {}, label), h("dd", { "data-test": `count-${k}` }, String(r.counts[k]))))),
-        r.gates.length ? h("ul", {}, r.gates.map((g) => h("li", {}, `${g.kind}: `, h("span", { class: `tag state-${g.state}` }, g.state), ` ${g.detail}`))) : h("p", { class: "muted" }, "no gates"),
+        r.gates.length ? h("ul", { "data-test": "gates" }, r.gates.map((g) => h("li", {}, `${g.kind}: `, h("span", { class: `tag state-${g.state}` }, g.state), ` ${g.detail}`, g.evaluatedAt ? h("span", { class: "muted" }, ` (${when(g.evaluatedAt)})`) : null))) : h("p", { class: "muted" }, "no gates"),
         h("p", { class: "muted" }, `Started by ${r.startedBy} ${when(r.startedAt)}`, r.reason ? ` — ${r.reason}` : "", r.nextStepAt ? `; next step ${when(r.nextStepAt)}` : "",
           r.endedAt ? `; ended ${when(r.endedAt)} by ${r.endedBy ?? "?"}${r.endReason ? ` (${r.endReason})` : ""}` : ""),
         ACTIVE.has(r.state) && hasRole(s, "release-engineer") ? controls(name, r, rerender) : null)

@@ -39,7 +39,7 @@ export interface Rollout {
   state: string;
   step: number;
   percent: number;
-  steps: { percent: number; bake: string }[];
+  steps: { percent: number; bake: string; gates?: unknown[] }[];
   include: string[];
   exclude: string[];
   reason: string | null;
@@ -51,7 +51,7 @@ export interface Rollout {
   endedBy: string | null;
   endReason: string | null;
   counts: { licensees: number; inCohort: number; servedTarget: number; healthy: number; failed: number };
-  gates: { kind: string; state: string; detail: string }[];
+  gates: { kind: string; state: string; detail: string; evaluatedAt?: string | null }[];
 }
 export interface Freeze {
   frozen: boolean;
