@@ -41,7 +41,7 @@ RUN --mount=type=cache,target=/root/.npm \
 COPY . .
 RUN mkdir -p bin channels \
  && node scripts/prepare.mjs \
- && test -f dist/server.js
+ && test -f dist/server.js && test -f dist/console/index.html
 
 # Runtime dependencies only. The native addon's build leftovers (objects,
 # static library, sqlite sources) are not needed to load it.

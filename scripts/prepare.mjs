@@ -6,7 +6,7 @@
 // --if-stale, where it only redoes what the sources have changed.
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -90,12 +90,31 @@ function build() {
   const out = join(root, "dist/server.js");
   if (ifStale && existsSync(out)) {
     const sources = Math.max(newestMtime(join(root, "src")), statSync(join(root, "tsconfig.json")).mtimeMs);
-    if (sources <= statSync(out).mtimeMs) return;
+    if (sources <= statSync(out).mtimeMs) return buildConsole();
   }
   execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
     cwd: root,
     stdio: "inherit",
   });
+  buildConsole();
+}
+
+// The web console (src/routes/console-routes.ts serves dist/console):
+// console/*.ts compiled by console/tsconfig.json (DOM types, ES modules),
+// then its HTML, CSS and images copied next to the scripts.
+const CONSOLE_STATIC = /\.(html|css|png|svg)$/;
+function buildConsole() {
+  const src = join(root, "console");
+  const out = join(root, "dist/console");
+  if (ifStale && existsSync(join(out, "main.js")) && newestMtime(src) <= statSync(join(out, "main.js")).mtimeMs) return;
+  mkdirSync(out, { recursive: true });
+  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "console/tsconfig.json"], {
+    cwd: root,
+    stdio: "inherit",
+  });
+  for (const name of readdirSync(src)) {
+    if (CONSOLE_STATIC.test(name)) copyFileSync(join(src, name), join(out, name));
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -20,6 +20,7 @@ import { resolveRoutes } from "./routes/admin/resolve-routes.js";
 import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "./routes/admin/rollout-routes.js";
 import { webhookRoutes } from "./routes/admin/webhook-routes.js";
+import { consoleRoutes } from "./routes/console-routes.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
 import { requestIdFor } from "./request-id.js";
 import { requestObserver } from "./metrics.js";
@@ -116,6 +117,9 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   // The operator routes set their own constant block of security headers
   // (src/routes/operator.ts); the error handler sets it on errors and 404s.
   await app.register(operatorRoutes, { ctx, onReplay: (r) => (replay = r) });
+  // The console's static files set their own constant headers (a stricter
+  // policy than helmet's: src/plugins/security-headers.ts).
+  await app.register(consoleRoutes);
   // Everything else: helmet's headers, computed per request (docs and,
   // later, the console need their own policies). No CORS anywhere (no
   // cross-origin browser use).

@@ -6,7 +6,7 @@
 //
 // main() takes its environment and output streams as arguments, so tests
 // drive it without spawning a process.
-import { ApiError, DEFAULT_URL, UnreachableError, createClient, type Client } from "./client.js";
+import { ApiError, DEFAULT_URL, UnreachableError, createClient, parseBaseUrl, type Client } from "./client.js";
 import { UsageError, bool, commaList, dateOrDuration, hours, limit, list, parse, positionals, required, str, type OptionSpec, type Parsed } from "./args.js";
 import * as freeze from "./freeze.js";
 import * as rollout from "./rollout.js";
@@ -74,6 +74,12 @@ function rolloutOptions(p: Parsed): rollout.RolloutOptions | undefined {
   return { steps: rollout.parseSteps(steps), include, exclude, salt };
 }
 
+/** The console's sign-in link: the token in the fragment (never sent to the server; console/session.ts reads it). */
+export function consoleLink(baseUrl: string, token: string): string {
+  const u = parseBaseUrl(baseUrl);
+  return `${u.origin}${u.pathname.replace(/\/+$/, "")}/console/#token=${encodeURIComponent(token)}`;
+}
+
 const COMMANDS: Record<string, Command> = {
   token: {
     usage: "token --sub NAME --role ROLE [--role ROLE2] [--ttl 1h]",
@@ -83,6 +89,20 @@ const COMMANDS: Record<string, Command> = {
       positionals(p, []);
       const t = mintToken(cx.io.env, cx.io.stderr, { sub: required(p, "sub", "NAME"), roles: list(p, "role"), ttl: str(p, "ttl") ?? "1h" });
       return { json: t, text: `${t.token}\n` };
+    },
+  },
+  console: {
+    usage: "console [--sub NAME --role ROLE [--ttl 1h]]",
+    summary: "print a one-time sign-in link to the web console (/console): the token minted like chartroom token, or CHARTROOM_TOKEN without --sub, in the link's fragment, which the browser never sends",
+    options: { sub: { type: "string" }, role: { type: "string", multiple: true }, ttl: { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      const sub = str(p, "sub");
+      let token = cx.io.env.CHARTROOM_TOKEN?.trim();
+      if (sub !== undefined) token = mintToken(cx.io.env, cx.io.stderr, { sub, roles: list(p, "role"), ttl: str(p, "ttl") ?? "1h" }).token;
+      if (!token) throw new UsageError("--sub NAME and --role ROLE are required (or set CHARTROOM_TOKEN)");
+      const link = consoleLink(str(p, "url") ?? (cx.io.env.CHARTROOM_URL?.trim() || DEFAULT_URL), token);
+      return { json: { link }, text: `${link}\n`, note: "Open it in a browser; the token stays in that tab until you sign out or it expires.\n" };
     },
   },
   "license dev": {

@@ -10,3 +10,16 @@ export const API_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.fre
   "referrer-policy": "no-referrer",
   "cross-origin-resource-policy": "same-origin",
 });
+
+// The console (/console, src/routes/console-routes.ts): its own scripts,
+// styles and images only, calls to this origin only, never framed. No
+// inline script or style anywhere in console/.
+export const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  ...API_SECURITY_HEADERS,
+  "content-security-policy": CONSOLE_CSP,
+  "x-frame-options": "DENY",
+  "cache-control": "no-cache",
+});

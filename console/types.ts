@@ -1,0 +1,112 @@
+// The admin API's answers, as far as the console reads them (docs/api.md
+// §3, §7; the server's schemas are src/routes/admin/dto/).
+export interface ReleaseRef {
+  id: string;
+  version: string;
+  yanked: boolean;
+}
+export interface RolloutSummary {
+  id: string;
+  release: { id: string; version: string };
+  state: string;
+  step: number;
+  steps: number;
+  percent: number;
+  nextStepAt: string | null;
+}
+export interface Channel {
+  name: string;
+  description: string;
+  release: ReleaseRef | null;
+  rollout: RolloutSummary | null;
+}
+export interface HistoryEvent {
+  id: number;
+  action: string;
+  fromVersion: string | null;
+  toVersion: string | null;
+  actor: string;
+  reason: string | null;
+  createdAt: string;
+}
+export interface ChannelDetail extends Channel {
+  history: HistoryEvent[];
+}
+export interface Rollout {
+  id: string;
+  release: { id: string; version: string };
+  previous: { id: string; version: string } | null;
+  state: string;
+  step: number;
+  percent: number;
+  steps: { percent: number; bake: string; gates?: unknown[] }[];
+  include: string[];
+  exclude: string[];
+  reason: string | null;
+  startedBy: string;
+  startedAt: string;
+  stepStartedAt: string;
+  nextStepAt: string | null;
+  endedAt: string | null;
+  endedBy: string | null;
+  endReason: string | null;
+  counts: { licensees: number; inCohort: number; servedTarget: number; healthy: number; failed: number };
+  gates: { kind: string; state: string; detail: string; evaluatedAt?: string | null }[];
+}
+export interface Freeze {
+  frozen: boolean;
+  reason: string | null;
+  until: string | null;
+  since: string | null;
+  by: string | null;
+}
+export interface Release {
+  id: string;
+  version: string;
+  chart: Record<string, unknown>;
+  images: Record<string, { repository: string; tag?: string; digest?: string }>;
+  values: Record<string, unknown>;
+  notes: string;
+  createdBy: string;
+  createdAt: string;
+  yanked: boolean;
+  yankedAt: string | null;
+  yankedBy: string | null;
+  yankReason: string | null;
+}
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+export interface Resolved {
+  sub: string;
+  channel: string;
+  release: { id: string; version: string };
+  etag: string;
+  reasons: { rule: string; detail: string }[];
+}
+export interface FleetEntry {
+  sub: string;
+  channel: string;
+  releaseVersion: string | null;
+  userAgent: string | null;
+  lastSeenAt: string;
+  pollCount: number;
+  licenseExpired: boolean;
+  licenseRevoked: boolean;
+  anonymous: boolean;
+  report: { state: string; releaseVersion: string | null; message: string | null; reportedAt: string } | null;
+}
+export interface Fleet {
+  items: FleetEntry[];
+  distribution: Record<string, Record<string, number>>;
+}
+export interface AuditEntry {
+  id: number;
+  actor: string;
+  action: string;
+  targetType: string;
+  target: string;
+  requestId: string | null;
+  createdAt: string;
+}

@@ -1,0 +1,291 @@
+// The console in a real browser: Debian's chromium driven by
+// playwright-core against a real app listening on a port. Sign in, see the
+// sample channels, pause a rollout from the console and watch its state
+// change, a values diff, a licensee's reasons, a viewer without controls
+// (and a forged control answered 403), sign-out. Screenshots of each page
+// go under the test's output directory (CONSOLE_SCREENSHOTS overrides it).
+// Without chromium the test is skipped LOUDLY, except in CI (CI=true),
+// where that is a failure (.ci/run installs it).
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { testApp } from "../helpers/app.js";
+import { eventually } from "../helpers/eventually.js";
+import { consoleLink } from "../../src/cli/main.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** chromium, or why it cannot run here. */
+async function launch(): Promise<Browser | string> {
+  if (!existsSync(CHROMIUM)) return `no chromium at ${CHROMIUM} (apt-get install -y chromium)`;
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: root ? ["--no-sandbox"] : [] });
+}
+
+const text = (page: Page, selector: string) => page.locator(selector).first().textContent({ timeout: 15_000 });
+
+/** Waits until the element's text is `want` (the pages re-read the API every 3 s). */
+async function waitText(page: Page, selector: string, want: string): Promise<void> {
+  // A locator, not waitForFunction: the page's CSP refuses the eval that would need.
+  await page.locator(selector, { hasText: new RegExp(`^${want}$`) }).first().waitFor({ timeout: 20_000 });
+}
+
+/** Waits until the page for the address's fragment is on screen (not the one before it: main.ts marks main with its hash). */
+async function settled(page: Page): Promise<void> {
+  await page.locator(`main[data-hash=${JSON.stringify(new URL(page.url()).hash)}]`).waitFor({ timeout: 15_000 });
+}
+
+const NAME = "the console end to end in chromium";
+const browser = await launch();
+if (typeof browser === "string") {
+  if (process.env.CI) {
+    t.fail(`chromium is required in CI: ${browser}`);
+  } else {
+    process.stderr.write(`\n*** skipped: ${browser} — "${NAME}" did not run ***\n\n`);
+    t.test(NAME, { skip: `skipped: ${browser}` }, async () => {});
+  }
+} else t.test(NAME, async (t) => {
+  t.teardown(() => browser.close());
+  const shots = process.env.CONSOLE_SCREENSHOTS ?? t.testdirName;
+  mkdirSync(shots, { recursive: true });
+  const h = await testApp(t, { captureLogs: true });
+  const base = await h.app.listen({ port: 0, host: "127.0.0.1" });
+  const origin = new URL(base).origin;
+  const engineer = h.adminToken("release-engineer", "rel@example.com");
+  const viewer = h.adminToken("viewer", "view@example.com");
+
+  // A release with other values than 0.60.0, for the diff.
+  const created = await h.admin("POST", "/releases", {
+    version: "0.61.0",
+    chart: { url: "https://charts.wandb.ai", name: "operator-wandb", version: "0.19.2" },
+    values: { app: { resources: { requests: { cpu: "2", memory: "2Gi" } } }, weave: { install: true }, parquet: { enabled: true } },
+    notes: "W&B Server 0.61.0",
+  }, "release-engineer");
+  t.equal(created.statusCode, 201, created.body);
+
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await ctx.newPage();
+  const problems: string[] = [];
+  const requests: string[] = [];
+  // Refusals are checked by their responses below; every other console error (a CSP violation: "Refused to …") is a problem.
+  const refused: string[] = [];
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text()); });
+  page.on("response", (r) => { if (r.status() >= 400) refused.push(`${r.status()} ${new URL(r.url()).pathname}`); });
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("request", (r) => requests.push(r.url()));
+
+  await t.test("sign in with a pasted token, by keyboard", async (t) => {
+    await page.goto(`${base}/console`);
+    await page.locator("textarea#token").waitFor();
+    await page.screenshot({ path: join(shots, "signin.png") });
+    t.ok(await page.evaluate("document.activeElement?.id === 'token'"), "the token field has the focus");
+    // A token of the right shape the server does not accept (signed with another secret).
+    const [head, body] = engineer.split(".");
+    await page.locator("textarea#token").fill(`${head}.${body}.${"A".repeat(43)}`);
+    await page.locator("button", { hasText: "Sign in" }).click();
+    await page.locator(".signin .error", { hasText: "the server refused this token" }).waitFor();
+    t.equal(await page.evaluate("sessionStorage.length"), 0, "a refused token is not kept");
+    await page.locator("textarea#token").fill("");
+    await page.keyboard.insertText(engineer);
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await page.locator("h1", { hasText: "Channels" }).waitFor();
+    t.equal(await text(page, '[data-test="identity"]'), "rel@example.com · release-engineer", "sub and roles from the token");
+    t.match(await text(page, "header"), /until \d{4}-\d\d-\d\d \d\d:\d\d UTC/, "the session's expiry is shown");
+    t.equal(await page.evaluate("sessionStorage.getItem('chartroom.adminToken')"), engineer, "the token is in sessionStorage");
+    t.equal(await page.evaluate("localStorage.length"), 0, "and not in localStorage");
+  });
+
+  await t.test("the sample channels, then a rollout appears", async (t) => {
+    for (const [name, version] of [["stable", "0.58.1"], ["beta", "0.59.2"], ["unstable", "0.60.0"]] as const) {
+      t.match(await text(page, `[data-test="channel-${name}"]`), new RegExp(`Release: ${version.replace(/\./g, "\\.")}`), `${name} at ${version}`);
+    }
+    const started = await h.admin("POST", "/channels/stable/promote", {
+      release: "0.59.2", reason: "GA",
+      rollout: { steps: [{ percent: 10, bake: "1h" }, { percent: 50, bake: "1h" }, { percent: 100 }] },
+    }, "release-engineer");
+    t.equal(started.statusCode, 202, started.body);
+    await waitText(page, '[data-test="channel-stable"] [data-test="rollout-state"]', "progressing");
+    t.match(await text(page, '[data-test="channel-stable"]'), /→ 0\.59\.2.*10% · step 1\/3/, "the rollout's target, percent and step");
+    t.equal(await page.locator('[data-test="channel-stable"] progress').getAttribute("value"), "10", "the progress bar");
+    await page.screenshot({ path: join(shots, "channels.png"), fullPage: true });
+  });
+
+  await t.test("pause the rollout from the channel page", async (t) => {
+    await page.locator('a[href="#/channel/stable"]').click();
+    await page.locator("h1", { hasText: "Channel stable" }).waitFor();
+    await waitText(page, '[data-test="rollout-state"]', "progressing");
+    t.equal(await page.locator("button[data-control]").count(), 3, "pause, advance, abort");
+    t.match(await text(page, ".timeline"), /rollout-start|promote|0\.58\.1/, "the history timeline");
+    await page.locator('button[data-control="pause"]').click();
+    const reason = page.locator('textarea[name="reason"]');
+    await reason.waitFor();
+    t.equal(await page.evaluate("document.activeElement?.getAttribute('name')"), "reason", "the reason has the focus");
+    await page.locator("button", { hasText: "Confirm pause" }).click();
+    t.equal((await h.admin("GET", "/channels/stable/rollout")).json().state, "progressing", "no reason: nothing sent");
+    await reason.fill("error rate up at acme");
+    await page.screenshot({ path: join(shots, "channel-confirm.png"), fullPage: true });
+    await page.locator("button", { hasText: "Confirm pause" }).click();
+    await waitText(page, '[data-test="rollout-state"]', "paused");
+    const r = (await h.admin("GET", "/channels/stable/rollout")).json();
+    t.equal(r.state, "paused", "the server has it paused");
+    const audit = (await h.admin("GET", "/audit?limit=5")).json();
+    t.ok(JSON.stringify(audit).includes("error rate up at acme") && JSON.stringify(audit).includes("rel@example.com"), "the reason and the actor are in the audit log");
+    t.same(await page.locator("button[data-control]").evaluateAll((bs) => bs.map((b) => b.getAttribute("data-control"))), ["resume", "advance", "abort"], "the controls of a paused rollout");
+    await page.screenshot({ path: join(shots, "channel.png"), fullPage: true });
+  });
+
+  await t.test("a values diff between two releases", async (t) => {
+    await page.locator('nav a[href="#/releases"]').click();
+    await page.locator('[data-test="diff-form"]').waitFor();
+    t.match(await text(page, "table"), /0\.61\.0[\s\S]*0\.60\.0[\s\S]*0\.59\.2[\s\S]*0\.58\.1/, "the releases, newest first");
+    await page.screenshot({ path: join(shots, "releases.png"), fullPage: true });
+    await page.selectOption('select[name="a"]', "0.60.0");
+    await page.selectOption('select[name="b"]', "0.61.0");
+    await page.locator("button", { hasText: "Compare" }).click();
+    await page.locator('[data-test="diff"]').waitFor();
+    const rows = await page.evaluate(`Array.from(document.querySelectorAll('[data-test="diff"] tbody tr'), (tr) => Array.from(tr.children, (td) => td.textContent))`);
+    t.same(rows, [
+      ["replace", "/app/resources/requests/cpu", '"1"', '"2"'],
+      ["add", "/parquet/enabled", "", "true"],
+    ], "the changed and added values");
+    await page.screenshot({ path: join(shots, "diff.png"), fullPage: true });
+    await page.goto(`${base}/console/#/diff/0.58.1/0.59.2`);
+    await page.locator('[data-test="diff-empty"]').waitFor();
+    t.pass("two releases with the same values: said so");
+  });
+
+  await t.test("yank a release with a reason", async (t) => {
+    await page.goto(`${base}/console/#/release/0.61.0`);
+    await page.locator("h1", { hasText: "Release 0.61.0" }).waitFor();
+    await page.locator('button[data-control="yank"]').click();
+    await page.locator('textarea[name="reason"]').fill("broken migration");
+    await page.locator("button", { hasText: "Confirm yank" }).click();
+    await page.locator('[data-test="yanked"]').waitFor();
+    t.match(await text(page, '[data-test="yanked"]'), /by rel@example\.com: broken migration/, "the yank, its actor and reason");
+    const r = (await h.admin("GET", "/releases/0.61.0")).json();
+    t.equal(r.yanked, true, "the server has it yanked");
+    t.equal(r.yankReason, "broken migration");
+    t.equal(await page.locator('button[data-control="yank"]').count(), 0, "no yank of a yanked release");
+  });
+
+  await t.test("a licensee and its reasons", async (t) => {
+    await page.locator('nav a[href="#/licensee"]').click();
+    await page.locator('input[name="sub"]').fill("acme");
+    await page.selectOption('select[name="channel"]', "stable");
+    await page.locator("button", { hasText: "What does it get?" }).click();
+    await page.locator('[data-test="resolved"]').waitFor();
+    const want = (await h.admin("GET", "/resolve?sub=acme&channel=stable")).json();
+    const shown = await text(page, '[data-test="resolved"]');
+    t.ok(shown?.includes(`acme on stable gets ${want.release.version}`), shown ?? "");
+    t.ok(shown?.includes(want.etag), "the etag");
+    t.ok(want.reasons.length >= 2, "the rollout is one of the reasons");
+    for (const r of want.reasons) t.ok(shown?.includes(`${r.rule}: ${r.detail}`), `reason ${r.rule}`);
+    t.match(page.url(), /#\/licensee\/acme\/stable$/, "the page's address names the licensee (in the fragment)");
+    await page.screenshot({ path: join(shots, "licensee.png"), fullPage: true });
+  });
+
+  await t.test("the fleet: distribution, search, a licensee's link", async (t) => {
+    for (const [sub, channel] of [["acme", "stable"], ["bigbank", "beta"], ["initech", "beta"]] as const) {
+      t.equal((await h.poll(h.license({ sub, channel }))).statusCode, 200, `${sub} polls ${channel}`);
+    }
+    const seen = await eventually(async () => (await h.admin("GET", "/fleet")).json().items.length >= 3 || undefined, { within: 10_000, every: 100 });
+    t.ok(seen.ok, `the fleet has the polls (${seen.summary})`);
+    await page.locator('nav a[href="#/fleet"]').click();
+    await page.locator('[data-test="fleet"]').waitFor();
+    t.match(await text(page, '[data-test="distribution-beta"]'), /beta · 2 licensees[\s\S]*0\.59\.2 \(current\)/, "beta: two licensees on its current release");
+    t.equal(await page.locator('[data-test="distribution-beta"] meter').getAttribute("value"), "2", "drawn as a meter");
+    await page.screenshot({ path: join(shots, "fleet.png"), fullPage: true });
+    await page.locator('input[name="q"]').fill("bigb");
+    await page.keyboard.press("Enter");
+    await page.locator('[data-test="fleet"] tbody tr').first().waitFor();
+    await page.waitForURL(/#\/fleet\/bigb\/1$/);
+    await settled(page);
+    t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), ["bigbank"], "the search finds one licensee");
+    await page.locator('[data-test="fleet"] a', { hasText: "bigbank" }).click();
+    await page.locator('[data-test="resolved"]').waitFor();
+    t.match(await text(page, '[data-test="resolved"]'), /bigbank on beta gets 0\.59\.2/, "its row links to what it gets and why");
+    t.match(await text(page, '[data-test="licensee-fleet"]'), /Last served 0\.59\.2, last seen .* UTC, 1 poll\. No health report\./, "its fleet entry");
+    t.match(await text(page, '[data-test="licensee-overrides"]'), /none/, "no per-license values");
+  });
+
+  await t.test("the audit log, filtered", async (t) => {
+    await page.locator('nav a[href="#/audit"]').click();
+    await page.locator('[data-test="audit"]').waitFor();
+    await page.locator('input[name="actor"]').fill("rel@");
+    await page.locator("button", { hasText: "Filter" }).click();
+    await page.waitForURL(/#\/audit\/actor=rel%40$/);
+    await settled(page);
+    await page.locator('[data-test="audit"] tbody tr').first().waitFor();
+    const actors = await page.locator('[data-test="audit"] tbody tr td:nth-child(2)').allTextContents();
+    t.ok(actors.length >= 1 && actors.every((a) => a === "rel@example.com"), `only the console's actor: ${actors.join(", ")}`);
+    t.match(await text(page, '[data-test="audit"] tbody'), /rollout\.pause|pause/, "the pause is there");
+    await page.screenshot({ path: join(shots, "audit.png"), fullPage: true });
+  });
+
+  await t.test("readable on a phone", async (t) => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/console/#/channels`);
+    await page.locator('[data-test="channel-stable"]').waitFor();
+    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    t.ok(overflow <= 0, `no horizontal scrolling (${overflow}px over)`);
+    await page.screenshot({ path: join(shots, "channels-phone.png"), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await t.test("sign-out clears the session", async (t) => {
+    await page.locator("#signout").click();
+    await page.locator("textarea#token").waitFor();
+    t.equal(await page.evaluate("sessionStorage.length"), 0, "sessionStorage is empty");
+    await page.reload();
+    await page.locator("textarea#token").waitFor();
+    t.equal(await page.locator('[data-test="identity"]').count(), 0, "the next load shows the sign-in");
+  });
+
+  await t.test("a viewer, signed in by the one-time link, sees no controls; a forged control is 403", async (t) => {
+    const vctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const vpage = await vctx.newPage();
+    vpage.on("pageerror", (e) => problems.push(e.message));
+    vpage.on("request", (r) => requests.push(r.url()));
+    await vpage.goto(consoleLink(base, viewer));
+    await vpage.locator("h1", { hasText: "Channels" }).waitFor();
+    t.notMatch(vpage.url(), /token/, "the token is gone from the address bar");
+    // The link's entry was replaced: back is the blank tab, forward the console without the token.
+    await vpage.goBack();
+    t.equal(vpage.url(), "about:blank", "the entry before is the blank tab");
+    await vpage.goForward();
+    await vpage.locator("h1", { hasText: "Channels" }).waitFor();
+    t.equal(vpage.url(), `${base}/console/#/channels`, "and the link's entry now has no token");
+    t.equal(await text(vpage, '[data-test="identity"]'), "view@example.com · viewer");
+    await vpage.goto(`${base}/console/#/channel/stable`);
+    await waitText(vpage, '[data-test="rollout-state"]', "paused");
+    t.equal(await vpage.locator('[data-test="controls"], button[data-control]').count(), 0, "no controls for a viewer");
+    await vpage.screenshot({ path: join(shots, "channel-viewer.png"), fullPage: true });
+    await vpage.goto(`${base}/console/#/release/0.60.0`);
+    await vpage.locator("h1", { hasText: "Release 0.60.0" }).waitFor();
+    t.equal(await vpage.locator("button[data-control]").count(), 0, "no yank for a viewer");
+    // A control sent by hand with the viewer's token (from the page's own session).
+    const forged = await vpage.evaluate<{ status: number; body: { code: string } }>(`(async () => {
+      const res = await fetch("/api/v1/admin/channels/stable/rollout/resume", {
+        method: "POST",
+        headers: { authorization: "Bearer " + sessionStorage.getItem("chartroom.adminToken"), "content-type": "application/json" },
+        body: JSON.stringify({ reason: "forged" }),
+      });
+      return { status: res.status, body: await res.json() };
+    })()`);
+    t.equal(forged.status, 403, "the server refuses the viewer");
+    t.equal(forged.body.code, "ROLE_REQUIRED");
+    t.equal((await h.admin("GET", "/channels/stable/rollout")).json().state, "paused", "still paused");
+    await vctx.close();
+  });
+
+  t.same(problems, [], "no script error and no CSP violation in the console");
+  t.same([...new Set(refused)], ["401 /api/v1/admin/channels", "404 /api/v1/admin/licenses/acme/values", "404 /api/v1/admin/licenses/bigbank/values"], "the only refusals: the bad token, licensees without per-license values");
+  t.same(requests.filter((u) => new URL(u).origin !== origin), [], "every request went to the server itself");
+  t.same(requests.filter((u) => u.includes(engineer) || u.includes(viewer) || /token=/.test(u)), [], "no token in a URL the browser sent");
+  const logged = h.logs.join("\n");
+  t.ok(logged.includes("/console"), "the requests were logged");
+  t.notOk(logged.includes(engineer) || logged.includes(viewer), "no token in the server's logs");
+  await ctx.close();
+});
