@@ -103,7 +103,7 @@ if (typeof browser === "string") {
     }
     const started = await h.admin("POST", "/channels/stable/promote", {
       release: "0.59.2", reason: "GA",
-      rollout: { steps: [{ percent: 10, bake: "1h" }, { percent: 50, bake: "1h" }, { percent: 100 }] },
+      rollout: { steps: [{ percent: 10, bake: "1h" }, { percent: 50, bake: "1h" }, { percent: 100 }], gates: [{ kind: "reports", minHealthy: 1, maxFailedRatio: 0.5 }] },
     }, "release-engineer");
     t.equal(started.statusCode, 202, started.body);
     await waitText(page, '[data-test="channel-stable"] [data-test="rollout-state"]', "progressing");
@@ -118,6 +118,7 @@ if (typeof browser === "string") {
     await waitText(page, '[data-test="rollout-state"]', "progressing");
     t.equal(await page.locator("button[data-control]").count(), 3, "pause, advance, abort");
     t.match(await text(page, ".timeline"), /rollout-start|promote|0\.58\.1/, "the history timeline");
+    t.match(await text(page, '[data-test="gates"]'), /^reports: pending/, "the gate and its state (no reports yet)");
     await page.locator('button[data-control="pause"]').click();
     const reason = page.locator('textarea[name="reason"]');
     await reason.waitFor();
