@@ -1,7 +1,7 @@
 // The console's entry (index.html loads it as an ES module): sign-in,
 // the header, and routing the fragment (#/channels, #/channel/NAME,
 // #/releases, #/release/V, #/diff/A/B, #/licensee/SUB/CHANNEL) to pages.ts,
-// and #/fleet/QUERY/PAGE, #/audit/FILTERS to more-pages.ts.
+// and #/fleet/QUERY/CURSOR, #/audit/FILTERS to more-pages.ts.
 import { api, ApiError } from "./api.js";
 import { h, when } from "./dom.js";
 import { auditPage, fleetPage } from "./more-pages.js";
@@ -79,7 +79,7 @@ function route(s: Session): { page: () => Promise<HTMLElement>; live: boolean } 
     case "diff":
       return { page: () => diffPage(parts[1] ?? "", parts[2] ?? ""), live: false };
     case "fleet":
-      return { page: () => fleetPage(parts[1] ?? "", Number(parts[2] ?? 1) || 1), live: false };
+      return { page: () => fleetPage(parts[1] ?? "", parts[2] ?? ""), live: false };
     case "audit":
       return { page: () => auditPage(new URLSearchParams(raw[1] ?? "")), live: false };
     case "licensee":

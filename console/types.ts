@@ -100,6 +100,8 @@ export interface FleetEntry {
 export interface Fleet {
   items: FleetEntry[];
   distribution: Record<string, Record<string, number>>;
+  /** With ?limit= only. */
+  nextCursor?: string | null;
 }
 export interface AuditEntry {
   id: number;

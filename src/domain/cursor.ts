@@ -3,6 +3,8 @@
 // cursor with it (a forged one is a 400 at validation, never a database
 // error: a date the column cannot hold, an id beyond INT4) and the
 // repositories decode it with it into their where clauses.
+import { LICENSE_SUBJECT_MAX } from "./schemas.js";
+import { textProblem } from "./text.js";
 
 /** The sort keys cursors carry, and what each accepts. */
 const SORT_KEYS = {
@@ -12,6 +14,8 @@ const SORT_KEYS = {
   release: (k: string) => timeAndId(k),
   /** Rollouts: "<startedAt ISO>|<id>". */
   rollout: (k: string) => timeAndId(k),
+  /** The fleet paged by licensee: the last sub (at most LICENSE_SUBJECT_MAX characters, one line). */
+  sub: (k: string) => k.length <= LICENSE_SUBJECT_MAX && textProblem(k, "line") === undefined,
 };
 
 /** A sort key "<ISO time>|<id>" (a time both databases store, an id of at most 128 characters). */

@@ -1,4 +1,5 @@
 import type { Db, Provider } from "../db/client.js";
+import { cursorKey, toPage, type PageRequest } from "./paging.js";
 
 /**
  * Runs statements in one transaction, synchronously, on a connection of its
@@ -75,6 +76,8 @@ function licenseExpMs(p: PollSummary): number | null {
 export interface FleetFilter {
   channel?: string | undefined;
   seenBefore?: Date | undefined;
+  /** Only subs containing this; ASCII letters match in either case on both databases. */
+  subContains?: string | undefined;
 }
 
 /** Licensees last served a release (null: none was served), per channel. */
@@ -85,10 +88,17 @@ export interface FleetCount {
 }
 
 export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, provider: Provider, bulk?: BulkWriter) {
-  function where(filter: FleetFilter) {
+  function where(filter: FleetFilter, after?: string) {
+    // SQLite's LIKE folds ASCII case; PostgreSQL's needs ILIKE (mode insensitive, a
+    // PostgreSQL-only option the SQLite client's types do not know). Prisma passes
+    // % and _ to LIKE as wildcards and SQLite's LIKE has no escape character:
+    // the admin API refuses them in q (src/routes/admin/dto/fleet.ts).
+    const contains = filter.subContains ? { contains: filter.subContains, ...(provider === "postgresql" ? { mode: "insensitive" } : {}) } : undefined;
+    const sub = contains || after !== undefined ? { ...contains, ...(after !== undefined ? { gt: after } : {}) } : undefined;
     return {
       ...(filter.channel ? { channel: filter.channel } : {}),
       ...(filter.seenBefore ? { lastSeenAt: { lt: filter.seenBefore } } : {}),
+      ...(sub ? { sub: sub as { contains?: string; gt?: string } } : {}),
     };
   }
 
@@ -142,6 +152,14 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
     /** Newest check-in first. */
     async list(filter: FleetFilter = {}) {
       return db.fleetEntry.findMany({ where: where(filter), orderBy: { lastSeenAt: "desc" } });
+    },
+    /**
+     * One page by sub ascending (the primary key's order: stable, and the
+     * cursor's `sub > last` walks the index), limit+1 rows for toPage.
+     */
+    async page(filter: FleetFilter, page: PageRequest) {
+      const rows = await db.fleetEntry.findMany({ where: where(filter, cursorKey(page.cursor, "sub")), orderBy: { sub: "asc" }, take: page.limit + 1 });
+      return toPage(rows, page.limit, (r) => r.sub);
     },
     /** Every licensee of a channel and the release it was last served (a rollout's counts). */
     async servedOn(channel: string): Promise<{ sub: string; releaseId: string | null }[]> {

@@ -11,12 +11,18 @@ export interface AuditFilter {
   targetType?: string | undefined;
   target?: string | undefined;
   action?: string | undefined;
+  /** Exactly this actor. */
+  actor?: string | undefined;
+  /** ISO date-times: made at or after `since`, before `until`. */
+  since?: string | undefined;
+  until?: string | undefined;
 }
 
 export function auditService(store: Pick<Store, "audit">) {
   return {
     async list(page: PageRequest, filter: AuditFilter = {}): Promise<Page<AuditEntry>> {
-      return store.audit.list(page, filter);
+      const { since, until, ...rest } = filter;
+      return store.audit.list(page, { ...rest, since: since === undefined ? undefined : new Date(since), until: until === undefined ? undefined : new Date(until) });
     },
   };
 }

@@ -15,6 +15,11 @@ export interface FleetQuery {
   channel?: string | undefined;
   /** Only licensees silent for at least this long. */
   notSeenForHours?: number | undefined;
+  /** Only licensees whose sub contains this. */
+  q?: string | undefined;
+  /** One page by sub ascending (with nextCursor) instead of the whole fleet newest first. */
+  limit?: number | undefined;
+  cursor?: string | undefined;
 }
 
 /** The release label of licensees that were served none. */
@@ -45,7 +50,7 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
 
   function filterOf(q: FleetQuery): FleetFilter {
     const seenBefore = q.notSeenForHours !== undefined ? new Date(now().getTime() - q.notSeenForHours * 3_600_000) : undefined;
-    return { channel: q.channel, seenBefore };
+    return { channel: q.channel, seenBefore, subContains: q.q };
   }
 
   /** The newest report of each of these licensees, with its release's version. */
@@ -64,10 +69,15 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
       return labelled(await store.fleet.distribution(filterOf(q)));
     },
 
-    /** The entries, newest check-in first, and the distribution of the same entries as channel → release → licensees. */
+    /**
+     * The entries, newest check-in first (with `limit`: one page by sub
+     * ascending, and nextCursor), and the distribution of every filtered
+     * entry as channel → release → licensees.
+     */
     async view(q: FleetQuery = {}) {
       const filter = filterOf(q);
-      const [rows, counts] = await Promise.all([store.fleet.list(filter), store.fleet.distribution(filter)]);
+      const listed = q.limit !== undefined ? store.fleet.page(filter, { limit: q.limit, cursor: q.cursor }) : store.fleet.list(filter).then((items) => ({ items, nextCursor: undefined }));
+      const [{ items: rows, nextCursor }, counts] = await Promise.all([listed, store.fleet.distribution(filter)]);
       const jtis = rows.map((r) => r.jti).filter((j): j is string => !!j);
       const [issued, revocations, reports] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations(), reportsOf(rows.map((r) => r.sub))]);
       const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
@@ -87,7 +97,7 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
       });
       const distribution: Record<string, Record<string, number>> = {};
       for (const c of labelled(counts)) (distribution[c.channel] ??= {})[c.release] = c.licensees;
-      return { entries, distribution };
+      return { entries, distribution, nextCursor };
     },
   };
 }

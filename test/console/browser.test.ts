@@ -201,9 +201,10 @@ if (typeof browser === "string") {
     await page.locator('input[name="q"]').fill("bigb");
     await page.keyboard.press("Enter");
     await page.locator('[data-test="fleet"] tbody tr').first().waitFor();
-    await page.waitForURL(/#\/fleet\/bigb\/1$/);
+    await page.waitForURL(/#\/fleet\/bigb\/$/);
     await settled(page);
     t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), ["bigbank"], "the search finds one licensee");
+    t.equal(await text(page, '[data-test="fleet-count"]'), "1 licensee match", "counted by the server");
     await page.locator('[data-test="fleet"] a', { hasText: "bigbank" }).click();
     await page.locator('[data-test="resolved"]').waitFor();
     t.match(await text(page, '[data-test="resolved"]'), /bigbank on beta gets 0\.59\.2/, "its row links to what it gets and why");
@@ -211,12 +212,31 @@ if (typeof browser === "string") {
     t.match(await text(page, '[data-test="licensee-overrides"]'), /none/, "no per-license values");
   });
 
+  await t.test("the fleet: searched and paged by the server", async (t) => {
+    const at = Date.now();
+    const subs = Array.from({ length: 60 }, (_, i) => `zz-${String(i).padStart(2, "0")}`);
+    await h.ctx.store.fleet.recordMany(subs.map((sub) => ({ sub, channel: "stable", releaseId: null, releaseVersion: null, jti: null, licenseExp: null, userAgent: null, firstSeenAt: at, lastSeenAt: at, polls: 1 })));
+    await page.locator('nav a[href="#/fleet"]').click();
+    await page.locator('input[name="q"]').fill("ZZ-");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/#\/fleet\/ZZ-\/$/);
+    await settled(page);
+    t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), subs.slice(0, 50), "the first page: 50, by sub");
+    t.equal(await text(page, '[data-test="fleet-count"]'), "60 licensees match", "the whole search counted");
+    await page.locator("a", { hasText: "Next page" }).click();
+    await page.waitForURL(/#\/fleet\/ZZ-\/.+$/);
+    await settled(page);
+    t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), subs.slice(50), "the next page: the other 10");
+    t.equal(await page.locator("a", { hasText: "Next page" }).count(), 0, "no next page after the last");
+  });
+
   await t.test("the audit log, filtered", async (t) => {
     await page.locator('nav a[href="#/audit"]').click();
     await page.locator('[data-test="audit"]').waitFor();
-    await page.locator('input[name="actor"]').fill("rel@");
+    await page.locator('input[name="actor"]').fill("rel@example.com");
+    await page.locator('input[name="since"]').fill("2000-01-01T00:00:00Z");
     await page.locator("button", { hasText: "Filter" }).click();
-    await page.waitForURL(/#\/audit\/actor=rel%40$/);
+    await page.waitForURL(/#\/audit\/actor=rel%40example\.com&since=2000/);
     await settled(page);
     await page.locator('[data-test="audit"] tbody tr').first().waitFor();
     const actors = await page.locator('[data-test="audit"] tbody tr td:nth-child(2)').allTextContents();

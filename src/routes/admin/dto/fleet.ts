@@ -2,13 +2,37 @@
 // many licensees were last served each release, per channel; each entry
 // with its licensee's newest health report.
 import { z } from "zod";
-import { REPORT_STATES, channelName } from "../../../domain/schemas.js";
+import { LICENSE_SUBJECT_MAX, REPORT_STATES, channelName, line } from "../../../domain/schemas.js";
+import { CURSOR_REFUSED, decodeCursor } from "../../../domain/cursor.js";
 import type { FleetView } from "../../../services/fleet-service.js";
 
-export const fleetQuery = z.strictObject({
-  channel: channelName.optional(),
-  notSeenForHours: z.coerce.number().min(0).max(24 * 366).optional().describe("only licensees silent for at least this long"),
-});
+/** The most entries one page of the fleet holds. */
+export const FLEET_PAGE_MAX = 1000;
+
+/**
+ * Without `limit` the whole fleet, newest check-in first (what clients before
+ * paging read); with it one page, by sub ascending, and `nextCursor`. A
+ * cursor carries the last sub (src/domain/cursor.ts): base64url of up to
+ * LICENSE_SUBJECT_MAX characters of UTF-8.
+ */
+export const fleetQuery = z
+  .strictObject({
+    channel: channelName.optional(),
+    notSeenForHours: z.coerce.number().min(0).max(24 * 366).optional().describe("only licensees silent for at least this long"),
+    // % _ \ are LIKE's wildcards and escape, which SQLite cannot escape (src/repositories/fleet-repo.ts).
+    q: line(LICENSE_SUBJECT_MAX, 1)
+      .refine((s) => !/[%_\\]/.test(s), { message: "may not contain % _ or \\" })
+      .optional()
+      .describe("only licensees whose sub contains this (ASCII letters in either case; no % _ \\)"),
+    limit: z.coerce.number().int().min(1).max(FLEET_PAGE_MAX).optional().describe("page by sub ascending, at most this many entries, and answer nextCursor"),
+    cursor: line(LICENSE_SUBJECT_MAX * 6, 0)
+      .refine((c) => decodeCursor(c, "sub") !== undefined, { message: CURSOR_REFUSED })
+      .optional()
+      .describe("the nextCursor of the page before (needs limit)"),
+  })
+  .superRefine((q, ctx) => {
+    if (q.cursor !== undefined && q.limit === undefined) ctx.addIssue({ code: "custom", path: ["cursor"], message: "needs limit" });
+  });
 
 export const fleetEntryDto = z.object({
   sub: z.string(),
@@ -39,7 +63,8 @@ export type FleetEntryDto = z.infer<typeof fleetEntryDto>;
 
 export const fleetDto = z.object({
   items: z.array(fleetEntryDto),
-  distribution: z.record(z.string(), z.record(z.string(), z.number().int())).describe('channel → release version ("none" when no release was served) → licensees'),
+  distribution: z.record(z.string(), z.record(z.string(), z.number().int())).describe('channel → release version ("none" when no release was served) → licensees (of the whole filtered fleet, not of the page)'),
+  nextCursor: z.string().nullable().optional().describe("with limit only: pass as ?cursor= for the next page; null on the last"),
 });
 export type FleetDto = z.infer<typeof fleetDto>;
 
@@ -62,5 +87,6 @@ export function toFleetDto(f: FleetView): FleetDto {
       report: i.report && { ...i.report, reportedAt: i.report.reportedAt.toISOString() },
     })),
     distribution: f.distribution,
+    ...(f.nextCursor !== undefined ? { nextCursor: f.nextCursor } : {}),
   };
 }

@@ -1,0 +1,96 @@
+// GET /fleet with limit/cursor/q (by sub ascending, each licensee once) and
+// the whole fleet without limit as before; GET /audit with actor, since and
+// until (docs/api.md §3, §15).
+import t from "tap";
+import { eachProvider } from "../../helpers/db.js";
+import { testApp } from "../../helpers/app.js";
+import { assertError, call, sleep } from "./fixtures/admin-helpers.js";
+import type { PollSummary } from "../../../src/repositories/fleet-repo.js";
+
+function poll(sub: string, i: number): PollSummary {
+  const at = Date.UTC(2026, 0, 1) + i * 1000;
+  return { sub, channel: i % 2 ? "stable" : "beta", releaseId: null, releaseVersion: null, jti: null, licenseExp: null, userAgent: "ua", firstSeenAt: at, lastSeenAt: at, polls: 1 };
+}
+
+await eachProvider(t, "the fleet in pages of 100: each of 250 licensees once, by sub; q narrows; bad cursors are 400", async (t, provider) => {
+  const h = await testApp(t, { provider });
+  // Recorded out of order, so sub order is not insertion order.
+  const subs = Array.from({ length: 250 }, (_, i) => `lic-${String((i * 7919) % 250).padStart(3, "0")}`);
+  await h.ctx.store.fleet.recordMany(subs.map((s, i) => poll(s, i)));
+  const expected = [...subs].sort();
+
+  const seen: string[] = [];
+  const sizes: number[] = [];
+  let cursor: string | null = null;
+  for (let pages = 0; pages < 10; pages++) {
+    const res = await call(h, "GET", `/fleet?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { role: "viewer" });
+    t.equal(res.statusCode, 200, `page ${pages}`);
+    const body = res.json() as { items: { sub: string }[]; nextCursor: string | null; distribution: Record<string, Record<string, number>> };
+    t.same(body.distribution, { beta: { none: 125 }, stable: { none: 125 } }, "the distribution counts the whole fleet, not the page");
+    sizes.push(body.items.length);
+    seen.push(...body.items.map((i) => i.sub));
+    cursor = body.nextCursor;
+    if (cursor === null) break;
+  }
+  t.same(sizes, [100, 100, 50], "three pages: 100, 100, 50");
+  t.same(seen, expected, "every sub once, ascending");
+
+  const whole = await call(h, "GET", "/fleet", { role: "viewer" });
+  const wb = whole.json() as { items: { sub: string; lastSeenAt: string }[] };
+  t.equal(wb.items.length, 250, "without limit: the whole fleet");
+  t.notOk("nextCursor" in wb, "without limit: no nextCursor, the answer as before");
+  t.equal(wb.items[0]!.sub, subs[249], "without limit: newest check-in first, as before");
+
+  const q = await call(h, "GET", "/fleet?limit=1000&q=LIC-2", { role: "viewer" });
+  const qb = q.json() as { items: { sub: string }[]; nextCursor: string | null };
+  t.same(qb.items.map((i) => i.sub), expected.filter((s) => s.startsWith("lic-2")), "q matches a substring, ASCII case folded");
+  t.equal(qb.nextCursor, null, "one page: no next");
+  const q2 = await call(h, "GET", "/fleet?limit=5&q=-24", { role: "viewer" });
+  t.same(q2.json().items.map((i: { sub: string }) => i.sub), ["lic-240", "lic-241", "lic-242", "lic-243", "lic-244"], "q inside the sub, with a page");
+  const q3 = await call(h, "GET", `/fleet?limit=5&q=-24&cursor=${encodeURIComponent(q2.json().nextCursor)}`, { role: "viewer" });
+  t.same(q3.json().items.map((i: { sub: string }) => i.sub), ["lic-245", "lic-246", "lic-247", "lic-248", "lic-249"], "the next page of a search");
+  t.equal(q3.json().nextCursor, null, "the last page of a search");
+  for (const bad of ["%25", "a_b", "%5C"]) assertError(t, await call(h, "GET", `/fleet?limit=10&q=${bad}`, { role: "viewer" }), 400, "VALIDATION_FAILED", "q", `q=${bad}: LIKE's wildcards are refused`);
+  assertError(t, await call(h, "GET", "/fleet?limit=10&cursor=bm90IGEgY3Vyc29y!", { role: "viewer" }), 400, "VALIDATION_FAILED", "cursor", "a cursor that is not base64url");
+  assertError(t, await call(h, "GET", `/fleet?limit=10&cursor=${Buffer.from("a\u0001b").toString("base64url")}`, { role: "viewer" }), 400, "VALIDATION_FAILED", "cursor", "a cursor holding a control character");
+  assertError(t, await call(h, "GET", `/fleet?cursor=${Buffer.from("lic-100").toString("base64url")}`, { role: "viewer" }), 400, "VALIDATION_FAILED", "cursor", "a cursor without limit");
+  assertError(t, await call(h, "GET", "/fleet?limit=0", { role: "viewer" }), 400, "VALIDATION_FAILED", "limit", "limit 0");
+  assertError(t, await call(h, "GET", "/fleet?limit=1001", { role: "viewer" }), 400, "VALIDATION_FAILED", "limit", "limit 1001");
+  assertError(t, await call(h, "GET", `/fleet?q=${"a".repeat(257)}`, { role: "viewer" }), 400, "VALIDATION_FAILED", "q", "q too long");
+});
+
+await eachProvider(t, "the audit log by actor, since and until", async (t, provider) => {
+  const h = await testApp(t, { provider });
+  const create = async (name: string, sub: string) => t.equal((await call(h, "POST", "/channels", { body: { name }, role: "admin", sub })).statusCode, 201, `${name} by ${sub}`);
+  await create("aone", "alice");
+  await sleep(20);
+  const mark = new Date().toISOString();
+  await sleep(20);
+  await create("btwo", "bob");
+  await create("athree", "alice");
+
+  const all = (await call(h, "GET", "/audit?limit=200", { role: "viewer" })).json().items as { actor: string; target: string; createdAt: string }[];
+  const aliceActor = all.find((e) => e.target === "aone")!.actor;
+  const bobActor = all.find((e) => e.target === "btwo")!.actor;
+  t.not(aliceActor, bobActor, "two actors");
+
+  const byAlice = (await call(h, "GET", `/audit?actor=${encodeURIComponent(aliceActor)}`, { role: "viewer" })).json().items as { actor: string; target: string }[];
+  t.same(byAlice.map((e) => e.target), ["athree", "aone"], "actor: only alice's entries, newest first");
+  const prefix = (await call(h, "GET", `/audit?actor=${encodeURIComponent(aliceActor.slice(0, -1))}`, { role: "viewer" })).json().items;
+  t.same(prefix, [], "actor is exact, not a prefix");
+  const paged = await call(h, "GET", `/audit?actor=${encodeURIComponent(aliceActor)}&limit=1`, { role: "viewer" });
+  t.same(paged.json().items.map((e: { target: string }) => e.target), ["athree"], "actor with a page");
+  const next = await call(h, "GET", `/audit?actor=${encodeURIComponent(aliceActor)}&limit=1&cursor=${encodeURIComponent(paged.json().nextCursor)}`, { role: "viewer" });
+  t.same(next.json().items.map((e: { target: string }) => e.target), ["aone"], "the next page keeps the actor filter");
+
+  const since = (await call(h, "GET", `/audit?since=${encodeURIComponent(mark)}`, { role: "viewer" })).json().items as { target: string }[];
+  t.same(since.map((e) => e.target), ["athree", "btwo"], "since: the entries at or after the mark");
+  const until = (await call(h, "GET", `/audit?until=${encodeURIComponent(mark)}`, { role: "viewer" })).json().items as { target: string }[];
+  t.ok(until.some((e) => e.target === "aone") && !until.some((e) => e.target === "btwo" || e.target === "athree"), "until: only the entries before the mark");
+  const both = (await call(h, "GET", `/audit?actor=${encodeURIComponent(aliceActor)}&since=${encodeURIComponent(mark)}&until=2999-01-01T00:00:00Z`, { role: "viewer" })).json().items as { target: string }[];
+  t.same(both.map((e) => e.target), ["athree"], "actor and since together");
+
+  assertError(t, await call(h, "GET", "/audit?since=yesterday", { role: "viewer" }), 400, "VALIDATION_FAILED", "since", "since not a date-time");
+  assertError(t, await call(h, "GET", "/audit?until=2026-13-01T00:00:00Z", { role: "viewer" }), 400, "VALIDATION_FAILED", "until", "until not a date");
+  assertError(t, await call(h, "GET", "/audit?since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z", { role: "viewer" }), 400, "VALIDATION_FAILED", "until", "until before since");
+});
