@@ -7,6 +7,8 @@
 // memory between ticks: a restart resumes every step where the database
 // says it is (its bake counted from the stored step start).
 
+import { ticker, type Ticker } from "./ticker.js";
+
 export interface RolloutSchedulerOptions {
   progressDue: () => Promise<{ id: string; state: string; step: number }[]>;
   intervalMs?: number;
@@ -14,34 +16,13 @@ export interface RolloutSchedulerOptions {
   onError?: (err: unknown) => void;
 }
 
-export function rolloutScheduler(opts: RolloutSchedulerOptions) {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-
-  async function tick(): Promise<void> {
-    const changed = await opts.progressDue();
-    if (changed.length > 0) opts.onProgress?.(changed);
-  }
-
-  return {
-    /** One tick now (a tick already running is shared). */
-    tick(): Promise<void> {
-      running ??= tick().finally(() => (running = undefined));
-      return running;
+export function rolloutScheduler(opts: RolloutSchedulerOptions): Ticker {
+  return ticker(
+    async () => {
+      const changed = await opts.progressDue();
+      if (changed.length > 0) opts.onProgress?.(changed);
     },
-    start(): void {
-      if (timer) return;
-      timer = setInterval(() => {
-        this.tick().catch((err: unknown) => opts.onError?.(err));
-      }, opts.intervalMs ?? 1000);
-      timer.unref();
-    },
-    /** Stops ticking and waits for a tick in flight. */
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running?.catch(() => {});
-    },
-  };
+    { intervalMs: opts.intervalMs ?? 1000, onError: opts.onError },
+  );
 }
-export type RolloutScheduler = ReturnType<typeof rolloutScheduler>;
+export type RolloutScheduler = Ticker;

@@ -27,6 +27,7 @@ import type { ClaimedDelivery } from "../repositories/webhooks-repo.js";
 import { renderBody, signature } from "../domain/webhook-events.js";
 import { dueHeads, nextAttemptAt, type RetryPolicy } from "./webhook-retry.js";
 import { postWebhook, type WebhookSender } from "./webhook-sender.js";
+import { ticker } from "./ticker.js";
 
 /** How long a claimed delivery is left alone by other dispatchers: well beyond a send's deadline. */
 export const LEASE_MS = 60_000;
@@ -93,8 +94,6 @@ export function webhookDispatcher(opts: WebhookDispatcherOptions) {
   const send = opts.send ?? postWebhook;
   const timeoutMs = opts.timeoutMs ?? SEND_TIMEOUT_MS;
   const markBackoffMs = opts.markBackoffMs ?? MARK_BACKOFF_MS;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
 
   async function claim(): Promise<ClaimedDelivery[]> {
     // A plain read first: with nothing due (most ticks) no transaction, no lock.
@@ -171,25 +170,7 @@ export function webhookDispatcher(opts: WebhookDispatcherOptions) {
     for (const r of results) if (r.status === "rejected") opts.onError?.(r.reason);
   }
 
-  return {
-    /** One tick now (a tick already running is shared). */
-    tick(): Promise<void> {
-      running ??= tick().finally(() => (running = undefined));
-      return running;
-    },
-    start(): void {
-      if (timer) return;
-      timer = setInterval(() => {
-        this.tick().catch((err: unknown) => opts.onError?.(err));
-      }, opts.intervalMs ?? 1000);
-      timer.unref();
-    },
-    /** Stops ticking and waits for the sends in flight (each ends within its deadline). */
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      timer = undefined;
-      await running?.catch(() => {});
-    },
-  };
+  // The loop: one tick at a time; stop() waits for the sends in flight (each ends within its deadline).
+  return ticker(tick, { intervalMs: opts.intervalMs ?? 1000, onError: opts.onError });
 }
 export type WebhookDispatcher = ReturnType<typeof webhookDispatcher>;
