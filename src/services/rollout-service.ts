@@ -11,13 +11,12 @@
 import { randomUUID } from "node:crypto";
 import { ChannelNotFoundError, DatabaseBusyError, GatesFailingError, NoActiveRolloutError, RoleRequiredError, RolloutNotFoundError, WriteConflictError } from "../errors.js";
 import type { Channel, GateSpec, Release, RolloutInput } from "../domain/schemas.js";
-import { cohortMembership } from "../domain/cohort.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { Rollout, RolloutChange } from "../repositories/rollouts-repo.js";
 import { decideControl, decideProgress, nextStepAt, type RolloutControl, type Transition } from "./rollout-rules.js";
 import { freezeAt, frozenError } from "./freeze-service.js";
-import type { RolloutFacts } from "./resolve-release.js";
+import { rolloutCohortTest, type RolloutFacts } from "./resolve-release.js";
 import type { Actor } from "./catalog-service.js";
 import { subjectOf, type WebhookEventType } from "../domain/webhook-events.js";
 import { currentResults, gateName, gatesOf, gatesVerdict, sameResults, type GateResult, type GatesVerdict } from "./gate-rules.js";
@@ -296,11 +295,12 @@ export function rolloutService(store: RolloutStore, opts: RolloutServiceOptions 
   /** Counts over the channel's fleet: who is known, in the cohort, served the target, reports healthy or failed on it. */
   async function countsOf(channel: Channel, view: RolloutView): Promise<RolloutCounts> {
     const [fleet, reports] = await Promise.all([store.fleet.servedOn(channel.name), store.reports.countsOn(view.releaseId, { channel: channel.name })]);
-    const facts = rolloutFacts(view, view.release);
+    // The poll's own compiled cohort test (src/services/resolve-release.ts): one hash per licensee, no BigInt.
+    const isIn = rolloutCohortTest(rolloutFacts(view, view.release));
     let inCohort = 0;
     let servedTarget = 0;
     for (const e of fleet) {
-      if (cohortMembership(facts, e.sub).in) inCohort++;
+      if (isIn(e.sub)) inCohort++;
       if (e.releaseId === view.releaseId) servedTarget++;
     }
     return { licensees: fleet.length, inCohort, servedTarget, healthy: reports.healthy, failed: reports.failed };
