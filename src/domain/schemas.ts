@@ -105,6 +105,19 @@ export const specValuesSchema: z.ZodType<Values> = valuesSchema.superRefine((v, 
 export const semverString = line(128)
   .refine((v) => semver.valid(v) === v, { message: "must be a SemVer 2 version such as 1.2.3 (no leading v)" });
 
+/**
+ * A semver range of installed versions a release installs over directly
+ * (docs/api.md §8 `upgradeFrom`), as node-semver reads ranges: ">=0.58.0",
+ * "^0.59.0 || ^0.60.0", "0.58.x". Refused when semver cannot read it, or
+ * when it admits no version at all (a floor that excludes everything is a
+ * typo, never a policy).
+ */
+export const upgradeFromRange = line(256).superRefine((v, ctx) => {
+  const range = semver.validRange(v);
+  if (range === null) ctx.addIssue({ code: "custom", message: 'must be a semver range such as ">=0.58.0" or "^0.59.0 || ^0.60.0"' });
+  else if (semver.minVersion(range) === null) ctx.addIssue({ code: "custom", message: `admits no version at all (${JSON.stringify(v)})` });
+});
+
 const chartName = pattern(/^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/, "must be a Helm chart name (lowercase letters, digits, - . _)");
 
 function urlWithScheme(schemes: string[]) {
@@ -169,6 +182,7 @@ export const releaseInputSchema = z.strictObject({
   images: imagesSchema.default({}),
   values: specValuesSchema.default({}),
   notes: text(10_000).default(""),
+  upgradeFrom: upgradeFromRange.optional(),
 });
 export type ReleaseInput = z.infer<typeof releaseInputSchema>;
 
@@ -309,6 +323,13 @@ export const yankInputSchema = z.strictObject({
   reason: reasonText,
 });
 
+/** POST /releases/:ref/required (docs/api.md §8): mark or unmark a stepping stone. */
+export const requiredInputSchema = z.strictObject({
+  required: z.boolean(),
+  reason: reasonText,
+});
+export type RequiredInput = z.infer<typeof requiredInputSchema>;
+
 /** The states an installation reports (docs/api.md §9). */
 export const REPORT_STATES = ["applying", "healthy", "degraded", "failed"] as const;
 export const reportState = z.enum(REPORT_STATES, { error: () => `must be one of ${REPORT_STATES.join(", ")}` });
@@ -336,6 +357,13 @@ export interface Release {
   yankedAt: Date | null;
   yankedBy: string | null;
   yankReason: string | null;
+  /** A stepping stone installations pass through (docs/api.md §8). */
+  required: boolean;
+  requiredReason: string | null;
+  requiredBy: string | null;
+  requiredAt: Date | null;
+  /** The semver range of installed versions it installs over directly; null: any. */
+  upgradeFrom: string | null;
 }
 
 export interface Channel {

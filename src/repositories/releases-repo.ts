@@ -10,7 +10,7 @@ export function toRelease(r: Row): Release {
 }
 
 /** What creating a release stores; the rest (createdAt, yank fields) the database fills. */
-export type NewRelease = Pick<Release, "id" | "version" | "chart" | "images" | "values" | "notes" | "createdBy">;
+export type NewRelease = Pick<Release, "id" | "version" | "chart" | "images" | "values" | "notes" | "createdBy"> & { upgradeFrom?: string | null | undefined };
 
 export function releasesRepo(db: Pick<Db, "release">) {
   return {
@@ -39,6 +39,10 @@ export function releasesRepo(db: Pick<Db, "release">) {
     },
     async all(): Promise<Release[]> {
       return (await db.release.findMany({ orderBy: { createdAt: "asc" } })).map(toRelease);
+    },
+    /** Marks or unmarks a stepping stone (docs/api.md §8): who, when and why are kept with it. */
+    async setRequired(id: string, required: boolean, by: string, reason: string, at: Date): Promise<Release> {
+      return toRelease(await db.release.update({ where: { id }, data: { required, requiredBy: by, requiredReason: reason, requiredAt: at } }));
     },
     async yank(id: string, by: string, reason: string, at: Date): Promise<Release> {
       return toRelease(await db.release.update({ where: { id }, data: { yankedAt: at, yankedBy: by, yankReason: reason } }));

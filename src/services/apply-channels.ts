@@ -19,16 +19,25 @@ import { findPoisonedKey } from "../domain/values.js";
 import { DECLARATION_LIMITS, findDeclarationFiles, readDeclarationFile, type DeclarationFile, type DeclarationLimits } from "./declaration-files.js";
 import { channelInputSchema, releaseInputSchema, releaseRef, rolloutInputSchema, type ChannelInput, type ReleaseInput, type RolloutInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
+import type { Release } from "../domain/schemas.js";
 import { refuseIfFrozen } from "./freeze-service.js";
 import { nullWarnings, type Actor, type CatalogService, type PromotionResult } from "./catalog-service.js";
 import { decideDeclaredRelease, percentsText } from "./declared-release-rules.js";
 import { subjectOf } from "../domain/webhook-events.js";
 
+/**
+ * A release file: the release, and whether it is a required stepping stone
+ * (docs/api.md §8; the one property of a release a file may change later,
+ * with its reason). Without `required` the file leaves it as it is.
+ */
+export const releaseFileSchema = releaseInputSchema.extend({ required: z.boolean().optional(), requiredReason: z.string().min(1).max(1000).optional() });
+export type ReleaseFile = z.infer<typeof releaseFileSchema>;
+
 /** A channel file: the channel, its `release`, and how it reaches the release (`rollout`, docs/api.md §7). */
 export const channelFileSchema = channelInputSchema.extend({ release: releaseRef.optional(), rollout: rolloutInputSchema.optional() });
 
 export interface PlanStep {
-  action: "create-release" | "create-channel" | "update-channel" | "move-channel" | "start-rollout";
+  action: "create-release" | "mark-required" | "create-channel" | "update-channel" | "move-channel" | "start-rollout";
   target: string;
   file: string;
   detail: string;
@@ -48,7 +57,7 @@ export interface ApplyResult {
 }
 
 interface Declarations {
-  releases: { file: string; input: ReleaseInput }[];
+  releases: { file: string; input: ReleaseFile }[];
   channels: { file: string; input: ChannelInput; release?: string | undefined; rollout?: RolloutInput | undefined }[];
 }
 
@@ -103,7 +112,7 @@ function stem(file: DeclarationFile): string {
 export function readDeclarations(dir: string, limits: DeclarationLimits = DECLARATION_LIMITS): Declarations {
   const files = findDeclarationFiles(dir, limits);
   const releases = files.releases.map((file) => {
-    const input = parseFile(file, limits, releaseInputSchema);
+    const input = parseFile(file, limits, releaseFileSchema);
     if (stem(file) !== input.version) throw fieldError(`${file.rel}: version`, `is ${input.version} but the file is named ${stem(file)}`);
     return { file: file.rel, input };
   });
@@ -116,30 +125,37 @@ export function readDeclarations(dir: string, limits: DeclarationLimits = DECLAR
   return { releases, channels };
 }
 
-/** The first field where a stored release and its file differ. */
-function releaseDifference(stored: ReleaseInput, declared: ReleaseInput): string | undefined {
+/** The first field where a stored release and its file differ (`required` aside: it may change). */
+function releaseDifference(stored: Release, declared: ReleaseInput): string | undefined {
   for (const k of ["chart", "images", "values", "notes"] as const) {
     if (!isDeepStrictEqual(JSON.parse(JSON.stringify(stored[k])), JSON.parse(JSON.stringify(declared[k])))) return k;
   }
+  if ((stored.upgradeFrom ?? null) !== (declared.upgradeFrom ?? null)) return "upgradeFrom";
   return undefined;
 }
 
-export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<CatalogService, "move" | "promoteWithRollout" | "movesCommitted">, onChange: () => void = () => {}) {
+export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<CatalogService, "move" | "promoteWithRollout" | "movesCommitted" | "markRequired">, onChange: () => void = () => {}) {
   async function run(repos: Repos, d: Declarations, actor: Actor, opts: ApplyOptions): Promise<Plan & { moves: PromotionResult[] }> {
     const steps: PlanStep[] = [];
     const notes: PlanNote[] = [];
     const moves: PromotionResult[] = [];
     // The freeze lock before any row lock, in the order a promotion takes them (no deadlock with a freeze and a promotion).
     if (!opts.ignoreFreeze && d.channels.some((c) => c.release !== undefined)) await repos.freeze.read("share");
-    for (const { file, input } of d.releases) {
+    for (const { file, input: declared } of d.releases) {
+      const { required, requiredReason, ...input } = declared;
       const stored = await repos.releases.findByRef(input.version);
       if (stored) {
         const field = releaseDifference(stored, input);
         if (field) throw withField(new DeclarationConflictError(`${file}: ${field} differs from stored release ${input.version}; releases are immutable, publish a new version`), `${file}: ${field}`);
+        if (required !== undefined && required !== stored.required) {
+          await catalog.markRequired(repos, stored, { required, reason: requiredReason ?? `declared in ${file}` }, actor);
+          steps.push({ action: "mark-required", target: input.version, file, detail: `${required ? "mark" : "unmark"} release ${input.version} required` });
+        }
         continue;
       }
       const r = await repos.releases.create({ id: crypto.randomUUID(), ...input, createdBy: actor.sub });
       await repos.audit.add({ actor: actor.sub, action: "release.create", targetType: "release", target: r.version, after: input, requestId: actor.requestId });
+      if (required) await catalog.markRequired(repos, r, { required, reason: requiredReason ?? `declared in ${file}` }, actor);
       await repos.outbox.add("release.created", subjectOf.release(r.version), { release: { id: r.id, version: r.version }, by: actor.sub });
       const nulls = nullWarnings(input.values, "values").map((w) => w.field);
       const warning = nulls.length > 0 ? ` (warning: null at ${nulls.join(", ")}: never served, removes the key from the channel's default values)` : "";

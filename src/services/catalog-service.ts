@@ -21,7 +21,7 @@ import {
   withField,
   type FieldError,
 } from "../errors.js";
-import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, GateSpec, RollbackInput, RolloutInput } from "../domain/schemas.js";
+import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, GateSpec, RequiredInput, RollbackInput, RolloutInput } from "../domain/schemas.js";
 import { outboundUrlProblem } from "./outbound-url.js";
 import { findNulls, type Values } from "../domain/values.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
@@ -212,6 +212,21 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     if (result.changed) onChange();
     movesCommitted([result]);
     return result;
+  }
+
+  /** Marks or unmarks a stepping stone in the caller's transaction, audited (the API and declarative apply). */
+  async function markRequired(repos: Repos, r: Release, input: RequiredInput, actor: Actor): Promise<Release> {
+    const updated = await repos.releases.setRequired(r.id, input.required, actor.sub, input.reason, new Date());
+    await repos.audit.add({
+      actor: actor.sub,
+      action: "release.required",
+      targetType: "release",
+      target: r.version,
+      before: { required: r.required, reason: r.requiredReason },
+      after: { required: input.required, reason: input.reason },
+      requestId: actor.requestId,
+    });
+    return updated;
   }
 
   function movesCommitted(results: PromotionResult[]): void {
@@ -461,6 +476,14 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       });
     },
 
+    /** Marks or unmarks a release required (docs/api.md §8), audited; a repeat changes nothing and writes nothing. */
+    async setRequired(ref: string, input: RequiredInput, actor: Actor): Promise<{ release: Release; changed: boolean }> {
+      const stored = await releaseOrThrow(store, ref);
+      if (stored.required === input.required) return { release: stored, changed: false };
+      const release = await change(async (repos) => markRequired(repos, await releaseOrThrow(repos, ref), input, actor));
+      return { release, changed: true };
+    },
+
     async promote(channelName: string, input: PromoteInput, actor: Actor): Promise<PromotionResult> {
       return committedMove(async (repos) => {
         // In the transaction, first: a freeze committed before this read refuses it (src/services/freeze-service.ts).
@@ -535,6 +558,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     promoteWithRollout,
     /** Declarative apply, after its transaction committed: reports the moves `move` made in it. */
     movesCommitted,
+    /** Used by declarative apply: `required` of a release file, inside the caller's transaction. */
+    markRequired,
   };
 }
 export type CatalogService = ReturnType<typeof catalogService>;

@@ -14,7 +14,7 @@ import { eachProvider } from "../helpers/db.js";
 t.test("serializeSpec: the same content in any key order gives the same bytes and ETag", async (t) => {
   const release = (values: Release["values"], chart: Release["chart"]): Release => ({
     id: "r1", version: "1.0.0", chart, images: { app: { repository: "wandb/local", tag: "1" } }, values,
-    notes: "", createdBy: "t", createdAt: new Date(0), yankedAt: null, yankedBy: null, yankReason: null,
+    notes: "", createdBy: "t", createdAt: new Date(0), yankedAt: null, yankedBy: null, yankReason: null, required: false, requiredReason: null, requiredBy: null, requiredAt: null, upgradeFrom: null,
   });
   const a = release({ zeta: 1, a: { mid: [{ y: 1, x: 2 }], bb: 1.5 } }, { url: "https://c.example.com", name: "c", version: "1.0.0" });
   const b = release({ a: { bb: 1.5, mid: [{ x: 2, y: 1 }] }, zeta: 1 }, { version: "1.0.0", name: "c", url: "https://c.example.com" });

@@ -87,7 +87,7 @@ t.test("every channel × release of the samples (pure): served specs survive the
   t.ok(channels.length >= 3 && releases.length >= 3, `${channels.length} channels, ${releases.length} releases`);
   for (const c of channels) {
     for (const r of releases) {
-      const release: Release = { id: `id-${r.input.version}`, ...r.input, createdBy: "t", createdAt: new Date(0), yankedAt: null, yankedBy: null, yankReason: null };
+      const release: Release = { id: `id-${r.input.version}`, ...r.input, createdBy: "t", createdAt: new Date(0), yankedAt: null, yankedBy: null, yankReason: null, required: false, requiredReason: null, requiredBy: null, requiredAt: null, upgradeFrom: null };
       for (const [how, overrides] of [["", undefined], [" with a licensee override", { global: { extraEnv: null, host: "https://licensee.example.com" }, ingress: null }]] as const) {
         const spec = buildSpec({ name: c.input.name, defaultValues: c.input.defaultValues }, release, { overrides, pinned: true });
         assertSurvives(t, `${c.input.name} @ ${r.input.version}${how}`, serializeSpec(spec, release, c.input.name).body.toString("utf8"));
@@ -101,7 +101,7 @@ t.test("a null in a release's values: served without it, so the operator's merge
   const release: Release = {
     id: "r-null", version: "9.0.0", chart: { url: "https://charts.wandb.ai", name: "operator-wandb", version: "0.18.0" }, images: {},
     values: { mysql: { install: null }, ingress: { annotations: null }, global: { extraEnv: { ENABLE_REGISTRY_UI: null } } },
-    notes: "", createdBy: "t", createdAt: new Date(0), yankedAt: null, yankedBy: null, yankReason: null,
+    notes: "", createdBy: "t", createdAt: new Date(0), yankedAt: null, yankedBy: null, yankReason: null, required: false, requiredReason: null, requiredBy: null, requiredAt: null, upgradeFrom: null,
   };
   // What the operator would have got had the nulls been served as they are (decision 7 before issue #14).
   const raw = { ...stable.input.defaultValues, ...release.values };
