@@ -3,6 +3,7 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 import { CHANNEL_NAME } from "./domain/schemas.js";
+import { parseBake } from "./domain/bake.js";
 
 const optionalString = z
   .string()
@@ -102,6 +103,13 @@ export const configSchema = z
     STATE_CHECK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
     /** How often each replica looks for rollout steps whose bake has passed (src/services/rollout-scheduler.ts). */
     ROLLOUT_TICK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+    /** How long a stepping stone is served before a licensee moves on without a healthy report (docs/api.md §8): 30s, 15m, 1h, 2d. */
+    STEPPING_STONE_SOAK: z
+      .string()
+      .trim()
+      .default("1h")
+      .refine((v) => parseBake(v) !== undefined, { message: "must be a duration such as 30s, 15m, 1h or 2d (at most 365d)" })
+      .transform((v) => parseBake(v)!),
     /** How often a webhook or Prometheus gate of a rollout is asked, at most (src/services/gate-evaluator.ts); the reports gate is counted at every tick. */
     GATE_INTERVAL_MS: z.coerce.number().int().min(10).max(3_600_000).default(10_000),
     /** Refuse webhook (and later gate and chart-source) URLs on loopback, private and link-local addresses (docs/api.md §6). */

@@ -19,6 +19,7 @@ import { revocationSet } from "./services/revocations.js";
 import { pollGate } from "./services/poll-gate.js";
 import { createRateLimits } from "./services/rate-limits.js";
 import { specService } from "./services/spec-service.js";
+import { installFacts } from "./services/install-facts.js";
 import { resolveService } from "./services/resolve-service.js";
 import { rolloutService } from "./services/rollout-service.js";
 import { rolloutScheduler } from "./services/rollout-scheduler.js";
@@ -89,7 +90,11 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     ...(config.LICENSE_ISSUER ? { issuer: config.LICENSE_ISSUER } : {}),
     ...(config.LICENSE_AUDIENCE ? { audience: config.LICENSE_AUDIENCE } : {}),
   });
-  const specs = specService(store);
+  const specs = specService(store, {
+    // What this replica served and has not written yet counts too (the recorder is made below; asked only at polls).
+    installs: installFacts(store, (sub) => fleet.recentOf(sub)),
+    soakMs: config.STEPPING_STONE_SOAK,
+  });
   const revocations = revocationSet(() => store.licenses.allRevokedJtis());
   const catalog = catalogService(store, { onChange: () => specs.invalidate(), onMoved: (action) => metrics.promotions.inc({ action }), denyPrivate: config.OUTBOUND_DENY_PRIVATE });
   const declarative = applyChannels(store, catalog, () => specs.invalidate());

@@ -36,6 +36,10 @@ export const AdminAuthError = def("ADMIN_UNAUTHORIZED", "%s", 401);
 export const LicenseRevokedError = def("LICENSE_REVOKED", "this license has been revoked", 403);
 export const ReleaseNotEntitledError = def("RELEASE_NOT_ENTITLED", "release %s is not available to this license", 403);
 export const RoleRequiredError = def("ROLE_REQUIRED", "this action needs the %s role", 403);
+/** A pin of a yanked release (docs/api.md §1, 403): the code says why, unlike RELEASE_NOT_ENTITLED. */
+export const PinnedReleaseYankedError = def("RELEASE_YANKED", "release %s is yanked: it is never served again", 403);
+/** A pin the licensee's installed version cannot reach directly (docs/api.md §8): the message names the stepping stone. */
+export const UpgradePathRequiredError = def("UPGRADE_PATH_REQUIRED", "%s", 403);
 // 404
 export const NotFoundError = def("NOT_FOUND", "%s", 404);
 export const ChannelNotFoundError = def("CHANNEL_NOT_FOUND", "channel %s does not exist", 404);

@@ -50,6 +50,11 @@ export function eventsRepo(db: Pick<Db, "channelEvent">) {
     async allOf(channelId: string): Promise<ChannelEvent[]> {
       return db.channelEvent.findMany({ where: { channelId }, orderBy: { id: "asc" } });
     },
+    /** The releases that have been the channel's release (rollout steps aside), each once. */
+    async heldReleaseIds(channelId: string): Promise<string[]> {
+      const rows = await db.channelEvent.findMany({ where: { channelId, toReleaseId: { not: null }, action: { not: "rollout-step" } }, select: { toReleaseId: true }, distinct: ["toReleaseId"] });
+      return rows.map((r) => r.toReleaseId!);
+    },
     /** Whether the release was ever the release of one of these channels. */
     async everHeld(channelId: string, releaseId: string): Promise<boolean> {
       return (await db.channelEvent.count({ where: { channelId, toReleaseId: releaseId, action: { not: "rollout-step" } } })) > 0;

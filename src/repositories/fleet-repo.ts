@@ -24,6 +24,8 @@ export interface Poll {
 
 /** What one licensee's polls since the last flush add up to (times in ms since the epoch). */
 export interface PollSummary extends Poll {
+  /** Since when the licensee has been served `releaseId` (on the replica that writes this); default firstSeenAt. */
+  releaseSince?: number;
   firstSeenAt: number;
   lastSeenAt: number;
   polls: number;
@@ -37,7 +39,7 @@ export interface PollSummary extends Poll {
 const BATCH = 500;
 /** The fleet's table: the model is FleetEntry, the table kept its first name (@@map in prisma/models.prisma). */
 const TABLE = `"Instance"`;
-const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "firstSeenAt", "lastSeenAt", "pollCount"] as const;
+const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "firstSeenAt", "lastSeenAt", "pollCount", "releaseSince"] as const;
 
 /**
  * The range of times a fleet entry stores: 1970 to the end of year 9999,
@@ -60,7 +62,7 @@ export function dateParam(provider: Provider, ms: number): string {
 }
 
 /** A required time of a poll summary: a bad one refuses the row (the recorder isolates it), never the batch silently. */
-function requiredTime(p: PollSummary, field: "firstSeenAt" | "lastSeenAt"): number {
+function requiredTime(p: PollSummary, field: "firstSeenAt" | "lastSeenAt" | "releaseSince"): number {
   const ms = p[field];
   if (typeof ms !== "number" || !Number.isFinite(ms)) throw new RangeError(`fleet entry ${JSON.stringify(p.sub)}: ${field} is not a time (${String(ms)})`);
   return ms;
@@ -126,6 +128,7 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
           dateParam(provider, requiredTime(p, "firstSeenAt")),
           dateParam(provider, requiredTime(p, "lastSeenAt")),
           p.polls,
+          dateParam(provider, p.releaseSince === undefined ? requiredTime(p, "firstSeenAt") : requiredTime(p, "releaseSince")),
         ];
         const marks = values.map((v) => {
           params.push(v);
@@ -135,6 +138,16 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
       });
       const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
       const updates = ["channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "lastSeenAt"].map((c) => `"${c}" = excluded."${c}"`);
+      // Upgrade paths (src/services/upgrade-path.ts): the same release keeps its
+      // earliest `since` (replicas record their own) and the release before it;
+      // another release moves the stored one to `previous`. SET reads the old row.
+      const same = `${TABLE}."releaseId" ${provider === "postgresql" ? "IS NOT DISTINCT FROM" : "IS"} excluded."releaseId"`;
+      const earliest = provider === "postgresql" ? "LEAST" : "MIN";
+      updates.push(
+        `"releaseSince" = CASE WHEN ${same} THEN ${earliest}(COALESCE(${TABLE}."releaseSince", excluded."releaseSince"), excluded."releaseSince") ELSE excluded."releaseSince" END`,
+        `"previousReleaseId" = CASE WHEN ${same} THEN ${TABLE}."previousReleaseId" ELSE ${TABLE}."releaseId" END`,
+        `"previousReleaseVersion" = CASE WHEN ${same} THEN ${TABLE}."previousReleaseVersion" ELSE ${TABLE}."releaseVersion" END`,
+      );
       const sql =
         `INSERT INTO ${TABLE} (${cols}) VALUES ${rows.join(", ")} ` +
         `ON CONFLICT ("sub") DO UPDATE SET ${updates.join(", ")}, "pollCount" = ${TABLE}."pollCount" + excluded."pollCount"`;
@@ -160,6 +173,10 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
     async page(filter: FleetFilter, page: PageRequest) {
       const rows = await db.fleetEntry.findMany({ where: where(filter, cursorKey(page.cursor, "sub")), orderBy: { sub: "asc" }, take: page.limit + 1 });
       return toPage(rows, page.limit, (r) => r.sub);
+    },
+    /** One licensee's entry, or null. */
+    async entryOf(sub: string) {
+      return db.fleetEntry.findUnique({ where: { sub } });
     },
     /** Every licensee of a channel and the release it was last served (a rollout's counts). */
     async servedOn(channel: string): Promise<{ sub: string; releaseId: string | null }[]> {

@@ -70,6 +70,8 @@ interface Outcome {
  * the values stay small.
  */
 interface Entry extends Omit<Poll, "sub"> {
+  /** When this replica first served `releaseId` without a change since (an upgrade path's soak). */
+  since: number;
   first: number;
   last: number;
   polls: number;
@@ -113,6 +115,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
         jti: p.jti,
         licenseExp: p.licenseExp,
         userAgent: intern(p.userAgent),
+        since: at,
         first: at,
         last: at,
         polls: 1,
@@ -121,6 +124,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
       return;
     }
     e.channel = p.channel;
+    if (e.releaseId !== p.releaseId) e.since = at;
     e.releaseId = p.releaseId;
     e.releaseVersion = p.releaseVersion;
     e.jti = p.jti;
@@ -141,6 +145,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
       jti: e.jti,
       licenseExp: e.licenseExp,
       userAgent: e.userAgent,
+      releaseSince: epoch + e.since,
       firstSeenAt: epoch + e.first,
       lastSeenAt: epoch + e.last,
       polls: e.polls,
@@ -255,6 +260,7 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
     const shift = now();
     epoch += shift;
     for (const e of entries.values()) {
+      e.since -= shift;
       e.first -= shift;
       e.last -= shift;
       if (e.written !== NEVER) e.written -= shift;
@@ -264,6 +270,17 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
   return {
     record,
     flush,
+    /**
+     * What this replica served the licensee last, and since when (ms since
+     * 1970), while it remembers (until a minute after its last write):
+     * the part of the fleet the database may not have yet (upgrade paths,
+     * src/services/install-facts.ts).
+     */
+    recentOf(sub: string): { releaseId: string; releaseVersion: string; since: number; last: number } | undefined {
+      const e = entries.get(sub);
+      if (!e || e.releaseId === null || e.releaseVersion === null) return undefined;
+      return { releaseId: e.releaseId, releaseVersion: e.releaseVersion, since: epoch + e.since, last: epoch + e.last };
+    },
     start(): void {
       if (timer) return;
       // A tick while a slow flush is still writing is skipped, not queued.

@@ -7,8 +7,9 @@
 // calls it when it builds a spec); nothing else decides who gets what.
 // Table-tested in test/services/resolve-release.test.ts.
 import { cohortMembership, cohortTest, type SubList } from "../domain/cohort.js";
+import { pathMatters, upgradePath, type InstallFacts, type PathDecision, type PathRelease } from "./upgrade-path.js";
 
-/** The rules a reason can name (docs/api.md §7); the last three are issue #16's upgrade paths. */
+/** The rules a reason can name (docs/api.md §7); the last three are upgrade paths (§8). */
 export const RESOLVE_RULES = [
   "channel",
   "rollout-cohort",
@@ -55,11 +56,32 @@ export interface ResolveFacts {
   licensee: { sub: string; anonymous: boolean; overrides: boolean };
   /** A pinned poll: the release it asks for (it exists), and what the store knows of it. */
   pinned?: { release: ReleaseRef; yanked: boolean; everHeld: boolean } | undefined;
+  /**
+   * Upgrade paths (docs/api.md §8, src/services/upgrade-path.ts): the
+   * releases that have been on the channel, the path facts of the releases
+   * a licensee may be headed for (the channel's release, a rollout's
+   * target, a pinned release), and what it has installed. Without it, or
+   * when a target is not among `targets`, no path applies: callers leave
+   * it out only when pathMatters says no licensee's path can differ from
+   * its target (src/services/spec-service.ts).
+   */
+  path?: PathFacts | undefined;
 }
 
+export interface PathFacts {
+  held: PathRelease[];
+  targets: PathRelease[];
+  /** null: a fresh install (never served, never reported). */
+  installed: InstallFacts | null;
+  now: number;
+  soakMs: number;
+}
+
+export type RefusalCode = "CHANNEL_HAS_NO_RELEASE" | "RELEASE_NOT_ENTITLED" | "RELEASE_YANKED" | "UPGRADE_PATH_REQUIRED";
+
 export type Resolution =
-  | { kind: "serve"; release: ReleaseRef; reasons: Reason[] }
-  | { kind: "refuse"; status: 403 | 404; code: "CHANNEL_HAS_NO_RELEASE" | "RELEASE_NOT_ENTITLED"; message: string; reasons: Reason[] };
+  | { kind: "serve"; release: ReleaseRef; reasons: Reason[]; path?: PathDecision | undefined }
+  | { kind: "refuse"; status: 403 | 404; code: RefusalCode; message: string; reasons: Reason[]; path?: PathDecision | undefined };
 
 /** States in which a rollout serves its current step's cohort (paused and halted keep serving it). */
 const ACTIVE: ReadonlySet<RolloutState> = new Set(["progressing", "paused", "halted"]);
@@ -107,22 +129,59 @@ function licenseeReasons(f: ResolveFacts): Reason[] {
   return [];
 }
 
-function refuse(status: 403 | 404, code: "CHANNEL_HAS_NO_RELEASE" | "RELEASE_NOT_ENTITLED", message: string, reasons: Reason[]): Resolution {
-  return { kind: "refuse", status, code, message, reasons };
+function refuse(status: 403 | 404, code: RefusalCode, message: string, reasons: Reason[], path?: PathDecision): Resolution {
+  return { kind: "refuse", status, code, message, reasons, path };
+}
+
+/**
+ * The path from the licensee's installation to `target`, when one can
+ * apply (src/services/upgrade-path.ts); undefined when no licensee's path
+ * can differ from the target itself. Anonymous polls are one shared row of
+ * the fleet, not an installation: no path applies to them.
+ */
+function pathTo(f: ResolveFacts, target: ReleaseRef): PathDecision | undefined {
+  const p = f.path;
+  if (!p || f.licensee.anonymous) return undefined;
+  const t = p.targets.find((r) => r.id === target.id);
+  if (!t || !pathMatters(t, p.held)) return undefined;
+  return upgradePath({ installed: p.installed, target: t, releases: p.held, now: p.now, soakMs: p.soakMs });
+}
+
+/** The reason a path gives, by §7's rules: the stone's kind, no path, or the channel's rule when it goes straight to the target. */
+function pathReason(d: PathDecision): Reason {
+  const detail = `${d.detail} (path: ${d.text})`;
+  if (d.state === "no-upgrade-path") return { rule: "no-upgrade-path", detail };
+  if (d.state === "stepping-stone") return { rule: d.hops.find((h) => !h.passed)?.why === "needed" ? "upgrade-floor" : "stepping-stone", detail };
+  return { rule: "channel", detail };
 }
 
 function resolvePinned(f: ResolveFacts, pinned: NonNullable<ResolveFacts["pinned"]>, rollout: RolloutFacts | undefined, reasons: Reason[]): Resolution {
   const v = pinned.release.version;
   const notEntitled = (detail: string) => refuse(403, "RELEASE_NOT_ENTITLED", `release ${v} is not available to this license`, [...reasons, { rule: "channel", detail }]);
-  if (pinned.yanked) return notEntitled(`release ${v} is yanked: never pinned again`);
+  if (pinned.yanked) return refuse(403, "RELEASE_YANKED", `release ${v} is yanked: it is never served again`, [...reasons, { rule: "channel", detail: `release ${v} is yanked: never pinned again` }]);
+  let entitled: Reason;
   if (rollout && rollout.target.id === pinned.release.id) {
     // The target of an active rollout: only its cohort may pin it, whatever the channel held before.
     const c = cohortReason(rollout, f.licensee.sub);
     if (!c.in) return refuse(403, "RELEASE_NOT_ENTITLED", `release ${v} is not available to this license`, [...reasons, c.reason]);
-    return { kind: "serve", release: pinned.release, reasons: [...reasons, c.reason, ...licenseeReasons(f)] };
+    entitled = c.reason;
+  } else {
+    if (!pinned.everHeld) return notEntitled(`release ${v} has never been the release of channel ${f.channel.name}`);
+    entitled = { rule: "channel", detail: `release ${v} has been the release of channel ${f.channel.name}: it may be pinned` };
   }
-  if (!pinned.everHeld) return notEntitled(`release ${v} has never been the release of channel ${f.channel.name}`);
-  return { kind: "serve", release: pinned.release, reasons: [...reasons, { rule: "channel", detail: `release ${v} has been the release of channel ${f.channel.name}: it may be pinned` }, ...licenseeReasons(f)] };
+  // The same path rules as the channel's answer: a pin the installation cannot reach directly is refused, naming the way.
+  const path = pathTo(f, pinned.release);
+  if (path && (path.state === "stepping-stone" || path.state === "no-upgrade-path")) {
+    const from = path.installed!.version;
+    const stone = path.state === "stepping-stone" ? path.serve.version : undefined;
+    const hop = path.hops.find((h) => h.version === stone);
+    const why = hop?.why === "required" ? `required${hop.requiredReason ? `: ${JSON.stringify(hop.requiredReason)}` : ""}` : "upgrade floor";
+    const message = stone
+      ? `release ${v} cannot be installed over ${from} directly: install ${stone} first (${why}); path: ${path.text}`
+      : `release ${v} cannot be installed over ${from}: no release on the way admits it; path: ${path.text}`;
+    return refuse(403, "UPGRADE_PATH_REQUIRED", message, [...reasons, entitled, pathReason(path)], path);
+  }
+  return { kind: "serve", release: pinned.release, reasons: [...reasons, entitled, ...(path ? [pathReason(path)] : []), ...licenseeReasons(f)], path };
 }
 
 export function resolveRelease(f: ResolveFacts): Resolution {
@@ -137,5 +196,11 @@ export function resolveRelease(f: ResolveFacts): Resolution {
     if (c.in) release = rollout.target;
   }
   if (!release) return refuse(404, "CHANNEL_HAS_NO_RELEASE", `channel ${f.channel.name} has no release yet`, reasons);
-  return { kind: "serve", release, reasons: [...reasons, ...licenseeReasons(f)] };
+  // A rollout applies to the target; outside its cohort the path leads to the channel's release.
+  const path = pathTo(f, release);
+  if (path) {
+    reasons.push(pathReason(path));
+    release = path.serve;
+  }
+  return { kind: "serve", release, reasons: [...reasons, ...licenseeReasons(f)], path };
 }

@@ -15,17 +15,21 @@
 // channel: cohortTest in src/domain/cohort.ts) and two Map lookups; each
 // distinct spec is serialized once, never per licensee.
 import { LRUCache } from "lru-cache";
-import { ChannelEmptyError, ChannelNotFoundError, ReleaseNotEntitledError, ReleaseNotFoundError } from "../errors.js";
+import { ChannelEmptyError, ChannelNotFoundError, PinnedReleaseYankedError, ReleaseNotEntitledError, ReleaseNotFoundError, UpgradePathRequiredError } from "../errors.js";
 import type { Values } from "../domain/values.js";
 import type { Release } from "../domain/schemas.js";
 import type { Store } from "../repositories/store.js";
 import { buildSpec, serializeSpec, type SerializedSpec } from "./spec.js";
 import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
-import { isActiveRollout, rolloutCohortTest, resolveRelease, type Reason, type ReleaseRef, type Resolution, type ResolveFacts } from "./resolve-release.js";
+import { isActiveRollout, rolloutCohortTest, resolveRelease, type PathFacts, type Reason, type ReleaseRef, type Resolution, type ResolveFacts } from "./resolve-release.js";
+import { pathMatters, type InstallFacts, type PathDecision, type PathRelease } from "./upgrade-path.js";
 import { rolloutFacts } from "./rollout-service.js";
 import type { Channel } from "../domain/schemas.js";
 
 type SpecStore = Pick<Store, "channels" | "releases" | "events" | "licenses" | "rollouts">;
+
+/** The cohort sides of a channel's read: "" with no active rollout, "+" in its cohort, "-" outside. */
+type Side = "" | "+" | "-";
 
 /** The facts of a channel the resolver decided from: its release and its active rollout. */
 type ChannelState = Pick<ResolveFacts, "channel" | "rollout">;
@@ -40,33 +44,67 @@ interface ChannelRead {
   generation: number;
   /** With an active rollout, whether a sub is in its cohort; null without one. */
   inCohort: ((sub: string) => boolean) | null;
+  /** The releases that have been the channel's release, as the path rule sees them (docs/api.md §8). */
+  held: PathRelease[];
+  /** The path facts of the channel's release and the rollout's target. */
+  targets: PathRelease[];
+  /** The releases read with it, by id (a stepping stone is served from here). */
+  known: Map<string, Release>;
+  /** The sides whose answer depends on each licensee's installation (pathMatters of their target): never a shared cache entry. */
+  pathSides: ReadonlySet<Side>;
 }
 
-/** A spec served, with the channel's facts it was resolved from. */
+/** A spec served, with the channel's facts it was resolved from (and the path facts, when a path applied). */
 interface Served {
   spec: SerializedSpec;
   state: ChannelState;
+  path?: PathFacts | undefined;
+  /** A pinned release a path can apply to: checked against each licensee's installation at its poll. */
+  pathPinned?: { pinned: NonNullable<ResolveFacts["pinned"]>; target: PathRelease } | undefined;
 }
 
 /** A cached answer: a spec, or the error a request for it gets. */
 type Entry = Served | { error: Error };
 
-/** What GET /resolve answers: the spec a poll gets now, and why. */
+/** What GET /resolve answers: the spec a poll gets now, and why (and the licensee's path, when one applies). */
 export interface Explanation {
   spec: SerializedSpec;
   reasons: Reason[];
+  path?: PathDecision | undefined;
 }
 
 const refOf = (r: Release): ReleaseRef => ({ id: r.id, version: r.version });
 
+export function pathReleaseOf(r: Release): PathRelease {
+  return { id: r.id, version: r.version, required: r.required, requiredReason: r.requiredReason, upgradeFrom: r.upgradeFrom, yanked: r.yankedAt !== null };
+}
+
 /** A refusal of the resolver as the error the poll answers. */
 function refusal(r: Extract<Resolution, { kind: "refuse" }>, channel: string, version: string): Error {
-  return r.code === "CHANNEL_HAS_NO_RELEASE" ? new ChannelEmptyError(channel) : new ReleaseNotEntitledError(version);
+  switch (r.code) {
+    case "CHANNEL_HAS_NO_RELEASE":
+      return new ChannelEmptyError(channel);
+    case "RELEASE_YANKED":
+      return new PinnedReleaseYankedError(version);
+    case "UPGRADE_PATH_REQUIRED":
+      return new UpgradePathRequiredError(r.message);
+    default:
+      return new ReleaseNotEntitledError(version);
+  }
 }
 
 export interface SpecServiceOptions {
   /** Bound on cached entries (channels × pinned refs × licensees with overrides). */
   maxEntries?: number;
+  /**
+   * What a licensee has installed (src/services/install-facts.ts), asked
+   * only when its answer can depend on it (docs/api.md §8). Without it every
+   * licensee counts as a fresh install.
+   */
+  installs?: (sub: string) => Promise<InstallFacts | null>;
+  /** STEPPING_STONE_SOAK in ms (default one hour). */
+  soakMs?: number;
+  now?: () => number;
 }
 
 export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
@@ -77,6 +115,15 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   const channels = new LRUCache<string, ChannelRead | { error: Error }>({ max: opts.maxEntries ?? 10_000 });
   const channelsInflight = new Map<string, Promise<ChannelRead>>();
   let overrides = new Map<string, Values>();
+  const installs = opts.installs ?? (async () => null);
+  const soakMs = opts.soakMs ?? 3_600_000;
+  const now = opts.now ?? Date.now;
+  /**
+   * Per licensee and channel, its last answer that depended on its
+   * installation: served again when the facts cannot be read (a database
+   * outage), like every other cached answer then.
+   */
+  const lastPathAnswers = new LRUCache<string, Served>({ max: opts.maxEntries ?? 10_000 });
   let generation = 0;
   let hits = 0;
   let misses = 0;
@@ -126,7 +173,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
    * Which side of the channel's rollout the licensee is on, for the cache
    * key: "" with no active rollout, "+" in its cohort, "-" outside.
    */
-  function sideOf(read: ChannelRead, sub: string): string {
+  function sideOf(read: ChannelRead, sub: string): Side {
     const inCohort = read.inCohort;
     if (!inCohort) return "";
     return inCohort(sub) ? "+" : "-";
@@ -153,7 +200,20 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       channel: { name: channel.name, release: release ? refOf(release) : null },
       rollout: rollout && target ? rolloutFacts(rollout, target) : null,
     };
-    return { channel, release, target, state, generation: gen, inCohort: isActiveRollout(state.rollout) ? rolloutCohortTest(state.rollout) : null };
+    const heldRows = await store.releases.findByIds(await store.events.heldReleaseIds(channel.id));
+    const known = new Map(heldRows.map((r) => [r.id, r]));
+    for (const r of [release, target]) if (r) known.set(r.id, r);
+    const held = heldRows.map(pathReleaseOf);
+    const targets = [release, target].filter((r): r is Release => r !== null).map(pathReleaseOf);
+    const inCohort = isActiveRollout(state.rollout) ? rolloutCohortTest(state.rollout) : null;
+    // The release each side is headed for, and whether any licensee's path to it can differ from it.
+    const pathSides = new Set<Side>();
+    const matters = (r: Release | null) => r !== null && pathMatters(pathReleaseOf(r), held);
+    if (inCohort) {
+      if (matters(target)) pathSides.add("+");
+      if (matters(release)) pathSides.add("-");
+    } else if (matters(release)) pathSides.add("");
+    return { channel, release, target, state, generation: gen, inCohort, held, targets, known, pathSides };
   }
 
   /** The channel's read, cached until the next change (a 404 too); concurrent misses share one read. */
@@ -196,7 +256,50 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   }
 
   function channelEntryOf(read: ChannelRead, sub: string, own: Values | undefined): Served | Promise<Served> {
-    return loadEntry(channelKey(read.channel.name, sideOf(read, sub), own ? sub : undefined), buildChannel(read, sub, own), read.generation);
+    const side = sideOf(read, sub);
+    if (read.pathSides.has(side)) return pathEntry(read, sub, own);
+    return loadEntry(channelKey(read.channel.name, side, own ? sub : undefined), buildChannel(read, sub, own), read.generation);
+  }
+
+  /** The path facts of a licensee for this read: read now, from the database and this replica's recent serves. */
+  async function pathFactsOf(read: ChannelRead, sub: string): Promise<PathFacts> {
+    const installed = sub === ANONYMOUS_SUB ? null : await installs(sub);
+    return { held: read.held, targets: read.targets, installed, now: now(), soakMs };
+  }
+
+  /**
+   * The channel's answer for a licensee whose path can differ from its
+   * target (docs/api.md §8): decided per poll from its installation; the
+   * spec of each release served is still serialized once (per licensee
+   * only with overrides). When the installation cannot be read (the
+   * database is down), its last such answer, if any.
+   */
+  async function pathEntry(read: ChannelRead, sub: string, own: Values | undefined): Promise<Served> {
+    const lastKey = `${read.channel.name}\0${sub}`;
+    let path: PathFacts;
+    try {
+      path = await pathFactsOf(read, sub);
+    } catch (err) {
+      const last = (err as { statusCode?: number }).statusCode === 503 ? lastPathAnswers.get(lastKey) : undefined;
+      if (last) return last;
+      throw err;
+    }
+    const decision = resolveRelease({ ...read.state, licensee: licenseeOf(sub, own), path });
+    if (decision.kind === "refuse") throw refusal(decision, read.channel.name, "");
+    const id = decision.release.id;
+    const key = own ? `r\0${read.channel.name}\0${id}\0${sub}` : `r\0${read.channel.name}\0${id}`;
+    const entry = await loadEntry(
+      key,
+      async () => {
+        const release = read.known.get(id) ?? (await store.releases.findByRef(id));
+        if (!release) throw new ReleaseNotFoundError(decision.release.version);
+        return { spec: serializeSpec(buildSpec(read.channel, release, { overrides: own }), release, read.channel.name), state: read.state };
+      },
+      read.generation,
+    );
+    const served: Served = { spec: entry.spec, state: read.state, path };
+    lastPathAnswers.set(lastKey, served);
+    return served;
   }
 
   function channelEntry(channelName: string, sub: string, own: Values | undefined): Served | Promise<Served> {
@@ -218,11 +321,11 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     async explain(channelName: string, sub: string): Promise<Explanation> {
       const own = overrides.get(sub);
       // One read of the overrides for the key and the facts: a reload meanwhile cannot mix them.
-      const { spec, state } = await channelEntry(channelName, sub, own);
-      const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own) });
+      const { spec, state, path } = await channelEntry(channelName, sub, own);
+      const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own), path });
       // The same pure function on the same facts: anything else is a bug, never an answer.
       if (decision.kind !== "serve" || decision.release.id !== spec.releaseId) throw new Error(`resolver disagrees with the cached spec of channel ${channelName} for ${sub}`);
-      return { spec, reasons: decision.reasons };
+      return { spec, reasons: decision.reasons, path: decision.path };
     },
 
     /**
@@ -234,7 +337,10 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     cachedChannelSpec(channelName: string, sub: string): SerializedSpec | undefined {
       const read = channels.get(channelName);
       if (!read || "error" in read) return undefined;
-      const entry = cache.get(channelKey(channelName, sideOf(read, sub), overrides.has(sub) ? sub : undefined));
+      const side = sideOf(read, sub);
+      // An answer that depends on the licensee's installation is decided per poll (channelSpec).
+      if (read.pathSides.has(side)) return undefined;
+      const entry = cache.get(channelKey(channelName, side, overrides.has(sub) ? sub : undefined));
       return entry && "spec" in entry ? entry.spec : undefined;
     },
 
@@ -254,15 +360,25 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       const read = await channelRead(channelName);
       const side = sideOf(read, sub);
       const key = own ? `p${side}\0${channelName}\0${ref}\0${sub}` : `p${side}\0${channelName}\0${ref}`;
-      return specOf(loadEntry(key, async () => {
+      const entry = await loadEntry(key, async () => {
         const release = await store.releases.findByRef(ref);
         if (!release) throw new ReleaseNotFoundError(ref);
         const { channel, state } = read;
         const everHeld = await store.events.everHeld(channel.id, release.id);
-        const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own), pinned: { release: refOf(release), yanked: release.yankedAt !== null, everHeld } });
+        const pinned = { release: refOf(release), yanked: release.yankedAt !== null, everHeld };
+        const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own), pinned });
         if (decision.kind === "refuse") throw refusal(decision, channel.name, release.version);
-        return { spec: serializeSpec(buildSpec(channel, release, { overrides: own, pinned: true }), release, channel.name), state };
-      }, read.generation));
+        // Entitled; when a path can apply to it, each licensee's installation decides at its poll.
+        const target = pathReleaseOf(release);
+        const pathPinned = pathMatters(target, read.held) ? { pinned, target } : undefined;
+        return { spec: serializeSpec(buildSpec(channel, release, { overrides: own, pinned: true }), release, channel.name), state, pathPinned };
+      }, read.generation);
+      if (!entry.pathPinned || sub === ANONYMOUS_SUB) return entry.spec;
+      const facts = await pathFactsOf(read, sub);
+      const path = { ...facts, targets: [...read.targets, entry.pathPinned.target] };
+      const decision = resolveRelease({ ...read.state, licensee: licenseeOf(sub, own), pinned: entry.pathPinned.pinned, path });
+      if (decision.kind === "refuse") throw refusal(decision, read.channel.name, entry.pathPinned.pinned.release.version);
+      return entry.spec;
     },
 
     /** Reloads per-license overrides (at start and after they change). */
@@ -283,6 +399,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       channels.clear();
       // Reads in flight began before the change: later callers read again.
       channelsInflight.clear();
+      lastPathAnswers.clear();
     },
 
     stats() {

@@ -107,7 +107,7 @@ await eachProvider(t, "pinning and entitlement", async (t, provider) => {
   await h.admin("POST", "/releases/0.59.2/yank", { reason: "bad migration" }, "release-engineer");
   const yanked = await pin("0.59.2");
   t.equal(yanked.statusCode, 403);
-  t.equal(yanked.json().code, "RELEASE_NOT_ENTITLED");
+  t.equal(yanked.json().code, "RELEASE_YANKED");
 });
 
 t.test("a channel that does not exist or has no release is a 404 with a code", async (t) => {

@@ -2,7 +2,8 @@
 // served, or the refusal, and the rules of the reasons, in order.
 import t from "tap";
 import { cohortPosition } from "../../src/domain/cohort.js";
-import { resolveRelease, type ReleaseRef, type ResolveFacts, type ResolveRule, type RolloutFacts } from "../../src/services/resolve-release.js";
+import { resolveRelease, type PathFacts, type ReleaseRef, type ResolveFacts, type ResolveRule, type RolloutFacts } from "../../src/services/resolve-release.js";
+import type { InstallFacts, PathRelease } from "../../src/services/upgrade-path.js";
 
 const rel = (version: string): ReleaseRef => ({ id: `id-${version}`, version });
 const v60 = rel("0.60.0");
@@ -31,6 +32,15 @@ function facts(over: Partial<ResolveFacts> & { sub?: string; overrides?: boolean
     ...rest,
   };
 }
+
+const v59 = rel("0.59.0");
+const pathRel = (r: ReleaseRef, o: Partial<PathRelease> = {}): PathRelease => ({ ...r, required: false, requiredReason: null, upgradeFrom: null, yanked: false, ...o });
+/** Path facts: 0.58.1, 0.59.0 (required unless `required` is false) and 0.60.0 held; targets 0.60.0 (with `target`'s facts) and 0.61.0. */
+function paths(installed: InstallFacts | null, target: Partial<PathRelease> = {}, required = true): PathFacts {
+  const held = [pathRel(v58), pathRel(v59, { required, requiredReason: required ? "schema migration" : null }), pathRel(v60, target)];
+  return { held, targets: [pathRel(v60, target), pathRel(v61), ...held], installed, now: Date.UTC(2026, 11, 1), soakMs: 3_600_000 };
+}
+const installedOn = (version: string): InstallFacts => ({ served: { id: `id-${version}`, version, since: 0, previous: null }, reports: [] });
 
 type Expect = { serve: ReleaseRef; rules: ResolveRule[] } | { refuse: 403 | 404; code: string; rules: ResolveRule[] };
 
@@ -64,7 +74,7 @@ const table: { name: string; facts: ResolveFacts; expect: Expect; detail?: RegEx
   { name: "pinned: a release the channel held", facts: facts({ pinned: pin(v58) }), expect: { serve: v58, rules: ["channel", "channel"] }, detail: /0\.58\.1 has been the release of channel stable/ },
   { name: "pinned with overrides", facts: facts({ overrides: true, pinned: pin(v58) }), expect: { serve: v58, rules: ["channel", "channel", "overrides"] } },
   { name: "pinned: never held: 403", facts: facts({ pinned: pin(v58, { everHeld: false }) }), expect: { refuse: 403, code: "RELEASE_NOT_ENTITLED", rules: ["channel", "channel"] }, detail: /never been the release/ },
-  { name: "pinned: yanked: 403 even if held", facts: facts({ pinned: pin(v58, { yanked: true }) }), expect: { refuse: 403, code: "RELEASE_NOT_ENTITLED", rules: ["channel", "channel"] }, detail: /yanked/ },
+  { name: "pinned: yanked: 403 even if held", facts: facts({ pinned: pin(v58, { yanked: true }) }), expect: { refuse: 403, code: "RELEASE_YANKED", rules: ["channel", "channel"] }, detail: /yanked/ },
   { name: "pinned: the channel's current release", facts: facts({ pinned: pin(v60) }), expect: { serve: v60, rules: ["channel", "channel"] } },
   { name: "pinned: a channel with no release still serves a held one", facts: facts({ channel: { name: "stable", release: null }, pinned: pin(v58) }), expect: { serve: v58, rules: ["channel", "channel"] } },
   { name: "pinned target, in the cohort", facts: facts({ sub: low, rollout: rollout(), pinned: pin(v61, { everHeld: false }) }), expect: { serve: v61, rules: ["channel", "rollout-cohort"] } },
@@ -72,8 +82,21 @@ const table: { name: string; facts: ResolveFacts; expect: Expect; detail?: RegEx
   { name: "pinned target, outside: 403", facts: facts({ sub: high, rollout: rollout(), pinned: pin(v61, { everHeld: false }) }), expect: { refuse: 403, code: "RELEASE_NOT_ENTITLED", rules: ["channel", "rollout-outside"] } },
   { name: "pinned target, excluded: 403", facts: facts({ sub: "bigbank", rollout: rollout(), pinned: pin(v61, { everHeld: false }) }), expect: { refuse: 403, code: "RELEASE_NOT_ENTITLED", rules: ["channel", "exclude"] } },
   { name: "pinned target held before, outside: still only the cohort", facts: facts({ sub: high, rollout: rollout(), pinned: pin(v61, { everHeld: true }) }), expect: { refuse: 403, code: "RELEASE_NOT_ENTITLED", rules: ["channel", "rollout-outside"] } },
-  { name: "pinned target, yanked: 403 even in the cohort", facts: facts({ sub: "canary", rollout: rollout(), pinned: pin(v61, { yanked: true }) }), expect: { refuse: 403, code: "RELEASE_NOT_ENTITLED", rules: ["channel", "channel"] } },
+  { name: "pinned target, yanked: 403 even in the cohort", facts: facts({ sub: "canary", rollout: rollout(), pinned: pin(v61, { yanked: true }) }), expect: { refuse: 403, code: "RELEASE_YANKED", rules: ["channel", "channel"] } },
   { name: "pinned: another release during a rollout, held", facts: facts({ sub: high, rollout: rollout(), pinned: pin(v58) }), expect: { serve: v58, rules: ["channel", "channel"] } },
+  // upgrade paths (docs/api.md §8): the resolver applies src/services/upgrade-path.ts to the release it decided
+  { name: "path: installed 0.58.1, 0.59.0 required: the stepping stone", facts: facts({ path: paths(installedOn("0.58.1")) }), expect: { serve: v59, rules: ["channel", "stepping-stone"] }, detail: /stepping stone 0\.59\.0 on the way to 0\.60\.0/ },
+  { name: "path: fresh install: the channel's release", facts: facts({ path: paths(null) }), expect: { serve: v60, rules: ["channel", "channel"] }, detail: /fresh install/ },
+  { name: "path: anonymous polls follow no path", facts: facts({ sub: "(anonymous)", anonymous: true, path: paths(installedOn("0.58.1")) }), expect: { serve: v60, rules: ["channel", "anonymous"] } },
+  { name: "path: no path facts for the target: no path", facts: facts({ path: { ...paths(installedOn("0.58.1")), targets: [] } }), expect: { serve: v60, rules: ["channel"] } },
+  { name: "path: a floor nothing meets: no-upgrade-path, served what it has", facts: facts({ path: paths(installedOn("0.59.0"), { upgradeFrom: ">=0.59.5" }, false) }), expect: { serve: v59, rules: ["channel", "no-upgrade-path"] }, detail: /served 0\.59\.0 again/ },
+  { name: "path: a needed stone (upgrade floor)", facts: facts({ path: paths(installedOn("0.58.1"), { upgradeFrom: ">=0.59.0" }, false) }), expect: { serve: v59, rules: ["channel", "upgrade-floor"] } },
+  { name: "path with a rollout: in the cohort, the path leads to the target", facts: facts({ sub: low, rollout: rollout(), path: paths(installedOn("0.58.1")) }), expect: { serve: v59, rules: ["channel", "rollout-cohort", "stepping-stone"] }, detail: /on the way to 0\.61\.0/ },
+  { name: "path with a rollout: outside, the path leads to the channel's release", facts: facts({ sub: high, rollout: rollout(), path: paths(installedOn("0.58.1")) }), expect: { serve: v59, rules: ["channel", "rollout-outside", "stepping-stone"] }, detail: /on the way to 0\.60\.0/ },
+  { name: "path with a rollout: on the channel's release, in the cohort: straight to the target", facts: facts({ sub: low, rollout: rollout(), path: paths(installedOn("0.60.0")) }), expect: { serve: v61, rules: ["channel", "rollout-cohort", "channel"] } },
+  { name: "path: a pin the installation cannot reach directly: 403 naming the stone", facts: facts({ pinned: pin(v60), path: paths(installedOn("0.58.1")) }), expect: { refuse: 403, code: "UPGRADE_PATH_REQUIRED", rules: ["channel", "channel", "stepping-stone"] } },
+  { name: "path: a pin of the stone itself is fine", facts: facts({ pinned: pin(v59), path: paths(installedOn("0.58.1")) }), expect: { serve: v59, rules: ["channel", "channel"] } },
+  { name: "path: a pin below the installed version needs no path", facts: facts({ pinned: pin(v58), path: paths(installedOn("0.60.0")) }), expect: { serve: v58, rules: ["channel", "channel"] } },
   { name: "pinned target of an aborted rollout, never held: 403", facts: facts({ sub: "canary", rollout: rollout({ state: "aborted" }), pinned: pin(v61, { everHeld: false }) }), expect: { refuse: 403, code: "RELEASE_NOT_ENTITLED", rules: ["channel", "channel"] } },
 ];
 

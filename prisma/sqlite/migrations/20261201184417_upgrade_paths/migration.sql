@@ -1,4 +1,6 @@
 -- AlterTable
+ALTER TABLE "Instance" ADD COLUMN "previousReleaseId" TEXT;
+ALTER TABLE "Instance" ADD COLUMN "previousReleaseVersion" TEXT;
 ALTER TABLE "Instance" ADD COLUMN "releaseSince" DATETIME;
 
 -- RedefineTables

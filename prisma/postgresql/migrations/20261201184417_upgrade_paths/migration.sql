@@ -6,5 +6,7 @@ ADD COLUMN     "requiredReason" TEXT,
 ADD COLUMN     "upgradeFrom" TEXT;
 
 -- AlterTable
-ALTER TABLE "Instance" ADD COLUMN     "releaseSince" TIMESTAMP(3);
+ALTER TABLE "Instance" ADD COLUMN     "previousReleaseId" TEXT,
+ADD COLUMN     "previousReleaseVersion" TEXT,
+ADD COLUMN     "releaseSince" TIMESTAMP(3);
 
