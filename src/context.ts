@@ -224,7 +224,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
         })
       : undefined;
 
-  const fleetView = fleetService(store);
+  const fleetView = fleetService(store, { paths: specs });
   const freeze = freezeService(store);
   const reports = reportService(store, { onReported: (state) => metrics.reports.inc({ state }) });
 
@@ -258,6 +258,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     activeRollouts: () => rollouts.activeSummary(),
     frozen: async () => (await freeze.status()).frozen,
     fleetHealth: () => reports.fleetHealth(),
+    fleetPaths: () => fleetView.pathCounts(),
 
     webhookPending: () => store.webhooks.pendingCount(),
   });

@@ -17,6 +17,8 @@ export interface MetricsSources {
   frozen: () => Promise<boolean>;
   /** Licensees per channel, release and state of their newest health report (docs/api.md §9), from the reports table. */
   fleetHealth: () => Promise<{ channel: string; release: string; state: string; licensees: number }[]>;
+  /** Licensees on a stepping stone and stuck (no upgrade path), per channel where a path applies (docs/api.md §8). */
+  fleetPaths: () => Promise<{ channel: string; state: string; licensees: number }[]>;
 
   /** Webhook deliveries not yet acknowledged or given up (read at each scrape). */
   webhookPending: () => Promise<number>;
@@ -193,6 +195,20 @@ export function createMetrics() {
         if (!rows) return;
         this.reset();
         for (const r of rows) this.set({ channel: r.channel, release: r.release, state: r.state }, r.licensees);
+      },
+    });
+    new client.Gauge({
+      name: "chartroom_fleet_paths",
+      help: "Licensees on an upgrade path by channel and state: stepping-stone (served a stepping stone) or no-upgrade-path (stuck), docs/api.md §8; only channels where a path applies",
+      labelNames: ["channel", "state"] as const,
+      registers: [registry],
+      aggregator: "max",
+      async collect() {
+        // The last figures stay when the database cannot be read.
+        const rows = await src.fleetPaths().catch(() => undefined);
+        if (!rows) return;
+        this.reset();
+        for (const r of rows) this.set({ channel: r.channel, state: r.state }, r.licensees);
       },
     });
     new client.Gauge({

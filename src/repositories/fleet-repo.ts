@@ -26,6 +26,9 @@ export interface Poll {
 export interface PollSummary extends Poll {
   /** Since when the licensee has been served `releaseId` (on the replica that writes this); default firstSeenAt. */
   releaseSince?: number;
+  /** What the writing replica served before `releaseId`: stored for a new entry (an existing one keeps its own record). */
+  previousReleaseId?: string | null;
+  previousReleaseVersion?: string | null;
   firstSeenAt: number;
   lastSeenAt: number;
   polls: number;
@@ -39,7 +42,7 @@ export interface PollSummary extends Poll {
 const BATCH = 500;
 /** The fleet's table: the model is FleetEntry, the table kept its first name (@@map in prisma/models.prisma). */
 const TABLE = `"Instance"`;
-const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "firstSeenAt", "lastSeenAt", "pollCount", "releaseSince"] as const;
+const COLUMNS = ["sub", "channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "firstSeenAt", "lastSeenAt", "pollCount", "releaseSince", "previousReleaseId", "previousReleaseVersion"] as const;
 
 /**
  * The range of times a fleet entry stores: 1970 to the end of year 9999,
@@ -129,6 +132,8 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
           dateParam(provider, requiredTime(p, "lastSeenAt")),
           p.polls,
           dateParam(provider, p.releaseSince === undefined ? requiredTime(p, "firstSeenAt") : requiredTime(p, "releaseSince")),
+          p.previousReleaseId ?? null,
+          p.previousReleaseVersion ?? null,
         ];
         const marks = values.map((v) => {
           params.push(v);

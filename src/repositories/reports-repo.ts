@@ -123,6 +123,14 @@ export function reportsRepo(db: Pick<Db, "healthReport" | "healthReportEntry" | 
       return (await db.healthReport.findMany({ where: { sub }, orderBy: { reportedAt: "desc" } })).map(toReport);
     },
 
+    /** The latest report of these licensees on each release they reported on (every licensee's when omitted). */
+    async latestOfSubs(subs?: string[]): Promise<HealthReport[]> {
+      if (subs === undefined) return (await db.healthReport.findMany()).map(toReport);
+      const out: HealthReport[] = [];
+      for (let i = 0; i < subs.length; i += SUBS_PER_QUERY) out.push(...(await db.healthReport.findMany({ where: { sub: { in: subs.slice(i, i + SUBS_PER_QUERY) } } })).map(toReport));
+      return out;
+    },
+
     /** The licensee's history, newest first (at most REPORT_HISTORY_MAX). */
     async history(sub: string): Promise<HealthReport[]> {
       return (await db.healthReportEntry.findMany({ where: { sub }, orderBy: { id: "desc" } })).map(toReport);

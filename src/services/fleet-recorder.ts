@@ -72,6 +72,9 @@ interface Outcome {
 interface Entry extends Omit<Poll, "sub"> {
   /** When this replica first served `releaseId` without a change since (an upgrade path's soak). */
   since: number;
+  /** What this replica served the licensee before `releaseId`, if it did (an upgrade path's installed version). */
+  prevId: string | null;
+  prevVersion: string | null;
   first: number;
   last: number;
   polls: number;
@@ -116,6 +119,8 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
         licenseExp: p.licenseExp,
         userAgent: intern(p.userAgent),
         since: at,
+        prevId: null,
+        prevVersion: null,
         first: at,
         last: at,
         polls: 1,
@@ -124,7 +129,11 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
       return;
     }
     e.channel = p.channel;
-    if (e.releaseId !== p.releaseId) e.since = at;
+    if (e.releaseId !== p.releaseId) {
+      e.since = at;
+      e.prevId = e.releaseId;
+      e.prevVersion = e.releaseVersion;
+    }
     e.releaseId = p.releaseId;
     e.releaseVersion = p.releaseVersion;
     e.jti = p.jti;
@@ -146,6 +155,8 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
       licenseExp: e.licenseExp,
       userAgent: e.userAgent,
       releaseSince: epoch + e.since,
+      previousReleaseId: e.prevId,
+      previousReleaseVersion: e.prevVersion,
       firstSeenAt: epoch + e.first,
       lastSeenAt: epoch + e.last,
       polls: e.polls,
@@ -276,10 +287,11 @@ export function fleetRecorder(opts: FleetRecorderOptions) {
      * the part of the fleet the database may not have yet (upgrade paths,
      * src/services/install-facts.ts).
      */
-    recentOf(sub: string): { releaseId: string; releaseVersion: string; since: number; last: number } | undefined {
+    recentOf(sub: string): { releaseId: string; releaseVersion: string; since: number; last: number; previous: { id: string; version: string } | null } | undefined {
       const e = entries.get(sub);
       if (!e || e.releaseId === null || e.releaseVersion === null) return undefined;
-      return { releaseId: e.releaseId, releaseVersion: e.releaseVersion, since: epoch + e.since, last: epoch + e.last };
+      const previous = e.prevId !== null && e.prevVersion !== null ? { id: e.prevId, version: e.prevVersion } : null;
+      return { releaseId: e.releaseId, releaseVersion: e.releaseVersion, since: epoch + e.since, last: epoch + e.last, previous };
     },
     start(): void {
       if (timer) return;

@@ -7,9 +7,13 @@
 // Anonymous polls (ANONYMOUS_CHANNEL) are one entry, the reserved licensee
 // "(anonymous)" (src/licensing/anonymous.ts), marked `anonymous`.
 import type { FleetCount, FleetFilter } from "../repositories/fleet-repo.js";
+import { cursorKey, toPage } from "../repositories/paging.js";
 import type { Store } from "../repositories/store.js";
 import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
 import type { ReportState } from "../domain/schemas.js";
+import type { SpecService } from "./spec-service.js";
+import type { PathDecision, PathState } from "./upgrade-path.js";
+import { factsOf, servedOf, type FleetRowFacts } from "./install-facts.js";
 
 export interface FleetQuery {
   channel?: string | undefined;
@@ -20,7 +24,19 @@ export interface FleetQuery {
   /** One page by sub ascending (with nextCursor) instead of the whole fleet newest first. */
   limit?: number | undefined;
   cursor?: string | undefined;
+  /** Only licensees whose upgrade path is in this state (docs/api.md §8): on a stepping stone, or stuck. */
+  path?: "stepping-stone" | "no-upgrade-path" | undefined;
 }
+
+/** Licensees on a stepping stone or stuck, per channel (the chartroom_fleet_paths gauge). */
+export interface PathCount {
+  channel: string;
+  state: Extract<PathState, "stepping-stone" | "no-upgrade-path">;
+  licensees: number;
+}
+
+/** How long the path census is reused between scrapes: it reads a channel's whole fleet. */
+const CENSUS_TTL_MS = 30_000;
 
 /** The release label of licensees that were served none. */
 export const NO_RELEASE = "none";
@@ -45,8 +61,69 @@ export interface FleetReport {
   reportedAt: Date;
 }
 
-export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports" | "releases">, opts: { now?: () => Date } = {}) {
+export interface FleetServiceOptions {
+  now?: () => Date;
+  /** The spec service's path decisions (docs/api.md §8); without it no entry has a path. */
+  paths?: Pick<SpecService, "pathsFor" | "pathsMatterOn">;
+}
+
+type PathRow = FleetRowFacts & { sub: string; channel: string };
+
+export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports" | "releases" | "channels">, opts: FleetServiceOptions = {}) {
   const now = opts.now ?? (() => new Date());
+  let census: { at: number; counts: Promise<PathCount[]> } | undefined;
+
+  /**
+   * Each entry's upgrade path, as its next poll would decide it from the
+   * fleet table and its reports (what a replica served in the last minute
+   * and has not written yet is not in the table). Only channels where a
+   * path can apply are read at all.
+   */
+  async function pathsOf(rows: PathRow[]): Promise<Map<string, PathDecision>> {
+    const out = new Map<string, PathDecision>();
+    const paths = opts.paths;
+    if (!paths || rows.length === 0) return out;
+    const byChannel = new Map<string, PathRow[]>();
+    for (const r of rows) {
+      let list = byChannel.get(r.channel);
+      if (!list) byChannel.set(r.channel, (list = []));
+      list.push(r);
+    }
+    const relevant: PathRow[][] = [];
+    for (const [channel, list] of byChannel) if (await paths.pathsMatterOn(channel)) relevant.push(list);
+    if (relevant.length === 0) return out;
+    const subs = relevant.flat().map((r) => r.sub);
+    const latest = await store.reports.latestOfSubs(subs.length > 1000 ? undefined : subs);
+    const versions = new Map((await store.releases.findByIds([...new Set(latest.map((r) => r.releaseId))])).map((r) => [r.id, r.version]));
+    const reportsBySub = new Map<string, typeof latest>();
+    for (const r of latest) {
+      let list = reportsBySub.get(r.sub);
+      if (!list) reportsBySub.set(r.sub, (list = []));
+      list.push(r);
+    }
+    for (const list of relevant) {
+      const installs = new Map(list.map((r) => [r.sub, factsOf(servedOf(r), reportsBySub.get(r.sub) ?? [], (id) => versions.get(id))]));
+      for (const [sub, d] of await paths.pathsFor(list[0]!.channel, installs)) out.set(sub, d);
+    }
+    return out;
+  }
+
+  /** Licensees on a stepping stone and stuck, per channel where a path applies (reused for CENSUS_TTL_MS). */
+  async function countPaths(): Promise<PathCount[]> {
+    const counts: PathCount[] = [];
+    for (const c of await store.channels.list()) {
+      if (!(await opts.paths?.pathsMatterOn(c.name))) continue;
+      const paths = await pathsOf(await store.fleet.list({ channel: c.name }));
+      let stone = 0;
+      let stuck = 0;
+      for (const d of paths.values()) {
+        if (d.state === "stepping-stone") stone++;
+        else if (d.state === "no-upgrade-path") stuck++;
+      }
+      counts.push({ channel: c.name, state: "stepping-stone", licensees: stone }, { channel: c.name, state: "no-upgrade-path", licensees: stuck });
+    }
+    return counts;
+  }
 
   function filterOf(q: FleetQuery): FleetFilter {
     const seenBefore = q.notSeenForHours !== undefined ? new Date(now().getTime() - q.notSeenForHours * 3_600_000) : undefined;
@@ -63,7 +140,34 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
     return new Map(current.map((r) => [r.sub, { state: r.state, releaseId: r.releaseId, releaseVersion: versions.get(r.releaseId) ?? null, message: r.message, reportedAt: r.reportedAt }]));
   }
 
+  /**
+   * The filtered fleet whose path is in `state`: every filtered entry is read
+   * and decided (a path is not a column), then paged by sub like the table.
+   */
+  async function listOnPath(filter: FleetFilter, state: NonNullable<FleetQuery["path"]>, q: FleetQuery) {
+    const all = await store.fleet.list(filter);
+    const paths = await pathsOf(all);
+    let items = all.filter((r) => paths.get(r.sub)?.state === state);
+    if (q.limit === undefined) return { items, nextCursor: undefined };
+    items = items.sort((a, b) => (a.sub < b.sub ? -1 : a.sub > b.sub ? 1 : 0));
+    const after = cursorKey(q.cursor, "sub");
+    if (after !== undefined) items = items.filter((r) => r.sub > after);
+    return toPage(items.slice(0, q.limit + 1), q.limit, (r) => r.sub);
+  }
+
   return {
+    /** Licensees on a stepping stone and stuck, per channel where a path applies (the gauge; reused for 30 s). */
+    async pathCounts(): Promise<PathCount[]> {
+      const t = Date.now();
+      if (!census || t - census.at >= CENSUS_TTL_MS) {
+        const counts = countPaths();
+        census = { at: t, counts };
+        // A failed census is not kept: the next scrape tries again.
+        counts.catch(() => (census = undefined));
+      }
+      return census.counts;
+    },
+
     /** Licensees per channel and release, counted by the database (the one distribution computation). */
     async distribution(q: FleetQuery = {}): Promise<FleetLicensees[]> {
       return labelled(await store.fleet.distribution(filterOf(q)));
@@ -76,8 +180,9 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
      */
     async view(q: FleetQuery = {}) {
       const filter = filterOf(q);
-      const listed = q.limit !== undefined ? store.fleet.page(filter, { limit: q.limit, cursor: q.cursor }) : store.fleet.list(filter).then((items) => ({ items, nextCursor: undefined }));
+      const listed = q.path !== undefined ? listOnPath(filter, q.path, q) : q.limit !== undefined ? store.fleet.page(filter, { limit: q.limit, cursor: q.cursor }) : store.fleet.list(filter).then((items) => ({ items, nextCursor: undefined }));
       const [{ items: rows, nextCursor }, counts] = await Promise.all([listed, store.fleet.distribution(filter)]);
+      const paths = await pathsOf(rows);
       const jtis = rows.map((r) => r.jti).filter((j): j is string => !!j);
       const [issued, revocations, reports] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations(), reportsOf(rows.map((r) => r.sub))]);
       const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
@@ -93,6 +198,7 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
           licenseRevoked: r.jti ? revoked.has(r.jti) : false,
           anonymous: r.sub === ANONYMOUS_SUB,
           report: reports.get(r.sub) ?? null,
+          path: paths.get(r.sub) ?? null,
         };
       });
       const distribution: Record<string, Record<string, number>> = {};

@@ -9,6 +9,7 @@
 import { fieldError } from "../errors.js";
 import { ANONYMOUS_SUB } from "../licensing/anonymous.js";
 import type { Reason } from "./resolve-release.js";
+import type { PathDecision } from "./upgrade-path.js";
 import type { SpecService } from "./spec-service.js";
 
 export interface ResolveQuery {
@@ -22,6 +23,7 @@ export interface ResolveAnswer {
   release: { id: string; version: string };
   etag: string;
   reasons: Reason[];
+  path?: PathDecision | undefined;
 }
 
 export interface ResolveServiceOptions {
@@ -50,13 +52,14 @@ export function resolveService(specs: Pick<SpecService, "explain">, opts: Resolv
   return {
     async resolve(q: ResolveQuery): Promise<ResolveAnswer> {
       const { channel, reason } = channelOf(q);
-      const { spec, reasons } = await specs.explain(channel, q.sub);
+      const { spec, reasons, path } = await specs.explain(channel, q.sub);
       return {
         sub: q.sub,
         channel,
         release: { id: spec.releaseId, version: spec.version },
         etag: spec.etag,
         reasons: reason ? [reason, ...reasons] : reasons,
+        ...(path ? { path } : {}),
       };
     },
   };

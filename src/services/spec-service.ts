@@ -381,6 +381,41 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       return entry.spec;
     },
 
+    /**
+     * The upgrade path of each of these licensees of a channel, decided as
+     * their polls would decide it now (the fleet view and the stuck gauge);
+     * a licensee whose answer cannot depend on its installation has none.
+     * An unknown channel: none.
+     */
+    async pathsFor(channelName: string, installs: Map<string, InstallFacts | null>): Promise<Map<string, PathDecision>> {
+      const out = new Map<string, PathDecision>();
+      let read: ChannelRead;
+      try {
+        read = await channelRead(channelName);
+      } catch (err) {
+        if (err instanceof ChannelNotFoundError) return out;
+        throw err;
+      }
+      if (read.pathSides.size === 0) return out;
+      const t = now();
+      for (const [sub, installed] of installs) {
+        if (sub === ANONYMOUS_SUB || !read.pathSides.has(sideOf(read, sub))) continue;
+        const decision = resolveRelease({ ...read.state, licensee: licenseeOf(sub, undefined), path: { held: read.held, targets: read.targets, installed, now: t, soakMs } });
+        if (decision.path) out.set(sub, decision.path);
+      }
+      return out;
+    },
+
+    /** Whether any licensee's answer on the channel can depend on its installation now (its path). */
+    async pathsMatterOn(channelName: string): Promise<boolean> {
+      try {
+        return (await channelRead(channelName)).pathSides.size > 0;
+      } catch (err) {
+        if (err instanceof ChannelNotFoundError) return false;
+        throw err;
+      }
+    },
+
     /** Reloads per-license overrides (at start and after they change). */
     async loadOverrides(): Promise<void> {
       const next = await store.licenses.allOverrides();

@@ -12,6 +12,7 @@ import {
   releaseRef,
   rollbackInputSchema,
   yankInputSchema,
+  requiredInputSchema,
 } from "../../domain/schemas.js";
 import type { Context } from "../../context.js";
 import type { Actor } from "../../services/catalog-service.js";
@@ -140,6 +141,22 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "release-engineer" },
     schema: { tags: ["releases"], security, summary: "Yank a release: never promoted or pinned again", params: refParams, body: yankInputSchema, response: { 200: releaseDto, ...errorResponses(400, 401, 403, 404, 409) } },
   }, async (req) => toReleaseDto(await catalog.yankRelease(req.params.idOrVersion, req.body.reason, actorOf(req))));
+
+  r.post("/releases/:idOrVersion/required", {
+    bodyLimit: SMALL_BODY,
+    config: { role: "release-engineer" },
+    schema: {
+      tags: ["releases"], security,
+      summary: "Mark or unmark a release required: a stepping stone installations pass through",
+      description: "docs/api.md §8: a licensee whose installed version is below its target is served the lowest required release on the way first, and moves on after a healthy report on it or STEPPING_STONE_SOAK without a failed one. Audited (release.required); the only mutable property of a release besides yank. Setting what is already set changes nothing (changed=false).",
+      params: refParams,
+      body: requiredInputSchema,
+      response: { 200: releaseDto.extend({ changed: z.boolean() }), ...errorResponses(400, 401, 403, 404) },
+    },
+  }, async (req) => {
+    const { release, changed } = await catalog.setRequired(req.params.idOrVersion, req.body, actorOf(req));
+    return { ...toReleaseDto(release), changed };
+  });
 
   r.get("/audit", {
     config: { role: "viewer" },

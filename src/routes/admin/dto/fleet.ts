@@ -5,6 +5,7 @@ import { z } from "zod";
 import { LICENSE_SUBJECT_MAX, REPORT_STATES, channelName, line } from "../../../domain/schemas.js";
 import { CURSOR_REFUSED, decodeCursor } from "../../../domain/cursor.js";
 import type { FleetView } from "../../../services/fleet-service.js";
+import { pathDto, toPathDto } from "./paths.js";
 
 /** The most entries one page of the fleet holds. */
 export const FLEET_PAGE_MAX = 1000;
@@ -29,6 +30,7 @@ export const fleetQuery = z
       .refine((c) => decodeCursor(c, "sub") !== undefined, { message: CURSOR_REFUSED })
       .optional()
       .describe("the nextCursor of the page before (needs limit)"),
+    path: z.enum(["stepping-stone", "no-upgrade-path"]).optional().describe("only licensees on a stepping stone, or stuck with no upgrade path (docs/api.md §8)"),
   })
   .superRefine((q, ctx) => {
     if (q.cursor !== undefined && q.limit === undefined) ctx.addIssue({ code: "custom", path: ["cursor"], message: "needs limit" });
@@ -58,6 +60,7 @@ export const fleetEntryDto = z.object({
     })
     .nullable()
     .describe("the licensee's newest health report (POST /api/v1/operator/report, docs/api.md §9), or null"),
+  path: pathDto.nullable().describe("its upgrade path when one applies on its channel (docs/api.md §8), else null"),
 });
 export type FleetEntryDto = z.infer<typeof fleetEntryDto>;
 
@@ -85,6 +88,7 @@ export function toFleetDto(f: FleetView): FleetDto {
       licenseRevoked: i.licenseRevoked,
       anonymous: i.anonymous,
       report: i.report && { ...i.report, reportedAt: i.report.reportedAt.toISOString() },
+      path: i.path && toPathDto(i.path),
     })),
     distribution: f.distribution,
     ...(f.nextCursor !== undefined ? { nextCursor: f.nextCursor } : {}),

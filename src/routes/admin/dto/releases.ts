@@ -19,6 +19,11 @@ export const releaseDto = z.object({
   yankedAt: z.string().nullable(),
   yankedBy: z.string().nullable(),
   yankReason: z.string().nullable(),
+  required: z.boolean().describe("a stepping stone installations pass through (docs/api.md §8; POST /releases/:ref/required)"),
+  requiredReason: z.string().nullable(),
+  requiredBy: z.string().nullable(),
+  requiredAt: z.string().nullable(),
+  upgradeFrom: z.string().nullable().describe("the semver range of installed versions it installs over directly (null: any); set at creation"),
 });
 export type ReleaseDto = z.infer<typeof releaseDto>;
 
@@ -54,6 +59,11 @@ export function toReleaseDto(r: Release): ReleaseDto {
     yankedAt: r.yankedAt?.toISOString() ?? null,
     yankedBy: r.yankedBy,
     yankReason: r.yankReason,
+    required: r.required,
+    requiredReason: r.requiredReason,
+    requiredBy: r.requiredBy,
+    requiredAt: r.requiredAt?.toISOString() ?? null,
+    upgradeFrom: r.upgradeFrom,
   };
 }
 
