@@ -108,13 +108,25 @@ function distributionLines(d: FleetDto["distribution"]): string {
     .join("");
 }
 
-export async function fleet(c: Client, q: { channel?: string | undefined; notSeenForHours?: number | undefined }): Promise<Result> {
-  const data = (await c.get("/fleet", { channel: q.channel, notSeenForHours: q.notSeenForHours })) as FleetDto;
-  if (data.items.length === 0) return { json: data, text: "no licensees in the fleet\n" };
+export async function fleet(c: Client, q: { channel?: string | undefined; notSeenForHours?: number | undefined; path?: "stepping-stone" | "no-upgrade-path" | undefined }): Promise<Result> {
+  const data = (await c.get("/fleet", { channel: q.channel, notSeenForHours: q.notSeenForHours, path: q.path })) as FleetDto;
+  if (data.items.length === 0) return { json: data, text: q.path === "no-upgrade-path" ? "no licensee is stuck without an upgrade path\n" : q.path ? "no licensee is on a stepping stone\n" : "no licensees in the fleet\n" };
+  // The upgrade path column only when some entry has one (docs/api.md §8).
+  const paths = data.items.some((i) => i.path && i.path.state !== "current" && i.path.state !== "fresh");
   const text =
     table(
-      ["SUB", "CHANNEL", "RELEASE", "HEALTH", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT"],
-      data.items.map((i) => [i.sub, i.channel, dash(i.releaseVersion), entryHealth(i), when(i.lastSeenAt), String(i.pollCount), entryLicense(i), dash(i.userAgent)]),
+      ["SUB", "CHANNEL", "RELEASE", "HEALTH", "LAST-SEEN", "POLLS", "LICENSE", "USER-AGENT", ...(paths ? ["PATH"] : [])],
+      data.items.map((i) => [
+        i.sub,
+        i.channel,
+        dash(i.releaseVersion),
+        entryHealth(i),
+        when(i.lastSeenAt),
+        String(i.pollCount),
+        entryLicense(i),
+        dash(i.userAgent),
+        ...(paths ? [i.path && i.path.state !== "current" && i.path.state !== "fresh" ? `${i.path.text}${i.path.state === "no-upgrade-path" ? "" : ` [${i.path.state}]`}` : "-"] : []),
+      ]),
     ) +
     "\nreleases per channel:\n" +
     distributionLines(data.distribution);

@@ -172,12 +172,14 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   fleet: {
-    usage: "fleet [--channel CHANNEL] [--not-seen-for 24h]",
-    summary: "the fleet: every licensee that polls (channel, release served, last seen, license state), then releases per channel",
-    options: { channel: { type: "string" }, "not-seen-for": { type: "string" } },
+    usage: "fleet [--channel CHANNEL] [--not-seen-for 24h] [--stuck | --on-path]",
+    summary: "the fleet: every licensee that polls (channel, release served, last seen, license state, upgrade path), then releases per channel; --stuck: only licensees no release admits (no-upgrade-path), --on-path: only those on a stepping stone",
+    options: { channel: { type: "string" }, "not-seen-for": { type: "string" }, stuck: { type: "boolean" }, "on-path": { type: "boolean" } },
     async run(p, cx) {
       positionals(p, []);
-      return licenses.fleet(cx.client(p), { channel: str(p, "channel"), notSeenForHours: hours(p, "not-seen-for") });
+      if (bool(p, "stuck") && bool(p, "on-path")) throw new UsageError("--stuck and --on-path exclude each other");
+      const path = bool(p, "stuck") ? "no-upgrade-path" : bool(p, "on-path") ? "stepping-stone" : undefined;
+      return licenses.fleet(cx.client(p), { channel: str(p, "channel"), notSeenForHours: hours(p, "not-seen-for"), path });
     },
   },
   resolve: {
@@ -220,6 +222,15 @@ const COMMANDS: Record<string, Command> = {
     async run(p, cx) {
       const [version] = positionals(p, ["VERSION"]);
       return remote.releaseShow(cx.client(p), version!);
+    },
+  },
+  "release required": {
+    usage: "release required VERSION --reason TEXT [--off]",
+    summary: "mark a release required: installations below it are served it first, on their way to a later release (upgrade paths); --off unmarks it",
+    options: { reason: { type: "string" }, off: { type: "boolean" } },
+    async run(p, cx) {
+      const [version] = positionals(p, ["VERSION"]);
+      return remote.releaseRequired(cx.client(p), version!, !bool(p, "off"), required(p, "reason", "TEXT"));
     },
   },
   "release create": {

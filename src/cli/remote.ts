@@ -98,6 +98,8 @@ function releaseText(r: ReleaseDto): string {
       ["chart", describeChart(r.chart)],
       ["created", `${when(r.createdAt)} by ${r.createdBy}`],
       ["yanked", r.yanked ? `${when(r.yankedAt)} by ${dash(r.yankedBy)}: ${dash(r.yankReason)}` : "no"],
+      ["required", r.required ? `yes, since ${when(r.requiredAt)} by ${dash(r.requiredBy)}: ${dash(r.requiredReason)}` : "no"],
+      ["upgradeFrom", r.upgradeFrom ?? "any installed version"],
       ["notes", dash(r.notes)],
     ]) +
     (images.length === 0
@@ -204,6 +206,13 @@ function moved(answer: unknown): Result {
   return { json: answer, text: promotionText(answer as PromotionDto) };
 }
 
+/** Marks or unmarks a release required: a stepping stone installations pass through (docs/api.md §8). */
+export async function releaseRequired(c: Client, version: string, required: boolean, reason: string): Promise<Result> {
+  const r = (await c.post(`/releases/${seg(version)}/required`, { required, reason })) as ReleaseDto & { changed: boolean };
+  const what = r.required ? `release ${r.version} is required: installations below it pass through it first` : `release ${r.version} is not required`;
+  return { json: r, text: `${r.changed ? what : `${what} already; nothing changed`}\n` };
+}
+
 export async function yank(c: Client, version: string, reason: string): Promise<Result> {
   const r = (await c.post(`/releases/${seg(version)}/yank`, { reason })) as ReleaseDto;
   return { json: r, text: `yanked release ${r.version}: ${dash(r.yankReason)}\n` };
@@ -241,6 +250,7 @@ export async function resolve(c: Client, sub: string, channel: string | undefine
       ["release", `${r.release.version} (id ${r.release.id})`],
       ["etag", r.etag],
     ]) +
+    (r.path ? fields([["path", `${r.path.text} (${r.path.state})`]]) : "") +
     "reasons:\n" +
     table(["  RULE", "DETAIL"], r.reasons.map((x) => [`  ${x.rule}`, x.detail]));
   return { json: r, text };
