@@ -8,7 +8,8 @@
 // rate-limit counter (src/services/poll-gate.ts), a cached pre-serialized
 // body (src/services/spec.ts) and its header block (pollHeaders below).
 // No database, no signature check, no JSON serialization, no promise per
-// request. Where the time goes and what it costs: docs/performance.md.
+// request (except while an upgrade path can change a licensee's answer:
+// then its installation is read, src/services/spec-service.ts). Where the time goes and what it costs: docs/performance.md.
 // With ANONYMOUS_CHANNEL set, a poll of the channel route without an
 // Authorization header is admitted as the reserved licensee
 // src/licensing/anonymous.ts names, limited per client IP; never on the

@@ -14,6 +14,12 @@
 // test (a one-shot SHA-256 of salt:sub, compiled once per read of the
 // channel: cohortTest in src/domain/cohort.ts) and two Map lookups; each
 // distinct spec is serialized once, never per licensee.
+// Upgrade paths (docs/api.md §8): while a side's target has an upgradeFrom,
+// or a required release below it has been on the channel (pathMatters in
+// src/services/upgrade-path.ts), that side's answer depends on each
+// licensee's installation, which is read at its poll
+// (src/services/install-facts.ts); the specs themselves are still cached
+// per release. Otherwise nothing of the installation is read.
 import { LRUCache } from "lru-cache";
 import { ChannelEmptyError, ChannelNotFoundError, PinnedReleaseYankedError, ReleaseNotEntitledError, ReleaseNotFoundError, UpgradePathRequiredError } from "../errors.js";
 import type { Values } from "../domain/values.js";

@@ -22,6 +22,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["get", "/api/v1/admin/releases", "adminBearer"],
     ["get", "/api/v1/admin/releases/{idOrVersion}", "adminBearer"],
     ["post", "/api/v1/admin/releases/{idOrVersion}/yank", "adminBearer"],
+    ["post", "/api/v1/admin/releases/{idOrVersion}/required", "adminBearer"],
     ["get", "/api/v1/admin/audit", "adminBearer"],
     ["post", "/api/v1/admin/licenses", "adminBearer"],
     ["get", "/api/v1/admin/licenses", "adminBearer"],

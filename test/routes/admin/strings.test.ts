@@ -73,6 +73,7 @@ const VALID: Record<string, Valid> = {
   "GET /releases": { role: "viewer" },
   "GET /releases/:idOrVersion": { role: "viewer", params: { idOrVersion: "0.58.1" } },
   "POST /releases/:idOrVersion/yank": { role: "release-engineer", params: { idOrVersion: "0.58.1" }, bodies: [{ reason: "r" }] },
+  "POST /releases/:idOrVersion/required": { role: "release-engineer", params: { idOrVersion: "0.58.1" }, bodies: [{ required: true, reason: "r" }] },
   "GET /audit": { role: "viewer" },
   "POST /licenses": { role: "admin", bodies: [{ sub: "customer-9", channel: "stable", expiresAt: new Date(Date.now() + 86_400_000).toISOString(), notes: "n" }] },
   "GET /licenses": { role: "viewer" },
