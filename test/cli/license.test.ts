@@ -37,7 +37,7 @@ t.test("help lists the license and fleet commands; bad usage exits 2", async (t)
     "license values show SUB",
     "license values set SUB FILE.yaml|-",
     "license values unset SUB",
-    "fleet [--channel CHANNEL] [--not-seen-for 24h]",
+    "fleet [--channel CHANNEL] [--not-seen-for 24h] [--stuck | --on-path]",
   ]) {
     t.match(help.stdout, `  chartroom ${cmd}\n`, `usage lists ${cmd}`);
   }
