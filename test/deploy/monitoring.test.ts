@@ -223,7 +223,7 @@ t.test("alert rules: groups, and each rule complete", async (t) => {
   const names = alerts.map((r) => String(r.alert));
   t.equal(new Set(names).size, names.length, "alert names are unique");
   t.same(names.sort(), [
-    "ChartroomDatabaseDown", "ChartroomFleetRecordsRefused", "ChartroomMetricsAbsent", "ChartroomPollErrorRatioHigh",
+    "ChartroomDatabaseDown", "ChartroomFleetRecordsRefused", "ChartroomLicenseesStuck", "ChartroomMetricsAbsent", "ChartroomPollErrorRatioHigh",
     "ChartroomPromotionsFrozenLong", "ChartroomRateLimitStoreDown", "ChartroomRolloutHalted", "ChartroomRolloutPausedLong",
     "ChartroomWebhookDeliveriesFailing", "ChartroomWebhookPendingGrowing",
   ], "the alerts the README describes");
