@@ -35,12 +35,26 @@ export function expired(s: Session, now = Date.now()): boolean {
   return s.exp * 1000 <= now;
 }
 
+/** Why the session ended, when it ended by itself (its token expired). */
+export function expiredMessage(s: Session): string {
+  return `Signed out: your token expired at ${new Date(s.exp * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC. Sign in again with a new one.`;
+}
+
+let ended: string | null = null;
+/** Why currentSession last ended the session (once), or null. */
+export function takeEndReason(): string | null {
+  const why = ended;
+  ended = null;
+  return why;
+}
+
 /** The session, or null (none, unreadable or expired: then it is cleared). */
 export function currentSession(): Session | null {
   const token = sessionStorage.getItem(KEY);
   if (!token) return null;
   const s = decodeToken(token);
   if (typeof s === "string" || expired(s)) {
+    ended = typeof s === "string" ? `Signed out: ${s}.` : expiredMessage(s);
     signOut();
     return null;
   }
