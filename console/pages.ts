@@ -105,7 +105,8 @@ export async function channelPage(s: Session, name: string, rerender: () => void
           h("li", { class: i + 1 < r.step ? "done" : i + 1 === r.step ? "current" : "" }, `${st.percent}%`, st.bake !== "0s" ? `, bake ${st.bake}` : "", st.gates?.length ? `, ${st.gates.length} gate${st.gates.length === 1 ? "" : "s"}` : ""))),
         h("dl", { class: "counts" },
           COUNTS.map(([k, label]) => h("div", {}, h("dt", {}, label), h("dd", { "data-test": `count-${k}` }, String(r.counts[k]))))),
-        r.gates.length ? h("ul", { "data-test": "gates" }, r.gates.map((g) => h("li", {}, `${g.kind}: `, h("span", { class: `tag state-${g.state}` }, g.state), ` ${g.detail}`, g.evaluatedAt ? h("span", { class: "muted" }, ` (${when(g.evaluatedAt)})`) : null))) : h("p", { class: "muted" }, "no gates"),
+        h("h3", {}, `Gates of step ${r.step}`),
+        r.gates.length ? h("ul", { "data-test": "gates" }, r.gates.map((g) => h("li", { "data-gate-state": g.state }, `${g.kind}: `, h("span", { class: `tag state-${g.state}` }, g.state), ` ${g.detail}`, g.evaluatedAt ? h("span", { class: "muted" }, ` (${when(g.evaluatedAt)})`) : null))) : h("p", { class: "muted" }, "no gates"),
         h("p", { class: "muted" }, `Started by ${r.startedBy} ${when(r.startedAt)}`, r.reason ? ` — ${r.reason}` : "", r.nextStepAt ? `; next step ${when(r.nextStepAt)}` : "",
           r.endedAt ? `; ended ${when(r.endedAt)} by ${r.endedBy ?? "?"}${r.endReason ? ` (${r.endReason})` : ""}` : ""),
         ACTIVE.has(r.state) && hasRole(s, "release-engineer") ? controls(name, r, rerender) : null)
@@ -135,7 +136,7 @@ export async function releasesPage(): Promise<HTMLElement> {
     h("table", {},
       h("thead", {}, h("tr", {}, h("th", {}, "Version"), h("th", {}, "Chart"), h("th", {}, "Created"), h("th", {}, "Notes"))),
       h("tbody", {}, list.items.map((r) =>
-        h("tr", {}, h("td", {}, version(r)), h("td", {}, `${String(r.chart.name ?? "")} ${String(r.chart.version ?? "")}`), h("td", {}, when(r.createdAt), " by ", r.createdBy), h("td", {}, r.notes))))),
+        h("tr", {}, h("td", {}, version(r), r.required ? h("span", { class: "tag state-paused" }, "required") : null), h("td", {}, `${String(r.chart.name ?? "")} ${String(r.chart.version ?? "")}`), h("td", {}, when(r.createdAt), " by ", r.createdBy), h("td", {}, r.notes))))),
     list.nextCursor ? h("p", { class: "muted" }, "Showing the newest 200.") : null);
 }
 

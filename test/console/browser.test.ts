@@ -327,6 +327,26 @@ if (typeof browser === "string") {
     t.pass("the banner goes on the next read");
   });
 
+  await t.test("a gate's state on the channel page, live: a failed report halts the rollout", async (t) => {
+    const started = await h.admin("POST", "/channels/beta/promote", {
+      release: "0.60.0", reason: "beta soak",
+      rollout: { steps: [{ percent: 10, bake: "1h" }, { percent: 100 }], include: ["bigbank"], gates: [{ kind: "reports", minHealthy: 1, maxFailedRatio: 0.2 }] },
+    }, "release-engineer");
+    t.equal(started.statusCode, 202, started.body);
+    await page.goto(`${base}/console/#/channel/beta`);
+    await waitText(page, '[data-test="rollout-state"]', "progressing");
+    t.match(await text(page, '[data-test="gates"]'), /^reports: pending/, "pending before any report");
+    t.match(await text(page, "h3"), /Gates of step 1/, "the gates of the current step");
+    const report = await h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${h.license({ sub: "bigbank", channel: "beta" })}`, "content-type": "application/json" }, payload: { release: "0.60.0", state: "failed", message: "CrashLoopBackOff" } });
+    t.equal(report.statusCode, 202, "bigbank (in the cohort) reports failed");
+    await h.ctx.scheduler.tick();
+    await waitText(page, '[data-test="rollout-state"]', "halted");
+    await page.locator('[data-test="gates"] li[data-gate-state="fail"]').waitFor();
+    t.match(await text(page, '[data-test="gates"]'), /^reports: fail .*1 failed/, "the page shows the gate failed, by itself");
+    t.same(await page.locator("button[data-control]").evaluateAll((bs) => bs.map((b) => b.getAttribute("data-control"))), ["resume", "advance", "abort"], "the controls of a halted rollout");
+    await page.screenshot({ path: join(shots, "channel-halted.png"), fullPage: true });
+  });
+
   await t.test("the audit log, filtered", async (t) => {
     await page.locator('nav a[href="#/audit"]').click();
     await page.locator('[data-test="audit"]').waitFor();
