@@ -35,6 +35,9 @@ await eachProvider(t, "a licensee's fleet entry, reports and licenses", async (t
   t.match(missing.json().message, /nobody/, "the message names it");
   t.same((await call(h, "GET", "/fleet/nobody/reports", { role: "viewer" })).json(), { items: [] }, "no reports: an empty list");
   t.equal((await h.app.inject({ method: "GET", url: "/api/v1/admin/fleet/acme_corp" })).statusCode, 401, "no token: 401");
+  const at = Date.now();
+  await h.ctx.store.fleet.recordMany([{ sub: "team/a b", channel: "beta", releaseId: null, releaseVersion: null, jti: null, licenseExp: null, userAgent: null, firstSeenAt: at, lastSeenAt: at, polls: 1 }]);
+  t.equal((await call(h, "GET", `/fleet/${encodeURIComponent("team/a b")}`, { role: "viewer" })).json().sub, "team/a b", "a sub with a slash and a space, percent-encoded");
 
   // Reports: newest first, each with its release's version and channel; at most the last 50.
   t.equal((await report(h, token, { release: "0.58.1", state: "applying" })).statusCode, 202);
