@@ -126,6 +126,19 @@ async function render(): Promise<void> {
 
 const fromLink = takeTokenFromFragment();
 window.addEventListener("hashchange", () => void render());
+// Escape closes an open confirmation and gives the focus back to the button that opened it.
+let opener: HTMLElement | null = null;
+document.addEventListener("click", (e) => {
+  const b = e.target instanceof Element ? e.target.closest("button[data-control]") : null;
+  if (b instanceof HTMLElement) opener = b;
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape" || !(document.activeElement instanceof HTMLElement)) return;
+  const form = document.activeElement.closest("form.confirm");
+  if (!(form instanceof HTMLFormElement) || form.hidden) return;
+  form.hidden = true;
+  if (opener?.isConnected && form.parentElement?.contains(opener)) opener.focus();
+});
 if (fromLink) {
   void signIn(fromLink).then((why) => why && signInPage(why));
 } else {

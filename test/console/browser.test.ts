@@ -125,6 +125,12 @@ if (typeof browser === "string") {
     const reason = page.locator('textarea[name="reason"]');
     await reason.waitFor();
     t.equal(await page.evaluate("document.activeElement?.getAttribute('name')"), "reason", "the reason has the focus");
+    await page.keyboard.press("Escape");
+    await page.locator("form.confirm").waitFor({ state: "hidden" });
+    t.equal(await page.evaluate("document.activeElement?.getAttribute('data-control')"), "pause", "Escape closes the confirmation, the focus back on Pause");
+    await page.keyboard.press("Enter");
+    await reason.waitFor();
+    t.equal(await page.evaluate("document.activeElement?.getAttribute('name')"), "reason", "Enter on Pause opens it again, by keyboard");
     await page.locator("button", { hasText: "Confirm pause" }).click();
     t.equal((await h.admin("GET", "/channels/stable/rollout")).json().state, "progressing", "no reason: nothing sent");
     await reason.fill("error rate up at acme");
