@@ -258,6 +258,14 @@ if (typeof browser === "string") {
     await settled(page);
     t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), subs.slice(50), "the next page: the other 10");
     t.equal(await page.locator("a", { hasText: "Next page" }).count(), 0, "no next page after the last");
+
+    // LIKE's wildcards are searched as themselves.
+    await h.ctx.store.fleet.recordMany(["acme_corp", "acmeXcorp"].map((sub) => ({ sub, channel: "stable", releaseId: null, releaseVersion: null, jti: null, licenseExp: null, userAgent: null, firstSeenAt: at, lastSeenAt: at, polls: 1 })));
+    await page.locator('input[name="q"]').fill("acme_");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/#\/fleet\/acme_\/$/);
+    await settled(page);
+    t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), ["acme_corp"], "acme_ finds acme_corp, not acmeXcorp");
   });
 
   await t.test("a licensee's reports and licenses; an admin issues and revokes, with a reason and a confirmation", async (t) => {
