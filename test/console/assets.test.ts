@@ -10,7 +10,7 @@ import { testApp, ADMIN_SECRET } from "../helpers/app.js";
 import { run, claims } from "../cli/fixtures/cli-harness.js";
 import { CONSOLE_DIR } from "../../src/routes/console-routes.js";
 import { valuesDiff } from "../../console/diff.js";
-import { decodeToken, expired, expiredMessage } from "../../console/session.js";
+import { decodeToken, expired, expiredMessage } from "../../console/claims.js";
 
 t.test("the console's HTML, its assets and their headers", async (t) => {
   const h = await testApp(t, { seed: false });
@@ -103,7 +103,7 @@ t.test("the values diff (console/diff.ts)", async (t) => {
   t.same(valuesDiff({ x: { y: 1 } }, { x: { y: 1 } }), [], "same values: no change");
 });
 
-t.test("the session's claims and its end (console/session.ts, DOM-free)", async (t) => {
+t.test("the session's claims and its end (console/claims.ts, DOM-free)", async (t) => {
   const jwt = (payload: unknown) => `e30.${Buffer.from(JSON.stringify(payload)).toString("base64url")}.sig`;
   const s = decodeToken(jwt({ sub: "ops@example.com", roles: ["admin", 7], exp: 1_800_000_000 }));
   t.same(s, { token: jwt({ sub: "ops@example.com", roles: ["admin", 7], exp: 1_800_000_000 }), sub: "ops@example.com", roles: ["admin"], exp: 1_800_000_000 }, "sub, string roles, exp");
