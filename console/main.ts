@@ -1,12 +1,13 @@
 // The console's entry (index.html loads it as an ES module): sign-in,
 // the header, and routing the fragment (#/channels, #/channel/NAME,
-// #/releases, #/release/V, #/diff/A/B, #/licensee/SUB/CHANNEL) to pages.ts,
-// and #/fleet/QUERY/CURSOR, #/audit/FILTERS to more-pages.ts.
+// #/releases, #/release/V, #/diff/A/B) to pages.ts, #/licensee/SUB/CHANNEL
+// to licensee.ts, and #/fleet/QUERY/CURSOR, #/audit/FILTERS to more-pages.ts.
 import { api, ApiError } from "./api.js";
 import { h, when } from "./dom.js";
 import { auditPage, fleetPage } from "./more-pages.js";
-import { channelPage, channelsPage, diffPage, licenseePage, releasePage, releasesPage } from "./pages.js";
-import { currentSession, decodeToken, expired, saveToken, signOut, takeTokenFromFragment, type Session } from "./session.js";
+import { licenseePage } from "./licensee.js";
+import { channelPage, channelsPage, diffPage, releasePage, releasesPage } from "./pages.js";
+import { currentSession, decodeToken, expired, expiredMessage, saveToken, signOut, takeEndReason, takeTokenFromFragment, type Session } from "./session.js";
 
 const root = document.getElementById("app")!;
 const REFRESH_MS = 3000;
@@ -83,7 +84,7 @@ function route(s: Session): { page: () => Promise<HTMLElement>; live: boolean } 
     case "audit":
       return { page: () => auditPage(new URLSearchParams(raw[1] ?? "")), live: false };
     case "licensee":
-      return { page: () => licenseePage(parts[1] ?? "", parts[2] ?? ""), live: false };
+      return { page: () => licenseePage(s, parts[1] ?? "", parts[2] ?? "", rerender), live: false };
     default:
       return { page: channelsPage, live: true };
   }
@@ -93,9 +94,10 @@ let rendering = 0;
 async function render(): Promise<void> {
   window.clearTimeout(refresh);
   const s = currentSession();
-  if (!s) return signInPage();
+  if (!s) return signInPage(takeEndReason() ?? undefined);
   window.clearTimeout(expiry);
-  expiry = window.setTimeout(() => { signOut(); signInPage("Your token expired; sign in again."); }, Math.min(s.exp * 1000 - Date.now(), 2 ** 31 - 1));
+  // The session ends at the token's exp, on screen too: signed out, and why.
+  expiry = window.setTimeout(() => { window.clearTimeout(refresh); signOut(); signInPage(expiredMessage(s)); }, Math.min(s.exp * 1000 - Date.now(), 2 ** 31 - 1));
   const { page, live } = route(s);
   const n = ++rendering;
   let main: HTMLElement;
@@ -124,6 +126,19 @@ async function render(): Promise<void> {
 
 const fromLink = takeTokenFromFragment();
 window.addEventListener("hashchange", () => void render());
+// Escape closes an open confirmation and gives the focus back to the button that opened it.
+let opener: HTMLElement | null = null;
+document.addEventListener("click", (e) => {
+  const b = e.target instanceof Element ? e.target.closest("button[data-control]") : null;
+  if (b instanceof HTMLElement) opener = b;
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape" || !(document.activeElement instanceof HTMLElement)) return;
+  const form = document.activeElement.closest("form.confirm");
+  if (!(form instanceof HTMLFormElement) || form.hidden) return;
+  form.hidden = true;
+  if (opener?.isConnected && form.parentElement?.contains(opener)) opener.focus();
+});
 if (fromLink) {
   void signIn(fromLink).then((why) => why && signInPage(why));
 } else {

@@ -4,7 +4,7 @@ import { api, enc, ApiError } from "./api.js";
 import { h, when, type Child } from "./dom.js";
 import { valuesDiff } from "./diff.js";
 import { hasRole, type Session } from "./session.js";
-import type { Channel, ChannelDetail, Fleet, Freeze, Page, Release, Resolved, Rollout, RolloutSummary } from "./types.js";
+import type { Channel, ChannelDetail, Freeze, Page, Release, Rollout, RolloutSummary } from "./types.js";
 
 const ACTIVE = new Set(["progressing", "paused", "halted"]);
 
@@ -105,7 +105,8 @@ export async function channelPage(s: Session, name: string, rerender: () => void
           h("li", { class: i + 1 < r.step ? "done" : i + 1 === r.step ? "current" : "" }, `${st.percent}%`, st.bake !== "0s" ? `, bake ${st.bake}` : "", st.gates?.length ? `, ${st.gates.length} gate${st.gates.length === 1 ? "" : "s"}` : ""))),
         h("dl", { class: "counts" },
           COUNTS.map(([k, label]) => h("div", {}, h("dt", {}, label), h("dd", { "data-test": `count-${k}` }, String(r.counts[k]))))),
-        r.gates.length ? h("ul", { "data-test": "gates" }, r.gates.map((g) => h("li", {}, `${g.kind}: `, h("span", { class: `tag state-${g.state}` }, g.state), ` ${g.detail}`, g.evaluatedAt ? h("span", { class: "muted" }, ` (${when(g.evaluatedAt)})`) : null))) : h("p", { class: "muted" }, "no gates"),
+        h("h3", {}, `Gates of step ${r.step}`),
+        r.gates.length ? h("ul", { "data-test": "gates" }, r.gates.map((g) => h("li", { "data-gate-state": g.state }, `${g.kind}: `, h("span", { class: `tag state-${g.state}` }, g.state), ` ${g.detail}`, g.evaluatedAt ? h("span", { class: "muted" }, ` (${when(g.evaluatedAt)})`) : null))) : h("p", { class: "muted" }, "no gates"),
         h("p", { class: "muted" }, `Started by ${r.startedBy} ${when(r.startedAt)}`, r.reason ? ` — ${r.reason}` : "", r.nextStepAt ? `; next step ${when(r.nextStepAt)}` : "",
           r.endedAt ? `; ended ${when(r.endedAt)} by ${r.endedBy ?? "?"}${r.endReason ? ` (${r.endReason})` : ""}` : ""),
         ACTIVE.has(r.state) && hasRole(s, "release-engineer") ? controls(name, r, rerender) : null)
@@ -135,7 +136,7 @@ export async function releasesPage(): Promise<HTMLElement> {
     h("table", {},
       h("thead", {}, h("tr", {}, h("th", {}, "Version"), h("th", {}, "Chart"), h("th", {}, "Created"), h("th", {}, "Notes"))),
       h("tbody", {}, list.items.map((r) =>
-        h("tr", {}, h("td", {}, version(r)), h("td", {}, `${String(r.chart.name ?? "")} ${String(r.chart.version ?? "")}`), h("td", {}, when(r.createdAt), " by ", r.createdBy), h("td", {}, r.notes))))),
+        h("tr", {}, h("td", {}, version(r), r.required ? h("span", { class: "tag state-paused" }, "required") : null), h("td", {}, `${String(r.chart.name ?? "")} ${String(r.chart.version ?? "")}`), h("td", {}, when(r.createdAt), " by ", r.createdBy), h("td", {}, r.notes))))),
     list.nextCursor ? h("p", { class: "muted" }, "Showing the newest 200.") : null);
 }
 
@@ -166,13 +167,49 @@ function yankControl(r: Release, rerender: () => void): HTMLElement {
     h("button", { type: "button", class: "danger", "data-control": "yank", onclick: () => { form.hidden = false; reason.focus(); } }, "Yank…"), form, status);
 }
 
+/**
+ * Mark or unmark a required release (a stepping stone, docs/api.md §8),
+ * behind a reason and a confirmation (release-engineer). Only shown when
+ * the server's release has `required`: servers without upgrade paths have
+ * no such route.
+ */
+function requiredControl(r: Release, rerender: () => void): HTMLElement {
+  const mark = !r.required;
+  const what = mark ? "mark required" : "unmark required";
+  const status = h("p", { class: "status", role: "status" });
+  const reason = h("textarea", { name: "reason", required: true, rows: 2, "aria-label": `reason to ${what} ${r.version}`, placeholder: "why (written to the audit log)" });
+  const form = h("form", { class: "confirm", hidden: true },
+    h("label", {}, mark
+      ? `Reason to mark ${r.version} required (installations below it on a channel pass through it on their way up)`
+      : `Reason to unmark ${r.version} (installations no longer have to pass through it)`, reason),
+    h("div", { class: "row" },
+      h("button", { type: "submit", class: "primary" }, `Confirm ${what}`),
+      h("button", { type: "button", onclick: () => { form.hidden = true; } }, "Cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!reason.value.trim()) return;
+    try {
+      await api("POST", `/releases/${enc(r.version)}/required`, { required: mark, reason: reason.value.trim() });
+      rerender();
+    } catch (err) {
+      status.textContent = `${what} refused: ${(err as Error).message}`;
+    }
+  });
+  return h("div", { class: "controls", "data-test": "required-control" },
+    h("button", { type: "button", "data-control": mark ? "require" : "unrequire", onclick: () => { form.hidden = false; reason.focus(); } }, mark ? "Mark required…" : "Unmark required…"), form, status);
+}
+
 export async function releasePage(s: Session, v: string, rerender: () => void): Promise<HTMLElement> {
   const r = await api<Release>("GET", `/releases/${enc(v)}`);
+  const paths = "required" in r;
   return h("section", {},
     h("p", {}, h("a", { href: "#/releases" }, "← Releases")),
-    h("h1", {}, `Release ${r.version}`, r.yanked ? h("span", { class: "tag bad" }, "yanked") : null),
+    h("h1", {}, `Release ${r.version}`, r.yanked ? h("span", { class: "tag bad" }, "yanked") : null, r.required ? h("span", { class: "tag state-paused" }, "required") : null),
     r.yanked ? h("div", { class: "banner", "data-test": "yanked" }, `Yanked ${when(r.yankedAt)} by ${r.yankedBy ?? "?"}: ${r.yankReason ?? ""}`) : null,
+    r.required ? h("div", { class: "banner", "data-test": "required" }, `Required: installations below ${r.version} pass through it. `, r.requiredReason ?? "") : null,
+    paths && r.upgradeFrom ? h("p", { "data-test": "upgrade-from" }, "Installs directly over ", h("code", {}, r.upgradeFrom)) : null,
     !r.yanked && hasRole(s, "release-engineer") ? yankControl(r, rerender) : null,
+    paths && hasRole(s, "release-engineer") ? requiredControl(r, rerender) : null,
     h("p", {}, r.notes),
     h("p", { class: "muted" }, `Created ${when(r.createdAt)} by ${r.createdBy} · id ${r.id}`),
     h("h2", {}, "Chart"), json(r.chart),
@@ -196,48 +233,4 @@ export async function diffPage(a: string, b: string): Promise<HTMLElement> {
           h("thead", {}, h("tr", {}, h("th", {}, "Change"), h("th", {}, "Path"), h("th", {}, ra.version), h("th", {}, rb.version))),
           h("tbody", {}, changes.map((c) =>
             h("tr", { class: `op-${c.op}` }, h("td", {}, c.op), h("td", {}, h("code", {}, c.path)), h("td", {}, h("code", {}, show(c.from))), h("td", {}, h("code", {}, show(c.to))))))));
-}
-
-export async function licenseePage(sub: string, channel: string): Promise<HTMLElement> {
-  const channels = await api<{ items: Channel[] }>("GET", "/channels");
-  const subInput = h("input", { name: "sub", value: sub, required: true, "aria-label": "licensee (sub)", placeholder: "licensee sub, e.g. acme" });
-  const channelSelect = h("select", { name: "channel", "aria-label": "channel" },
-    h("option", { value: "" }, "(default channel)"),
-    channels.items.map((c) => h("option", { value: c.name, selected: c.name === channel }, c.name)));
-  const form = h("form", { class: "row", onsubmit: (e: Event) => { e.preventDefault(); location.hash = `#/licensee/${enc(subInput.value.trim())}/${enc(channelSelect.value)}`; } },
-    h("label", {}, "Licensee ", subInput), h("label", {}, " on ", channelSelect), h("button", { type: "submit", class: "primary" }, "What does it get?"));
-  let answer: Child = null;
-  if (sub) {
-    try {
-      const q = `sub=${enc(sub)}${channel ? `&channel=${enc(channel)}` : ""}`;
-      const r = await api<Resolved>("GET", `/resolve?${q}`);
-      const [override, fleet] = await Promise.all([
-        api<{ values: Record<string, unknown> }>("GET", `/licenses/${enc(sub)}/values`).catch((err: unknown) => {
-          if (err instanceof ApiError && err.status === 404) return null;
-          throw err;
-        }),
-        api<Fleet>("GET", `/fleet?channel=${enc(r.channel)}`),
-      ]);
-      const seen = fleet.items.find((e) => e.sub === sub);
-      answer = [
-        h("section", { class: "card", "data-test": "resolved" },
-          h("h2", {}, `${r.sub} on ${r.channel} gets `, h("a", { href: `#/release/${enc(r.release.version)}` }, r.release.version)),
-          h("p", {}, "ETag ", h("code", {}, r.etag)),
-          h("h3", {}, "Why"),
-          h("ol", { class: "reasons" }, r.reasons.map((x) => h("li", {}, h("strong", {}, x.rule), ": ", x.detail)))),
-        h("section", { class: "card", "data-test": "licensee-fleet" },
-          h("h2", {}, "In the fleet"),
-          seen
-            ? h("p", {}, `Last served ${seen.releaseVersion ?? "—"}, last seen ${when(seen.lastSeenAt)}, ${seen.pollCount} poll${seen.pollCount === 1 ? "" : "s"}. `,
-                seen.report ? h("span", {}, "Newest health report: ", h("span", { class: `tag state-${seen.report.state}` }, seen.report.state), ` on ${seen.report.releaseVersion ?? "?"} ${when(seen.report.reportedAt)}${seen.report.message ? ` — ${seen.report.message}` : ""}`) : "No health report.")
-            : h("p", { class: "muted" }, `${sub} has not polled ${r.channel} yet.`)),
-        h("section", { class: "card", "data-test": "licensee-overrides" },
-          h("h2", {}, "Per-license values"),
-          override && Object.keys(override.values).length > 0 ? json(override.values) : h("p", { class: "muted" }, "none: it gets the channel's values")),
-      ];
-    } catch (err) {
-      answer = h("p", { class: "error", role: "alert" }, (err as Error).message);
-    }
-  }
-  return h("section", {}, h("h1", {}, "A licensee"), form, answer);
 }

@@ -2,37 +2,17 @@
 // localStorage, never in a URL sent to the server), and what its JWT
 // payload says (sub, roles, exp). The server checks the token on every
 // call; these claims only decide what the page shows.
+import { decodeToken, expired, expiredMessage, type Session } from "./claims.js";
+export { decodeToken, expired, expiredMessage, type Session } from "./claims.js";
+
 const KEY = "chartroom.adminToken";
 
-export interface Session {
-  token: string;
-  sub: string;
-  roles: string[];
-  /** Seconds since the epoch (the token's exp). */
-  exp: number;
-}
-
-/** The claims of a JWT's payload, or an error message. */
-export function decodeToken(token: string): Session | string {
-  const parts = token.split(".");
-  if (parts.length !== 3) return "this is not a JWT (three parts separated by dots)";
-  let payload: unknown;
-  try {
-    const b64 = parts[1]!.replace(/-/g, "+").replace(/_/g, "/");
-    const bytes = Uint8Array.from(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0));
-    payload = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    return "the token's payload is not base64url JSON";
-  }
-  const p = payload as { sub?: unknown; roles?: unknown; exp?: unknown };
-  if (typeof p.sub !== "string") return "the token has no sub";
-  if (typeof p.exp !== "number") return "the token has no exp";
-  const roles = Array.isArray(p.roles) ? p.roles.filter((r): r is string => typeof r === "string") : [];
-  return { token, sub: p.sub, roles, exp: p.exp };
-}
-
-export function expired(s: Session, now = Date.now()): boolean {
-  return s.exp * 1000 <= now;
+let ended: string | null = null;
+/** Why currentSession last ended the session (once), or null. */
+export function takeEndReason(): string | null {
+  const why = ended;
+  ended = null;
+  return why;
 }
 
 /** The session, or null (none, unreadable or expired: then it is cleared). */
@@ -41,6 +21,7 @@ export function currentSession(): Session | null {
   if (!token) return null;
   const s = decodeToken(token);
   if (typeof s === "string" || expired(s)) {
+    ended = typeof s === "string" ? `Signed out: ${s}.` : expiredMessage(s);
     signOut();
     return null;
   }

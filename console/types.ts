@@ -73,6 +73,11 @@ export interface Release {
   yankedAt: string | null;
   yankedBy: string | null;
   yankReason: string | null;
+  /** Upgrade paths (docs/api.md §8): absent on servers before them. */
+  required?: boolean;
+  requiredReason?: string | null;
+  /** A semver range of installed versions it installs over directly, or null. */
+  upgradeFrom?: string | null;
 }
 export interface Page<T> {
   items: T[];
@@ -89,6 +94,7 @@ export interface FleetEntry {
   sub: string;
   channel: string;
   releaseVersion: string | null;
+  jti: string | null;
   userAgent: string | null;
   lastSeenAt: string;
   pollCount: number;
@@ -111,4 +117,26 @@ export interface AuditEntry {
   target: string;
   requestId: string | null;
   createdAt: string;
+}
+export interface Report {
+  state: string;
+  releaseId: string;
+  releaseVersion: string | null;
+  channel: string;
+  message: string | null;
+  reportedAt: string;
+}
+export interface License {
+  jti: string;
+  sub: string | null;
+  channel: string | null;
+  issuedAt: string | null;
+  issuedBy: string | null;
+  expiresAt: string | null;
+  notes: string;
+  expired: boolean;
+  revoked: boolean;
+  revokedAt: string | null;
+  revokedBy: string | null;
+  revokeReason: string | null;
 }

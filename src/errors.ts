@@ -46,6 +46,7 @@ export const ChannelNotFoundError = def("CHANNEL_NOT_FOUND", "channel %s does no
 export const ChannelEmptyError = def("CHANNEL_HAS_NO_RELEASE", "channel %s has no release yet", 404);
 export const ReleaseNotFoundError = def("RELEASE_NOT_FOUND", "release %s does not exist", 404);
 export const RolloutNotFoundError = def("ROLLOUT_NOT_FOUND", "channel %s has never had a rollout", 404);
+export const FleetEntryNotFoundError = def("FLEET_ENTRY_NOT_FOUND", "licensee %s has no fleet entry (it has not polled this server, or its first poll is not written yet)", 404);
 export const WebhookNotFoundError = def("WEBHOOK_NOT_FOUND", "webhook %s does not exist", 404);
 export const RouteNotFoundError = def("ROUTE_NOT_FOUND", "no route %s %s", 404);
 // 409

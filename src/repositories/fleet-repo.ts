@@ -92,19 +92,60 @@ export interface FleetCount {
   licensees: number;
 }
 
-export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, provider: Provider, bulk?: BulkWriter) {
+/** `s` as a LIKE pattern with `ESCAPE '\'` that matches every sub containing it: its own % _ \ match themselves. */
+export function containsPattern(s: string): string {
+  return `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** Subs per `IN (…)` list when reading the rows a search found. */
+const SUBS_PER_QUERY = 500;
+
+export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe" | "$queryRawUnsafe">, provider: Provider, bulk?: BulkWriter) {
+  /** The filter without a search, for Prisma (a search is raw SQL: rawWhere). */
   function where(filter: FleetFilter, after?: string) {
-    // SQLite's LIKE folds ASCII case; PostgreSQL's needs ILIKE (mode insensitive, a
-    // PostgreSQL-only option the SQLite client's types do not know). Prisma passes
-    // % and _ to LIKE as wildcards and SQLite's LIKE has no escape character:
-    // the admin API refuses them in q (src/routes/admin/dto/fleet.ts).
-    const contains = filter.subContains ? { contains: filter.subContains, ...(provider === "postgresql" ? { mode: "insensitive" } : {}) } : undefined;
-    const sub = contains || after !== undefined ? { ...contains, ...(after !== undefined ? { gt: after } : {}) } : undefined;
     return {
       ...(filter.channel ? { channel: filter.channel } : {}),
       ...(filter.seenBefore ? { lastSeenAt: { lt: filter.seenBefore } } : {}),
-      ...(sub ? { sub: sub as { contains?: string; gt?: string } } : {}),
+      ...(after !== undefined ? { sub: { gt: after } } : {}),
     };
+  }
+
+  /**
+   * The filter as SQL, for a search: Prisma's `contains` hands % and _ to
+   * LIKE as wildcards and cannot write the ESCAPE clause SQLite's LIKE needs
+   * to match them (or \) literally. SQLite's LIKE folds ASCII case;
+   * PostgreSQL's ILIKE folds case as Prisma's `mode: "insensitive"` did.
+   */
+  function rawWhere(filter: FleetFilter, after?: string): { sql: string; params: unknown[] } {
+    const params: unknown[] = [];
+    const mark = (v: unknown) => {
+      params.push(v);
+      return provider === "sqlite" ? "?" : `$${params.length}`;
+    };
+    const conds: string[] = [];
+    if (filter.channel) conds.push(`"channel" = ${mark(filter.channel)}`);
+    if (filter.seenBefore) {
+      const at = mark(dateParam(provider, filter.seenBefore.getTime()));
+      conds.push(`"lastSeenAt" < ${provider === "postgresql" ? `CAST(${at} AS timestamp(3))` : at}`);
+    }
+    if (filter.subContains) conds.push(`"sub" ${provider === "postgresql" ? "ILIKE" : "LIKE"} ${mark(containsPattern(filter.subContains))} ESCAPE '\\'`);
+    if (after !== undefined) conds.push(`"sub" > ${mark(after)}`);
+    return { sql: conds.length ? ` WHERE ${conds.join(" AND ")}` : "", params };
+  }
+
+  /** The entries of these subs, in their order (a search's rows, read by Prisma). */
+  async function entriesOf(subs: string[]) {
+    const rows = [];
+    for (let i = 0; i < subs.length; i += SUBS_PER_QUERY) rows.push(...(await db.fleetEntry.findMany({ where: { sub: { in: subs.slice(i, i + SUBS_PER_QUERY) } } })));
+    const bySub = new Map(rows.map((r) => [r.sub, r]));
+    return subs.map((s) => bySub.get(s)).filter((r) => r !== undefined);
+  }
+
+  /** The subs a search finds, in `order`, at most `limit`. */
+  async function searched(filter: FleetFilter, order: string, limit?: number, after?: string): Promise<string[]> {
+    const w = rawWhere(filter, after);
+    const rows = await db.$queryRawUnsafe<{ sub: string }[]>(`SELECT "sub" FROM ${TABLE}${w.sql} ORDER BY ${order}${limit !== undefined ? ` LIMIT ${limit}` : ""}`, ...w.params);
+    return rows.map((r) => r.sub);
   }
 
   /**
@@ -169,6 +210,7 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
     },
     /** Newest check-in first. */
     async list(filter: FleetFilter = {}) {
+      if (filter.subContains) return entriesOf(await searched(filter, `"lastSeenAt" DESC`));
       return db.fleetEntry.findMany({ where: where(filter), orderBy: { lastSeenAt: "desc" } });
     },
     /**
@@ -176,11 +218,14 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
      * cursor's `sub > last` walks the index), limit+1 rows for toPage.
      */
     async page(filter: FleetFilter, page: PageRequest) {
-      const rows = await db.fleetEntry.findMany({ where: where(filter, cursorKey(page.cursor, "sub")), orderBy: { sub: "asc" }, take: page.limit + 1 });
+      const after = cursorKey(page.cursor, "sub");
+      const rows = filter.subContains
+        ? await entriesOf(await searched(filter, `"sub" ASC`, page.limit + 1, after))
+        : await db.fleetEntry.findMany({ where: where(filter, after), orderBy: { sub: "asc" }, take: page.limit + 1 });
       return toPage(rows, page.limit, (r) => r.sub);
     },
-    /** One licensee's entry, or null. */
-    async entryOf(sub: string) {
+    /** One licensee's entry, or null when it never polled. */
+    async find(sub: string) {
       return db.fleetEntry.findUnique({ where: { sub } });
     },
     /** Every licensee of a channel and the release it was last served (a rollout's counts). */
@@ -192,6 +237,14 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe">, prov
      * by the database (the metrics gauge asks at every scrape: never the rows).
      */
     async distribution(filter: FleetFilter = {}): Promise<FleetCount[]> {
+      if (filter.subContains) {
+        const w = rawWhere(filter);
+        const counted = await db.$queryRawUnsafe<{ channel: string; releaseVersion: string | null; n: number | bigint }[]>(
+          `SELECT "channel", "releaseVersion", COUNT(*) AS n FROM ${TABLE}${w.sql} GROUP BY "channel", "releaseVersion"`,
+          ...w.params,
+        );
+        return counted.map((r) => ({ channel: r.channel, releaseVersion: r.releaseVersion, licensees: Number(r.n) }));
+      }
       const rows = await db.fleetEntry.groupBy({ by: ["channel", "releaseVersion"], where: where(filter), _count: { _all: true } });
       return rows.map((r) => ({ channel: r.channel, releaseVersion: r.releaseVersion, licensees: r._count._all }));
     },

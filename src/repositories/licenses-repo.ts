@@ -30,6 +30,13 @@ export function licensesRepo(db: Pick<Db, "license" | "revocation" | "licenseVal
     async allIssued(): Promise<IssuedLicense[]> {
       return db.license.findMany({ orderBy: [{ issuedAt: "desc" }, { jti: "desc" }] });
     },
+    /** The licenses issued here to one licensee, newest first. */
+    async issuedTo(sub: string): Promise<IssuedLicense[]> {
+      return db.license.findMany({ where: { sub }, orderBy: [{ issuedAt: "desc" }, { jti: "desc" }] });
+    },
+    async revocationsOf(jtis: string[]): Promise<Revocation[]> {
+      return jtis.length ? db.revocation.findMany({ where: { jti: { in: jtis } } }) : [];
+    },
     async issuedByJtis(jtis: string[]): Promise<IssuedLicense[]> {
       return db.license.findMany({ where: { jti: { in: jtis } } });
     },

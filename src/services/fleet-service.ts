@@ -14,6 +14,9 @@ import type { ReportState } from "../domain/schemas.js";
 import type { SpecService } from "./spec-service.js";
 import type { PathDecision, PathState } from "./upgrade-path.js";
 import { factsOf, servedOf, type FleetRowFacts } from "./install-facts.js";
+import { FleetEntryNotFoundError } from "../errors.js";
+
+type FleetRow = Awaited<ReturnType<Store["fleet"]["list"]>>[number];
 
 export interface FleetQuery {
   channel?: string | undefined;
@@ -140,6 +143,27 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
     return new Map(current.map((r) => [r.sub, { state: r.state, releaseId: r.releaseId, releaseVersion: versions.get(r.releaseId) ?? null, message: r.message, reportedAt: r.reportedAt }]));
   }
 
+  /** The entries with their license's state and newest report. */
+  async function decorate(rows: FleetRow[]) {
+    const jtis = rows.map((r) => r.jti).filter((j): j is string => !!j);
+    const [issued, revocations, reports] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations(), reportsOf(rows.map((r) => r.sub))]);
+    const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
+    const revoked = new Set(revocations.map((r) => r.jti));
+    const t = now().getTime();
+    return rows.map((r) => {
+      // What this server issued wins; else the `exp` the licensee last presented.
+      const expiresAt = (r.jti ? expiry.get(r.jti) : undefined) ?? r.licenseExpiresAt ?? null;
+      return {
+        ...r,
+        licenseExpiresAt: expiresAt,
+        licenseExpired: expiresAt !== null && expiresAt.getTime() <= t,
+        licenseRevoked: r.jti ? revoked.has(r.jti) : false,
+        anonymous: r.sub === ANONYMOUS_SUB,
+        report: reports.get(r.sub) ?? null,
+      };
+    });
+  }
+
   /**
    * The filtered fleet whose path is in `state`: every filtered entry is read
    * and decided (a path is not a column), then paged by sub like the table.
@@ -168,6 +192,22 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
       return census.counts;
     },
 
+    /** One licensee's entry as in `view`, or FLEET_ENTRY_NOT_FOUND when it has none. */
+    async entry(sub: string) {
+      const row = await store.fleet.find(sub);
+      if (!row) throw new FleetEntryNotFoundError(sub);
+      const [entry] = await decorate([row]);
+      return { ...entry!, path: (await pathsOf([row])).get(sub) ?? null };
+    },
+
+    /** The licensee's last health reports (at most REPORT_HISTORY_MAX), newest first, each with its release's version. */
+    async reports(sub: string): Promise<(FleetReport & { channel: string })[]> {
+      const history = await store.reports.history(sub);
+      const releases = history.length ? await store.releases.findByIds([...new Set(history.map((r) => r.releaseId))]) : [];
+      const versions = new Map(releases.map((r) => [r.id, r.version]));
+      return history.map((r) => ({ state: r.state, releaseId: r.releaseId, releaseVersion: versions.get(r.releaseId) ?? null, channel: r.channel, message: r.message, reportedAt: r.reportedAt }));
+    },
+
     /** Licensees per channel and release, counted by the database (the one distribution computation). */
     async distribution(q: FleetQuery = {}): Promise<FleetLicensees[]> {
       return labelled(await store.fleet.distribution(filterOf(q)));
@@ -183,24 +223,7 @@ export function fleetService(store: Pick<Store, "fleet" | "licenses" | "reports"
       const listed = q.path !== undefined ? listOnPath(filter, q.path, q) : q.limit !== undefined ? store.fleet.page(filter, { limit: q.limit, cursor: q.cursor }) : store.fleet.list(filter).then((items) => ({ items, nextCursor: undefined }));
       const [{ items: rows, nextCursor }, counts] = await Promise.all([listed, store.fleet.distribution(filter)]);
       const paths = await pathsOf(rows);
-      const jtis = rows.map((r) => r.jti).filter((j): j is string => !!j);
-      const [issued, revocations, reports] = await Promise.all([store.licenses.issuedByJtis(jtis), store.licenses.allRevocations(), reportsOf(rows.map((r) => r.sub))]);
-      const expiry = new Map(issued.map((l) => [l.jti, l.expiresAt]));
-      const revoked = new Set(revocations.map((r) => r.jti));
-      const t = now().getTime();
-      const entries = rows.map((r) => {
-        // What this server issued wins; else the `exp` the licensee last presented.
-        const expiresAt = (r.jti ? expiry.get(r.jti) : undefined) ?? r.licenseExpiresAt ?? null;
-        return {
-          ...r,
-          licenseExpiresAt: expiresAt,
-          licenseExpired: expiresAt !== null && expiresAt.getTime() <= t,
-          licenseRevoked: r.jti ? revoked.has(r.jti) : false,
-          anonymous: r.sub === ANONYMOUS_SUB,
-          report: reports.get(r.sub) ?? null,
-          path: paths.get(r.sub) ?? null,
-        };
-      });
+      const entries = (await decorate(rows)).map((e) => ({ ...e, path: paths.get(e.sub) ?? null }));
       const distribution: Record<string, Record<string, number>> = {};
       for (const c of labelled(counts)) (distribution[c.channel] ??= {})[c.release] = c.licensees;
       return { entries, distribution, nextCursor };

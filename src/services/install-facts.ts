@@ -54,7 +54,7 @@ export function installFacts(store: Pick<Store, "fleet" | "reports" | "releases"
 
   /** The licensee's installation facts; null when it was never served and never reported (a fresh install). */
   return async function of(sub: string): Promise<InstallFacts | null> {
-    const [entry, latest] = await Promise.all([store.fleet.entryOf(sub), store.reports.latestOf(sub)]);
+    const [entry, latest] = await Promise.all([store.fleet.find(sub), store.reports.latestOf(sub)]);
     let served = servedOf(entry);
     // This replica's own serves not written yet: newer than the row unless another replica wrote a later one.
     const local = recent(sub);

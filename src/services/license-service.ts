@@ -99,8 +99,18 @@ export function licenseService(store: LicenseStore, opts: LicenseServiceOptions 
       return { license: view(stored, null, jti, issuedAt), token, kid: key.kid };
     },
 
-    /** Issued licenses and revocations (of licenses issued anywhere), newest first. */
-    async list(): Promise<LicenseView[]> {
+    /**
+     * Issued licenses and revocations (of licenses issued anywhere), newest
+     * first; with `sub`, the licenses issued here to that licensee and their
+     * revocations (a revocation of a license issued elsewhere names no sub).
+     */
+    async list(sub?: string): Promise<LicenseView[]> {
+      if (sub !== undefined) {
+        const issued = await store.licenses.issuedTo(sub);
+        const byJti = new Map((await store.licenses.revocationsOf(issued.map((l) => l.jti))).map((r) => [r.jti, r]));
+        const t = now();
+        return issued.map((l) => view(l, byJti.get(l.jti) ?? null, l.jti, t));
+      }
       const [issued, revocations] = await Promise.all([store.licenses.allIssued(), store.licenses.allRevocations()]);
       const byJti = new Map(revocations.map((r) => [r.jti, r]));
       const t = now();

@@ -10,6 +10,7 @@ import { testApp, ADMIN_SECRET } from "../helpers/app.js";
 import { run, claims } from "../cli/fixtures/cli-harness.js";
 import { CONSOLE_DIR } from "../../src/routes/console-routes.js";
 import { valuesDiff } from "../../console/diff.js";
+import { decodeToken, expired, expiredMessage } from "../../console/claims.js";
 
 t.test("the console's HTML, its assets and their headers", async (t) => {
   const h = await testApp(t, { seed: false });
@@ -54,7 +55,7 @@ t.test("the console's HTML, its assets and their headers", async (t) => {
       for (const m of res.body.matchAll(/from "\.\/([a-z0-9-]+\.js)"/g)) queue.push(`/console/${m[1]}`);
     }
   }
-  t.ok(seen.has("/console/pages.js") && seen.has("/console/session.js"), "the modules were followed");
+  t.ok(seen.has("/console/pages.js") && seen.has("/console/session.js") && seen.has("/console/licensee.js"), "the modules were followed");
   t.same([...seen].filter((u) => u.endsWith(".js")).sort(), readdirSync(CONSOLE_DIR).filter((f) => f.endsWith(".js") && f !== "types.js").map((f) => `/console/${f}`).sort(), "every built module is reachable from the page");
 
   for (const url of ["/console/nope.js", "/console/..%2Fserver.js", "/console/%2e%2e%2fpackage.json", "/console/main.js.map", "/console/.tsbuildinfo"]) {
@@ -100,4 +101,17 @@ t.test("the values diff (console/diff.ts)", async (t) => {
     { op: "add", path: "/new~1key", to: {} },
   ]);
   t.same(valuesDiff({ x: { y: 1 } }, { x: { y: 1 } }), [], "same values: no change");
+});
+
+t.test("the session's claims and its end (console/claims.ts, DOM-free)", async (t) => {
+  const jwt = (payload: unknown) => `e30.${Buffer.from(JSON.stringify(payload)).toString("base64url")}.sig`;
+  const s = decodeToken(jwt({ sub: "ops@example.com", roles: ["admin", 7], exp: 1_800_000_000 }));
+  t.same(s, { token: jwt({ sub: "ops@example.com", roles: ["admin", 7], exp: 1_800_000_000 }), sub: "ops@example.com", roles: ["admin"], exp: 1_800_000_000 }, "sub, string roles, exp");
+  for (const [token, why] of [["a.b", /not a JWT/], [jwt({ roles: [] , exp: 1 }), /no sub/], [jwt({ sub: "x" }), /no exp/], ["e30.!!!.x", /not base64url JSON/]] as const) {
+    t.match(decodeToken(token), why, `${token}: refused`);
+  }
+  const session = s as Exclude<typeof s, string>;
+  t.notOk(expired(session, 1_800_000_000_000 - 1), "before exp: live");
+  t.ok(expired(session, 1_800_000_000_000), "at exp: ended");
+  t.equal(expiredMessage(session), "Signed out: your token expired at 2027-01-15 08:00 UTC. Sign in again with a new one.", "the sign-in says why, in UTC");
 });

@@ -13,6 +13,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { testApp } from "../helpers/app.js";
 import { eventually } from "../helpers/eventually.js";
 import { consoleLink } from "../../src/cli/main.js";
+import { mintAdminToken } from "../../src/admin/admin-token.js";
+import { ADMIN_SECRET } from "../helpers/app.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -123,6 +125,12 @@ if (typeof browser === "string") {
     const reason = page.locator('textarea[name="reason"]');
     await reason.waitFor();
     t.equal(await page.evaluate("document.activeElement?.getAttribute('name')"), "reason", "the reason has the focus");
+    await page.keyboard.press("Escape");
+    await page.locator("form.confirm").waitFor({ state: "hidden" });
+    t.equal(await page.evaluate("document.activeElement?.getAttribute('data-control')"), "pause", "Escape closes the confirmation, the focus back on Pause");
+    await page.keyboard.press("Enter");
+    await reason.waitFor();
+    t.equal(await page.evaluate("document.activeElement?.getAttribute('name')"), "reason", "Enter on Pause opens it again, by keyboard");
     await page.locator("button", { hasText: "Confirm pause" }).click();
     t.equal((await h.admin("GET", "/channels/stable/rollout")).json().state, "progressing", "no reason: nothing sent");
     await reason.fill("error rate up at acme");
@@ -171,6 +179,25 @@ if (typeof browser === "string") {
     t.equal(await page.locator('button[data-control="yank"]').count(), 0, "no yank of a yanked release");
   });
 
+  await t.test("required marks: shown only where the server's releases have them", async (t) => {
+    const r = (await h.admin("GET", "/releases/0.60.0")).json();
+    await page.goto(`${base}/console/#/release/0.60.0`);
+    await page.locator("h1", { hasText: "Release 0.60.0" }).waitFor();
+    await settled(page);
+    if (!("required" in r)) {
+      t.equal(await page.locator('[data-test="required-control"]').count(), 0, "no required control: this server's releases have no required field (no POST /releases/:ref/required)");
+      return;
+    }
+    await page.locator('button[data-control="require"]').click();
+    const form = page.locator('[data-test="required-control"] form');
+    await form.locator('textarea[name="reason"]').fill("schema migration 12");
+    await form.locator("button", { hasText: "Confirm mark required" }).click();
+    await page.locator('[data-test="required"]').waitFor();
+    t.match(await text(page, '[data-test="required"]'), /schema migration 12/, "the mark and its reason");
+    t.equal((await h.admin("GET", "/releases/0.60.0")).json().required, true, "the server has it required");
+    t.equal(await page.locator('button[data-control="unrequire"]').count(), 1, "and offers to unmark it");
+  });
+
   await t.test("a licensee and its reasons", async (t) => {
     await page.locator('nav a[href="#/licensee"]').click();
     await page.locator('input[name="sub"]').fill("acme");
@@ -184,6 +211,9 @@ if (typeof browser === "string") {
     t.ok(want.reasons.length >= 2, "the rollout is one of the reasons");
     for (const r of want.reasons) t.ok(shown?.includes(`${r.rule}: ${r.detail}`), `reason ${r.rule}`);
     t.match(page.url(), /#\/licensee\/acme\/stable$/, "the page's address names the licensee (in the fragment)");
+    t.match(await text(page, '[data-test="licensee-fleet"]'), /acme has not polled yet/, "not in the fleet yet (one lookup, not the fleet)");
+    t.match(await text(page, '[data-test="licensee-reports"]'), /none yet/, "no reports");
+    t.equal(await page.locator('[data-test="licensee-licenses"] button[data-control]').count(), 0, "a release engineer does not issue or revoke licenses");
     await page.screenshot({ path: join(shots, "licensee.png"), fullPage: true });
   });
 
@@ -208,7 +238,7 @@ if (typeof browser === "string") {
     await page.locator('[data-test="fleet"] a', { hasText: "bigbank" }).click();
     await page.locator('[data-test="resolved"]').waitFor();
     t.match(await text(page, '[data-test="resolved"]'), /bigbank on beta gets 0\.59\.2/, "its row links to what it gets and why");
-    t.match(await text(page, '[data-test="licensee-fleet"]'), /Last served 0\.59\.2, last seen .* UTC, 1 poll\. No health report\./, "its fleet entry");
+    t.match(await text(page, '[data-test="licensee-fleet"]'), /On beta, last served 0\.59\.2, last seen .* UTC, 1 poll\. +No health report\./, "its fleet entry");
     t.match(await text(page, '[data-test="licensee-overrides"]'), /none/, "no per-license values");
   });
 
@@ -228,6 +258,107 @@ if (typeof browser === "string") {
     await settled(page);
     t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), subs.slice(50), "the next page: the other 10");
     t.equal(await page.locator("a", { hasText: "Next page" }).count(), 0, "no next page after the last");
+
+    // LIKE's wildcards are searched as themselves.
+    await h.ctx.store.fleet.recordMany(["acme_corp", "acmeXcorp"].map((sub) => ({ sub, channel: "stable", releaseId: null, releaseVersion: null, jti: null, licenseExp: null, userAgent: null, firstSeenAt: at, lastSeenAt: at, polls: 1 })));
+    await page.locator('input[name="q"]').fill("acme_");
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/#\/fleet\/acme_\/$/);
+    await settled(page);
+    t.same(await page.locator('[data-test="fleet"] tbody tr td:first-child').allTextContents(), ["acme_corp"], "acme_ finds acme_corp, not acmeXcorp");
+  });
+
+  await t.test("a licensee's reports and licenses; an admin issues and revokes, with a reason and a confirmation", async (t) => {
+    const bigbank = h.license({ sub: "bigbank", channel: "beta", jti: "lic-bigbank-elsewhere" });
+    // Its poll with that license, as the fleet recorder writes it (it writes a licensee at most once a minute).
+    const release = (await h.admin("GET", "/releases/0.59.2")).json() as { id: string };
+    const at = Date.now();
+    await h.ctx.store.fleet.recordMany([{ sub: "bigbank", channel: "beta", releaseId: release.id, releaseVersion: "0.59.2", jti: "lic-bigbank-elsewhere", licenseExp: null, userAgent: null, firstSeenAt: at, lastSeenAt: at, polls: 1 }]);
+    const report = await h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${bigbank}`, "content-type": "application/json" }, payload: { release: "0.59.2", state: "healthy", message: "all pods ready" } });
+    t.equal(report.statusCode, 202, report.body);
+    const actx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const apage = await actx.newPage();
+    apage.on("pageerror", (e) => problems.push(e.message));
+    apage.on("console", (m) => { if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(m.text()); });
+    apage.on("request", (r) => requests.push(r.url()));
+    await apage.goto(consoleLink(base, h.adminToken("admin", "ops@example.com")));
+    await apage.locator("h1", { hasText: "Channels" }).waitFor();
+    await apage.goto(`${base}/console/#/licensee/bigbank/beta`);
+    await apage.locator('[data-test="licensee-reports"] tbody tr').first().waitFor();
+    t.same(await apage.locator('[data-test="licensee-reports"] tbody tr td').allTextContents().then((c) => c.slice(1)), ["0.59.2", "healthy", "all pods ready"], "its last report");
+    t.match(await text(apage, '[data-test="licensee-fleet"]'), /On beta, last served 0\.59\.2.*Newest health report: healthy/, "its fleet entry, with the newest report");
+    t.equal(await apage.locator('tr[data-jti="lic-bigbank-elsewhere"] button[data-control="revoke"]').count(), 1, "the license it polled with (issued elsewhere) can be revoked");
+
+    // Issue: a channel, a reason (kept as the notes), a confirmation; the token shown once.
+    await apage.locator('button[data-control="issue"]').click();
+    const issue = apage.locator('[data-test="licensee-licenses"] > .controls form');
+    t.equal(await apage.evaluate("document.activeElement?.getAttribute('name')"), "reason", "the reason has the focus");
+    await issue.locator('select[name="issue-channel"]').selectOption("beta");
+    await issue.locator("button", { hasText: "Confirm issue" }).click();
+    t.same((await h.admin("GET", "/licenses?sub=bigbank", undefined, "viewer")).json().items, [], "no reason: nothing issued");
+    await issue.locator('textarea[name="reason"]').fill("renewal 2027");
+    await apage.screenshot({ path: join(shots, "licensee-issue.png"), fullPage: true });
+    await issue.locator("button", { hasText: "Confirm issue" }).click();
+    const shown = apage.locator('[data-test="issued-token"]');
+    await shown.waitFor();
+    const token = await shown.inputValue();
+    t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/, "the new license token, shown once");
+    const listed = (await h.admin("GET", "/licenses?sub=bigbank", undefined, "viewer")).json().items as { jti: string; channel: string; notes: string; issuedBy: string }[];
+    t.equal(listed.length, 1, "the server issued one");
+    t.match(listed[0], { channel: "beta", notes: "renewal 2027", issuedBy: "ops@example.com" }, "on beta, the reason as its notes, by the admin");
+    t.equal((await h.poll(token)).statusCode, 200, "the token is a working license");
+    await apage.locator("button", { hasText: "Done" }).click();
+    const row = apage.locator(`tr[data-jti="${listed[0]!.jti}"]`);
+    await row.waitFor();
+    t.match(await row.textContent(), /beta.*valid.*renewal 2027/, "listed, valid");
+
+    // Revoke it, with a reason.
+    await row.locator('button[data-control="revoke"]').click();
+    await row.locator('textarea[name="reason"]').fill("sent to the wrong person");
+    await row.locator("button", { hasText: "Confirm revoke" }).click();
+    await apage.locator(`tr[data-jti="${listed[0]!.jti}"] .tag.bad`, { hasText: "revoked" }).waitFor();
+    t.match(await apage.locator(`tr[data-jti="${listed[0]!.jti}"]`).textContent(), /revoked .* by ops@example\.com: sent to the wrong person/, "revoked, by whom and why");
+    t.equal(await apage.locator(`tr[data-jti="${listed[0]!.jti}"] button[data-control="revoke"]`).count(), 0, "no revoke of a revoked license");
+    t.match((await h.admin("GET", "/licenses?sub=bigbank", undefined, "viewer")).json().items[0], { revoked: true, revokeReason: "sent to the wrong person" }, "the server has it revoked");
+    await apage.screenshot({ path: join(shots, "licensee-admin.png"), fullPage: true });
+    await actx.close();
+  });
+
+  await t.test("the freeze banner on the channels and a channel, live", async (t) => {
+    await page.goto(`${base}/console/#/channels`);
+    await page.locator('[data-test="channel-stable"]').waitFor();
+    t.equal(await page.locator('[data-test="freeze"]').count(), 0, "no freeze: no banner");
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    t.equal((await h.admin("PUT", "/freeze", { reason: "incident 4711", until })).statusCode, 200, "an admin freezes promotions");
+    await page.locator('[data-test="freeze"]').waitFor({ timeout: 15_000 });
+    t.match(await text(page, '[data-test="freeze"]'), /Promotions are frozen\. incident 4711 — admin@example\.com, since .* UTC, until .* UTC/, "the channels page shows it on its next read: reason, who, since, until");
+    await page.screenshot({ path: join(shots, "channels-frozen.png"), fullPage: true });
+    await page.goto(`${base}/console/#/channel/stable`);
+    await page.locator("h1", { hasText: "Channel stable" }).waitFor();
+    t.match(await text(page, '[data-test="freeze"]'), /incident 4711/, "and a channel's page");
+    t.equal((await h.admin("DELETE", "/freeze", { reason: "resolved" })).statusCode, 200, "the freeze is lifted");
+    await page.locator('[data-test="freeze"]').waitFor({ state: "detached", timeout: 15_000 });
+    t.pass("the banner goes on the next read");
+  });
+
+  await t.test("a gate's state on the channel page, live: a failed report halts the rollout", async (t) => {
+    const started = await h.admin("POST", "/channels/beta/promote", {
+      release: "0.60.0", reason: "beta soak",
+      rollout: { steps: [{ percent: 10, bake: "1h" }, { percent: 100 }], include: ["bigbank"], gates: [{ kind: "reports", minHealthy: 1, maxFailedRatio: 0.2 }] },
+    }, "release-engineer");
+    t.equal(started.statusCode, 202, started.body);
+    await page.goto(`${base}/console/#/channel/beta`);
+    await waitText(page, '[data-test="rollout-state"]', "progressing");
+    t.match(await text(page, '[data-test="gates"]'), /^reports: pending/, "pending before any report");
+    t.match(await text(page, "h3"), /Gates of step 1/, "the gates of the current step");
+    const report = await h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${h.license({ sub: "bigbank", channel: "beta" })}`, "content-type": "application/json" }, payload: { release: "0.60.0", state: "failed", message: "CrashLoopBackOff" } });
+    t.equal(report.statusCode, 202, "bigbank (in the cohort) reports failed");
+    await h.ctx.scheduler.tick();
+    await waitText(page, '[data-test="rollout-state"]', "halted");
+    await page.locator('[data-test="gates"] li[data-gate-state="fail"]').waitFor();
+    t.match(await text(page, '[data-test="gates"]'), /^reports: fail .*1 failed/, "the page shows the gate failed, by itself");
+    t.same(await page.locator("button[data-control]").evaluateAll((bs) => bs.map((b) => b.getAttribute("data-control"))), ["resume", "advance", "abort"], "the controls of a halted rollout");
+    await page.screenshot({ path: join(shots, "channel-halted.png"), fullPage: true });
   });
 
   await t.test("the audit log, filtered", async (t) => {
@@ -252,6 +383,13 @@ if (typeof browser === "string") {
     const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
     t.ok(overflow <= 0, `no horizontal scrolling (${overflow}px over)`);
     await page.screenshot({ path: join(shots, "channels-phone.png"), fullPage: true });
+    for (const [hash, shot] of [["#/channel/stable", "channel-phone"], ["#/licensee/bigbank/beta", "licensee-phone"], ["#/release/0.60.0", "release-phone"]] as const) {
+      await page.goto(`${base}/console/${hash}`);
+      await settled(page);
+      const over = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+      t.ok(over <= 0, `${hash}: no horizontal scrolling (${over}px over)`);
+      await page.screenshot({ path: join(shots, `${shot}.png`), fullPage: true });
+    }
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -262,6 +400,27 @@ if (typeof browser === "string") {
     await page.reload();
     await page.locator("textarea#token").waitFor();
     t.equal(await page.locator('[data-test="identity"]').count(), 0, "the next load shows the sign-in");
+  });
+
+  await t.test("the session ends at the token's exp: signed out, and told why", async (t) => {
+    const ectx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const epage = await ectx.newPage();
+    epage.on("pageerror", (e) => problems.push(e.message));
+    const short = mintAdminToken(ADMIN_SECRET, { sub: "brief@example.com", roles: ["viewer"], ttlSec: 4, audience: "chartroom-admin" });
+    await epage.goto(consoleLink(base, short));
+    await epage.locator("h1", { hasText: "Channels" }).waitFor();
+    t.equal(await text(epage, '[data-test="identity"]'), "brief@example.com · viewer", "signed in");
+    await epage.locator(".signin .error", { hasText: "your token expired at" }).waitFor({ timeout: 15_000 });
+    t.match(await text(epage, ".signin .error"), /^Signed out: your token expired at \d{4}-\d\d-\d\d \d\d:\d\d UTC\. Sign in again with a new one\.$/, "the sign-in says why");
+    t.equal(await epage.evaluate("sessionStorage.length"), 0, "nothing of the session is left");
+    t.equal(await epage.locator('[data-test="identity"]').count(), 0, "no page of the console behind it");
+    await epage.screenshot({ path: join(shots, "expired-phone.png"), fullPage: true });
+    // A tab coming back with an expired token in its sessionStorage: the same.
+    await epage.evaluate(`sessionStorage.setItem("chartroom.adminToken", ${JSON.stringify(short)})`);
+    await epage.goto(`${base}/console/#/channel/stable`);
+    await epage.locator(".signin .error", { hasText: "your token expired at" }).waitFor();
+    t.equal(await epage.evaluate("sessionStorage.length"), 0, "an expired token found at load is cleared");
+    await ectx.close();
   });
 
   await t.test("a viewer, signed in by the one-time link, sees no controls; a forged control is 403", async (t) => {
@@ -286,6 +445,9 @@ if (typeof browser === "string") {
     await vpage.goto(`${base}/console/#/release/0.60.0`);
     await vpage.locator("h1", { hasText: "Release 0.60.0" }).waitFor();
     t.equal(await vpage.locator("button[data-control]").count(), 0, "no yank for a viewer");
+    await vpage.goto(`${base}/console/#/licensee/bigbank/beta`);
+    await vpage.locator('[data-test="licensee-licenses"] tbody tr').first().waitFor();
+    t.equal(await vpage.locator("button[data-control]").count(), 0, "no issue or revoke for a viewer");
     // A control sent by hand with the viewer's token (from the page's own session).
     const forged = await vpage.evaluate<{ status: number; body: { code: string } }>(`(async () => {
       const res = await fetch("/api/v1/admin/channels/stable/rollout/resume", {
@@ -302,7 +464,7 @@ if (typeof browser === "string") {
   });
 
   t.same(problems, [], "no script error and no CSP violation in the console");
-  t.same([...new Set(refused)], ["401 /api/v1/admin/channels", "404 /api/v1/admin/licenses/acme/values", "404 /api/v1/admin/licenses/bigbank/values"], "the only refusals: the bad token, licensees without per-license values");
+  t.same([...new Set(refused)], ["401 /api/v1/admin/channels", "404 /api/v1/admin/fleet/acme", "404 /api/v1/admin/licenses/acme/values", "404 /api/v1/admin/licenses/bigbank/values"], "the only refusals: the bad token, a licensee not in the fleet yet, licensees without per-license values");
   t.same(requests.filter((u) => new URL(u).origin !== origin), [], "every request went to the server itself");
   t.same(requests.filter((u) => u.includes(engineer) || u.includes(viewer) || /token=/.test(u)), [], "no token in a URL the browser sent");
   const logged = h.logs.join("\n");

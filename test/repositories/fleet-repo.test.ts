@@ -109,3 +109,31 @@ await eachProvider(t, "times beyond what a column stores are clamped before writ
   t.match(err, { name: "RangeError", message: /fleet entry "no-time": lastSeenAt is not a time/ }, "the row and the field named");
   t.notOk((await store.fleet.list()).some((r) => r.sub === "fine"), "nothing of the refused batch written");
 });
+
+t.test("containsPattern: a LIKE pattern (ESCAPE '\\') in which % _ \\ are themselves", async (t) => {
+  const { containsPattern } = await import("../../src/repositories/fleet-repo.js");
+  for (const [q, want] of [["acme", "%acme%"], ["acme_corp", "%acme\\_corp%"], ["50%", "%50\\%%"], ["a\\b", "%a\\\\b%"], ["\\%_", "%\\\\\\%\\_%"]] as const) {
+    t.equal(containsPattern(q), want, q);
+  }
+});
+
+await eachProvider(t, "a search over more entries than one IN list: every match, newest first, counted", async (t, provider) => {
+  const url = await freshDatabase(t, provider);
+  await migrate(url);
+  const store = await createStore(url);
+  t.teardown(() => store.close());
+  const at = Date.UTC(2026, 10, 29);
+  await store.fleet.recordMany(Array.from({ length: 1200 }, (_, i) => ({
+    sub: i % 2 ? `odd_${String(i).padStart(4, "0")}` : `even-${String(i).padStart(4, "0")}`, channel: "stable", releaseId: null, releaseVersion: i % 3 ? "1.0.0" : null, jti: null,
+    licenseExp: null, userAgent: null, firstSeenAt: at + i, lastSeenAt: at + i, polls: 1,
+  })));
+  const found = await store.fleet.list({ subContains: "D_" });
+  t.equal(found.length, 600, "the 600 odd_ subs (ASCII case folded), over two IN lists");
+  t.equal(found[0]!.sub, "odd_1199", "newest check-in first");
+  t.ok(found.every((r, i) => i === 0 || r.lastSeenAt.getTime() <= found[i - 1]!.lastSeenAt.getTime()), "in order");
+  t.same((await store.fleet.distribution({ subContains: "d_" })).sort((a, b) => String(a.releaseVersion).localeCompare(String(b.releaseVersion))), [
+    { channel: "stable", releaseVersion: "1.0.0", licensees: 400 },
+    { channel: "stable", releaseVersion: null, licensees: 200 },
+  ], "counted by release");
+  t.equal((await store.fleet.page({ subContains: "_1" }, { limit: 10 })).items.length, 10, "a page of a search");
+});

@@ -30,6 +30,8 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["put", "/api/v1/admin/licenses/{sub}/values", "adminBearer"],
     ["delete", "/api/v1/admin/licenses/{sub}/values", "adminBearer"],
     ["get", "/api/v1/admin/fleet", "adminBearer"],
+    ["get", "/api/v1/admin/fleet/{sub}", "adminBearer"],
+    ["get", "/api/v1/admin/fleet/{sub}/reports", "adminBearer"],
     ["get", "/api/v1/admin/instances", "adminBearer"],
     ["get", "/api/v1/admin/resolve", "adminBearer"],
     ["get", "/api/v1/admin/freeze", "adminBearer"],

@@ -7,7 +7,7 @@ import type { Context } from "../../context.js";
 import { errorResponses } from "../openapi-shared.js";
 import { ANONYMOUS_SUB } from "../../licensing/anonymous.js";
 import { SMALL_BODY, actorOf } from "./catalog-routes.js";
-import { fleetDto, fleetQuery, toFleetDto } from "./dto/fleet.js";
+import { fleetDto, fleetEntryDto, fleetQuery, fleetReportsDto, toFleetDto, toFleetEntryDto, toFleetReportsDto } from "./dto/fleet.js";
 import { issuedLicenseDto, licenseDto, licenseListDto, overrideDto, toLicenseDto } from "./dto/licenses.js";
 
 const security = [{ adminBearer: [] }];
@@ -40,8 +40,12 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
 
   r.get("/licenses", {
     config: { role: "viewer" },
-    schema: { tags: ["licenses"], security, summary: "Issued and revoked licenses, newest first (never their tokens)", response: { 200: licenseListDto, ...errorResponses(401, 403) } },
-  }, async () => ({ items: (await licenses.list()).map(toLicenseDto) }));
+    schema: {
+      tags: ["licenses"], security, summary: "Issued and revoked licenses, newest first (never their tokens)",
+      querystring: z.strictObject({ sub: licenseSubject.optional().describe("only the licenses issued here to this licensee (and their revocations)") }),
+      response: { 200: licenseListDto, ...errorResponses(400, 401, 403) },
+    },
+  }, async (req) => ({ items: (await licenses.list(req.query.sub)).map(toLicenseDto) }));
 
   r.post("/licenses/:jti/revoke", {
     bodyLimit: SMALL_BODY,
@@ -94,4 +98,22 @@ export async function licenseRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
       },
     }, async (req) => toFleetDto(await fleetView.view(req.query)));
   }
+
+  r.get("/fleet/:sub", {
+    config: { role: "viewer" },
+    schema: {
+      tags: ["fleet"], security, summary: "One licensee's fleet entry (as in GET /fleet), without reading the fleet",
+      params: subParams,
+      response: { 200: fleetEntryDto, ...errorResponses(400, 401, 403, 404) },
+    },
+  }, async (req) => toFleetEntryDto(await fleetView.entry(req.params.sub)));
+
+  r.get("/fleet/:sub/reports", {
+    config: { role: "viewer" },
+    schema: {
+      tags: ["fleet"], security, summary: "One licensee's last health reports (docs/api.md §9), newest first",
+      params: subParams,
+      response: { 200: fleetReportsDto, ...errorResponses(400, 401, 403) },
+    },
+  }, async (req) => toFleetReportsDto(await fleetView.reports(req.params.sub)));
 }

@@ -76,13 +76,16 @@ const VALID: Record<string, Valid> = {
   "POST /releases/:idOrVersion/required": { role: "release-engineer", params: { idOrVersion: "0.58.1" }, bodies: [{ required: true, reason: "r" }] },
   "GET /audit": { role: "viewer" },
   "POST /licenses": { role: "admin", bodies: [{ sub: "customer-9", channel: "stable", expiresAt: new Date(Date.now() + 86_400_000).toISOString(), notes: "n" }] },
-  "GET /licenses": { role: "viewer" },
+  "GET /licenses": { role: "viewer", query: { sub: "customer-1" } },
   "POST /licenses/:jti/revoke": { role: "admin", params: { jti: "lic-issued-elsewhere" }, bodies: [{ reason: "r" }] },
   "GET /licenses/:sub/values": { role: "viewer", params: { sub: "customer-1" } },
   "PUT /licenses/:sub/values": { role: "admin", params: { sub: "customer-1" }, bodies: [{ values: nested }] },
   "DELETE /licenses/:sub/values": { role: "admin", params: { sub: "customer-1" } },
   "GET /fleet": { role: "viewer" },
   "GET /instances": { role: "viewer" },
+  // customer-1 polls first (below): its entry exists.
+  "GET /fleet/:sub": { role: "viewer", params: { sub: "customer-1" } },
+  "GET /fleet/:sub/reports": { role: "viewer", params: { sub: "customer-1" } },
   "GET /resolve": { role: "viewer", query: { sub: "customer-1", channel: "stable" } },
   // Webhooks (docs/api.md §10): the id is the one the valid POST answers (set in the final run below).
   "POST /webhooks": { role: "admin", bodies: [{ url: "https://hooks.example.com/chartroom?team=a", events: ["release.created", "freeze.changed"], secret: "a-secret-of-sixteen+", format: "slack" }] },
@@ -248,6 +251,8 @@ await eachProvider(t, "NUL and lone surrogates in every string of every admin ro
   t.same(routes.map((r) => r.key).sort(), documented.sort(), "the probe sees every documented admin route");
   for (const r of routes) t.ok(VALID[r.key], `${r.key}: has a valid request in this test`);
 
+  t.equal((await h.poll(h.license({ sub: "customer-1", channel: "stable" }))).statusCode, 200, "customer-1 polls (GET /fleet/:sub)");
+  await h.ctx.fleet.flush();
   const before = await snapshot(h);
   let cases = 0;
   for (const route of routes) {

@@ -4,7 +4,8 @@
 import { z } from "zod";
 import { LICENSE_SUBJECT_MAX, REPORT_STATES, channelName, line } from "../../../domain/schemas.js";
 import { CURSOR_REFUSED, decodeCursor } from "../../../domain/cursor.js";
-import type { FleetView } from "../../../services/fleet-service.js";
+import type { FleetService, FleetView } from "../../../services/fleet-service.js";
+import { REPORT_HISTORY_MAX } from "../../../repositories/reports-repo.js";
 import { pathDto, toPathDto } from "./paths.js";
 
 /** The most entries one page of the fleet holds. */
@@ -20,11 +21,7 @@ export const fleetQuery = z
   .strictObject({
     channel: channelName.optional(),
     notSeenForHours: z.coerce.number().min(0).max(24 * 366).optional().describe("only licensees silent for at least this long"),
-    // % _ \ are LIKE's wildcards and escape, which SQLite cannot escape (src/repositories/fleet-repo.ts).
-    q: line(LICENSE_SUBJECT_MAX, 1)
-      .refine((s) => !/[%_\\]/.test(s), { message: "may not contain % _ or \\" })
-      .optional()
-      .describe("only licensees whose sub contains this (ASCII letters in either case; no % _ \\)"),
+    q: line(LICENSE_SUBJECT_MAX, 1).optional().describe("only licensees whose sub contains this (ASCII letters in either case; % _ \\ match themselves)"),
     limit: z.coerce.number().int().min(1).max(FLEET_PAGE_MAX).optional().describe("page by sub ascending, at most this many entries, and answer nextCursor"),
     cursor: line(LICENSE_SUBJECT_MAX * 6, 0)
       .refine((c) => decodeCursor(c, "sub") !== undefined, { message: CURSOR_REFUSED })
@@ -71,25 +68,48 @@ export const fleetDto = z.object({
 });
 export type FleetDto = z.infer<typeof fleetDto>;
 
+export function toFleetEntryDto(i: FleetView["entries"][number]): FleetEntryDto {
+  return {
+    sub: i.sub,
+    channel: i.channel,
+    releaseId: i.releaseId,
+    releaseVersion: i.releaseVersion,
+    jti: i.jti,
+    userAgent: i.userAgent,
+    firstSeenAt: i.firstSeenAt.toISOString(),
+    lastSeenAt: i.lastSeenAt.toISOString(),
+    pollCount: i.pollCount,
+    licenseExpiresAt: i.licenseExpiresAt?.toISOString() ?? null,
+    licenseExpired: i.licenseExpired,
+    licenseRevoked: i.licenseRevoked,
+    anonymous: i.anonymous,
+    report: i.report && { ...i.report, reportedAt: i.report.reportedAt.toISOString() },
+    path: i.path && toPathDto(i.path),
+  };
+}
+
+/** GET /fleet/:sub/reports: the licensee's last health reports, newest first. */
+export const fleetReportsDto = z.object({
+  items: z.array(
+    z.object({
+      state: z.enum(REPORT_STATES),
+      releaseId: z.string(),
+      releaseVersion: z.string().nullable(),
+      channel: z.string().describe("the channel of the license the report was sent with"),
+      message: z.string().nullable(),
+      reportedAt: z.string(),
+    }),
+  ).describe(`at most the last ${REPORT_HISTORY_MAX} (older ones are deleted as new ones arrive); empty when the licensee never reported`),
+});
+export type FleetReportsDto = z.infer<typeof fleetReportsDto>;
+
+export function toFleetReportsDto(items: Awaited<ReturnType<FleetService["reports"]>>): FleetReportsDto {
+  return { items: items.map((r) => ({ ...r, reportedAt: r.reportedAt.toISOString() })) };
+}
+
 export function toFleetDto(f: FleetView): FleetDto {
   return {
-    items: f.entries.map((i) => ({
-      sub: i.sub,
-      channel: i.channel,
-      releaseId: i.releaseId,
-      releaseVersion: i.releaseVersion,
-      jti: i.jti,
-      userAgent: i.userAgent,
-      firstSeenAt: i.firstSeenAt.toISOString(),
-      lastSeenAt: i.lastSeenAt.toISOString(),
-      pollCount: i.pollCount,
-      licenseExpiresAt: i.licenseExpiresAt?.toISOString() ?? null,
-      licenseExpired: i.licenseExpired,
-      licenseRevoked: i.licenseRevoked,
-      anonymous: i.anonymous,
-      report: i.report && { ...i.report, reportedAt: i.report.reportedAt.toISOString() },
-      path: i.path && toPathDto(i.path),
-    })),
+    items: f.entries.map(toFleetEntryDto),
     distribution: f.distribution,
     ...(f.nextCursor !== undefined ? { nextCursor: f.nextCursor } : {}),
   };
