@@ -105,6 +105,9 @@ export async function licenseePage(s: Session, sub: string, channel: string, rer
       : h("section", { class: "card", "data-test": "resolved" },
           h("h2", {}, `${resolved.sub} on ${resolved.channel} gets `, h("a", { href: `#/release/${enc(resolved.release.version)}` }, resolved.release.version)),
           h("p", {}, "ETag ", h("code", {}, resolved.etag)),
+          resolved.path
+            ? h("p", { "data-test": "path" }, "Upgrade path (", resolved.path.state, "): ", h("code", {}, resolved.path.text))
+            : null,
           h("h3", {}, "Why"),
           h("ol", { class: "reasons" }, resolved.reasons.map((x) => h("li", {}, h("strong", {}, x.rule), ": ", x.detail)))),
     h("section", { class: "card", "data-test": "licensee-fleet" },

@@ -89,6 +89,8 @@ export interface Resolved {
   release: { id: string; version: string };
   etag: string;
   reasons: { rule: string; detail: string }[];
+  /** Present when an upgrade path applies (docs/api.md §8). */
+  path?: { state: string; text: string; hops: { version: string; why: string; requiredReason: string | null; passed: boolean }[] };
 }
 export interface FleetEntry {
   sub: string;
