@@ -1,5 +1,7 @@
 import t from "tap";
 import { testApp } from "../helpers/app.js";
+import { errorCatalogue } from "../../src/error-docs.js";
+import { OPERATIONS } from "../../src/routes/openapi-docs.js";
 
 t.test("the OpenAPI document describes every route of the contract, with its security", async (t) => {
   const h = await testApp(t);
@@ -89,4 +91,50 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
   t.notOk(doc.paths["/api/v1/admin/fleet"].get.deprecated, "the fleet at its name");
   t.equal(doc.paths["/api/v1/admin/instances"].get.deprecated, true, "its old path: an alias, marked deprecated");
   t.same(doc.paths["/api/v1/admin/instances"].get.responses["200"], doc.paths["/api/v1/admin/fleet"].get.responses["200"], "answering the same");
+});
+
+// Every operation, whichever route file declares it (docs/guide/errors.md
+// lists the codes): a description, an example of its body and of each 2xx
+// answer, and for every error status the codes it can answer, each a code
+// of src/errors.ts with that status.
+t.test("every operation has a description, examples and its error codes", async (t) => {
+  const h = await testApp(t);
+  const doc = (await h.app.inject("/openapi.json")).json();
+  const statusOf = errorCatalogue();
+  t.notMatch(JSON.stringify(doc.info), /API\.md/, "the title cites no file outside the repository");
+  t.match(doc.info.description, /docs\/api\.md/);
+  let operations = 0;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document, read field by field
+  for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, Record<string, any>>>)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const name = `${method.toUpperCase()} ${path}`;
+      operations++;
+      t.ok(typeof op.description === "string" && op.description.length >= 20, `${name}: a description`);
+      t.ok(OPERATIONS[name], `${name}: in OPERATIONS (src/routes/openapi-docs.ts)`);
+      const body = op.requestBody?.content?.["application/json"];
+      if (body) t.not(body.example, undefined, `${name}: an example request`);
+      const statuses = Object.keys(op.responses ?? {});
+      t.ok(statuses.some((s) => /^2/.test(s)), `${name}: a 2xx answer`);
+      for (const s of statuses) {
+        const r = op.responses[s];
+        t.not(r.description, "Default Response", `${name} ${s}: described`);
+        if (/^2/.test(s) && s !== "204" && r.content) {
+          const media = Object.values(r.content as Record<string, { example?: unknown }>)[0];
+          t.not(media?.example, undefined, `${name} ${s}: an example answer`);
+        }
+        if (Number(s) >= 400 && r.content?.["application/json"]?.schema?.properties?.code) {
+          const codes: string[] = r["x-error-codes"] ?? [];
+          t.ok(codes.length > 0, `${name} ${s}: its error codes`);
+          for (const code of codes) t.equal(statusOf[code], Number(s), `${name} ${s}: ${code} is a ${s} of src/errors.ts`);
+          t.same(Object.keys(r.content["application/json"].examples ?? {}), codes, `${name} ${s}: an example of each code`);
+        }
+      }
+      if (path.startsWith("/api/v1/")) t.ok(op.responses["401"]?.["x-error-codes"]?.length, `${name}: its 401s`);
+    }
+  }
+  t.ok(operations >= 41, `${operations} operations checked`);
+  for (const key of Object.keys(OPERATIONS)) {
+    const [method, path] = key.split(" ");
+    t.ok(doc.paths[path!]?.[method!.toLowerCase()], `OPERATIONS names ${key}, which exists`);
+  }
 });
