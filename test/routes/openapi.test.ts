@@ -1,4 +1,5 @@
 import t from "tap";
+import { Ajv } from "ajv";
 import { testApp } from "../helpers/app.js";
 import { errorCatalogue } from "../../src/error-docs.js";
 import { OPERATIONS } from "../../src/routes/openapi-docs.js";
@@ -104,6 +105,14 @@ t.test("every operation has a description, examples and its error codes", async 
   t.notMatch(JSON.stringify(doc.info), /API\.md/, "the title cites no file outside the repository");
   t.match(doc.info.description, /docs\/api\.md/);
   let operations = 0;
+  // Examples are real: each validates against the schema it illustrates.
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const problems: string[] = [];
+  const check = (what: string, schema: unknown, example: unknown) => {
+    if (!schema || example === undefined) return;
+    const validate = ajv.compile(schema as object);
+    if (!validate(example)) problems.push(`${what}: ${ajv.errorsText(validate.errors)}`);
+  };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document, read field by field
   for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, Record<string, any>>>)) {
     for (const [method, op] of Object.entries(methods)) {
@@ -113,6 +122,7 @@ t.test("every operation has a description, examples and its error codes", async 
       t.ok(OPERATIONS[name], `${name}: in OPERATIONS (src/routes/openapi-docs.ts)`);
       const body = op.requestBody?.content?.["application/json"];
       if (body) t.not(body.example, undefined, `${name}: an example request`);
+      if (body) check(`${name} request`, body.schema, body.example);
       const statuses = Object.keys(op.responses ?? {});
       t.ok(statuses.some((s) => /^2/.test(s)), `${name}: a 2xx answer`);
       for (const s of statuses) {
@@ -121,18 +131,22 @@ t.test("every operation has a description, examples and its error codes", async 
         if (/^2/.test(s) && s !== "204" && r.content) {
           const media = Object.values(r.content as Record<string, { example?: unknown }>)[0];
           t.not(media?.example, undefined, `${name} ${s}: an example answer`);
+          const json = r.content["application/json"];
+          if (json) check(`${name} ${s}`, json.schema, json.example);
         }
         if (Number(s) >= 400 && r.content?.["application/json"]?.schema?.properties?.code) {
           const codes: string[] = r["x-error-codes"] ?? [];
           t.ok(codes.length > 0, `${name} ${s}: its error codes`);
           for (const code of codes) t.equal(statusOf[code], Number(s), `${name} ${s}: ${code} is a ${s} of src/errors.ts`);
           t.same(Object.keys(r.content["application/json"].examples ?? {}), codes, `${name} ${s}: an example of each code`);
+          for (const [code, ex] of Object.entries(r.content["application/json"].examples ?? {})) check(`${name} ${s} ${code}`, r.content["application/json"].schema, (ex as { value: unknown }).value);
         }
       }
       if (path.startsWith("/api/v1/")) t.ok(op.responses["401"]?.["x-error-codes"]?.length, `${name}: its 401s`);
     }
   }
   t.ok(operations >= 41, `${operations} operations checked`);
+  t.equal(problems.length, 0, `every example is valid against its schema: ${problems.join("; ")}`);
   for (const key of Object.keys(OPERATIONS)) {
     const [method, path] = key.split(" ");
     t.ok(doc.paths[path!]?.[method!.toLowerCase()], `OPERATIONS names ${key}, which exists`);
