@@ -177,7 +177,7 @@ export const OPERATIONS: Record<string, OperationDoc> = {
   "GET /api/v1/admin/resolve": {
     description: "Role: viewer. CLI: `chartroom resolve SUB --channel CHANNEL`.",
     response: {"sub": "acme", "channel": "stable", "release": {"id": "c886c846-4ff6-4928-8ee8-7214079bba5b", "version": "0.58.1"}, "etag": "\"mxMduBOsOWiHNrCSkQj16aAXCykLdkuR\"", "reasons": [{"rule": "channel", "detail": "channel stable is at 0.58.1"}, {"rule": "overrides", "detail": "acme has per-license values, merged last (its own spec and ETag)"}]},
-    errors: { 404: ["CHANNEL_NOT_FOUND"] },
+    errors: { 404: ["CHANNEL_NOT_FOUND", "CHANNEL_HAS_NO_RELEASE"] },
   },
   "GET /api/v1/admin/freeze": {
     description: "Role: viewer. CLI: `chartroom freeze status`.",
