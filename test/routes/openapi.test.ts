@@ -152,3 +152,39 @@ t.test("every operation has a description, examples and its error codes", async 
     t.ok(doc.paths[path!]?.[method!.toLowerCase()], `OPERATIONS names ${key}, which exists`);
   }
 });
+
+// The codes the document lists are the ones the server answers: refusals
+// provoked on purpose, each (status, code) found among its operation's.
+t.test("refusals answer codes their operation lists", async (t) => {
+  const h = await testApp(t);
+  const doc = (await h.app.inject("/openapi.json")).json();
+  const probes: [string, string, () => Promise<{ statusCode: number; json: () => { code: string } }>][] = [
+    ["get", "/api/v1/admin/channels/{name}", () => h.admin("GET", "/channels/nope")],
+    ["post", "/api/v1/admin/channels", () => h.admin("POST", "/channels", { name: "stable" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "0.59.2", expectedCurrent: "0.1.0", reason: "r" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "0.60.0", from: "beta", reason: "r" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "9.9.9", reason: "r" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: 5 })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "0.59.2", reason: "r" }, "viewer")],
+    ["post", "/api/v1/admin/channels/{name}/rollback", () => h.admin("POST", "/channels/stable/rollback", { reason: "r" })],
+    ["post", "/api/v1/admin/releases", () => h.admin("POST", "/releases", { version: "0.58.1", chart: { path: "/charts/x" } })],
+    ["get", "/api/v1/admin/releases/{idOrVersion}", () => h.admin("GET", "/releases/7.7.7")],
+    ["get", "/api/v1/admin/channels/{name}/rollout", () => h.admin("GET", "/channels/stable/rollout")],
+    ["post", "/api/v1/admin/channels/{name}/rollout/pause", () => h.admin("POST", "/channels/stable/rollout/pause", { reason: "r" })],
+    ["delete", "/api/v1/admin/freeze", () => h.admin("DELETE", "/freeze", { reason: "r" })],
+    ["get", "/api/v1/admin/licenses/{sub}/values", () => h.admin("GET", "/licenses/nobody/values")],
+    ["delete", "/api/v1/admin/webhooks/{id}", () => h.admin("DELETE", "/webhooks/8be5a25a-d879-4632-a08b-4662a4cb2f6c")],
+    ["get", "/api/v1/admin/channels", () => h.app.inject({ method: "GET", url: "/api/v1/admin/channels" })],
+    ["get", "/api/v1/operator/channel", () => h.app.inject({ method: "GET", url: "/api/v1/operator/channel" })],
+    ["get", "/api/v1/operator/channel", () => h.poll("not-a-jwt")],
+    ["get", "/api/v1/operator/channel/release/{versionId}", () => h.poll(h.license(), "/api/v1/operator/channel/release/9.9.9")],
+    ["post", "/api/v1/operator/report", () => h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${h.license()}` }, payload: { release: "9.9.9", state: "healthy" } })],
+  ];
+  for (const [method, path, send] of probes) {
+    const res = await send();
+    const { code } = res.json();
+    const listed: string[] = doc.paths[path]?.[method]?.responses?.[String(res.statusCode)]?.["x-error-codes"] ?? [];
+    t.ok(res.statusCode >= 400, `${method.toUpperCase()} ${path}: refused (${res.statusCode} ${code})`);
+    t.ok(listed.includes(code), `${method.toUpperCase()} ${path}: ${res.statusCode} ${code} is among its listed codes (${listed.join(", ")})`);
+  }
+});
