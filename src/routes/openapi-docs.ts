@@ -286,6 +286,8 @@ interface Document { paths?: Record<string, Record<string, Operation>> }
 const PARAMETER_EXAMPLES: Record<string, unknown> = {
   name: "stable", idOrVersion: "0.59.2", versionId: "0.59.2", jti: "5f0c3a8e-6d2b-4b1e-9a7c-2e4d8f1b0c93", sub: "acme",
   id: "8be5a25a-d879-4632-a08b-4662a4cb2f6c", channel: "stable", limit: 50,
+  q: "acme", notSeenForHours: 24, actor: "you@example.com", action: "channel.promote", targetType: "channel", target: "stable",
+  since: "2026-12-01T00:00:00Z", until: "2026-12-02T00:00:00Z",
 };
 
 const SUCCESS: Record<string, string> = { 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "Not Modified (If-None-Match matched the ETag)", 503: "Not ready" };
