@@ -123,6 +123,7 @@ t.test("every operation has a description, examples and its error codes", async 
       const body = op.requestBody?.content?.["application/json"];
       if (body) t.not(body.example, undefined, `${name}: an example request`);
       if (body) check(`${name} request`, body.schema, body.example);
+      for (const p of op.parameters ?? []) if (p.in === "path") t.not(p.example, undefined, `${name}: an example of the path parameter ${p.name}`);
       const statuses = Object.keys(op.responses ?? {});
       t.ok(statuses.some((s) => /^2/.test(s)), `${name}: a 2xx answer`);
       for (const s of statuses) {
