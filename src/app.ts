@@ -107,7 +107,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
         title: "Chartroom",
         version: "1",
         description:
-          "Release-channel deploy server: operators poll it with a license JWT for the spec of their channel; release engineers create releases and promote, roll back and yank them. The contract is docs/api.md in the Chartroom repository; the user guide is docs/guide/, its error codes page docs/guide/errors.md. Every operation lists its role, an example and the error codes it can answer per status (`x-error-codes`).",
+          "Release-channel deploy server: operators poll it with a license JWT for the spec of their channel; release engineers create releases and promote, roll back and yank them. The contract is docs/api.md in the Chartroom repository; the user guide is docs/guide/, its error codes page docs/guide/errors.md. Every operation has a description (for the admin API its role and CLI command), examples, and the error codes it can answer per status (`x-error-codes`).",
       },
       components: {
         securitySchemes: {
