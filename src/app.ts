@@ -21,6 +21,7 @@ import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "./routes/admin/rollout-routes.js";
 import { webhookRoutes } from "./routes/admin/webhook-routes.js";
 import { consoleRoutes } from "./routes/console-routes.js";
+import { documentOperations } from "./routes/openapi-docs.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
 import { requestIdFor } from "./request-id.js";
 import { requestObserver } from "./metrics.js";
@@ -102,7 +103,12 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
   await app.register(fastifySwagger, {
     openapi: {
       openapi: "3.0.3",
-      info: { title: "Chartroom", version: "1", description: "Release-channel deploy server. Contract: docs/api.md in the Chartroom repository (operator endpoints, license rules, admin API)." },
+      info: {
+        title: "Chartroom",
+        version: "1",
+        description:
+          "Release-channel deploy server: operators poll it with a license JWT for the spec of their channel; release engineers create releases and promote, roll back and yank them. The contract is docs/api.md in the Chartroom repository; the user guide is docs/guide/, its error codes page docs/guide/errors.md. Every operation has a description (for the admin API its role and CLI command), examples, and the error codes it can answer per status (`x-error-codes`).",
+      },
       components: {
         securitySchemes: {
           license: { type: "http", scheme: "basic", description: 'user "license", password: the license JWT (as the W&B operator sends it)' },
@@ -112,6 +118,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
       },
     },
     transform: jsonSchemaTransform,
+    transformObject: (d) => ("openapiObject" in d ? documentOperations(d.openapiObject) : d.swaggerObject),
   });
 
   // The operator routes set their own constant block of security headers

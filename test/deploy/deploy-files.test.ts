@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import t from "tap";
 import YAML from "yaml";
+import { Ajv } from "ajv";
 import { MAX_HEADER_BYTES } from "../../src/app.js";
 import { configSchema } from "../../src/config.js";
 
@@ -67,6 +68,9 @@ t.test("docker-compose.yml: services and start order", async (t) => {
   t.ok(named[0] !== undefined && named[0] in obj(compose, "volumes"), "that volume is declared at the top level");
   t.ok(pgVolumes.some((v) => v.endsWith(":/var/lib/postgresql/data")), "mounted at PostgreSQL's data directory");
 
+  t.match(String(envOf(pg).POSTGRES_PASSWORD), /^\$\{POSTGRES_PASSWORD:\?.+\}$/, "the PostgreSQL password comes from .env and is required");
+  t.notMatch(read("docker-compose.yml").replace(/#.*$/gm, ""), /chartroom:chartroom@|POSTGRES_PASSWORD:\s*chartroom\b/, "no password written in the compose file");
+
   const redis = obj(services, "redis");
   t.match(String(redis.image), /^redis:/, "Redis image");
   t.match(healthTest(redis), /redis-cli ping/, "redis healthcheck");
@@ -97,7 +101,7 @@ t.test("docker-compose.yml: replica configuration", async (t) => {
   for (const name of REPLICAS) {
     const s = obj(services, name);
     const env = envOf(s);
-    t.equal(env.DATABASE_URL, "postgresql://chartroom:chartroom@postgres:5432/chartroom", `${name} DATABASE_URL`);
+    t.equal(env.DATABASE_URL, "postgresql://chartroom:${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env, see deploy/env.example}@postgres:5432/chartroom", `${name} DATABASE_URL, its password from .env`);
     t.equal(env.REDIS_URL, "redis://redis:6379", `${name} REDIS_URL`);
     t.match(env.ADMIN_JWT_SECRET ?? "", /^\$\{ADMIN_JWT_SECRET:\?.+\}$/, `${name} ADMIN_JWT_SECRET comes from .env and is required`);
 
@@ -383,5 +387,82 @@ t.test("Helm templates: structure a render would check", async (t) => {
     for (const [, name] of text.matchAll(/include\s+"([\w.-]+)"/g)) {
       t.match(templates["_helpers.tpl"] ?? "", new RegExp(`define\\s+"${(name ?? "").replace(/\./g, "\\.")}"`), `${file}: ${name} is defined`);
     }
+  }
+});
+
+// ------------------------------------------- Helm: issue 20's production files --
+
+t.test("Helm values.schema.json: values.yaml is valid, mistakes are refused", async (t) => {
+  const schema = JSON.parse(read(`${chartDir}/values.schema.json`)) as Obj;
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+  t.ok(validate(values), `values.yaml is valid: ${JSON.stringify(validate.errors)}`);
+  const withChange = (path: string, value: unknown): Obj => {
+    const copy = JSON.parse(JSON.stringify(values)) as Obj;
+    const parts = path.split(".");
+    let node: Obj = copy;
+    for (const p of parts.slice(0, -1)) node = node[p] as Obj;
+    node[parts.at(-1)!] = value;
+    return copy;
+  };
+  for (const [path, value] of [
+    ["replicaCount", "two"],
+    ["rateLimits.licensePerMinute", -1],
+    ["rateLimits.perMinute", 10],
+    ["ingress.tls", [{ secretName: "chartroom-tls" }]],
+    ["podAntiAffinity", "sometimes"],
+    ["trustProxy", true],
+    ["replicas", 3],
+  ] as const) {
+    t.notOk(validate(withChange(path, value)), `${path}: ${JSON.stringify(value)} is refused`);
+  }
+  // Every top-level value is described by the schema (additionalProperties: false).
+  const props = Object.keys(obj(schema, "properties"));
+  t.same(Object.keys(values).filter((k) => !props.includes(k)), [], "every value has a schema entry");
+});
+
+t.test("Helm: Ingress with TLS (off by default), named in NOTES", async (t) => {
+  const ingress = obj(values, "ingress");
+  t.equal(ingress.enabled, false, "off by default");
+  t.same(ingress.tls, [], "no TLS Secret assumed");
+  const tpl = templates["ingress.yaml"] ?? "";
+  t.match(tpl, /^\{\{- if \.Values\.ingress\.enabled \}\}/, "rendered only when enabled");
+  t.match(tpl, /apiVersion: networking\.k8s\.io\/v1\s+kind: Ingress/, "networking.k8s.io/v1 Ingress");
+  t.match(tpl, /tls:[\s\S]*secretName: \{\{ \.secretName \}\}[\s\S]*hosts:/, "TLS from ingress.tls");
+  t.match(tpl, /ingressClassName/, "ingressClassName from ingress.className");
+  t.match(tpl, /service:\s+name: \{\{ include "chartroom\.fullname" \$ \}\}\s+port:\s+name: http/, "backed by the chart's Service, port http");
+  const notes = templates["NOTES.txt"] ?? "";
+  t.match(notes, /if \.Values\.ingress\.enabled/, "NOTES differ with the Ingress");
+  t.match(notes, /--deployer-channel-url=\{\{ \$scheme \}\}:\/\/\{\{ \$host \}\}/, "NOTES give operators the Ingress URL");
+  t.match(notes, /WITHOUT TLS/, "and warn when it has no TLS");
+});
+
+t.test("Helm: replicas spread over nodes and zones", async (t) => {
+  const spread = obj(values, "spread");
+  t.equal(spread.enabled, true, "topology spread on by default");
+  t.same(spread.topologyKeys, ["topology.kubernetes.io/zone", "kubernetes.io/hostname"], "across zones and nodes");
+  t.equal(spread.whenUnsatisfiable, "ScheduleAnyway", "preferred: never blocks scheduling on a small cluster");
+  t.equal(values.podAntiAffinity, "soft", "soft anti-affinity by default");
+  t.match(deployment, /else if \.Values\.spread\.enabled \}\}\s+topologySpreadConstraints:\s+\{\{- range \.Values\.spread\.topologyKeys \}\}[\s\S]*?labelSelector:\s+matchLabels:\s+\{\{- include "chartroom\.selectorLabels" \$/, "a constraint per key, selecting this release's pods");
+  t.match(deployment, /eq \.Values\.podAntiAffinity "soft"[\s\S]*?preferredDuringSchedulingIgnoredDuringExecution[\s\S]*?topologyKey: kubernetes\.io\/hostname/, "soft: preferred on another node");
+  t.match(deployment, /eq \.Values\.podAntiAffinity "hard"[\s\S]*?requiredDuringSchedulingIgnoredDuringExecution/, "hard: required");
+  t.match(deployment, /if \.Values\.topologySpreadConstraints \}\}[\s\S]*?toYaml \.Values\.topologySpreadConstraints/, "raw topologySpreadConstraints still override");
+});
+
+t.test("Helm: an optional ServiceMonitor scraping every pod", async (t) => {
+  t.equal(obj(values, "serviceMonitor").enabled, false, "off by default (needs the Prometheus Operator's CRDs)");
+  const tpl = templates["servicemonitor.yaml"] ?? "";
+  t.match(tpl, /^\{\{- if \.Values\.serviceMonitor\.enabled \}\}/, "rendered only when enabled");
+  t.match(tpl, /apiVersion: monitoring\.coreos\.com\/v1\s+kind: ServiceMonitor/, "monitoring.coreos.com/v1");
+  t.match(tpl, /- port: http\s+path: \/metrics/, "scrapes /metrics on the Service's http port");
+  t.match(tpl, /matchLabels:\s+\{\{- include "chartroom\.selectorLabels"/, "selects the chart's Service");
+  t.match(templates["service.yaml"] ?? "", /labels:\s+\{\{- include "chartroom\.labels"/, "whose labels include the selector labels");
+});
+
+t.test("Helm: rate limits are chart values", async (t) => {
+  const limits = obj(values, "rateLimits");
+  const env: Record<string, string> = { ipPerMinute: "RATE_LIMIT_IP_PER_MINUTE", licensePerMinute: "RATE_LIMIT_LICENSE_PER_MINUTE", adminPerMinute: "RATE_LIMIT_ADMIN_PER_MINUTE" };
+  for (const [key, name] of Object.entries(env)) {
+    t.match(block(deployment, `- name: ${name}`), new RegExp(`value: \\{\\{ \\.Values\\.rateLimits\\.${key} \\| int \\| quote \\}\\}`), `${name} from rateLimits.${key}`);
+    t.equal(String(limits[key]), String(configSchema.shape[name as keyof typeof configSchema.shape].parse(undefined)), `rateLimits.${key} defaults to the server's default`);
   }
 });

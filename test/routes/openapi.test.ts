@@ -1,5 +1,8 @@
 import t from "tap";
+import { Ajv } from "ajv";
 import { testApp } from "../helpers/app.js";
+import { errorCatalogue } from "../../src/error-docs.js";
+import { OPERATIONS } from "../../src/routes/openapi-docs.js";
 
 t.test("the OpenAPI document describes every route of the contract, with its security", async (t) => {
   const h = await testApp(t);
@@ -92,4 +95,100 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
   t.notOk(doc.paths["/api/v1/admin/fleet"].get.deprecated, "the fleet at its name");
   t.equal(doc.paths["/api/v1/admin/instances"].get.deprecated, true, "its old path: an alias, marked deprecated");
   t.same(doc.paths["/api/v1/admin/instances"].get.responses["200"], doc.paths["/api/v1/admin/fleet"].get.responses["200"], "answering the same");
+});
+
+// Every operation, whichever route file declares it (docs/guide/errors.md
+// lists the codes): a description, an example of its body and of each 2xx
+// answer, and for every error status the codes it can answer, each a code
+// of src/errors.ts with that status.
+t.test("every operation has a description, examples and its error codes", async (t) => {
+  const h = await testApp(t);
+  const doc = (await h.app.inject("/openapi.json")).json();
+  const statusOf = errorCatalogue();
+  t.notMatch(JSON.stringify(doc.info), /API\.md/, "the title cites no file outside the repository");
+  t.match(doc.info.description, /docs\/api\.md/);
+  let operations = 0;
+  // Examples are real: each validates against the schema it illustrates.
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  const problems: string[] = [];
+  const check = (what: string, schema: unknown, example: unknown) => {
+    if (!schema || example === undefined) return;
+    const validate = ajv.compile(schema as object);
+    if (!validate(example)) problems.push(`${what}: ${ajv.errorsText(validate.errors)}`);
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document, read field by field
+  for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, Record<string, any>>>)) {
+    for (const [method, op] of Object.entries(methods)) {
+      const name = `${method.toUpperCase()} ${path}`;
+      operations++;
+      t.ok(typeof op.description === "string" && op.description.length >= 20, `${name}: a description`);
+      t.ok(OPERATIONS[name], `${name}: in OPERATIONS (src/routes/openapi-docs.ts)`);
+      const body = op.requestBody?.content?.["application/json"];
+      if (body) t.not(body.example, undefined, `${name}: an example request`);
+      if (body) check(`${name} request`, body.schema, body.example);
+      for (const p of op.parameters ?? []) if (p.in === "path") t.not(p.example, undefined, `${name}: an example of the path parameter ${p.name}`);
+      const statuses = Object.keys(op.responses ?? {});
+      t.ok(statuses.some((s) => /^2/.test(s)), `${name}: a 2xx answer`);
+      for (const s of statuses) {
+        const r = op.responses[s];
+        t.not(r.description, "Default Response", `${name} ${s}: described`);
+        if (/^2/.test(s) && s !== "204" && r.content) {
+          const media = Object.values(r.content as Record<string, { example?: unknown }>)[0];
+          t.not(media?.example, undefined, `${name} ${s}: an example answer`);
+          const json = r.content["application/json"];
+          if (json) check(`${name} ${s}`, json.schema, json.example);
+        }
+        if (Number(s) >= 400 && r.content?.["application/json"]?.schema?.properties?.code) {
+          const codes: string[] = r["x-error-codes"] ?? [];
+          t.ok(codes.length > 0, `${name} ${s}: its error codes`);
+          for (const code of codes) t.equal(statusOf[code], Number(s), `${name} ${s}: ${code} is a ${s} of src/errors.ts`);
+          t.same(Object.keys(r.content["application/json"].examples ?? {}), codes, `${name} ${s}: an example of each code`);
+          for (const [code, ex] of Object.entries(r.content["application/json"].examples ?? {})) check(`${name} ${s} ${code}`, r.content["application/json"].schema, (ex as { value: unknown }).value);
+        }
+      }
+      if (path.startsWith("/api/v1/")) t.ok(op.responses["401"]?.["x-error-codes"]?.length, `${name}: its 401s`);
+    }
+  }
+  t.ok(operations >= 41, `${operations} operations checked`);
+  t.equal(problems.length, 0, `every example is valid against its schema: ${problems.join("; ")}`);
+  for (const key of Object.keys(OPERATIONS)) {
+    const [method, path] = key.split(" ");
+    t.ok(doc.paths[path!]?.[method!.toLowerCase()], `OPERATIONS names ${key}, which exists`);
+  }
+});
+
+// The codes the document lists are the ones the server answers: refusals
+// provoked on purpose, each (status, code) found among its operation's.
+t.test("refusals answer codes their operation lists", async (t) => {
+  const h = await testApp(t);
+  const doc = (await h.app.inject("/openapi.json")).json();
+  const probes: [string, string, () => Promise<{ statusCode: number; json: () => { code: string } }>][] = [
+    ["get", "/api/v1/admin/channels/{name}", () => h.admin("GET", "/channels/nope")],
+    ["post", "/api/v1/admin/channels", () => h.admin("POST", "/channels", { name: "stable" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "0.59.2", expectedCurrent: "0.1.0", reason: "r" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "0.60.0", from: "beta", reason: "r" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "9.9.9", reason: "r" })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: 5 })],
+    ["post", "/api/v1/admin/channels/{name}/promote", () => h.admin("POST", "/channels/stable/promote", { release: "0.59.2", reason: "r" }, "viewer")],
+    ["post", "/api/v1/admin/channels/{name}/rollback", () => h.admin("POST", "/channels/stable/rollback", { reason: "r" })],
+    ["post", "/api/v1/admin/releases", () => h.admin("POST", "/releases", { version: "0.58.1", chart: { path: "/charts/x" } })],
+    ["get", "/api/v1/admin/releases/{idOrVersion}", () => h.admin("GET", "/releases/7.7.7")],
+    ["get", "/api/v1/admin/channels/{name}/rollout", () => h.admin("GET", "/channels/stable/rollout")],
+    ["post", "/api/v1/admin/channels/{name}/rollout/pause", () => h.admin("POST", "/channels/stable/rollout/pause", { reason: "r" })],
+    ["delete", "/api/v1/admin/freeze", () => h.admin("DELETE", "/freeze", { reason: "r" })],
+    ["get", "/api/v1/admin/licenses/{sub}/values", () => h.admin("GET", "/licenses/nobody/values")],
+    ["delete", "/api/v1/admin/webhooks/{id}", () => h.admin("DELETE", "/webhooks/8be5a25a-d879-4632-a08b-4662a4cb2f6c")],
+    ["get", "/api/v1/admin/channels", () => h.app.inject({ method: "GET", url: "/api/v1/admin/channels" })],
+    ["get", "/api/v1/operator/channel", () => h.app.inject({ method: "GET", url: "/api/v1/operator/channel" })],
+    ["get", "/api/v1/operator/channel", () => h.poll("not-a-jwt")],
+    ["get", "/api/v1/operator/channel/release/{versionId}", () => h.poll(h.license(), "/api/v1/operator/channel/release/9.9.9")],
+    ["post", "/api/v1/operator/report", () => h.app.inject({ method: "POST", url: "/api/v1/operator/report", headers: { authorization: `Bearer ${h.license()}` }, payload: { release: "9.9.9", state: "healthy" } })],
+  ];
+  for (const [method, path, send] of probes) {
+    const res = await send();
+    const { code } = res.json();
+    const listed: string[] = doc.paths[path]?.[method]?.responses?.[String(res.statusCode)]?.["x-error-codes"] ?? [];
+    t.ok(res.statusCode >= 400, `${method.toUpperCase()} ${path}: refused (${res.statusCode} ${code})`);
+    t.ok(listed.includes(code), `${method.toUpperCase()} ${path}: ${res.statusCode} ${code} is among its listed codes (${listed.join(", ")})`);
+  }
 });
