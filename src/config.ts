@@ -77,6 +77,10 @@ export const configSchema = z
     OPERATOR_LOG_LEVEL: logLevel.default("warn"),
     LICENSE_JWKS_FILE: optionalString,
     LICENSE_SIGNING_KEY_FILE: optionalString,
+    /** The Ed25519 key (PKCS#8 PEM) that signs spec answers and bundles (docs/api.md §11); unset: a development key under DATA_DIR/keys. */
+    SPEC_SIGNING_KEY_FILE: optionalString,
+    /** Further public spec keys published in /.well-known/jwks.json (rotation: the previous or the next key). */
+    SPEC_JWKS_FILE: optionalString,
     LICENSE_ISSUER: optionalString,
     LICENSE_AUDIENCE: optionalString,
     LICENSE_DEFAULT_CHANNEL: channelSetting.default("stable"),

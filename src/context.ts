@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Config } from "./config.js";
 import { LicenseKeyring, ensureDevKeys, loadSigningKey, type SigningKey } from "./licensing/license-keys.js";
 import { LicenseVerifier } from "./licensing/verify-license.js";
+import { SpecKeyring, ensureDevSpecKey, loadSpecSigningKey } from "./licensing/spec-key.js";
 import { createStore, type Store } from "./repositories/store.js";
 import { applyChannels } from "./services/apply-channels.js";
 import { auditService } from "./services/audit-service.js";
@@ -56,6 +57,29 @@ export function resolveKeys(config: Config, log: Pick<FastifyBaseLogger, "warn">
 }
 
 /**
+ * The spec keys (docs/api.md §11): SPEC_SIGNING_KEY_FILE signs, or a
+ * development key under DATA_DIR/keys, announced at every start; SPEC_JWKS_FILE
+ * lists further public keys. The license signing key is refused here: one
+ * key, one purpose.
+ */
+export function resolveSpecKeys(config: Config, log: Pick<FastifyBaseLogger, "warn" | "info" | "error">, licenseKey?: SigningKey): SpecKeyring {
+  let file = config.SPEC_SIGNING_KEY_FILE;
+  if (file === undefined) {
+    const dev = ensureDevSpecKey(config.DATA_DIR);
+    file = dev.file;
+    log.warn(
+      { key: dev.file, created: dev.created },
+      "DEVELOPMENT SPEC KEY IN USE: SPEC_SIGNING_KEY_FILE is not set, so spec answers are signed with a key Chartroom generated under DATA_DIR/keys (each replica its own). Set SPEC_SIGNING_KEY_FILE before production.",
+    );
+  }
+  const signingKey = loadSpecSigningKey(file);
+  if (licenseKey && licenseKey.kid === signingKey.kid) {
+    throw new Error(`spec signing key ${file}: is the license signing key; give spec answers a key of their own (openssl genpkey -algorithm ed25519)`);
+  }
+  return new SpecKeyring({ signingKey, jwksFile: config.SPEC_JWKS_FILE, log });
+}
+
+/**
  * Counts events; answers the count since the last answer once per `ms`
  * (0 in between): one log line for a burst, with how many it stands for.
  */
@@ -73,7 +97,7 @@ function throttledCount(ms: number): () => number {
   };
 }
 
-export async function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store } = {}) {
+export async function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store; specKeys?: SpecKeyring } = {}) {
   const store = opts.store ?? (await createStore(config.DATABASE_URL));
   const metrics = createMetrics();
   const { signingKey, admin } = resolveKeys(config, log);
@@ -82,6 +106,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     ...(signingKey ? { signingKey } : {}),
     log,
   });
+  const specKeys = opts.specKeys ?? resolveSpecKeys(config, log, signingKey);
   const verifier = new LicenseVerifier({
     keyring,
     defaultChannel: config.LICENSE_DEFAULT_CHANNEL,
@@ -258,6 +283,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
   });
 
   let stopKeyWatch: (() => void) | undefined;
+  let stopSpecKeyWatch: (() => void) | undefined;
 
   /** Says at start whether anonymous polls will get a spec (they get the channel's 404 otherwise). */
   async function checkAnonymousChannel(channel: string): Promise<void> {
@@ -276,6 +302,8 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     keyring,
     verifier,
     signingKey,
+    /** The spec key that signs poll answers and bundles, and the spec keys published (docs/api.md §11). */
+    specKeys,
     admin,
     specs,
     revocations,
@@ -326,15 +354,20 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
           log.info({ kids: keyring.kids(), droppedLicenses: dropped }, "license JWKS file changed; keys reloaded, cached licenses of removed keys dropped");
         });
       }
+      if (config.SPEC_JWKS_FILE) {
+        specKeys.reload();
+        stopSpecKeyWatch = specKeys.watch();
+      }
     },
-    /** Re-reads the license JWKS file (SIGHUP). */
+    /** Re-reads the license JWKS file and the spec JWKS file (SIGHUP). */
     reloadKeys(): boolean {
       const ok = keyring.reload();
       if (ok) verifier.retainTrustedKeys();
-      return ok;
+      return specKeys.reload() && ok;
     },
     async stop(): Promise<void> {
       stopKeyWatch?.();
+      stopSpecKeyWatch?.();
       watcher.stop();
       await scheduler.stop();
       await dispatcher.stop();

@@ -106,7 +106,7 @@ export async function main(): Promise<void> {
   shareMetrics(ctx.metrics.registry);
   process.on("SIGHUP", () => {
     const ok = ctx.reloadKeys();
-    log.info({ ok }, "SIGHUP: license keys reloaded");
+    log.info({ ok }, "SIGHUP: license and spec keys reloaded");
   });
 
   // Listen first: /healthz answers while the database is still coming up,

@@ -1,6 +1,6 @@
 // Commands that work without the HTTP server: they read the same
 // environment as the server (loadConfig) and use its keys or its database.
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
 import { Writable } from "node:stream";
 import pino from "pino";
@@ -12,6 +12,7 @@ import { migrate } from "../db/migrate.js";
 import { CHANNEL_NAME } from "../domain/schemas.js";
 import { DatabaseUnavailableError } from "../errors.js";
 import { signLicense } from "../licensing/issue-license.js";
+import { SpecKeyring, specSigner } from "../licensing/spec-key.js";
 import { toCatalogueError } from "../repositories/database-errors.js";
 import { UsageError } from "./args.js";
 import { table } from "./format.js";
@@ -190,7 +191,8 @@ export async function runApply(env: Record<string, string | undefined>, stderr: 
   const config: Config = { ...full, devKeys: false, LICENSE_JWKS_FILE: undefined, LICENSE_SIGNING_KEY_FILE: undefined, REDIS_URL: undefined };
   const log = pino({ level: "warn", base: null }, new Writable({ write: (chunk, _enc, cb) => void (stderr.write(String(chunk)), cb()) }));
   await withDb(config, () => migrate(config.DATABASE_URL));
-  const ctx = await createContext(config, log);
+  // Nor a spec key: apply answers no poll, so a throwaway one stands in.
+  const ctx = await createContext(config, log, { specKeys: new SpecKeyring({ signingKey: specSigner(generateKeyPairSync("ed25519").privateKey) }) });
   try {
     const actor = { sub: `cli:${osUser(env)}` };
     const result = await withDb(config, () => ctx.declarative.apply(dir, actor, { dryRun }));
