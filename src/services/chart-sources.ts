@@ -62,7 +62,9 @@ export function indexUrl(repoUrl: string): string {
 export function findIndexEntry(indexText: string, indexAt: string, name: string, version: string): IndexEntry {
   let doc: unknown;
   try {
-    doc = parseYaml(indexText, { maxAliasCount: 100 });
+    // Every scalar a string (YAML's failsafe schema): Helm writes digests unquoted, and one of
+    // digits only (or digits and one e) would otherwise read as a number.
+    doc = parseYaml(indexText, { maxAliasCount: 100, schema: "failsafe" });
   } catch (err) {
     throw new Error(`is not YAML: ${(err as Error).message.split("\n")[0]}`);
   }
