@@ -13,7 +13,6 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { BundleReadError, readBundle } from "../services/bundle-archive.js";
 import { verifyBundle, type VerifyReport } from "../services/bundle-verify.js";
-import { formatBytes } from "../services/declaration-files.js";
 import { UsageError } from "./args.js";
 import type { Client } from "./client.js";
 import { fields } from "./format.js";
@@ -22,6 +21,13 @@ import type { Result } from "./remote.js";
 
 /** The most a bundle may unpack to when verified (all of it is held in memory). */
 const MAX_VERIFY_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** 4.2 MiB, 830 KiB, 512 bytes: for people watching a download. */
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} bytes`;
+}
 
 /** The file name of Content-Disposition (the server's bundleFileName), if it is a plain one. */
 function dispositionName(header: string | null): string | undefined {
