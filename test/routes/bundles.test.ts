@@ -16,10 +16,11 @@ import type { Test } from "tap";
 import { parse as parseYaml } from "yaml";
 import { readBundle } from "../../src/services/bundle-archive.js";
 import { bundleService } from "../../src/services/bundle-service.js";
+import { verifyBundle } from "../../src/services/bundle-verify.js";
 import { chartFetcher } from "../../src/services/chart-fetcher.js";
 import { testApp, type TestApp } from "../helpers/app.js";
 import { helmRepository, makeChart, startRegistry, withRegistryBinary } from "../helpers/chart-sources.js";
-import { tempDir } from "../helpers/db.js";
+import { eachProvider, tempDir } from "../helpers/db.js";
 import { decodeAsOperator, loadLocalChartAsOperator } from "../helpers/operator-decoder.js";
 import { joseVerifyDetached } from "../helpers/spec-signature.js";
 
@@ -114,10 +115,10 @@ async function checkBundle(t: Test, h: TestApp, files: Map<string, Buffer>, o: {
   return manifest;
 }
 
-t.test("a bundle from a Helm repository: contents, digests, signatures, the operator's files; audited", async (t) => {
+void eachProvider(t, "a bundle from a Helm repository: contents, digests, signatures, the operator's files; audited", async (t, provider) => {
   const archive = await makeChart("operator-wandb", "0.19.2");
   const repo = await helmRepository(t, { name: "operator-wandb", version: "0.19.2", archive });
-  const h = await testApp(t);
+  const h = await testApp(t, { provider });
   await release(t, h, "0.61.0", { url: repo.url, name: "operator-wandb", version: "0.19.2" });
   await promote(t, h, "stable", "0.61.0");
   t.equal((await h.admin("PUT", "/licenses/customer-1/values", { values: { global: { host: "https://wandb.customer-1.example" } } })).statusCode, 200);
@@ -146,6 +147,9 @@ t.test("a bundle from a Helm repository: contents, digests, signatures, the oper
     t.equal(refused.json().code, "ROLE_REQUIRED");
   }
   t.equal(((await h.admin("GET", "/audit?action=bundle.export")).json() as { items: unknown[] }).items.length, 1, "refusals are not exports");
+  const head = await h.app.inject({ method: "HEAD", url: "/api/v1/admin/bundles?sub=customer-1&channel=stable", headers: { authorization: `Bearer ${h.adminToken("admin")}` } });
+  t.equal(head.statusCode, 404, "no HEAD (it would export and audit without an answer)");
+  t.equal(((await h.admin("GET", "/audit?action=bundle.export")).json() as { items: unknown[] }).items.length, 1, "still one export audited");
 });
 
 t.test("failing chart sources: a clean 502 JSON naming the source, nothing exported or audited", async (t) => {
@@ -244,4 +248,7 @@ t.test("stepping stones: each one's spec (the licensee's pinned answer) and char
   t.same(Object.keys(cm.binaryData), ["operator-wandb-0.19.0.tgz"]);
   for (const f of b.manifest.files) t.equal(sha256(files.get(f.path)!), f.sha256, `${f.path}: listed with its digest`);
   t.ok(b.manifest.files.some((f) => f.path === "stepping-stones/01-0.61.0/spec.jws"), "the stone's signature is listed");
+  const verified = verifyBundle(files, { keys: h.ctx.specKeys.publicJwks() });
+  t.same(verified.problems, [], "bundle verify finds nothing wrong");
+  t.same(verified.signatures.map((s) => s.file).sort(), ["manifest.jws", "spec.jws", "stepping-stones/01-0.61.0/spec.jws"], "and checks the stone's signature too");
 });

@@ -22,6 +22,8 @@ export const bundleQuery = z.strictObject({
 export async function bundleRoutes(app: FastifyInstance, { ctx }: { ctx: Context }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get("/bundles", {
+    // A HEAD would fetch the charts and audit an export nobody receives.
+    exposeHeadRoute: false,
     config: { role: "admin" },
     schema: {
       tags: ["delivery"], security, summary: "An air-gapped bundle for a licensee (.tar.gz), signed with the spec key",
