@@ -2,7 +2,8 @@
 // Helm repository (index.yaml, then the archive it names, its digest checked
 // when the index has one) or an OCI registry (the distribution API: the
 // manifest with Helm's media types, a Bearer token or Basic credentials when
-// the registry challenges, then the chart layer, its digest checked). All of
+// the registry challenges, then the chart layer, its digest checked), and
+// checked to be that chart at that version (its Chart.yaml). All of
 // the HTTP is here, in get(): node:http(s), a deadline per request, at most
 // `maxBytes` read, redirects followed (at most 5; credentials never sent to
 // another host), and with `denyPrivate` every address checked at connection
@@ -11,6 +12,9 @@
 import { createHash } from "node:crypto";
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
+import { parse as parseYaml } from "yaml";
+import { readBundle } from "./bundle-archive.js";
 import { ChartDigestMismatchError, ChartNotFoundError, ChartSourceError, ChartSourceUnreachableError, ChartTooLargeError } from "../errors.js";
 import type { Chart } from "../domain/schemas.js";
 import { InternalAddressError, guardedLookup, outboundUrlProblem } from "./outbound-url.js";
@@ -268,12 +272,37 @@ export function chartFetcher(opts: ChartFetcherOptions) {
     return { name: ref.name, version: chart.version, fileName: chartFileName(ref.name, chart.version), bytes: blob.body, sha256: digest, source: `${chart.url}@sha256:${digest}` };
   }
 
+  /**
+   * The archive is the chart asked for: a gzip'd tar whose `<dir>/Chart.yaml`
+   * names it at that version (what Helm's loader and the operator will read).
+   */
+  async function checkArchive(f: FetchedChart, source: string): Promise<FetchedChart> {
+    let files: Map<string, Buffer>;
+    try {
+      files = await readBundle(Readable.from([f.bytes]), { maxBytes: opts.maxBytes * 16 });
+    } catch (err) {
+      throw new ChartSourceError(`chart source ${source}: ${f.source} is not a chart archive: ${(err as Error).message}`);
+    }
+    const chartYaml = [...files.keys()].find((p) => /^[^/]+\/Chart\.yaml$/.test(p));
+    if (!chartYaml) throw new ChartSourceError(`chart source ${source}: ${f.source} is not a Helm chart (no <chart>/Chart.yaml)`);
+    let meta: { name?: unknown; version?: unknown } | null;
+    try {
+      meta = parseYaml(files.get(chartYaml)!.toString("utf8"), { schema: "failsafe" }) as typeof meta;
+    } catch {
+      meta = null;
+    }
+    if (meta?.name !== f.name || meta.version !== f.version) {
+      throw new ChartSourceError(`chart source ${source}: ${f.source} holds chart ${String(meta?.name)} ${String(meta?.version)}, not ${f.name} ${f.version}`);
+    }
+    return f;
+  }
+
   return {
     /** The chart's archive; null for a local chart ({path}), which a bundle references and never copies. */
     async fetch(chart: Chart): Promise<FetchedChart | null> {
       if ("path" in chart) return null;
-      if (chart.url.startsWith("oci://")) return fromRegistry(chart as { url: string; version: string });
-      return fromRepository(chart as { url: string; name: string; version: string });
+      if (chart.url.startsWith("oci://")) return checkArchive(await fromRegistry(chart as { url: string; version: string }), `${chart.url}:${chart.version}`);
+      return checkArchive(await fromRepository(chart as { url: string; name: string; version: string }), chart.url);
     },
   };
 }

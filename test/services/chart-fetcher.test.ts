@@ -108,6 +108,18 @@ t.test("an archive over BUNDLE_MAX_CHART_BYTES is CHART_TOO_LARGE", async (t) =>
   t.match(e.message, /BUNDLE_MAX_CHART_BYTES/);
 });
 
+t.test("an archive that is not the chart asked for is CHART_SOURCE_ERROR", async (t) => {
+  const other = await makeChart("other-chart", "1.2.3");
+  const repo = await helmRepository(t, { name: "app", version: "1.2.3", archive: other });
+  const wrong = await chartFetcher(base).fetch({ url: repo.url, name: "app", version: "1.2.3" }).then(unexpected, failure);
+  t.equal(wrong.code, "CHART_SOURCE_ERROR");
+  t.match(wrong.message, /holds chart other-chart 1\.2\.3, not app 1\.2\.3/);
+  const junk = await helmRepository(t, { name: "app", version: "1.2.3", archive: Buffer.from("<html>not a chart</html>") });
+  const notArchive = await chartFetcher(base).fetch({ url: junk.url, name: "app", version: "1.2.3" }).then(unexpected, failure);
+  t.equal(notArchive.code, "CHART_SOURCE_ERROR");
+  t.match(notArchive.message, /is not a chart archive/);
+});
+
 t.test("a local chart is not fetched", async (t) => {
   t.equal(await chartFetcher(base).fetch({ path: "/charts/operator-wandb-0.18.0.tgz" }), null);
 });
@@ -130,7 +142,8 @@ void withRegistryBinary(t, "an OCI registry (docker-registry): anonymous, then b
 
   await t.test("token auth: the Bearer challenge's realm asked with Basic credentials from the auth file", async (t) => {
     const reg = await startRegistry(t, bin, { auth: { username: "puller", password: "s3cret" } });
-    await reg.push("charts/app", "1.0.0", archive, { name: "app", version: "1.0.0" });
+    const app = await makeChart("app", "1.0.0");
+    await reg.push("charts/app", "1.0.0", app, { name: "app", version: "1.0.0" });
     const pushed = reg.tokens();
     const anonymous = await chartFetcher({ ...base, plainHttpRegistries: [reg.host] }).fetch({ url: `oci://${reg.host}/charts/app`, version: "1.0.0" }).then(unexpected, failure);
     t.equal(anonymous.code, "CHART_SOURCE_ERROR", "the token service refuses without credentials");
@@ -138,7 +151,7 @@ void withRegistryBinary(t, "an OCI registry (docker-registry): anonymous, then b
     const wrong = await chartFetcher({ ...base, plainHttpRegistries: [reg.host], auths: { [reg.host]: { username: "puller", password: "nope" } } }).fetch({ url: `oci://${reg.host}/charts/app`, version: "1.0.0" }).then(unexpected, failure);
     t.equal(wrong.code, "CHART_SOURCE_ERROR");
     const got = await chartFetcher({ ...base, plainHttpRegistries: [reg.host], auths: { [`https://${reg.host}/v1/`]: { auth: Buffer.from("puller:s3cret").toString("base64") } } }).fetch({ url: `oci://${reg.host}/charts/app`, version: "1.0.0" });
-    t.ok(got!.bytes.equals(archive));
+    t.ok(got!.bytes.equals(app));
     t.equal(reg.tokens() - pushed, 1, "one token for the manifest and the blob");
   });
 });
