@@ -231,10 +231,16 @@ async function main() {
     const bare = settings.bare ? await startBareFastify({ tools, dir: join(tmp, "bare"), body, etag }) : undefined;
     // A/B: another checkout's build, measured in the same rounds (BENCH_COMPARE=DIR)
     const other = settings.compare ? await startServer({ tools, keys, dataDir: join(tmp, "compare"), name: "compare", build: settings.compare }) : undefined;
+    // Its own ETag for its 304 rounds: its spec's releasedAt is its own first boot, so its bytes differ.
+    let otherEtag;
     if (other) {
       const o = await get(other.port, SPEC_PATH, { authorization: warmAuth });
       if (o.status !== 200) throw new Error(`the compared build answered ${o.status}`);
+      otherEtag = o.headers.etag;
       log(`comparing with ${settings.compare} (its spec: ${o.body.length} bytes${o.body.equals(body) ? ", identical" : ", DIFFERENT bytes"})`);
+      // What an A/B of signed answers needs to know (docs/performance.md, Signed answers).
+      const signs = (h) => (h["x-chartroom-signature"] ? `signs (${h["x-chartroom-signature"].length}-character X-Chartroom-Signature)` : "sends no X-Chartroom-Signature");
+      log(`this build ${signs(first.headers)}; the compared build ${signs(o.headers)}`);
     }
 
     const plain = (port, cpuPids, server) => (headers, seconds) => runWrkPlain({ tools, port, headers, seconds, cpuPids, server });
@@ -299,6 +305,7 @@ async function main() {
       out.rawToNginx = median(runs.r.map((r, i) => r.rps / runs.n[i].rps));
       if (bare) out.bareRatioRaw = median(runs.b.map((b, i) => b.rps / runs.r[i].rps));
       if (other) out.compareRatio = median(runs.x.map((x, i) => x.rps / runs.c[i].rps));
+      if (other) out.allRatiosCompare = runs.x.map((x, i) => +(x.rps / runs.c[i].rps).toFixed(3));
       out.allRatiosRaw = perRound("r", (c, r) => +(c.rps / r.rps).toFixed(3));
       out.allRatiosNginx = perRound("n", (c, n) => +(c.rps / n.rps).toFixed(3));
       out.wrkText = { chartroom: runs.c.at(-1).wrkText, nginx: runs.n.at(-1).wrkText, rawNode: runs.r.at(-1).wrkText };
@@ -306,7 +313,7 @@ async function main() {
     }
 
     S.warm = await rounds("warm 200", () => ({ authorization: warmAuth }), 200);
-    S.notModified = await rounds("304     ", (k) => ({ authorization: warmAuth, "if-none-match": k === "n" ? nginxEtag : etag }), 304);
+    S.notModified = await rounds("304     ", (k) => ({ authorization: warmAuth, "if-none-match": k === "n" ? nginxEtag : k === "x" ? otherEtag : etag }), 304);
     if (bare) await bare.stop();
     if (other) await other.stop();
     results.warmServer = { peakRssBytes: memory(warm.pid).hwm };
@@ -675,7 +682,7 @@ async function main() {
         note: `median of ${X.rounds} interleaved rounds of ${X.seconds} s; per-round ratios to raw node ${X.allRatiosRaw.join(", ")}, to nginx ${X.allRatiosNginx.join(", ")}; p99 ratio to raw node ${fmtRatio(X.p99RatioRaw)}; raw node / nginx ${fmtRatio(X.rawToNginx)}; nginx ${X.ratioNginx >= TARGETS.warmRatioNginx ? "≥" : "<"} ${TARGETS.warmRatioNginx}×; unexpected statuses ${X.c.bad}, socket errors ${X.c.socketErrors}`,
       },
       ...(X.b ? [{ scenario: "  calibration: bare fastify, Buffer body", rps: fmtInt(X.b.rps), p50: fmtMs(X.b.p50ms), p99: fmtMs(X.b.p99ms), reference: "raw node:http", ratio: `${fmtRatio(X.bareRatioRaw)} raw`, target: "—", met: undefined }] : []),
-      ...(X.x ? [{ scenario: "  A/B: compared build (BENCH_COMPARE)", rps: fmtInt(X.x.rps), p50: fmtMs(X.x.p50ms), p99: fmtMs(X.x.p99ms), reference: "this build's Chartroom", ratio: fmtRatio(X.compareRatio), target: "—", met: undefined }] : []),
+      ...(X.x ? [{ scenario: "  A/B: compared build (BENCH_COMPARE)", rps: fmtInt(X.x.rps), p50: fmtMs(X.x.p50ms), p99: fmtMs(X.x.p99ms), reference: "this build's Chartroom", ratio: fmtRatio(X.compareRatio), target: "—", met: undefined, note: `compared build / this build, per round: ${X.allRatiosCompare.join(", ")}; unexpected statuses ${X.x.bad}` }] : []),
     ];
   };
   if (W) rows.push(...scenarioRows("warm licensed GET (200)", W, false));

@@ -6,9 +6,10 @@
 // admission, fleet record and metrics. The warm path is synchronous: a
 // cached license verification, a Set lookup for revocation, an in-memory
 // rate-limit counter (src/services/poll-gate.ts), a cached pre-serialized
-// body (src/services/spec.ts) and its header block (pollHeaders below).
-// No database, no signature check, no JSON serialization, no promise per
-// request. Where the time goes and what it costs: docs/performance.md.
+// body (src/services/spec.ts) and its header block (pollHeaderBlocks below,
+// with the body's signature, made once per serialized spec).
+// No database, no signature check or signing, no JSON serialization, no
+// promise per request. Where the time goes and what it costs: docs/performance.md.
 // With ANONYMOUS_CHANNEL set, a poll of the channel route without an
 // Authorization header is admitted as the reserved licensee
 // src/licensing/anonymous.ts names, limited per client IP; never on the
@@ -20,6 +21,7 @@ import type { Context } from "../context.js";
 import type { Poll } from "../services/fleet-recorder.js";
 import type { Admission } from "../services/poll-gate.js";
 import type { SerializedSpec } from "../services/spec.js";
+import type { SpecSignatures } from "../services/spec-signatures.js";
 import { REPORT_STATES, releaseRef, reportInputSchema, type ReportInput } from "../domain/schemas.js";
 import { useStrictJsonBody } from "./admin/json-body.js";
 import { errorResponses } from "./openapi-shared.js";
@@ -62,6 +64,20 @@ const specResponse = z
   })
   .describe("The spec of a release, as the W&B operator's deployer client decodes it");
 
+/** The headers of a poll's 200 and 304, in the OpenAPI (@fastify/swagger reads a response schema's `headers`). */
+const pollAnswerHeaders = {
+  ETag: { type: "string", description: "strong ETag over the body (If-None-Match with it answers 304)" },
+  "Cache-Control": { type: "string", description: "no-cache" },
+  "X-Chartroom-Signature": {
+    type: "string",
+    description:
+      "JWS compact serialization with detached payload (RFC 7515 appendix F: header..signature) over the exact body bytes; " +
+      "protected header alg EdDSA, kid (RFC 7638 thumbprint of the spec key, listed in /.well-known/jwks.json), iat. " +
+      "On a 304: the signature of the body its ETag names.",
+  },
+  "X-Chartroom-Stale": { type: "string", description: "true when answered from memory during a database outage" },
+};
+
 declare module "fastify" {
   interface FastifyRequest {
     /** The verified license of an operator request (set by its onRequest hook). */
@@ -101,15 +117,26 @@ function servedPoll(license: License, anonymous: boolean, spec: SerializedSpec, 
   };
 }
 
-/** The headers of a poll's answer (x-request-id aside), one frozen block per serialized spec. */
-const headerBlocks = new WeakMap<SerializedSpec, Readonly<Record<string, string>>>();
-function pollHeaders(spec: SerializedSpec): Readonly<Record<string, string>> {
-  let block = headerBlocks.get(spec);
-  if (!block) {
-    block = Object.freeze({ ...API_SECURITY_HEADERS, etag: spec.etag, "cache-control": "no-cache" });
-    headerBlocks.set(spec, block);
-  }
-  return block;
+/**
+ * The headers of a poll's answer (x-request-id aside), one frozen block per
+ * serialized spec: its ETag and X-Chartroom-Signature, the detached JWS of
+ * its body (docs/api.md §11). The spec is signed here, once, when its block
+ * is first made: never per poll. A 304 answers with the block of the spec
+ * its ETag names, so it carries that body's signature. The replay
+ * (src/routes/poll-replay.ts) writes the headers the route rendered, so the
+ * same signature. The signature is the one a bundle's spec.jws holds
+ * (src/services/spec-signatures.ts signs each spec once for both).
+ */
+function pollHeaderBlocks(signatures: Pick<SpecSignatures, "of">): (spec: SerializedSpec) => Readonly<Record<string, string>> {
+  const blocks = new WeakMap<SerializedSpec, Readonly<Record<string, string>>>();
+  return (spec) => {
+    let block = blocks.get(spec);
+    if (!block) {
+      block = Object.freeze({ ...API_SECURITY_HEADERS, etag: spec.etag, "cache-control": "no-cache", "x-chartroom-signature": signatures.of(spec) });
+      blocks.set(spec, block);
+    }
+    return block;
+  };
 }
 
 export interface OperatorRoutesOptions {
@@ -120,6 +147,7 @@ export interface OperatorRoutesOptions {
 
 export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: OperatorRoutesOptions) {
   const { gate, specs, fleet, health, metrics, reports } = ctx;
+  const pollHeaders = pollHeaderBlocks(ctx.specSignatures);
   app.decorateRequest("license", null);
   app.decorateRequest("servedSpec", null);
 
@@ -240,12 +268,14 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
         // `{}`: no credentials at all, when this server answers anonymous polls.
         security: anonymousChannel ? [...security, {}] : security,
         summary: "The spec of the license's channel",
-        response: { 200: specResponse, 304: z.null().describe("Not modified (If-None-Match)"), ...errorResponses(401, 403, 404, 429, 503) },
+        response: { 200: specResponse.meta({ headers: pollAnswerHeaders }), 304: z.null().describe("Not modified (If-None-Match)").meta({ headers: pollAnswerHeaders }), ...errorResponses(401, 403, 404, 429, 503) },
         description:
           'Auth: Basic base64("license:" + JWT), as the W&B operator sends it, or Bearer JWT. ' +
           "No Authorization header: 401 LICENSE_MISSING, or, when the server sets ANONYMOUS_CHANNEL, that channel's spec (never per-license values; limited per client IP). " +
           "Present but bad credentials are always a 401. " +
-          "Headers: strong ETag (If-None-Match → 304), Cache-Control: no-cache, X-Chartroom-Stale: true when served from cache during a database outage.",
+          "Headers: strong ETag (If-None-Match → 304), Cache-Control: no-cache, " +
+          "X-Chartroom-Signature: the body's detached JWS (EdDSA, kid in /.well-known/jwks.json; on a 304, of the body the ETag names), " +
+          "X-Chartroom-Stale: true when served from cache during a database outage.",
       },
     },
     (req, reply) => answer(req, reply, specs.channelSpec(req.license!.channel, req.license!.sub)),
@@ -262,7 +292,7 @@ export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: Op
         summary: "A pinned release (the operator's _releaseId)",
         description: "Auth as for the channel route; a license is always required (no anonymous pinned release: 401 LICENSE_MISSING).",
         params: z.object({ versionId: releaseRef.describe("release id or semver version") }),
-        response: { 200: specResponse, 304: z.null(), ...errorResponses(401, 403, 404, 429, 503) },
+        response: { 200: specResponse.meta({ headers: pollAnswerHeaders }), 304: z.null().describe("Not modified (If-None-Match)").meta({ headers: pollAnswerHeaders }), ...errorResponses(401, 403, 404, 429, 503) },
       },
     },
     (req, reply) => {

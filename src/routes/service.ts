@@ -1,4 +1,5 @@
-// Service endpoints (docs/api.md §4): liveness, readiness, the license JWKS.
+// Service endpoints (docs/api.md §4): liveness, readiness, the JWKS (license
+// and spec keys).
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { Context } from "../context.js";
@@ -34,9 +35,16 @@ export async function serviceRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   });
 
   app.get("/.well-known/jwks.json", {
-    schema: { tags: ["service"], summary: "Public keys of the licenses this server issues", response: { 200: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) } },
+    schema: {
+      tags: ["service"],
+      summary: "Public keys of the licenses this server issues and of its spec signatures",
+      description:
+        "The license signing key (when this server issues licenses), then the spec key that signs X-Chartroom-Signature and bundles, " +
+        "then SPEC_JWKS_FILE's spec keys (a previous or next key during a rotation). Each has its kid (the RFC 7638 thumbprint), alg and use sig.",
+      response: { 200: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) },
+    },
   }, async (_req, reply) => {
     reply.header("cache-control", "public, max-age=300");
-    return ctx.keyring.publicJwks();
+    return { keys: [...ctx.keyring.publicJwks().keys, ...ctx.specKeys.publicJwks()] };
   });
 }

@@ -107,7 +107,7 @@ t.test("docker-compose.yml: replica configuration", async (t) => {
     const keyMount = (Array.isArray(s.volumes) ? s.volumes : []).map(String).find((v) => v.startsWith("./deploy/keys:"));
     t.ok(keyMount?.endsWith(":ro"), `${name} mounts ./deploy/keys read-only`);
     const target = keyMount?.split(":")[1] ?? "<no key mount>";
-    for (const v of ["LICENSE_JWKS_FILE", "LICENSE_SIGNING_KEY_FILE"]) {
+    for (const v of ["LICENSE_JWKS_FILE", "LICENSE_SIGNING_KEY_FILE", "SPEC_SIGNING_KEY_FILE"]) {
       t.ok((env[v] ?? "").startsWith(`${target}/`), `${name} ${v} points into the key mount`);
     }
 

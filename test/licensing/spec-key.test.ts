@@ -15,6 +15,7 @@ import {
   verifyDetached,
 } from "../../src/licensing/spec-key.js";
 import { joseVerifyDetached } from "../helpers/spec-signature.js";
+import { eventually } from "../helpers/eventually.js";
 
 const dir = mkdtempSync(join(tmpdir(), "chartroom-spec-key-"));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -133,6 +134,21 @@ t.test("rotation: the new key signs, the old one stays listed and verifiable unt
   t.same(ring.kids(), [newKey.kid], "removed: the old kid is no longer published");
   await t.rejects(joseVerifyDetached(oldJws, body, ring.publicJwks() as JWK[]), { code: "ERR_JWKS_NO_MATCHING_KEY" });
   t.throws(() => verifyDetached(oldJws, body, ring), { message: /not among the keys/ });
+});
+
+t.test("watch: a changed SPEC_JWKS_FILE is published within a few seconds, without SIGHUP", async (t) => {
+  const signing = loadSpecSigningKey(pemFile("watch-signing.pem"));
+  const next = loadSpecSigningKey(pemFile("watch-next.pem"));
+  const file = join(dir, "watch-jwks.json");
+  writeFileSync(file, JSON.stringify({ keys: [] }));
+  const ring = new SpecKeyring({ signingKey: signing, jwksFile: file });
+  const stop = ring.watch();
+  t.teardown(stop);
+  t.same(ring.kids(), [signing.kid]);
+  const changed = performance.now();
+  writeFileSync(file, JSON.stringify({ keys: [next.publicJwk] }));
+  const seen = await eventually(() => ring.kids().includes(next.kid), { within: 5000, every: 100, from: changed });
+  t.ok(seen.ok, `the next key is listed: ${seen.summary}`);
 });
 
 t.test("verifyDetached refuses other shapes and algorithms", async (t) => {

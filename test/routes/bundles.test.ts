@@ -86,8 +86,7 @@ async function checkBundle(t: Test, h: TestApp, files: Map<string, Buffer>, o: {
   t.ok(files.get("spec.json")!.equals(poll.rawPayload), "spec.json is the poll's body");
   const served = await h.ctx.specs.channelSpec(o.channel, o.sub);
   t.equal(files.get("spec.jws")!.toString("utf8"), h.ctx.specSignatures.of(served), "spec.jws is the signature of the poll's spec (signed once per spec)");
-  const pollSignature = poll.headers["x-chartroom-signature"];
-  if (pollSignature !== undefined) t.equal(files.get("spec.jws")!.toString("utf8"), pollSignature, "and what X-Chartroom-Signature carries");
+  t.equal(files.get("spec.jws")!.toString("utf8"), poll.headers["x-chartroom-signature"], "exactly what the poll's X-Chartroom-Signature carries");
 
   // images.txt: every image of the values, sorted, once each.
   const spec = decodeAsOperator(files.get("spec.json")!.toString("utf8"));

@@ -19,8 +19,9 @@ await eachProvider(t, "an issued license verifies with an independent library an
   t.match(body, { sub: "acme", channel: "beta", issuedHere: true, revoked: false, expired: false, notes: "pilot" });
   t.equal(body.id, body.jti);
   const jwks = (await h.app.inject("/.well-known/jwks.json")).json();
-  t.equal(jwks.keys.length, 1);
+  t.equal(jwks.keys.length, 2, "the license key and the spec key");
   t.equal(jwks.keys[0].kid, body.kid);
+  t.equal(jwks.keys[1].kid, h.ctx.specKeys.signer.kid);
   t.notOk("d" in jwks.keys[0], "no private part");
   const verified = await jwtVerify(body.token, createLocalJWKSet(jwks), { issuer: "https://vendor.example", audience: "chartroom" });
   t.equal(verified.payload.sub, "acme");
@@ -70,7 +71,7 @@ t.test("without a signing key, issuing says so", async (t) => {
   const res = await h.admin("POST", "/licenses", { sub: "a", channel: "stable" });
   t.equal(res.statusCode, 503);
   t.equal(res.json().code, "LICENSE_ISSUING_DISABLED");
-  t.same((await h.app.inject("/.well-known/jwks.json")).json(), { keys: [] });
+  t.same((await h.app.inject("/.well-known/jwks.json")).json(), { keys: [h.ctx.specKeys.signer.publicJwk] }, "only the spec key");
 });
 
 t.test("key rotation: two keys both verify; a key removed from the file stops verifying after reload", async (t) => {
