@@ -57,7 +57,12 @@ export interface PreparedBundle {
   manifest: Manifest;
   /** In archive order: manifest.json and manifest.jws first. */
   files: BundleFile[];
+  /** What the exporter should know (a ConfigMap Kubernetes will refuse); logged by the route. */
+  warnings: string[];
 }
+
+/** Kubernetes refuses a ConfigMap over 1 MiB (etcd's object limit); binaryData is base64. */
+export const CONFIGMAP_MAX_BYTES = 1024 * 1024;
 
 interface ParsedSpec {
   chart: Chart;
@@ -165,7 +170,10 @@ export function bundleService(deps: BundleServiceDeps) {
         after: { channel: q.channel, release: spec.version, releaseId: spec.releaseId, steppingStones: stoneSpecs.map((s) => s.version), kid: deps.signer.kid, files: manifest.files.length },
         requestId: actor.requestId,
       });
-      return { fileName: bundleFileName(q.sub, q.channel, spec.version), createdAt, manifest, files: all };
+      const warnings = all
+        .filter((f) => f.path.endsWith(`/${OPERATOR_NAME}-charts.yaml`) && f.bytes.length > CONFIGMAP_MAX_BYTES)
+        .map((f) => `${f.path} is ${f.bytes.length} bytes, over Kubernetes' 1 MiB for a ConfigMap: the cluster will refuse it, so the airgapped operator cannot read this chart from ${OPERATOR_NAME}-charts`);
+      return { fileName: bundleFileName(q.sub, q.channel, spec.version), createdAt, manifest, files: all, warnings };
     },
   };
 }

@@ -247,7 +247,29 @@ t.test("stepping stones: each one's spec (the licensee's pinned answer) and char
   t.same(Object.keys(cm.binaryData), ["operator-wandb-0.19.0.tgz"]);
   for (const f of b.manifest.files) t.equal(sha256(files.get(f.path)!), f.sha256, `${f.path}: listed with its digest`);
   t.ok(b.manifest.files.some((f) => f.path === "stepping-stones/01-0.61.0/spec.jws"), "the stone's signature is listed");
+  t.same(b.warnings, [], "charts this small fit a ConfigMap");
   const verified = verifyBundle(files, { keys: h.ctx.specKeys.publicJwks() });
   t.same(verified.problems, [], "bundle verify finds nothing wrong");
   t.same(verified.signatures.map((s) => s.file).sort(), ["manifest.jws", "spec.jws", "stepping-stones/01-0.61.0/spec.jws"], "and checks the stone's signature too");
+});
+
+t.test("a chart too big for a ConfigMap is exported with a warning in the log", async (t) => {
+  const { randomBytes } = await import("node:crypto");
+  const { packBundle } = await import("../../src/services/bundle-archive.js");
+  const chunks: Buffer[] = [];
+  const files = [
+    { path: "big/Chart.yaml", bytes: Buffer.from("apiVersion: v2\nname: big\nversion: 1.0.0\n") },
+    { path: "big/files/blob.bin", bytes: randomBytes(900 * 1024) },
+  ];
+  for await (const c of packBundle(files, new Date())) chunks.push(c as Buffer);
+  const archive = Buffer.concat(chunks);
+  const repo = await helmRepository(t, { name: "big", version: "1.0.0", archive });
+  const h = await testApp(t, { captureLogs: true });
+  await release(t, h, "0.61.0", { url: repo.url, name: "big", version: "1.0.0" });
+  await promote(t, h, "stable", "0.61.0");
+  const res = await exportBundle(h, "customer-1", "stable");
+  t.equal(res.statusCode, 200, "still exported: the archive under charts/ is usable by other means");
+  const warned = h.logs.map((l) => JSON.parse(l) as { level: number; msg: string; warning?: string }).find((l) => l.msg.startsWith("bundle exported with a problem"));
+  t.equal(warned?.level, 40, "logged at warn");
+  t.match(warned?.warning, /operator\/wandb-charts\.yaml is \d+ bytes, over Kubernetes' 1 MiB/);
 });

@@ -40,6 +40,7 @@ export async function bundleRoutes(app: FastifyInstance, { ctx }: { ctx: Context
     },
   }, async (req, reply) => {
     const bundle = await ctx.bundles.prepare(req.query, actorOf(req));
+    for (const warning of bundle.warnings) req.log.warn({ sub: req.query.sub, channel: req.query.channel, warning }, "bundle exported with a problem for the operator's airgapped mode");
     req.log.info({ sub: req.query.sub, channel: req.query.channel, release: bundle.manifest.release.version, files: bundle.files.length, bytes: bundle.files.reduce((n, f) => n + f.bytes.length, 0) }, "bundle exported");
     reply
       .type("application/gzip")
