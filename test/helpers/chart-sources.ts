@@ -4,7 +4,8 @@
 // `docker-registry` (distribution 2.8; DOCKER_REGISTRY_BIN, else PATH;
 // installed by .ci/run) started on a free port with filesystem storage in a
 // temp dir, optionally with token auth (a token service in the test that
-// wants Basic credentials, as real registries' do), the chart pushed through
+// wants Basic credentials, as real registries' do) or Basic auth (htpasswd),
+// the chart pushed through
 // the registry's HTTP API (blob uploads, the Helm config blob, the manifest).
 // Where the binary is missing the tests are skipped LOUDLY, except in CI
 // (CI=true), where that is a failure (like test/helpers/prometheus.ts).
@@ -170,16 +171,30 @@ async function tokenService(t: Test, dir: string, auth: TokenAuth): Promise<{ re
   return { realm: `http://127.0.0.1:${port}/token`, certFile, count: () => count, issue };
 }
 
-/** Starts docker-registry on a free port (token auth with `auth`); stopped at teardown. */
-export async function startRegistry(t: Test, bin: string, opts: { auth?: TokenAuth } = {}): Promise<Registry> {
+/**
+ * An htpasswd line for the registry's Basic auth: bcrypt, which is all
+ * distribution accepts, made by the C library's crypt() through perl
+ * (libxcrypt writes $2b$), as no bcrypt is at hand in Node.
+ */
+function htpasswdLine(user: string, password: string): string {
+  const salt = randomUUID().replace(/-/g, "").slice(0, 22).replace(/[^./A-Za-z0-9]/g, "a");
+  const hash = execFileSync("perl", ["-e", "print crypt($ARGV[0], $ARGV[1])", password, `$2b$05$${salt}`], { encoding: "utf8" });
+  if (!hash.startsWith("$2b$")) throw new Error(`crypt() made no bcrypt hash (${hash}); the Basic-auth registry needs one`);
+  return `${user}:${hash}\n`;
+}
+
+/** Starts docker-registry on a free port (token auth with `auth`, Basic auth with `basic`); stopped at teardown. */
+export async function startRegistry(t: Test, bin: string, opts: { auth?: TokenAuth; basic?: TokenAuth } = {}): Promise<Registry> {
   const dir = tempDir(t);
   const port = await freePort();
   const tokens = opts.auth ? await tokenService(t, dir, opts.auth) : undefined;
+  if (opts.basic) writeFileSync(join(dir, "htpasswd"), htpasswdLine(opts.basic.username, opts.basic.password));
   const config = join(dir, "config.yml");
   writeFileSync(
     config,
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, "data")}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n` +
-      (tokens ? `auth:\n  token:\n    realm: ${tokens.realm}\n    service: chartroom-test-registry\n    issuer: chartroom-test-issuer\n    rootcertbundle: ${tokens.certFile}\n` : ""),
+      (tokens ? `auth:\n  token:\n    realm: ${tokens.realm}\n    service: chartroom-test-registry\n    issuer: chartroom-test-issuer\n    rootcertbundle: ${tokens.certFile}\n` : "") +
+      (opts.basic ? `auth:\n  htpasswd:\n    realm: chartroom-test-registry\n    path: ${join(dir, "htpasswd")}\n` : ""),
   );
   const child: ChildProcess = spawn(bin, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
@@ -205,7 +220,11 @@ export async function startRegistry(t: Test, bin: string, opts: { auth?: TokenAu
   }
 
   async function push(repository: string, tag: string, archive: Buffer, chart: { name: string; version: string }): Promise<string> {
-    const headers: Record<string, string> = tokens ? { authorization: `Bearer ${await tokens.issue(`repository:${repository}:pull,push`)}` } : {};
+    const headers: Record<string, string> = tokens
+      ? { authorization: `Bearer ${await tokens.issue(`repository:${repository}:pull,push`)}` }
+      : opts.basic
+        ? { authorization: `Basic ${Buffer.from(`${opts.basic.username}:${opts.basic.password}`).toString("base64")}` }
+        : {};
     const upload = async (bytes: Buffer): Promise<string> => {
       const digest = `sha256:${sha256(bytes)}`;
       const start = await fetch(`${base}/v2/${repository}/blobs/uploads/`, { method: "POST", headers });

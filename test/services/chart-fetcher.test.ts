@@ -124,7 +124,7 @@ t.test("a local chart is not fetched", async (t) => {
   t.equal(await chartFetcher(base).fetch({ path: "/charts/operator-wandb-0.18.0.tgz" }), null);
 });
 
-void withRegistryBinary(t, "an OCI registry (docker-registry): anonymous, then behind a token service", async (t, bin) => {
+void withRegistryBinary(t, "an OCI registry (docker-registry): anonymous, behind a token service, behind Basic auth", async (t, bin) => {
   const archive = await makeChart("operator-wandb", "0.18.0+build.1");
 
   await t.test("anonymous: manifest, then the chart layer, digest checked", async (t) => {
@@ -153,5 +153,19 @@ void withRegistryBinary(t, "an OCI registry (docker-registry): anonymous, then b
     const got = await chartFetcher({ ...base, plainHttpRegistries: [reg.host], auths: { [`https://${reg.host}/v1/`]: { auth: Buffer.from("puller:s3cret").toString("base64") } } }).fetch({ url: `oci://${reg.host}/charts/app`, version: "1.0.0" });
     t.ok(got!.bytes.equals(app));
     t.equal(reg.tokens() - pushed, 1, "one token for the manifest and the blob");
+  });
+
+  await t.test("Basic auth (htpasswd): the registry's Basic challenge answered with the auth file's credentials", async (t) => {
+    const reg = await startRegistry(t, bin, { basic: { username: "puller", password: "b4sic" } });
+    const app = await makeChart("app", "2.0.0");
+    await reg.push("charts/app", "2.0.0", app, { name: "app", version: "2.0.0" });
+    const without = await chartFetcher({ ...base, plainHttpRegistries: [reg.host] }).fetch({ url: `oci://${reg.host}/charts/app`, version: "2.0.0" }).then(unexpected, failure);
+    t.equal(without.code, "CHART_SOURCE_ERROR");
+    t.match(without.message, `no credentials for ${reg.host} are in CHART_REGISTRY_AUTH_FILE`);
+    const wrong = await chartFetcher({ ...base, plainHttpRegistries: [reg.host], auths: { [reg.host]: { username: "puller", password: "nope" } } }).fetch({ url: `oci://${reg.host}/charts/app`, version: "2.0.0" }).then(unexpected, failure);
+    t.equal(wrong.code, "CHART_SOURCE_ERROR");
+    t.match(wrong.message, /refused the credentials/);
+    const got = await chartFetcher({ ...base, plainHttpRegistries: [reg.host], auths: { [reg.host]: { username: "puller", password: "b4sic" } } }).fetch({ url: `oci://${reg.host}/charts/app`, version: "2.0.0" });
+    t.ok(got!.bytes.equals(app));
   });
 });
