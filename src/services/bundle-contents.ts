@@ -57,12 +57,6 @@ export function imageReferences(values: Values): string[] {
   return [...out].sort();
 }
 
-/** images.txt: one reference a line. */
-export function imagesText(values: Values): string {
-  const refs = imageReferences(values);
-  return refs.length === 0 ? "" : `${refs.join("\n")}\n`;
-}
-
 const yamlText = (doc: unknown) => stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
 
 /** The WeightsAndBiases custom resource of a release: its chart (the local one the operator reads) and the spec's values. */
