@@ -20,6 +20,7 @@ import { resolveRoutes } from "./routes/admin/resolve-routes.js";
 import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "./routes/admin/rollout-routes.js";
 import { webhookRoutes } from "./routes/admin/webhook-routes.js";
+import { bundleRoutes } from "./routes/admin/bundle-routes.js";
 import { consoleRoutes } from "./routes/console-routes.js";
 import { documentOperations } from "./routes/openapi-docs.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
@@ -152,6 +153,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
           await admin.register(freezeRoutes, { ctx });
           await admin.register(rolloutRoutes, { ctx });
           await admin.register(webhookRoutes, { ctx });
+          await admin.register(bundleRoutes, { ctx });
         },
         { prefix: "/api/v1/admin" },
       );

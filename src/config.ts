@@ -133,6 +133,18 @@ export const configSchema = z
     WEBHOOK_GIVE_UP_MS: z.coerce.number().int().min(100).max(7 * 86_400_000).default(86_400_000),
     /** The CloudEvents `source` of every event. */
     WEBHOOK_SOURCE: z.string().trim().min(1).max(200).default("/chartroom"),
+    /** The most bytes read of one chart archive (or a Helm repository's index.yaml) for a bundle (docs/api.md §11). */
+    BUNDLE_MAX_CHART_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    /** Each request to a chart source's deadline, in ms. */
+    BUNDLE_FETCH_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+    /** Credentials for chart sources: a Docker/Helm registry config (`{"auths": {"host": {"auth": …}}}`, as helm registry login writes). */
+    CHART_REGISTRY_AUTH_FILE: optionalString,
+    /** OCI registries (host[:port], comma-separated) reached over plain http://, as Helm's --plain-http. */
+    CHART_PLAIN_HTTP_REGISTRIES: z
+      .string()
+      .default("")
+      .transform((v) => v.split(",").map((h) => h.trim()).filter((h) => h !== ""))
+      .refine((hosts) => hosts.every((h) => /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(h)), { message: "must be a comma-separated list of host[:port]" }),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
     /** Cluster mode: server processes sharing the port (src/cluster.ts); 1 = one process, no primary. */
     CHARTROOM_WORKERS: z.coerce.number().int().min(1).max(64).default(1),

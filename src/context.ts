@@ -21,6 +21,10 @@ import { pollGate } from "./services/poll-gate.js";
 import { createRateLimits } from "./services/rate-limits.js";
 import { specService } from "./services/spec-service.js";
 import { installFacts } from "./services/install-facts.js";
+import { specSignatures } from "./services/spec-signatures.js";
+import { bundleService, type SteppingStones } from "./services/bundle-service.js";
+import { chartFetcher } from "./services/chart-fetcher.js";
+import { readRegistryAuths } from "./services/registry-auth.js";
 import { resolveService } from "./services/resolve-service.js";
 import { rolloutService } from "./services/rollout-service.js";
 import { rolloutScheduler } from "./services/rollout-scheduler.js";
@@ -98,7 +102,7 @@ function throttledCount(ms: number): () => number {
   };
 }
 
-export async function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store; specKeys?: SpecKeyring } = {}) {
+export async function createContext(config: Config, log: FastifyBaseLogger, opts: { store?: Store; specKeys?: SpecKeyring; steppingStones?: SteppingStones } = {}) {
   const store = opts.store ?? (await createStore(config.DATABASE_URL));
   const metrics = createMetrics();
   const { signingKey, admin } = resolveKeys(config, log);
@@ -108,6 +112,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     log,
   });
   const specKeys = opts.specKeys ?? resolveSpecKeys(config, log, signingKey);
+  const signatures = specSignatures(specKeys.signer);
   const verifier = new LicenseVerifier({
     keyring,
     defaultChannel: config.LICENSE_DEFAULT_CHANNEL,
@@ -249,6 +254,20 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
         })
       : undefined;
 
+  // Bundles (docs/api.md §11): the registry credentials are checked now (a bad file stops the
+  // boot) and read again at each export; the stepping stones come from the upgrade paths (§8).
+  const authFile = config.CHART_REGISTRY_AUTH_FILE;
+  if (authFile) readRegistryAuths(authFile);
+  const chartOptions = { denyPrivate: config.OUTBOUND_DENY_PRIVATE, maxBytes: config.BUNDLE_MAX_CHART_BYTES, timeoutMs: config.BUNDLE_FETCH_TIMEOUT_MS, plainHttpRegistries: config.CHART_PLAIN_HTTP_REGISTRIES };
+  const bundles = bundleService({
+    specs,
+    charts: { fetch: (chart) => chartFetcher({ ...chartOptions, auths: authFile ? readRegistryAuths(authFile) : {} }).fetch(chart) },
+    audit: store.audit,
+    signer: specKeys.signer,
+    signatureOf: (spec) => signatures.of(spec),
+    ...(opts.steppingStones ? { steppingStones: opts.steppingStones } : {}),
+  });
+
   const fleetView = fleetService(store, { paths: specs });
   const freeze = freezeService(store);
   const reports = reportService(store, { onReported: (state) => metrics.reports.inc({ state }) });
@@ -310,6 +329,10 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     signingKey,
     /** The spec key that signs poll answers and bundles, and the spec keys published (docs/api.md §11). */
     specKeys,
+    /** The X-Chartroom-Signature of a serialized spec, signed once per spec (the poll's and a bundle's spec.jws). */
+    specSignatures: signatures,
+    /** Air-gapped bundles (GET /bundles, chartroom bundle export). */
+    bundles,
     admin,
     specs,
     revocations,

@@ -84,6 +84,12 @@ export const NoActiveRolloutError = def("NO_ACTIVE_ROLLOUT", "%s", 409);
 export const GatesFailingError = def("GATES_FAILING", "%s", 409);
 // 423 — the line is stopped (docs/api.md §7)
 export const FrozenError = def("FROZEN", "%s", 423);
+// 502 — a chart source a bundle is made from (docs/api.md §11): the message names the source URL
+export const ChartSourceUnreachableError = def("CHART_SOURCE_UNREACHABLE", "%s", 502);
+export const ChartSourceError = def("CHART_SOURCE_ERROR", "%s", 502);
+export const ChartNotFoundError = def("CHART_NOT_FOUND", "%s", 502);
+export const ChartDigestMismatchError = def("CHART_DIGEST_MISMATCH", "%s", 502);
+export const ChartTooLargeError = def("CHART_TOO_LARGE", "%s", 502);
 // 408 / 413 / 414 / 415 / 429 / 431 / 500 / 503
 export const RequestTimeoutError = def("REQUEST_TIMEOUT", "the request was not received in time", 408);
 export const BodyTooLargeError = def("BODY_TOO_LARGE", "request body is larger than %s bytes", 413);

@@ -47,6 +47,8 @@ const bad: [string, Record<string, string>, RegExp][] = [
   ["a trusted proxy that is no address", { TRUST_PROXY: "10.0.0.0/8, nginx" }, /^TRUST_PROXY: must be false, a hop count \(1, 2\) or a comma-separated list of IP addresses and CIDRs; "nginx" is none of these/],
   ["a CIDR prefix out of range", { TRUST_PROXY: "10.0.0.0/33" }, /^TRUST_PROXY: .*"10\.0\.0\.0\/33" is none of these/],
   ["too many hops", { TRUST_PROXY: "11" }, /^TRUST_PROXY: a hop count must be at most 10/],
+  ["a plain-HTTP registry given as a URL", { CHART_PLAIN_HTTP_REGISTRIES: "127.0.0.1:5000,http://registry.local" }, /^CHART_PLAIN_HTTP_REGISTRIES: must be a comma-separated list of host\[:port\]/],
+  ["a chart bound below 1 KiB", { BUNDLE_MAX_CHART_BYTES: "100" }, /^BUNDLE_MAX_CHART_BYTES: /],
 ];
 
 t.test("TRUST_PROXY: no proxy, a hop count, or the proxies' addresses and CIDRs", async (t) => {

@@ -54,6 +54,8 @@ export interface Client {
   put(path: string, body: unknown): Promise<unknown>;
   /** DELETE (with a JSON body if given); resolves to undefined on 204 No Content. */
   del(path: string, body?: unknown): Promise<unknown>;
+  /** GET a file (a bundle): the 2xx answer with its body unread; an error answer throws as the others do. */
+  download(path: string, query?: Query): Promise<Response>;
 }
 
 function reasonOf(err: unknown): string {
@@ -88,6 +90,10 @@ export function createClient(opts: { baseUrl: string; token?: string | undefined
     } catch (err) {
       throw new UnreachableError(`cannot reach Chartroom at ${root}: ${reasonOf(err)}`);
     }
+    return answerOf(res);
+  }
+
+  async function answerOf(res: Response): Promise<unknown> {
     let text: string;
     try {
       text = await res.text();
@@ -122,6 +128,29 @@ export function createClient(opts: { baseUrl: string; token?: string | undefined
     post: (path, body) => call("POST", path, undefined, body),
     put: (path, body) => call("PUT", path, undefined, body),
     del: (path, body) => call("DELETE", path, undefined, body),
+    async download(path, query) {
+      const url = new URL(`${root}${ADMIN_PREFIX}${path}`);
+      for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+      const headers: Record<string, string> = { accept: "application/gzip, application/json", "user-agent": "chartroom-cli" };
+      if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+      let res: Response;
+      try {
+        // The answer begins once the server has fetched every chart (each request to a chart source
+        // has BUNDLE_FETCH_TIMEOUT_MS, a minute by default): up to five minutes until then, no deadline for the body.
+        const controller = new AbortController();
+        const timer = setTimeout(() => controller.abort(new DOMException("no answer in time", "TimeoutError")), Math.max(timeoutMs, 5 * 60_000));
+        try {
+          res = await fetch(url, { headers, redirect: "manual", signal: controller.signal });
+        } finally {
+          clearTimeout(timer);
+        }
+      } catch (err) {
+        throw new UnreachableError(`cannot reach Chartroom at ${root}: ${reasonOf(err)}`);
+      }
+      if (res.status >= 200 && res.status < 300) return res;
+      await answerOf(res);
+      throw new ApiError(res.status, `HTTP_${res.status}`, `HTTP ${res.status} from ${root}`);
+    },
   };
 }
 

@@ -12,6 +12,7 @@ import * as freeze from "./freeze.js";
 import * as rollout from "./rollout.js";
 import * as licenses from "./licenses.js";
 import * as webhooks from "./webhooks.js";
+import * as bundle from "./bundle.js";
 import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
 import * as remote from "./remote.js";
 import { MAX_INPUT_BYTES } from "./remote.js";
@@ -35,6 +36,8 @@ export interface Io {
 
 interface Cx {
   io: Io;
+  /** Rewrites the progress line on a terminal ("" ends it); undefined when stderr is not one. */
+  progress: ((line: string) => void) | undefined;
   client(p: Parsed): Client;
 }
 
@@ -397,6 +400,25 @@ const COMMANDS: Record<string, Command> = {
       return webhooks.deliveries(cx.client(p), id!, { limit: limit(p), cursor: str(p, "cursor") });
     },
   },
+  "bundle export": {
+    usage: "bundle export --sub SUB --channel CHANNEL [--out FILE]",
+    summary: "download an air-gapped bundle for a licensee (admin role): what its poll gets now, the chart, images.txt and the W&B operator's airgapped resources, signed; written to FILE (default: the server's file name) only once complete",
+    options: { sub: { type: "string" }, channel: { type: "string" }, out: { type: "string" } },
+    async run(p, cx) {
+      positionals(p, []);
+      return bundle.exportBundle(cx.client(p), { sub: required(p, "sub", "SUB"), channel: required(p, "channel", "CHANNEL"), out: str(p, "out"), progress: cx.progress });
+    },
+  },
+  "bundle verify": {
+    usage: "bundle verify FILE --jwks FILE|URL",
+    summary: "check a bundle offline: every file's sha256 and size against manifest.json, manifest.jws and spec.jws against the spec keys of the JWKS (a file, or the server's /.well-known/jwks.json URL); any mismatch, missing or extra file is exit 1 naming it",
+    options: { jwks: { type: "string" } },
+    async run(p, cx) {
+      void cx;
+      const [file] = positionals(p, ["FILE"]);
+      return bundle.verifyBundleFile(file!, required(p, "jwks", "FILE|URL"));
+    },
+  },
   migrate: {
     usage: "migrate",
     summary: "apply pending database migrations (DATABASE_URL)",
@@ -419,7 +441,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 /** Command families: their next word names the command ("license values set"). */
-const SUBCOMMANDED = new Set(["release", "license", "license values", "freeze", "rollout", "webhooks"]);
+const SUBCOMMANDED = new Set(["release", "license", "license values", "freeze", "rollout", "webhooks", "bundle"]);
 
 /** All of stdin, at most MAX_INPUT_BYTES (like a file). */
 async function readAll(input: AsyncIterable<string | Uint8Array>): Promise<string> {
@@ -497,6 +519,8 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
   const rawStderr = io.stderr ?? process.stderr;
   const stdout: Output = { write: (s: string) => rawStdout.write(terminalSafe(s)) };
   const stderr: Output = { write: (s: string) => rawStderr.write(redact(terminalSafe(s))) };
+  // A progress line (bundle export) on a terminal only: rewritten in place (carriage return, erase to the end of the line).
+  const progress = rawStderr.isTTY === true ? (line: string) => void rawStderr.write(line === "" ? "\n" : `\r${redact(terminalSafe(line))}\x1b[K`) : undefined;
   const full: Io = { env, stdout, stderr, stdin: io.stdin ?? process.stdin };
 
   const first = argv[0];
@@ -524,6 +548,7 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
     }
     const cx: Cx = {
       io: full,
+      progress: json ? undefined : progress,
       client: (pp) => createClient({ baseUrl: str(pp, "url") ?? (env.CHARTROOM_URL?.trim() || DEFAULT_URL), token: secretToken || undefined }),
     };
     const result = await cmd.run(p, cx);

@@ -118,8 +118,10 @@ export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest)
     return withFieldOf(withField(new MalformedBodyError(), "(body)", "is not valid JSON"));
   }
   if (status >= 500 || status < 400) {
-    // Our own 503s (DATABASE_UNAVAILABLE, DATABASE_BUSY, NOT_READY, …) say what to do; anything else is internal.
+    // Our own 503s (DATABASE_UNAVAILABLE, DATABASE_BUSY, NOT_READY, …) say what to do, and our 502s
+    // which chart source failed (CHART_SOURCE_UNREACHABLE, …); anything else is internal.
     if (status === 503 && err.code && !err.code.startsWith("FST_")) return fromCatalogue(err);
+    if (status === 502 && err.code?.startsWith("CHART_")) return fromCatalogue(err);
     return fromCatalogue(new InternalError());
   }
   // fastify's own 4xx (a bad URL, a too-long parameter, …): our code, its message.

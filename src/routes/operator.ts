@@ -22,7 +22,7 @@ import type { Context } from "../context.js";
 import type { Poll } from "../services/fleet-recorder.js";
 import type { Admission } from "../services/poll-gate.js";
 import type { SerializedSpec } from "../services/spec.js";
-import type { SpecSigner } from "../licensing/spec-key.js";
+import type { SpecSignatures } from "../services/spec-signatures.js";
 import { REPORT_STATES, releaseRef, reportInputSchema, type ReportInput } from "../domain/schemas.js";
 import { useStrictJsonBody } from "./admin/json-body.js";
 import { errorResponses } from "./openapi-shared.js";
@@ -125,14 +125,15 @@ function servedPoll(license: License, anonymous: boolean, spec: SerializedSpec, 
  * is first made: never per poll. A 304 answers with the block of the spec
  * its ETag names, so it carries that body's signature. The replay
  * (src/routes/poll-replay.ts) writes the headers the route rendered, so the
- * same signature.
+ * same signature. The signature is the one a bundle's spec.jws holds
+ * (src/services/spec-signatures.ts signs each spec once for both).
  */
-function pollHeaderBlocks(signer: Pick<SpecSigner, "signDetached">): (spec: SerializedSpec) => Readonly<Record<string, string>> {
+function pollHeaderBlocks(signatures: Pick<SpecSignatures, "of">): (spec: SerializedSpec) => Readonly<Record<string, string>> {
   const blocks = new WeakMap<SerializedSpec, Readonly<Record<string, string>>>();
   return (spec) => {
     let block = blocks.get(spec);
     if (!block) {
-      block = Object.freeze({ ...API_SECURITY_HEADERS, etag: spec.etag, "cache-control": "no-cache", "x-chartroom-signature": signer.signDetached(spec.body) });
+      block = Object.freeze({ ...API_SECURITY_HEADERS, etag: spec.etag, "cache-control": "no-cache", "x-chartroom-signature": signatures.of(spec) });
       blocks.set(spec, block);
     }
     return block;
@@ -147,7 +148,7 @@ export interface OperatorRoutesOptions {
 
 export async function operatorRoutes(app: FastifyInstance, { ctx, onReplay }: OperatorRoutesOptions) {
   const { gate, specs, fleet, health, metrics, reports } = ctx;
-  const pollHeaders = pollHeaderBlocks(ctx.specKeys.signer);
+  const pollHeaders = pollHeaderBlocks(ctx.specSignatures);
   app.decorateRequest("license", null);
   app.decorateRequest("servedSpec", null);
 

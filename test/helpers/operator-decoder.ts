@@ -62,3 +62,28 @@ export function decodeAsOperator(body: string): { metadata: Record<string, strin
   if (!decoded) throw new Error("no chart type matched: the operator would report InvalidConfig");
   return { metadata: (metadata ?? {}) as Record<string, string>, values: (values ?? {}) as Record<string, Json>, chart: decoded.chart, chartKind: decoded.kind };
 }
+
+/**
+ * How the operator loads a local chart (pkg/wandb/spec/charts/local.go,
+ * LocalRelease.Chart): the file is read; if its text is base64
+ * (Go's StdEncoding, which skips line breaks) the decoded bytes are the
+ * archive, else the file itself is (Helm's loader.Load). The archive must
+ * hold `<chart>/Chart.yaml`, as Helm's loader wants; answers its name and
+ * version. Throws as the operator would fail.
+ */
+export async function loadLocalChartAsOperator(file: string): Promise<{ name: string; version: string; files: string[] }> {
+  const { readFileSync } = await import("node:fs");
+  const { Readable } = await import("node:stream");
+  const { readBundle } = await import("../../src/services/bundle-archive.js");
+  const { parse } = await import("yaml");
+  const raw = readFileSync(file);
+  const text = raw.toString("latin1").replace(/[\r\n]/g, "");
+  const isBase64 = text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
+  const archive = isBase64 ? Buffer.from(text, "base64") : raw;
+  const files = await readBundle(Readable.from([archive]), { maxBytes: 64 * 1024 * 1024 });
+  const chartYaml = [...files.keys()].find((p) => /^[^/]+\/Chart\.yaml$/.test(p));
+  if (!chartYaml) throw new Error(`${file}: Chart.yaml file is missing (Helm's loader)`);
+  const meta = parse(files.get(chartYaml)!.toString("utf8")) as { name?: unknown; version?: unknown };
+  if (typeof meta.name !== "string" || typeof meta.version !== "string") throw new Error(`${file}: Chart.yaml has no name or version`);
+  return { name: meta.name, version: meta.version, files: [...files.keys()].sort() };
+}

@@ -50,6 +50,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["get", "/api/v1/admin/webhooks", "adminBearer"],
     ["delete", "/api/v1/admin/webhooks/{id}", "adminBearer"],
     ["get", "/api/v1/admin/webhooks/{id}/deliveries", "adminBearer"],
+    ["get", "/api/v1/admin/bundles", "adminBearer"],
     ["get", "/healthz", null],
     ["get", "/readyz", null],
     ["get", "/metrics", null],
