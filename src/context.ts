@@ -265,7 +265,14 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
     audit: store.audit,
     signer: specKeys.signer,
     signatureOf: (spec) => signatures.of(spec),
-    ...(opts.steppingStones ? { steppingStones: opts.steppingStones } : {}),
+    // With an upgrade path (§8), spec.json is the licensee's next step (what its poll gets) and the
+    // stepping stones are the rest of the way, in order, the target last.
+    steppingStones: opts.steppingStones ?? (async (q) => {
+      const { path } = await specs.explain(q.channel, q.sub);
+      if (!path || path.state !== "stepping-stone") return [];
+      const at = path.hops.findIndex((hop) => hop.id === q.release.id);
+      return path.hops.slice(at + 1).map((hop) => ({ id: hop.id, version: hop.version }));
+    }),
   });
 
   const fleetView = fleetService(store, { paths: specs });

@@ -36,7 +36,7 @@ export interface SteppingStoneRef {
 export type SteppingStones = (q: { sub: string; channel: string; release: SteppingStoneRef }) => SteppingStoneRef[] | Promise<SteppingStoneRef[]>;
 
 export interface BundleServiceDeps {
-  specs: Pick<SpecService, "channelSpec" | "pinnedSpec">;
+  specs: Pick<SpecService, "channelSpec" | "releaseSpec">;
   charts: Pick<ChartFetcher, "fetch">;
   audit: Pick<AuditRepo, "add">;
   signer: DetachedSigner;
@@ -45,7 +45,7 @@ export interface BundleServiceDeps {
    * spec (signed once per spec); default: a fresh signature of its bytes.
    */
   signatureOf?: (spec: SerializedSpec) => string;
-  /** Default: none (until the upgrade paths of §8 name them). */
+  /** The rest of the licensee's upgrade path after what its poll gets (§8); default: none. */
   steppingStones?: SteppingStones;
   now?: () => Date;
 }
@@ -109,7 +109,8 @@ export function bundleService(deps: BundleServiceDeps) {
       const spec = await deps.specs.channelSpec(q.channel, q.sub);
       const stoneRefs = await steppingStones({ sub: q.sub, channel: q.channel, release: { id: spec.releaseId, version: spec.version } });
       const stoneSpecs: SerializedSpec[] = [];
-      for (const s of stoneRefs) stoneSpecs.push(await deps.specs.pinnedSpec(q.channel, s.id, q.sub));
+      // Each later step of the licensee's path as its pinned poll would get it (the pin's path check aside: they are installed in order).
+      for (const s of stoneRefs) stoneSpecs.push(await deps.specs.releaseSpec(q.channel, s.id, q.sub));
       const parse = (s: SerializedSpec) => JSON.parse(s.body.toString("utf8")) as ParsedSpec;
       const target = parse(spec);
       const stones = stoneSpecs.map(parse);

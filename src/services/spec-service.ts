@@ -422,6 +422,24 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       }
     },
 
+    /**
+     * The spec of a release of a channel for a licensee, as its pinned poll
+     * would get it, without the pin's entitlement and path checks: the
+     * further steps of an upgrade path in a bundle (docs/api.md §11), which
+     * the licensee installs in order offline.
+     */
+    async releaseSpec(channelName: string, releaseId: string, sub: string): Promise<SerializedSpec> {
+      const own = overrides.get(sub);
+      const read = await channelRead(channelName);
+      const key = own ? `b\0${channelName}\0${releaseId}\0${sub}` : `b\0${channelName}\0${releaseId}`;
+      const entry = await loadEntry(key, async () => {
+        const release = read.known.get(releaseId) ?? (await store.releases.findByRef(releaseId));
+        if (!release) throw new ReleaseNotFoundError(releaseId);
+        return { spec: serializeSpec(buildSpec(read.channel, release, { overrides: own, pinned: true }), release, read.channel.name), state: read.state };
+      }, read.generation);
+      return entry.spec;
+    },
+
     /** Reloads per-license overrides (at start and after they change). */
     async loadOverrides(): Promise<void> {
       const next = await store.licenses.allOverrides();

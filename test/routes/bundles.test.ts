@@ -273,3 +273,29 @@ t.test("a chart too big for a ConfigMap is exported with a warning in the log", 
   t.equal(warned?.level, 40, "logged at warn");
   t.match(warned?.warning, /operator\/wandb-charts\.yaml is \d+ bytes, over Kubernetes' 1 MiB/);
 });
+
+t.test("an upgrade path (§8): spec.json is the licensee's next stone, the rest of the way follows in order", async (t) => {
+  const archive = await makeChart("operator-wandb", "0.19.0");
+  const repo = await helmRepository(t, { name: "operator-wandb", version: "0.19.0", archive });
+  const chart = { url: repo.url, name: "operator-wandb", version: "0.19.0" };
+  const h = await testApp(t);
+  for (const v of ["0.70.0", "0.71.0", "0.72.0"]) await release(t, h, v, chart);
+  await promote(t, h, "stable", "0.70.0");
+  const token = h.license({ sub: "site-7" });
+  t.equal((await h.poll(token)).json().metadata.version, "0.70.0");
+  await h.ctx.fleet.flush(true);
+  await promote(t, h, "stable", "0.71.0");
+  t.equal((await h.admin("POST", "/releases/0.71.0/required", { required: true, reason: "schema migration" }, "release-engineer")).statusCode, 200);
+  await promote(t, h, "stable", "0.72.0");
+  const res = await exportBundle(h, "site-7", "stable");
+  t.equal(res.statusCode, 200, res.statusCode === 200 ? "" : res.body);
+  const files = await filesOf(res.rawPayload);
+  const manifest = JSON.parse(files.get("manifest.json")!.toString("utf8")) as Manifest;
+  t.equal(manifest.release.version, "0.71.0", "spec.json: the stone its poll gets now");
+  t.equal(JSON.parse(files.get("spec.json")!.toString("utf8")).metadata.version, "0.71.0");
+  t.same(manifest.steppingStones.map((s) => s.version), ["0.72.0"], "then the rest of the way: the target");
+  t.equal(JSON.parse(files.get("stepping-stones/01-0.72.0/spec.json")!.toString("utf8")).metadata.version, "0.72.0");
+  const fresh = JSON.parse((await filesOf((await exportBundle(h, "never-seen", "stable")).rawPayload)).get("manifest.json")!.toString("utf8")) as Manifest;
+  t.equal(fresh.release.version, "0.72.0", "a fresh install: the target");
+  t.same(fresh.steppingStones, [], "and no stones");
+});
