@@ -1,6 +1,6 @@
 // `chartroom login`'s token store: one admin token per server URL in
-// $XDG_CONFIG_HOME/chartroom/credentials.json (default
-// ~/.config/chartroom/credentials.json), the file mode 0600 and its
+// credentials.json in $XDG_CONFIG_HOME/chartroom (default
+// ~/.config/chartroom), the file mode 0600 and its
 // directory 0700, written whole through a temporary file (a crash leaves
 // the old file or the new one, never half of one). CHARTROOM_TOKEN, when
 // set, wins over the file.
@@ -69,7 +69,7 @@ export function storedToken(env: Record<string, string | undefined>, url: string
   return typeof t === "string" && t !== "" ? t : undefined;
 }
 
-/** A file others can read is refused for reading a token from: say so (once per run, on stderr). */
+/** A token file others can read: a warning to print (on stderr), or undefined. */
 export function looseModeWarning(env: Record<string, string | undefined>): string | undefined {
   const file = credentialsPath(env);
   try {

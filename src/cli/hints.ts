@@ -12,3 +12,8 @@ const HINTS: Record<string, string> = {
 export function hintFor(code: string): string | undefined {
   return HINTS[code];
 }
+
+/** The API's field names in a server message, as this CLI's flags ("set allowDowngrade" → "pass --allow-downgrade"). */
+export function inCliWords(message: string): string {
+  return message.replace(/\bset allowDowngrade\b/g, "pass --allow-downgrade").replace(/\ballowDowngrade\b/g, "--allow-downgrade");
+}

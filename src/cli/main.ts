@@ -23,7 +23,7 @@ import * as auditLog from "./audit.js";
 import { bashCompletion, zshCompletion } from "./completion.js";
 import { looseModeWarning, removeToken, saveToken, storedToken } from "./credentials.js";
 import { EXAMPLES, FAMILIES } from "./examples.js";
-import { hintFor } from "./hints.js";
+import { hintFor, inCliWords } from "./hints.js";
 import { LintFailed, releaseInit, releaseLint } from "./release-file.js";
 import { didYouMean } from "./suggest.js";
 
@@ -764,7 +764,7 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
       return 3;
     }
     if (err instanceof ApiError) {
-      errorLine(`${err.code}: ${err.message}`);
+      errorLine(`${err.code}: ${inCliWords(err.message)}`);
       if (err.field) stderr.write(`field: ${err.field}\n`);
       for (const e of err.errors.slice(1)) stderr.write(`field: ${e.field}: ${e.reason}\n`);
       if (err.status === 401) {

@@ -60,6 +60,8 @@ export function describeIssue(issue: ZodLikeIssue, root = "(body)"): FieldReason
   const field = path.join(".") || root;
   // A record key the key schema refused (an image's component name): its reason, not zod's "Invalid key in record".
   if (i.code === "invalid_key" && i.issues?.[0]?.message) return [{ field, reason: i.issues[0].message }];
+  // zod's "Invalid input: expected string, received undefined": the field is missing.
+  if (i.code === "invalid_type" && /received undefined$/.test(i.message ?? "")) return [{ field, reason: `is required${typeof i.expected === "string" ? ` (${i.expected === "object" ? "a mapping" : `a ${i.expected}`})` : ""}` }];
   return [{ field, reason: numberForString(i, path) ?? i.message ?? "is invalid" }];
 }
 

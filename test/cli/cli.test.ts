@@ -319,6 +319,8 @@ t.test("release workflow over HTTP", async (t) => {
   const down = await run(["promote", "0.58.1", "--to", "unstable"], env);
   t.equal(down.code, 1);
   t.match(down.stderr, /DOWNGRADE_REFUSED/);
+  t.notMatch(down.stderr, /allowDowngrade/, "the API's field name is not what a CLI user types");
+  t.match(down.stderr, /\nhint: .*pass --allow-downgrade, or .*chartroom rollback CHANNEL --reason TEXT\n$/, "the remedy in the CLI's words");
   t.equal(await current("unstable"), "0.61.0");
 
   // rollback beta to the release before
