@@ -22,7 +22,6 @@ interface CredentialsFile {
 
 /** Where the tokens are kept, from the environment main() was given. */
 export function credentialsPath(env: Record<string, string | undefined>): string {
-  if (env.CHARTROOM_CREDENTIALS_FILE?.trim()) return env.CHARTROOM_CREDENTIALS_FILE.trim();
   const base = env.XDG_CONFIG_HOME?.trim() || join(env.HOME?.trim() || homedir(), ".config");
   return join(base, "chartroom", "credentials.json");
 }
