@@ -64,7 +64,8 @@ const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "si
 export const configSchema = z
   .object({
     PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-    HOST: z.string().min(1).default("0.0.0.0"),
+    /** Unset: 127.0.0.1 while development keys are in use (a server for this machine only), else 0.0.0.0. */
+    HOST: optionalString,
     DATABASE_URL: z
       .string()
       .default("file:./data/chartroom.db")
@@ -157,7 +158,11 @@ export const configSchema = z
 
 export type Env = z.infer<typeof configSchema>;
 
-export interface Config extends Env {
+export interface Config extends Omit<Env, "HOST"> {
+  /** HOST, or its default: 127.0.0.1 with development keys, 0.0.0.0 with configured ones. */
+  HOST: string;
+  /** HOST was not set: the default above was chosen (the server says so when it listens). */
+  hostDefaulted: boolean;
   databaseProvider: "sqlite" | "postgresql";
   /** True when no license or admin keys are configured: dev keys under DATA_DIR/keys. */
   devKeys: boolean;
@@ -191,9 +196,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const c = parsed.data;
+  const devKeys = !c.LICENSE_JWKS_FILE && !c.LICENSE_SIGNING_KEY_FILE && !c.ADMIN_JWT_SECRET && !c.ADMIN_JWKS_FILE;
   return {
     ...c,
+    // Development keys are a laptop's: loopback unless HOST says otherwise (README, docs/decisions.md).
+    HOST: c.HOST ?? (devKeys ? "127.0.0.1" : "0.0.0.0"),
+    hostDefaulted: c.HOST === undefined,
     databaseProvider: c.DATABASE_URL.startsWith("file:") ? "sqlite" : "postgresql",
-    devKeys: !c.LICENSE_JWKS_FILE && !c.LICENSE_SIGNING_KEY_FILE && !c.ADMIN_JWT_SECRET && !c.ADMIN_JWKS_FILE,
+    devKeys,
   };
 }

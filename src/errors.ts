@@ -8,6 +8,8 @@ import createError, { type FastifyErrorConstructor } from "@fastify/error";
 export interface FieldError extends Error {
   field?: string;
   reason?: string;
+  /** Every problem when there are several (the first is field and reason): the answer's `errors`. */
+  errors?: { field: string; reason: string }[];
 }
 
 function def(code: string, message: string, statusCode: number): FastifyErrorConstructor {

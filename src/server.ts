@@ -19,6 +19,9 @@ import { loggerOptions } from "./logger.js";
 function printWelcome(config: Config, log: pino.Logger, address: string): void {
   const base = address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "127.0.0.1");
   log.info({ url: base, docs: `${base}/docs` }, "chartroom listening");
+  if (config.devKeys && config.hostDefaulted) {
+    log.warn({ host: config.HOST }, "development keys: listening on 127.0.0.1 only (this machine); set HOST=0.0.0.0 to accept other machines");
+  }
   if (config.devKeys) {
     log.warn(
       {
@@ -29,6 +32,16 @@ function printWelcome(config: Config, log: pino.Logger, address: string): void {
       "development mode: get an admin token and a dev license with these commands",
     );
   }
+}
+
+/** What to say when the port cannot be bound, or undefined for another error (logged as it is). */
+function listenFailure(err: unknown, config: Pick<Config, "PORT" | "HOST">): string | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${config.HOST}:${config.PORT}`;
+  if (code === "EADDRINUSE") return `port ${config.PORT} is in use (${where}): stop what listens there, or set PORT=… to another port (e.g. PORT=${config.PORT === 65535 ? 8081 : config.PORT + 1})`;
+  if (code === "EACCES") return `no permission to listen on ${where} (ports below 1024 need privileges): set PORT=… to 1024 or above (e.g. PORT=8080)`;
+  if (code === "EADDRNOTAVAIL") return `HOST=${config.HOST} is not an address of this machine: set HOST=… to one of its addresses (127.0.0.1, 0.0.0.0 for all)`;
+  return undefined;
 }
 
 /** The longest a shutdown waits for keep-alive clients to send their last request. */
@@ -111,7 +124,17 @@ export async function main(): Promise<void> {
 
   // Listen first: /healthz answers while the database is still coming up,
   // and /readyz says "not ready" until the first load succeeds.
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    const line = listenFailure(err, config);
+    if (!line) throw err;
+    // One line a person reads, not a logged stack: the usual mistake of a second server on the port.
+    process.stderr.write(`chartroom: ${line}\n`);
+    await ctx.stop().catch(() => {});
+    process.exit(1);
+  }
   for (let attempt = 1; !stopping; attempt++) {
     try {
       await prepareDatabase(ctx, log);

@@ -14,7 +14,8 @@ function problems(env: Record<string, string>): string[] {
 t.test("defaults: the embedded SQLite, port 8080, stable, development keys", async (t) => {
   const c = loadConfig({});
   t.equal(c.PORT, 8080);
-  t.equal(c.HOST, "0.0.0.0");
+  t.equal(c.HOST, "127.0.0.1", "development keys: loopback only");
+  t.equal(c.hostDefaulted, true);
   t.equal(c.DATABASE_URL, "file:./data/chartroom.db");
   t.equal(c.databaseProvider, "sqlite");
   t.equal(c.CHANNELS_DIR, "./channels");
@@ -25,6 +26,10 @@ t.test("defaults: the embedded SQLite, port 8080, stable, development keys", asy
 
 t.test("configured keys turn development keys off", async (t) => {
   t.equal(loadConfig({ ADMIN_JWT_SECRET: "x".repeat(32) }).devKeys, false);
+  t.equal(loadConfig({ ADMIN_JWT_SECRET: "x".repeat(32) }).HOST, "0.0.0.0", "configured keys: every interface");
+  t.equal(loadConfig({ HOST: "0.0.0.0" }).HOST, "0.0.0.0", "HOST set wins over the loopback default");
+  t.equal(loadConfig({ HOST: "0.0.0.0" }).hostDefaulted, false);
+  t.equal(loadConfig({ HOST: "" }).HOST, "127.0.0.1", "an empty HOST is unset");
   t.equal(loadConfig({ LICENSE_JWKS_FILE: "/keys/jwks.json" }).devKeys, false);
   t.equal(loadConfig({ DATABASE_URL: "postgresql://u@h/db" }).databaseProvider, "postgresql");
 });

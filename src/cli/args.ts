@@ -2,10 +2,15 @@
 // every command accepts, and typed accessors. A bad command line is a
 // UsageError, which main() turns into exit code 2.
 import { parseArgs } from "node:util";
+import { didYouMean } from "./suggest.js";
 
 /** A command line the CLI cannot run: exit 2 with the command's usage. */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** `showUsage` false: the message says all (a name that matches nothing known), no usage line after it. */
+  constructor(
+    message: string,
+    readonly showUsage = true,
+  ) {
     super(message);
     this.name = "UsageError";
   }
@@ -30,13 +35,16 @@ export interface Parsed {
 }
 
 export function parse(args: string[], options: Record<string, OptionSpec> = {}): Parsed {
+  const all = { ...GLOBAL_OPTIONS, ...options };
   try {
-    const { values, positionals } = parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({ args, options: all, allowPositionals: true, strict: true });
     return { values: values as Parsed["values"], positionals };
   } catch (err) {
     // parseArgs' messages name the option and say what is wrong; drop its
     // advice about "--" (a leading dash is never a valid value here).
-    const msg = (err as Error).message.replace(/\s*To specify a positional argument.*$/s, "").replace(/\.$/, "");
+    let msg = (err as Error).message.replace(/\s*To specify a positional argument.*$/s, "").replace(/\.$/, "");
+    const unknown = (err as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /'--?([^'=]+)/.exec(msg)?.[1] : undefined;
+    if (unknown !== undefined) msg += didYouMean(unknown, Object.keys(all), (o) => `--${o}`);
     throw new UsageError(msg);
   }
 }

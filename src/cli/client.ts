@@ -14,6 +14,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** Every problem of a bad input, when the server listed more than one (docs/api.md §13); the first is `field`. */
+    readonly errors: { field: string; reason: string }[] = [],
   ) {
     super(message);
     this.name = "ApiError";
@@ -110,12 +112,16 @@ export function createClient(opts: { baseUrl: string; token?: string | undefined
       throw new ApiError(res.status, "NOT_CHARTROOM", `HTTP ${res.status} from ${root} is not JSON; is CHARTROOM_URL a Chartroom server?`);
     }
     if (!res.ok) {
-      const e = (data ?? {}) as { code?: unknown; message?: unknown; field?: unknown };
+      const e = (data ?? {}) as { code?: unknown; message?: unknown; field?: unknown; errors?: unknown };
+      const errors = Array.isArray(e.errors)
+        ? e.errors.filter((x): x is { field: string; reason: string } => typeof x?.field === "string" && typeof x?.reason === "string").map((x) => ({ field: x.field, reason: x.reason }))
+        : [];
       throw new ApiError(
         res.status,
         typeof e.code === "string" ? e.code : `HTTP_${res.status}`,
         typeof e.message === "string" ? e.message : `HTTP ${res.status} from ${root}`,
         typeof e.field === "string" ? e.field : undefined,
+        errors,
       );
     }
     return data;

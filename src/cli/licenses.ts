@@ -4,7 +4,9 @@
 // `license issue`, alone on stdout, so that LICENSE=$(chartroom license issue …)
 // captures it; everything else about it goes to stderr.
 import semver from "semver";
-import { seg, type Client } from "./client.js";
+import { UsageError } from "./args.js";
+import { ApiError, seg, type Client } from "./client.js";
+import { didYouMean } from "./suggest.js";
 import { clean, dash, table, when, yamlText } from "./format.js";
 import { parseMapping, readTextFile, type Result } from "./remote.js";
 // The answers' types are the routes' zod schemas (type-only: no zod at run time).
@@ -48,6 +50,49 @@ export async function licenseRevoke(c: Client, jti: string, reason: string): Pro
   const l = (await c.post(`/licenses/${seg(jti)}/revoke`, { reason })) as LicenseDto;
   const who = l.sub ? ` (sub ${l.sub})` : " (not issued here)";
   return { json: l, text: `${clean(`revoked license ${l.jti}${who}: ${dash(l.revokeReason)}`)}\n` };
+}
+
+/**
+ * Refuses a jti the server has never met (a typo would otherwise revoke
+ * nothing and exit 0): known are the licenses it issued or revoked and the
+ * jtis of the licenses its fleet polls with. --force skips this (a license
+ * issued elsewhere that has not polled yet).
+ */
+export async function checkKnownJti(c: Client, jti: string): Promise<void> {
+  const issued = (await c.get("/licenses")) as LicenseListDto;
+  if (issued.items.some((l) => l.jti === jti)) return;
+  const fleet = (await c.get("/fleet")) as FleetDto;
+  if (fleet.items.some((i) => i.jti === jti)) return;
+  const known = [...issued.items.map((l) => l.jti), ...fleet.items.flatMap((i) => (i.jti ? [i.jti] : []))];
+  throw new UsageError(
+    `no license with jti ${JSON.stringify(jti)} is known to ${c.url}: it did not issue it and no licensee has polled with it (a poll shows in the fleet within seconds)${didYouMean(jti, known)}. ` +
+      `See chartroom license list and chartroom fleet --json; pass --force to revoke it anyway (a license issued elsewhere that has not polled yet)`,
+    false,
+  );
+}
+
+/**
+ * Refuses a licensee the server has never met (a typo would set values
+ * nobody gets): known are the subs of its licenses and its fleet, and any
+ * with an override. --force skips this (values ready for a new licensee).
+ */
+export async function checkKnownSub(c: Client, sub: string): Promise<void> {
+  try {
+    await c.get(`/licenses/${seg(sub)}/values`);
+    return;
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 404) throw err;
+  }
+  const issued = (await c.get("/licenses")) as LicenseListDto;
+  if (issued.items.some((l) => l.sub === sub)) return;
+  const fleet = (await c.get("/fleet")) as FleetDto;
+  if (fleet.items.some((i) => i.sub === sub && !i.anonymous)) return;
+  const known = [...issued.items.flatMap((l) => (l.sub ? [l.sub] : [])), ...fleet.items.filter((i) => !i.anonymous).map((i) => i.sub)];
+  throw new UsageError(
+    `no licensee ${JSON.stringify(sub)} is known to ${c.url}: no license names it, it has not polled (a poll shows in the fleet within seconds) and it has no values override${didYouMean(sub, known)}. ` +
+      `See chartroom fleet and chartroom license list; pass --force to set values for a licensee that has not polled yet`,
+    false,
+  );
 }
 
 /** The override as YAML, ready to edit and give back to `license values set`. */

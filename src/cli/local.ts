@@ -2,17 +2,21 @@
 // environment as the server (loadConfig) and use its keys or its database.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { userInfo } from "node:os";
+import { dirname, join, resolve as resolvePath } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { mintAdminToken, parseTtl } from "../admin/admin-token.js";
 import { ROLES, type Role } from "../admin/roles.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
-import { createContext, resolveKeys } from "../context.js";
+import { createContext } from "../context.js";
 import { migrate } from "../db/migrate.js";
 import { CHANNEL_NAME } from "../domain/schemas.js";
 import { DatabaseUnavailableError } from "../errors.js";
 import { signLicense } from "../licensing/issue-license.js";
 import { SpecKeyring, specSigner } from "../licensing/spec-key.js";
+
+import { findDevKeys, loadSigningKey } from "../licensing/license-keys.js";
 import { toCatalogueError } from "../repositories/database-errors.js";
 import { UsageError } from "./args.js";
 import { table } from "./format.js";
@@ -73,11 +77,40 @@ function ttl(text: string): number {
   }
 }
 
-/** The keys of the server: configured, or the development keys under DATA_DIR/keys. */
-function keys(config: Config, stderr: Out) {
-  return resolveKeys(config, {
-    warn: () => void stderr.write(`note: no keys are configured; using the development keys under ${config.DATA_DIR}/keys\n`),
-  });
+/** The directory of this chartroom's installation (dist/cli or src/cli, two levels up). */
+const INSTALL_ROOT = resolvePath(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/**
+ * The development keys of the server this CLI works for, found, never made:
+ * a key the CLI made up would sign tokens that no server accepts. They are
+ * looked for under --data-dir, else DATA_DIR (as the server reads it), else
+ * ./data, else, when neither was given, under the data directory of this
+ * installation (where `npm start` in its checkout keeps them: the case of
+ * `npm link` and a command run elsewhere). Which keys were used is said on
+ * stderr; none found is a refusal that says where it looked.
+ */
+function devKeys(config: Config, env: Record<string, string | undefined>, stderr: Out, dataDirFlag: string | undefined) {
+  const given = dataDirFlag !== undefined ? "--data-dir" : env.DATA_DIR?.trim() ? "DATA_DIR" : undefined;
+  const dataDir = resolvePath(dataDirFlag ?? config.DATA_DIR);
+  const candidates: [string, string][] = [[dataDir, given ?? "./data, the default DATA_DIR"]];
+  const installData = join(INSTALL_ROOT, "data");
+  if (given === undefined && installData !== dataDir) candidates.push([installData, `the data directory of this chartroom installation`]);
+  for (const [dir, how] of candidates) {
+    let found;
+    try {
+      found = findDevKeys(dir);
+    } catch (err) {
+      throw new LocalError((err as Error).message);
+    }
+    if (!found) continue;
+    stderr.write(`note: using the development keys in ${found.dir} (${how}); only a server started with DATA_DIR=${dir} and no keys configured accepts what they sign\n`);
+    return { signingKeyFile: found.signingKeyFile, adminSecret: found.adminSecret };
+  }
+  throw new LocalError(
+    `no development keys in ${join(dataDir, "keys")}${candidates.length > 1 ? ` or ${join(installData, "keys")}` : ""}, and chartroom never makes its own (a server would refuse what they sign). ` +
+      `Point it at the server's data directory: --data-dir DIR or DATA_DIR=DIR (the server makes its development keys there on its first start), ` +
+      `or set the server's ADMIN_JWT_SECRET / LICENSE_SIGNING_KEY_FILE here too`,
+  );
 }
 
 export interface MintedToken {
@@ -87,7 +120,7 @@ export interface MintedToken {
   expiresAt: string;
 }
 
-export function mintToken(env: Record<string, string | undefined>, stderr: Out, req: { sub: string; roles: string[]; ttl: string }): MintedToken {
+export function mintToken(env: Record<string, string | undefined>, stderr: Out, req: { sub: string; roles: string[]; ttl: string; dataDir?: string | undefined }): MintedToken {
   if (req.sub.trim() === "" || req.sub.length > 256) throw new UsageError("--sub must be 1 to 256 characters");
   if (req.roles.length === 0) throw new UsageError(`--role is required (one of ${ROLES.join(", ")})`);
   for (const r of req.roles) {
@@ -101,8 +134,7 @@ export function mintToken(env: Record<string, string | undefined>, stderr: Out, 
       throw new LocalError("admin tokens come from your identity provider (ADMIN_JWKS_FILE is set); chartroom token mints only HS256 tokens from ADMIN_JWT_SECRET");
     }
     if (!config.devKeys) throw new LocalError("ADMIN_JWT_SECRET is not set (development keys are off because license keys are configured)");
-    secret = keys(config, stderr).admin.secret;
-    if (!secret) throw new LocalError("no admin secret found under DATA_DIR/keys");
+    secret = devKeys(config, env, stderr, req.dataDir).adminSecret;
   }
   const roles = [...new Set(req.roles)] as Role[];
   const token = mintAdminToken(secret, { sub: req.sub, roles, ttlSec, audience: config.ADMIN_AUDIENCE, issuer: config.ADMIN_ISSUER });
@@ -118,7 +150,11 @@ export interface MintedLicense {
   expiresAt: string;
 }
 
-export function mintDevLicense(env: Record<string, string | undefined>, stderr: Out, req: { sub: string; channel?: string | undefined; ttl: string }): MintedLicense {
+export function mintDevLicense(
+  env: Record<string, string | undefined>,
+  stderr: Out,
+  req: { sub: string; channel?: string | undefined; ttl: string; dataDir?: string | undefined },
+): MintedLicense {
   if (req.sub.trim() === "" || req.sub.length > 256) throw new UsageError("--sub must be 1 to 256 characters");
   const ttlSec = ttl(req.ttl);
   const config = configFrom(env);
@@ -126,8 +162,10 @@ export function mintDevLicense(env: Record<string, string | undefined>, stderr: 
   if (!CHANNEL_NAME.test(channel)) throw new UsageError(`--channel ${JSON.stringify(channel)} is not a channel name (^[a-z][a-z0-9-]{0,62}$)`);
   let signingKey;
   try {
-    signingKey = keys(config, stderr).signingKey;
+    const file = config.devKeys ? devKeys(config, env, stderr, req.dataDir).signingKeyFile : config.LICENSE_SIGNING_KEY_FILE;
+    signingKey = file ? loadSigningKey(file) : undefined;
   } catch (err) {
+    if (err instanceof LocalError) throw err;
     throw new LocalError((err as Error).message);
   }
   if (!signingKey) throw new LocalError("this server has no license signing key: set LICENSE_SIGNING_KEY_FILE (or configure no keys at all for development keys)");

@@ -7,7 +7,6 @@ import { UsageError } from "./args.js";
 import { seg, type Client } from "./client.js";
 import { dash, describeChart, fields, table, when, yamlText } from "./format.js";
 // The answers' types are the routes' zod schemas (type-only: no zod at run time).
-import type { AuditPageDto } from "../routes/admin/dto/audit.js";
 import type { ChannelDetailDto, ChannelListDto, DryRunDto, EventDto, HistoryPageDto, PromotionDto } from "../routes/admin/dto/channels.js";
 import { coloured, dryRunLines, plain } from "./diff-text.js";
 import { isRollout, rolloutBody, startedText, summaryCell, type RolloutOptions } from "./rollout.js";
@@ -222,22 +221,6 @@ export async function history(c: Client, name: string, q: { limit?: number | und
   const data = (await c.get(`/channels/${seg(name)}/history`, q)) as HistoryPageDto;
   const note = nextPage(data, `chartroom history ${name}${q.limit ? ` --limit ${q.limit}` : ""}`);
   return { json: data, text: historyTable(data.items), ...(note ? { note } : {}) };
-}
-
-export async function audit(
-  c: Client,
-  q: { limit?: number | undefined; cursor?: string | undefined; action?: string | undefined; target?: string | undefined; targetType?: string | undefined },
-): Promise<Result> {
-  const data = (await c.get("/audit", q)) as AuditPageDto;
-  const text =
-    data.items.length === 0
-      ? "no audit entries\n"
-      : table(
-          ["TIME", "ACTOR", "ACTION", "TARGET", "REQUEST"],
-          data.items.map((a) => [when(a.createdAt), a.actor, a.action, `${a.targetType}/${a.target}`, dash(a.requestId)]),
-        );
-  const note = nextPage(data, `chartroom audit${q.limit ? ` --limit ${q.limit}` : ""}`);
-  return { json: data, text, ...(note ? { note } : {}) };
 }
 
 /** What a licensee's poll gets now, and why (GET /resolve). */

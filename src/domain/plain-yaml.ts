@@ -43,6 +43,20 @@ function findNode(doc: Document, lines: LineCounter, test: (node: { tag?: string
   return found;
 }
 
+/**
+ * A parser error or warning whole: its reason, the column, and the
+ * parser's excerpt of the line with a caret under the column (the line
+ * number goes first, in YamlDataError).
+ */
+function wholeMessage(e: YAMLError): string {
+  const [head = "", ...rest] = e.message.split("\n");
+  const reason = head.replace(/ at line \d+, column \d+:?$/, "");
+  const col = e.linePos?.[0].col;
+  const excerpt = rest.join("\n").replace(/^\n+|\s+$/g, "");
+  const indented = excerpt ? `:\n${excerpt.split("\n").map((l) => `  ${l}`.trimEnd()).join("\n")}` : "";
+  return `${reason}${col !== undefined ? ` at column ${col}` : ""}${indented}`;
+}
+
 /** Parses `text` as one YAML document of plain data (see the header); throws YamlDataError. */
 export function parsePlainYaml(text: string): unknown {
   const lines = new LineCounter();
@@ -50,7 +64,7 @@ export function parsePlainYaml(text: string): unknown {
   if (docs.length > 1) throw new YamlDataError(lines.linePos(docs[1]!.range[0]).line, "a second YAML document (---): a file holds one document");
   const doc = docs[0];
   if (!doc) return null;
-  const message = (e: YAMLError) => e.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+  const message = wholeMessage;
   const error = doc.errors[0];
   if (error) throw new YamlDataError(error.linePos?.[0].line, `not valid YAML: ${message(error)}`);
   const tagged = findNode(doc, lines, (n) => n.tag !== undefined && !PLAIN_TAGS.has(n.tag));

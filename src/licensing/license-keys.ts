@@ -222,6 +222,24 @@ function writeIfMissing(file: string, content: string): boolean {
   }
 }
 
+/** The development keys' files under `<dataDir>/keys` (ensureDevKeys writes them, the CLI reads them). */
+export const DEV_KEY_FILES = { signingKey: "license-signing-key.pem", adminSecret: "admin-jwt-secret" } as const;
+
+/**
+ * The development keys a server made under `<dataDir>/keys`, or undefined
+ * when either file is missing. Creates nothing: what the CLI signs with
+ * must be what a server verifies with.
+ */
+export function findDevKeys(dataDir: string): { dir: string; signingKeyFile: string; adminSecret: string } | undefined {
+  const dir = join(dataDir, "keys");
+  const signingKeyFile = join(dir, DEV_KEY_FILES.signingKey);
+  const secretFile = join(dir, DEV_KEY_FILES.adminSecret);
+  if (!existsSync(signingKeyFile) || !existsSync(secretFile)) return undefined;
+  const adminSecret = readFileSync(secretFile, "utf8").trim();
+  if (adminSecret.length < 32) throw new Error(`admin JWT secret ${secretFile}: is shorter than 32 characters`);
+  return { dir, signingKeyFile, adminSecret };
+}
+
 /**
  * Development keys for the embedded default (no keys configured): an RSA 2048
  * license signing key and an admin JWT secret under `<dataDir>/keys`, both
@@ -230,8 +248,8 @@ function writeIfMissing(file: string, content: string): boolean {
 export function ensureDevKeys(dataDir: string): { signingKeyFile: string; adminSecret: string; created: boolean } {
   const dir = join(dataDir, "keys");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const signingKeyFile = join(dir, "license-signing-key.pem");
-  const secretFile = join(dir, "admin-jwt-secret");
+  const signingKeyFile = join(dir, DEV_KEY_FILES.signingKey);
+  const secretFile = join(dir, DEV_KEY_FILES.adminSecret);
 
   let created = false;
   if (!existsSync(signingKeyFile)) {

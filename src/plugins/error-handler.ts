@@ -1,6 +1,6 @@
 // The one error handler and the one not-found handler. Every error leaves
 // as {"statusCode","error","code","message"} plus "field" and "reason" for
-// bad input. 5xx answers never carry internal messages; they are logged
+// bad input, and "errors" (every problem) when there is more than one. 5xx answers never carry internal messages; they are logged
 // with the request id instead.
 import type { Duplex } from "node:stream";
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
@@ -10,6 +10,7 @@ import { newRequestId } from "../request-id.js";
 import { MAX_PATH_PARAM_LENGTH } from "../domain/schemas.js";
 import { STATUS_CODES } from "node:http";
 import { hasZodFastifySchemaValidationErrors } from "@fastify/type-provider-zod";
+import { describeIssues, issuesText, type FieldReason, type ZodLikeIssue } from "../domain/issues.js";
 import {
   BadRequestError,
   BodyTooLargeError,
@@ -34,45 +35,11 @@ export interface ErrorBody {
   message: string;
   field?: string;
   reason?: string;
+  /** Every problem, when the input has more than one (the first is `field` and `reason`; docs/api.md §13). */
+  errors?: FieldReason[];
 }
 
-interface ZodLikeIssue {
-  path?: (string | number)[];
-  message?: string;
-  code?: string;
-  errors?: ZodLikeIssue[][];
-  keys?: string[];
-  /** invalid_key: why the key schema refused the key. */
-  issues?: ZodLikeIssue[];
-}
-
-/**
- * For a union (chart shapes), the branch that got furthest explains best:
- * the fewest issues, and on a tie the fewest failed refinements (a branch
- * whose refinement refused a value given, e.g. a URL of the wrong scheme, is
- * further from what was meant than one that only misses a field).
- */
-function bestIssue(issue: ZodLikeIssue): ZodLikeIssue {
-  if (issue.code !== "invalid_union" || !issue.errors?.length) return issue;
-  const custom = (branch: ZodLikeIssue[]) => branch.filter((i) => i.code === "custom").length;
-  const ranked = [...issue.errors].sort((a, b) => a.length - b.length || custom(a) - custom(b));
-  const best = ranked[0]?.[0];
-  if (!best) return issue;
-  return bestIssue({ ...best, path: [...(issue.path ?? []), ...(best.path ?? [])] });
-}
-
-function describeIssue(issue: ZodLikeIssue): { field: string; reason: string } {
-  const i = bestIssue(issue);
-  const path = (i.path ?? []).map(String);
-  if (i.code === "unrecognized_keys" && i.keys?.length) {
-    return { field: [...path, i.keys[0]!].join("."), reason: "is not a known field" };
-  }
-  // A record key the key schema refused (an image's component name): its reason, not zod's "Invalid key in record".
-  if (i.code === "invalid_key" && i.issues?.[0]?.message) return { field: path.join("."), reason: i.issues[0].message };
-  return { field: path.join(".") || "(body)", reason: i.message ?? "is invalid" };
-}
-
-function errorBody(statusCode: number, code: string, message: string, extra: { field?: string; reason?: string } = {}): ErrorBody {
+function errorBody(statusCode: number, code: string, message: string, extra: { field?: string; reason?: string; errors?: FieldReason[] } = {}): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? "Error", code, message, ...extra };
 }
 
@@ -88,25 +55,33 @@ const BAD_REQUEST_CODE = new BadRequestError().code;
 
 /** An error that may name the field at fault, as a body with that field and reason. */
 function withFieldOf(e: FastifyError & FieldError, code = e.code): ErrorBody {
-  const extra: { field?: string; reason?: string } = {};
+  const extra: { field?: string; reason?: string; errors?: FieldReason[] } = {};
   if (e.field) extra.field = e.field;
   if (e.reason) extra.reason = e.reason;
+  if (e.errors && e.errors.length > 1) extra.errors = e.errors;
   return errorBody(e.statusCode ?? 400, code, e.message, extra);
 }
 
 export function toErrorBody(err: FastifyError & FieldError, req: FastifyRequest): ErrorBody {
   if (hasZodFastifySchemaValidationErrors(err)) {
     // @fastify/type-provider-zod 1.x hands each zod issue over as
-    // {keyword: code, instancePath: "/a/b", message, params: rest of the issue}.
-    const first = err.validation[0] as unknown as { keyword?: string; instancePath?: string; message?: string; params?: ZodLikeIssue & { issue?: ZodLikeIssue } };
-    const issue: ZodLikeIssue | undefined =
-      first.params?.issue ??
-      (first.keyword !== undefined
-        ? { ...first.params, code: first.keyword, message: first.message ?? "is invalid", path: (first.instancePath ?? "").split("/").filter((p) => p !== "") }
-        : undefined);
-    const { field, reason } = issue ? describeIssue(issue) : { field: first.instancePath ?? "(body)", reason: first.message ?? "is invalid" };
-    const where = err.validationContext ?? "body";
-    return withFieldOf(withField(new ValidationError(`${where}.${field}: ${reason}`), field, reason));
+    // {keyword: code, instancePath: "/a/b", message, params: rest of the issue}:
+    // every one is described, so a body with three mistakes hears of three.
+    const issues = err.validation.map((v) => {
+      const x = v as unknown as { keyword?: string; instancePath?: string; message?: string; params?: ZodLikeIssue & { issue?: ZodLikeIssue } };
+      return (
+        x.params?.issue ??
+        (x.keyword !== undefined
+          ? { ...x.params, code: x.keyword, message: x.message ?? "is invalid", path: (x.instancePath ?? "").split("/").filter((p) => p !== "") }
+          : { path: (x.instancePath ?? "").split("/").filter((p) => p !== ""), message: x.message ?? "is invalid" })
+      );
+    });
+    const problems = describeIssues(issues);
+    const first = problems[0] ?? { field: "(body)", reason: "is invalid" };
+    // A body's fields are named as they are written (chart.version); a query's or a path's with where they are.
+    const where = err.validationContext && err.validationContext !== "body" ? `${err.validationContext}.` : "";
+    const body = withFieldOf(withField(new ValidationError(issuesText(problems, where)), first.field, first.reason));
+    return problems.length > 1 ? { ...body, errors: problems } : body;
   }
   const status = err.statusCode ?? 500;
   // Not the path itself in the message: it may be kilobytes long.

@@ -9,6 +9,7 @@ export const errorSchema = z
     message: z.string(),
     field: z.string().optional().describe("the input field at fault (4xx on bad input)"),
     reason: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), reason: z.string() })).optional().describe("every problem, when the input has more than one (the first is field and reason)"),
   })
   .describe("Error");
 

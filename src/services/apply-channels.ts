@@ -15,6 +15,7 @@ import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import { DeclarationConflictError, fieldError, withField } from "../errors.js";
 import { YamlDataError, parsePlainYaml } from "../domain/plain-yaml.js";
+import { describeIssues, issuesText } from "../domain/issues.js";
 import { findPoisonedKey } from "../domain/values.js";
 import { DECLARATION_LIMITS, findDeclarationFiles, readDeclarationFile, type DeclarationFile, type DeclarationLimits } from "./declaration-files.js";
 import { channelInputSchema, releaseInputSchema, releaseRef, rolloutInputSchema, type ChannelInput, type ReleaseInput, type RolloutInput } from "../domain/schemas.js";
@@ -81,10 +82,6 @@ class DryRunRollback extends Error {
   }
 }
 
-function issuePath(issue: z.core.$ZodIssue): string {
-  return issue.path.map(String).join(".") || "(root)";
-}
-
 function parseFile<T>(file: DeclarationFile, limits: DeclarationLimits, schema: z.ZodType<T>): T {
   const rel = file.rel;
   let data: unknown;
@@ -98,8 +95,15 @@ function parseFile<T>(file: DeclarationFile, limits: DeclarationLimits, schema: 
   if (poisoned !== undefined) throw fieldError(`${rel}: ${poisoned}`, "is not allowed (prototype key)");
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw fieldError(`${rel}: ${issuePath(i)}`, i.message);
+    // Every problem of the file at once, worded as the API words them (src/domain/issues.ts).
+    const problems = describeIssues(parsed.error.issues, "(root)").map((p) => ({ field: `${rel}: ${p.field}`, reason: p.reason }));
+    const first = problems[0]!;
+    const err = fieldError(first.field, first.reason);
+    if (problems.length > 1) {
+      err.message = issuesText(problems);
+      err.errors = problems;
+    }
+    throw err;
   }
   return parsed.data;
 }

@@ -14,6 +14,7 @@ import { createVerifier } from "fast-jwt";
 import t, { type Test } from "tap";
 import YAML from "yaml";
 import { readMigrations } from "../../src/db/migrate.js";
+import { ensureDevKeys } from "../../src/licensing/license-keys.js";
 import { ROOT, claims, rows, run, serve } from "./fixtures/cli-harness.js";
 import { ADMIN_SECRET, CHANNELS_DIR } from "../helpers/app.js";
 
@@ -146,11 +147,33 @@ t.test("token mints admin tokens the server accepts", async (t) => {
 
 t.test("token with no keys configured uses the development secret in DATA_DIR", async (t) => {
   const dataDir = t.testdir({});
+  // No server has made keys there: refused, and nothing is created.
+  for (const [argv, env] of [
+    [["token", "--sub", "dev", "--role", "admin"], { DATA_DIR: dataDir }],
+    [["license", "dev", "--sub", "dev"], { DATA_DIR: dataDir }],
+    [["token", "--sub", "dev", "--role", "admin", "--data-dir", dataDir], {}],
+    [["console", "--sub", "dev", "--role", "admin", "--data-dir", dataDir], {}],
+  ] as const) {
+    const none = await run([...argv], env);
+    t.equal(none.code, 1, `${argv.join(" ")}: refused`);
+    t.match(none.stderr, `error: no development keys in ${join(dataDir, "keys")}`, `${argv.join(" ")}: says where it looked`);
+    t.match(none.stderr, /chartroom never makes its own.*--data-dir DIR or DATA_DIR=DIR/);
+    t.equal(none.stdout, "");
+    t.notOk(existsSync(join(dataDir, "keys")), `${argv.join(" ")}: no keys created`);
+  }
+
+  // The keys a server made (src/licensing/license-keys.ts, as at its first start).
+  ensureDevKeys(dataDir);
   const r = await run(["token", "--sub", "dev", "--role", "admin"], { DATA_DIR: dataDir });
-  t.equal(r.code, 0);
-  t.match(r.stderr, /development keys/);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr, `note: using the development keys in ${join(dataDir, "keys")} (DATA_DIR); only a server started with DATA_DIR=${dataDir} and no keys configured accepts what they sign\n`, "says which keys");
+  const viaFlag = await run(["token", "--sub", "dev", "--role", "admin", "--data-dir", dataDir], {});
+  t.equal(viaFlag.code, 0, viaFlag.stderr);
+  t.match(viaFlag.stderr, "(--data-dir)");
+  const lic = await run(["license", "dev", "--sub", "dev", "--data-dir", dataDir], {});
+  t.equal(lic.code, 0, lic.stderr);
+  t.match(lic.stderr, `development keys in ${join(dataDir, "keys")}`);
   const secretFile = join(dataDir, "keys", "admin-jwt-secret");
-  t.ok(existsSync(secretFile), "the development secret was created");
   const secret = readFileSync(secretFile, "utf8").trim();
   const payload = createVerifier({ key: secret, algorithms: ["HS256"], allowedAud: "chartroom-admin" })(r.stdout.trim()) as { sub: string; roles: string[] };
   t.equal(payload.sub, "dev");
@@ -296,6 +319,8 @@ t.test("release workflow over HTTP", async (t) => {
   const down = await run(["promote", "0.58.1", "--to", "unstable"], env);
   t.equal(down.code, 1);
   t.match(down.stderr, /DOWNGRADE_REFUSED/);
+  t.notMatch(down.stderr, /allowDowngrade/, "the API's field name is not what a CLI user types");
+  t.match(down.stderr, /\nhint: .*pass --allow-downgrade, or .*chartroom rollback CHANNEL --reason TEXT\n$/, "the remedy in the CLI's words");
   t.equal(await current("unstable"), "0.61.0");
 
   // rollback beta to the release before
@@ -357,12 +382,31 @@ t.test("release workflow over HTTP", async (t) => {
   const au = await run(["audit", "--limit", "3"], env);
   t.equal(au.code, 0);
   const ar = rows(au.stdout);
-  t.same(ar[0], ["TIME", "ACTOR", "ACTION", "TARGET", "REQUEST"]);
+  t.same(ar[0], ["TIME", "ACTOR", "ACTION", "TARGET", "CHANGE", "REASON", "REQUEST"]);
   t.same(ar.slice(1).map((r) => [r[1], r[2], r[3]]), [
     ["cli-engineer@example.com", "release.yank", "release/0.61.0"],
     ["cli-engineer@example.com", "channel.rollback", "channel/beta"],
     ["cli-engineer@example.com", "channel.promote", "channel/beta"],
   ]);
+  // what changed and why: before → after, the reason
+  t.match(au.stdout, /channel\.rollback +channel\/beta +release: 0\.61\.0 → 0\.59\.2 +\S/, "the rollback's before → after");
+  // --target as the TARGET column prints it
+  const byTarget = await run(["audit", "--target", "release/0.61.0"], env);
+  t.equal(byTarget.code, 0, byTarget.stderr);
+  const tr = rows(byTarget.stdout).slice(1);
+  t.ok(tr.length >= 2, "release/0.61.0 finds its entries");
+  t.ok(tr.every((r) => r[3] === "release/0.61.0"), "and only those");
+  t.same(tr.map((r) => r[2]), ["release.yank", "release.create"]);
+  const typeClash = await run(["audit", "--target", "release/0.61.0", "--target-type", "channel"], env);
+  t.equal(typeClash.code, 2);
+  t.match(typeClash.stderr, /names a release, but --target-type is channel/);
+  // an action the audit never records: the actions it does
+  const bogus = await run(["audit", "--action", "bogus"], env);
+  t.equal(bogus.code, 2);
+  t.match(bogus.stderr, /^error: no audit entries with action "bogus", which is not an action the audit records; the actions are channel\.create, .*release\.yank/);
+  t.equal(bogus.stdout, "");
+  const typo = await run(["audit", "--action", "release.ynak"], env);
+  t.match(typo.stderr, /did you mean "release\.yank"\?/);
   const auJson = await run(["audit", "--action", "release.create", "--json"], env);
   const created2 = JSON.parse(auJson.stdout) as { items: { actor: string; target: string }[] };
   t.same(created2.items.map((a) => `${a.actor} ${a.target}`).slice(0, 1), ["cli-engineer@example.com 0.61.0"]);
@@ -580,7 +624,7 @@ t.test("server messages and values with terminal escape codes are printed clean"
   const dir = join(h.dataDir, "values-files");
   mkdirSync(dir);
   writeFileSync(join(dir, "v.json"), JSON.stringify(values));
-  const set = await run(["license", "values", "set", "acme", join(dir, "v.json")], env);
+  const set = await run(["license", "values", "set", "acme", join(dir, "v.json"), "--force"], env);
   t.equal(set.code, 0, set.stderr);
   t.notMatch(set.stdout, CONTROL, "set: the keys echoed clean");
   const shown = await run(["license", "values", "show", "acme"], env);
