@@ -18,6 +18,8 @@ export const AUDIT_ACTIONS = [
   "channel.rollback",
   "release.create",
   "release.yank",
+  "release.required",
+  "bundle.export",
   "rollout.start",
   "rollout.step",
   "rollout.pause",
@@ -36,7 +38,7 @@ export const AUDIT_ACTIONS = [
 ] as const;
 
 /** The target types of audit entries: the part before "/" in the TARGET column. */
-export const AUDIT_TARGET_TYPES = ["channel", "release", "rollout", "license", "licensee", "freeze", "webhook"] as const;
+export const AUDIT_TARGET_TYPES = ["channel", "release", "rollout", "license", "licensee", "freeze", "webhook", "bundle"] as const;
 
 /** --target as the table prints it (release/0.61.0) or bare (0.61.0); --target-type, if given too, must agree. */
 export function targetFilter(target: string | undefined, targetType: string | undefined): { target?: string | undefined; targetType?: string | undefined } {
