@@ -45,6 +45,10 @@ export const EXAMPLES: Record<string, string[]> = {
   "release lint": ["chartroom release lint release.yaml   # offline: the server's own rules, every problem at once"],
   "release create": ["chartroom release lint release.yaml && chartroom release create release.yaml"],
   "release show": ["chartroom release show 0.61.0", "chartroom release show 0.61.0 --json | jq .values"],
+  "release required": [
+    "chartroom release required 0.59.2 --reason \"schema migration\"   # installations below it pass through it first",
+    "chartroom release required 0.59.2 --off --reason \"migration is online now\"",
+  ],
   promote: [
     "chartroom promote 0.61.0 --to beta --from unstable --reason \"soaked a day\"",
     "chartroom promote 0.61.0 --to stable --expect 0.60.2 --dry-run   # what would change, changing nothing",

@@ -139,7 +139,7 @@ t.test("completion: bash completes commands, family members, options; zsh descri
     return stdout.split("\n").filter((l) => l !== "");
   };
   t.same(await complete("chartroom", "prom"), ["promote"]);
-  t.same(await complete("chartroom", "release", ""), ["show", "create", "init", "lint"]);
+  t.same(await complete("chartroom", "release", ""), ["show", "required", "create", "init", "lint"]);
   t.same(await complete("chartroom", "license", "values", "s"), ["show", "set"]);
   t.same(await complete("chartroom", "promote", "0.61.0", "--allow"), ["--allow-downgrade"]);
   t.same(await complete("chartroom", "license", "revoke", "JTI", "--f"), ["--force"]);
@@ -149,7 +149,7 @@ t.test("completion: bash completes commands, family members, options; zsh descri
   const zsh = await run(["completion", "zsh"], {});
   t.equal(zsh.code, 0);
   t.match(zsh.stdout, /^#compdef chartroom\n/);
-  t.match(zsh.stdout, /\('release'\) subs=\('show:show one release' 'create:create an immutable release from a YAML or JSON file' 'init:write a commented release file to start from' 'lint:check a release file offline with the server'\\''s own rules'\) ;;/, "family members with their summaries, quotes escaped");
+  t.match(zsh.stdout, /\('release'\) subs=\('show:show one release' 'required:mark a release required' 'create:create an immutable release from a YAML or JSON file' 'init:write a commented release file to start from' 'lint:check a release file offline with the server'\\''s own rules'\) ;;/, "family members with their summaries, quotes escaped");
   t.match(zsh.stdout, /\('promote'\) opts=\(--to --from --expect --allow-downgrade /);
   t.match(zsh.stdout, /_describe -t commands 'chartroom command' subs/);
   t.match(zsh.stdout, /compdef _chartroom chartroom/);
