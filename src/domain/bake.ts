@@ -20,3 +20,22 @@ export function bakeMs(s: string): number {
   if (ms === undefined) throw new RangeError(`not a bake time: ${JSON.stringify(s)}`);
   return ms;
 }
+
+/**
+ * A wait in the units bakes are written in, at most two of them, rounded up
+ * (never less than the wait): "1h10m", "40m", "3d2h", "45s".
+ */
+export function durationText(ms: number): string {
+  const units = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const;
+  const big = units.findIndex(([, u]) => ms >= u);
+  if (big < 0 || big === units.length - 1) return `${Math.max(1, Math.ceil(ms / 1000))}s`;
+  const [bigName, bigMs] = units[big]!;
+  const [smallName, smallMs] = units[big + 1]!;
+  let n = Math.floor(ms / bigMs);
+  let m = Math.ceil((ms - n * bigMs) / smallMs);
+  if (m * smallMs >= bigMs) {
+    n += 1;
+    m = 0;
+  }
+  return m > 0 ? `${n}${bigName}${m}${smallName}` : `${n}${bigName}`;
+}

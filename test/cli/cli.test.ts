@@ -460,12 +460,13 @@ t.test("apply: dry run writes nothing, apply creates, a second apply is a no-op"
     "create-release 0.58.1",
     "create-release 0.59.2",
     "create-release 0.60.0",
+    // A channel after its policy's upstream: unstable → beta → stable.
+    "create-channel unstable",
+    "move-channel unstable",
     "create-channel beta",
     "move-channel beta",
     "create-channel stable",
     "move-channel stable",
-    "create-channel unstable",
-    "move-channel unstable",
   ]);
   t.equal(count(dbFile, "Release"), 0, "dry run: no release written");
   t.equal(count(dbFile, "Channel"), 0, "dry run: no channel written");

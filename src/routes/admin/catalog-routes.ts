@@ -17,13 +17,13 @@ import type { Context } from "../../context.js";
 import type { Actor } from "../../services/catalog-service.js";
 import { errorResponses } from "../openapi-shared.js";
 import { auditPageDto, auditQuery, toAuditDto } from "./dto/audit.js";
-import { channelDetailDto, channelDto, channelListDto, dryRunDto, historyPageDto, promotionDto, toChannelDto, toDryRunDto, toEventDto, toPromotionDto } from "./dto/channels.js";
+import { channelDetailDto, channelDto, channelListDto, dryRunDto, historyPageDto, promotionDto, toChannelDto, toDryRunDto, toEventDto, toPromotionDto, toYankDto, yankDto } from "./dto/channels.js";
 import { idPageQuery, releasePageQuery } from "./dto/paging.js";
 import { createdReleaseDto, releaseDto, releasePageDto, toReleaseDto } from "./dto/releases.js";
 import { rolloutDto, toRolloutDto } from "./dto/rollouts.js";
 
 export function actorOf(req: FastifyRequest): Actor {
-  return { sub: req.user.sub, requestId: req.id };
+  return { sub: req.user.sub, requestId: req.id, roles: req.user.roles };
 }
 
 const security = [{ adminBearer: [] }];
@@ -81,7 +81,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
       response: { 200: z.union([promotionDto, dryRunDto]), 202: rolloutDto, ...errorResponses(400, 401, 403, 404, 409, 413, 423, 503) },
     },
   }, async (req, reply) => {
-    if (req.body.dryRun) return toDryRunDto(await catalog.previewPromote(req.params.name, req.body));
+    if (req.body.dryRun) return toDryRunDto(await catalog.previewPromote(req.params.name, req.body, actorOf(req)));
     const result = await catalog.promote(req.params.name, req.body, actorOf(req));
     if (!result.rollout) return toPromotionDto(result);
     req.log.info({ actor: req.user.sub, channel: result.channel, release: result.to.version, rollout: result.rollout.id, steps: result.rollout.steps, requestId: req.id }, "rollout started");
@@ -98,7 +98,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
       response: { 200: z.union([promotionDto, dryRunDto]), ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
   }, async (req) =>
-    req.body.dryRun ? toDryRunDto(await catalog.previewRollback(req.params.name, req.body)) : toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
+    req.body.dryRun ? toDryRunDto(await catalog.previewRollback(req.params.name, req.body, actorOf(req))) : toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
 
   r.get("/channels/:name/history", {
     config: { role: "viewer" },
@@ -138,8 +138,16 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   r.post("/releases/:idOrVersion/yank", {
     bodyLimit: SMALL_BODY,
     config: { role: "release-engineer" },
-    schema: { tags: ["releases"], security, summary: "Yank a release: never promoted or pinned again", params: refParams, body: yankInputSchema, response: { 200: releaseDto, ...errorResponses(400, 401, 403, 404, 409) } },
-  }, async (req) => toReleaseDto(await catalog.yankRelease(req.params.idOrVersion, req.body.reason, actorOf(req))));
+    schema: {
+      tags: ["releases"], security, summary: "Yank a release: never promoted or pinned again", params: refParams, body: yankInputSchema,
+      description: "A rollout of the release is aborted. The channels whose release it is keep serving it and are listed in `serving`; with `rollback: true` each of them is rolled back (as `POST /channels/:name/rollback` without `to`, under its policy's downgradeRole) in the same transaction, listed in `rolledBack`: if one cannot be, nothing is changed (409 naming `rollback`).",
+      response: { 200: yankDto, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (req) => {
+    const y = await catalog.yankRelease(req.params.idOrVersion, req.body, actorOf(req));
+    req.log.info({ actor: req.user.sub, release: y.release.version, serving: y.serving, rolledBack: y.rolledBack.map((m) => m.channel), abortedRollouts: y.abortedRollouts.map((a) => a.rollout.id), requestId: req.id }, "release yanked");
+    return toYankDto(y);
+  });
 
   r.get("/audit", {
     config: { role: "viewer" },
