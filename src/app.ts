@@ -20,6 +20,7 @@ import { resolveRoutes } from "./routes/admin/resolve-routes.js";
 import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "./routes/admin/rollout-routes.js";
 import { webhookRoutes } from "./routes/admin/webhook-routes.js";
+import { applyRoutes } from "./routes/admin/apply-routes.js";
 import { consoleRoutes } from "./routes/console-routes.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
 import { requestIdFor } from "./request-id.js";
@@ -145,6 +146,7 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
           await admin.register(freezeRoutes, { ctx });
           await admin.register(rolloutRoutes, { ctx });
           await admin.register(webhookRoutes, { ctx });
+          await admin.register(applyRoutes, { ctx });
         },
         { prefix: "/api/v1/admin" },
       );

@@ -36,7 +36,8 @@ export interface PlanStep {
   /**
    * update-channel, move-channel, start-rollout: RFC 6902, from the values
    * the channel serves now to those it serves after the step (no
-   * licensee's overrides); empty when they do not change.
+   * licensee's overrides); empty when they do not change, absent for a
+   * channel's first release (it would be all its values).
    */
   valuesDiff?: PatchOp[];
 }
@@ -289,12 +290,13 @@ export function applyChannels(store: Pick<Store, "transaction">, catalog: Pick<C
           if (moved.changed && !opts.ignoreFreeze) await refuseIfFrozen(repos, `apply ${doing} (declared in ${file})`);
           moves.push(moved);
           const from = moved.from?.version ?? "no release";
-          const valuesDiff = () => jsonDiff(servedValues(at, moved.from), servedValues(at, target));
+          // A channel's first release has no diff: it would be all its values.
+          const diff = moved.from ? { valuesDiff: jsonDiff(servedValues(at, moved.from), servedValues(at, target)) } : {};
           if (moved.rollout) {
             const n = moved.rollout.steps.length;
-            steps.push({ action: "start-rollout", target: input.name, file, detail: `${input.name}: ${from} → ${target.version} in ${n} step${n === 1 ? "" : "s"} ${percentsText(moved.rollout.steps)}`, valuesDiff: valuesDiff() });
+            steps.push({ action: "start-rollout", target: input.name, file, detail: `${input.name}: ${from} → ${target.version} in ${n} step${n === 1 ? "" : "s"} ${percentsText(moved.rollout.steps)}`, ...diff });
           } else if (moved.changed) {
-            steps.push({ action: "move-channel", target: input.name, file, detail: `move ${input.name} from ${from} to ${target.version}`, valuesDiff: valuesDiff() });
+            steps.push({ action: "move-channel", target: input.name, file, detail: `move ${input.name} from ${from} to ${target.version}`, ...diff });
           }
         } catch (err) {
           // The rules name the promote body's fields ("release", "rollout"): here, the file's.

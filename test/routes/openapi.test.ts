@@ -44,6 +44,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["get", "/api/v1/admin/webhooks", "adminBearer"],
     ["delete", "/api/v1/admin/webhooks/{id}", "adminBearer"],
     ["get", "/api/v1/admin/webhooks/{id}/deliveries", "adminBearer"],
+    ["post", "/api/v1/admin/apply", "adminBearer"],
     ["get", "/healthz", null],
     ["get", "/readyz", null],
     ["get", "/metrics", null],

@@ -15,7 +15,7 @@ import { loadConfig } from "../../src/config.js";
 import { createContext } from "../../src/context.js";
 import { migrate } from "../../src/db/migrate.js";
 import { eachProvider, freshDatabase, tempDir } from "../helpers/db.js";
-import { ADMIN_SECRET, CHANNELS_DIR, testApp, withoutPolicies, type TestApp } from "../helpers/app.js";
+import { ADMIN_SECRET, testApp, withoutPolicies, type TestApp } from "../helpers/app.js";
 import { call } from "../routes/admin/fixtures/admin-helpers.js";
 
 const actor = { sub: "test:apply" };
