@@ -531,7 +531,9 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
           for (const c of holding) {
             const refused = (err: unknown): never => {
               const e = err as FieldError;
-              throw withField(e, "rollback", `channel ${c.name} cannot be rolled back: ${e.message}; yank without rollback, then promote another release to ${c.name}`);
+              // The rollback's refusal (its code kept), said as the yank's.
+              e.message = `channel ${c.name} cannot be rolled back: ${e.message}; yank without rollback, then promote another release to ${c.name}`;
+              throw withField(e, "rollback", e.message);
             };
             const target = await rollbackTargetOf(repos, c, {}).catch(refused);
             rolledBack.push(await move(repos, c, target, rollbackMove({ reason: why, dryRun: false }), actor).catch(refused));
