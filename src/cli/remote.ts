@@ -65,6 +65,12 @@ export async function channels(c: Client): Promise<Result> {
   return { json: data, text };
 }
 
+/** "upstream beta, minSoak 2h, downgrades need admin", or "none". */
+function policyCell(p: ChannelDetailDto["policy"]): string {
+  const parts = [p.upstream ? `upstream ${p.upstream}` : "", p.minSoak ? `minSoak ${p.minSoak}` : "", p.downgradeRole ? `downgrades need ${p.downgradeRole}` : ""].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}
+
 export async function channel(c: Client, name: string): Promise<Result> {
   const ch = (await c.get(`/channels/${seg(name)}`)) as ChannelDetailDto;
   const text =
@@ -73,6 +79,7 @@ export async function channel(c: Client, name: string): Promise<Result> {
       ["description", dash(ch.description)],
       ["release", releaseCell(ch.release)],
       ["rollout", ch.rollout ? `${summaryCell(ch.rollout)}; chartroom rollout status ${ch.name}` : "none"],
+      ["policy", policyCell(ch.policy)],
       ["created", when(ch.createdAt)],
       ["updated", when(ch.updatedAt)],
     ]) +
