@@ -27,15 +27,22 @@ export function bakeMs(s: string): number {
  */
 export function durationText(ms: number): string {
   const units = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1_000]] as const;
-  const big = units.findIndex(([, u]) => ms >= u);
-  if (big < 0 || big === units.length - 1) return `${Math.max(1, Math.ceil(ms / 1000))}s`;
-  const [bigName, bigMs] = units[big]!;
-  const [smallName, smallMs] = units[big + 1]!;
-  let n = Math.floor(ms / bigMs);
-  let m = Math.ceil((ms - n * bigMs) / smallMs);
-  if (m * smallMs >= bigMs) {
-    n += 1;
-    m = 0;
+  const bigOf = (v: number) => Math.min(units.findIndex(([, u]) => v >= u), units.length - 1);
+  // Round up to the smaller of the two units shown; a carry (59m59.5s → 1h) rounds once more, to the new pair.
+  let v = Math.max(1_000, ms);
+  for (;;) {
+    const big = bigOf(v);
+    const step = units[Math.min(big + 1, units.length - 1)]![1];
+    const r = Math.ceil(v / step) * step;
+    const same = bigOf(r) === big;
+    v = r;
+    if (same) break;
   }
+  const big = bigOf(v);
+  const [bigName, bigMs] = units[big]!;
+  const n = Math.floor(v / bigMs);
+  if (big === units.length - 1) return `${n}${bigName}`;
+  const [smallName, smallMs] = units[big + 1]!;
+  const m = Math.round((v - n * bigMs) / smallMs);
   return m > 0 ? `${n}${bigName}${m}${smallName}` : `${n}${bigName}`;
 }

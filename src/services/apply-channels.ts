@@ -142,7 +142,7 @@ export function readDeclarations(dir: string, limits: DeclarationLimits = DECLAR
  * Declarations sent as JSON (POST /api/v1/admin/apply, docs/api.md §3): the
  * files' content, already validated by the route's schema. Each is named in
  * messages as the file it would be in a directory (stable.yaml,
- * releases/0.61.0.yaml), so a refusal reads as it does for `chartroom apply DIR`.
+ * releases/<version>.yaml), so a refusal reads as it does for `chartroom apply DIR`.
  */
 export function declarationsOf(body: { channels: z.infer<typeof channelFileSchema>[]; releases: ReleaseInput[] }): Declarations {
   const seen = new Set<string>();

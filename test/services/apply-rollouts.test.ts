@@ -49,7 +49,7 @@ async function counts(h: TestApp) {
 /** A copy of the sample channels/ whose stable.yaml declares `release` and `rollout` as given (YAML lines). */
 function channelsWith(t: Test, stable: string): string {
   const dir = join(tempDir(t), "channels");
-  // The samples without their policies: these tests are about rollouts (test/services/apply-policies.test.ts has the policies).
+  // The samples without their policies: these tests are about rollouts (test/routes/admin/yank-apply.test.ts applies them).
   cpSync(withoutPolicies(tempDir(t)), dir, { recursive: true });
   const file = join(dir, "stable.yaml");
   writeFileSync(file, readFileSync(file, "utf8").replace("release: 0.58.1\n", stable));
