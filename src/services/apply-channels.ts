@@ -167,8 +167,8 @@ export function declarationsOf(body: { channels: z.infer<typeof channelFileSchem
 /**
  * The channels in the order apply takes them: a channel after the upstream
  * its policy declares (so the upstream exists, and has moved, when it is
- * checked), else in file order. Channels on a cycle stay in file order; the
- * upstream check refuses them.
+ * checked), else in file order. Channels on a cycle come in the order the
+ * walk meets them; the upstream check refuses the one that closes it.
  */
 export function upstreamFirst<T extends { input: Pick<ChannelInput, "name" | "policy"> }>(channels: T[]): T[] {
   const byName = new Map(channels.map((c) => [c.input.name, c]));

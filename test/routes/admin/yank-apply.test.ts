@@ -118,3 +118,21 @@ await eachProvider(t, "POST /apply dry run: the whole plan, every conflict, the 
   assertError(t, real, 409, "DECLARATION_CONFLICT", "releases/0.59.2.yaml: notes");
   t.same(await snapshot(h), before, "nothing written");
 });
+
+await eachProvider(t, "declared policies: a chain moves in one apply, upstream first; a bad upstream is named by file", async (t, provider) => {
+  const h = await testApp(t, { provider, samplePolicies: true });
+  await createRelease(t, h, "0.61.0");
+  const body = sampleBody();
+  for (const c of body.channels) c.release = "0.61.0";
+  const res = await call(h, "POST", "/apply", { body });
+  t.equal(res.statusCode, 200, res.body);
+  t.same(res.json().steps.map((s: { action: string; target: string }) => `${s.action} ${s.target}`), ["move-channel unstable", "move-channel beta", "move-channel stable"], "each after its upstream");
+  const bad = body;
+  bad.channels.find((c) => c.name === "unstable")!.policy = { upstream: "stable" };
+  const before = await snapshot(h);
+  const dry = (await call(h, "POST", "/apply", { body: { ...bad, dryRun: true } })).json();
+  t.equal(dry.conflicts.length, 1, JSON.stringify(dry.conflicts));
+  t.match(dry.conflicts[0], { file: "unstable.yaml", code: "VALIDATION_FAILED", field: "unstable.yaml: policy.upstream", message: /makes a cycle \(unstable → stable → beta → unstable\)/ });
+  assertError(t, await call(h, "POST", "/apply", { body: bad }), 400, "VALIDATION_FAILED", "unstable.yaml: policy.upstream");
+  t.same(await snapshot(h), before, "nothing written");
+});
