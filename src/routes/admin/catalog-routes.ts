@@ -77,7 +77,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Promote a release to a channel", params: nameParams, body: promoteInputSchema,
-      description: `Rules: the release exists and is not yanked; with \`from\` it must be that channel's release; \`expectedCurrent\` must match (409 PROMOTION_CONFLICT); a lower version needs \`allowDowngrade\` (recorded as a rollback); promoting the current release is a 200 with changed=false; while the channel has an active rollout every promotion is a 409 ROLLOUT_IN_PROGRESS; during a freeze a 423 FROZEN. With \`rollout\` the release reaches the channel's licensees in steps: 202 with the rollout, and the channel's release moves when its last step ends. ${DRY_RUN}`,
+      description: `Rules: the release exists and is not yanked; with \`from\` it must be that channel's release; \`expectedCurrent\` must match (409 PROMOTION_CONFLICT); a lower version needs \`allowDowngrade\` (recorded as a rollback); the channel's \`policy\` (409 POLICY_REFUSED): with \`upstream\` a move up takes only that channel's current release (\`from\` implied, another \`from\` refused), with \`minSoak\` only once it has been the upstream's that long, and a move down needs \`downgradeRole\`; promoting the current release is a 200 with changed=false; while the channel has an active rollout every promotion is a 409 ROLLOUT_IN_PROGRESS; during a freeze a 423 FROZEN. With \`rollout\` the release reaches the channel's licensees in steps: 202 with the rollout, and the channel's release moves when its last step ends. ${DRY_RUN}`,
       response: { 200: z.union([promotionDto, dryRunDto]), 202: rolloutDto, ...errorResponses(400, 401, 403, 404, 409, 413, 423, 503) },
     },
   }, async (req, reply) => {
@@ -94,7 +94,7 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Roll a channel back (default: to the release before the current one)", params: nameParams, body: rollbackInputSchema,
-      description: DRY_RUN,
+      description: `A rollback is a move down: the channel's policy \`downgradeRole\` (default release-engineer) is the role it needs (409 POLICY_REFUSED); \`upstream\` and \`minSoak\` do not bind it. ${DRY_RUN}`,
       response: { 200: z.union([promotionDto, dryRunDto]), ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
   }, async (req) =>
