@@ -6,6 +6,8 @@ import { eachProvider } from "../../helpers/db.js";
 import { CHANNELS_DIR, testApp } from "../../helpers/app.js";
 import { readDeclarations } from "../../../src/services/apply-channels.js";
 import { assertError, call, createRelease, snapshot } from "./fixtures/admin-helpers.js";
+import { eventually } from "../../helpers/eventually.js";
+import { webhookReceiver } from "../../helpers/webhook-receiver.js";
 
 const yank = (h: Parameters<typeof call>[0], version: string, body: Record<string, unknown>) => call(h, "POST", `/releases/${version}/yank`, { body, role: "release-engineer" });
 const promote = (h: Parameters<typeof call>[0], channel: string, release: string) => call(h, "POST", `/channels/${channel}/promote`, { body: { release }, role: "release-engineer" });
@@ -135,4 +137,22 @@ await eachProvider(t, "declared policies: a chain moves in one apply, upstream f
   t.match(dry.conflicts[0], { file: "unstable.yaml", code: "VALIDATION_FAILED", field: "unstable.yaml: policy.upstream", message: /makes a cycle \(unstable → stable → beta → unstable\)/ });
   assertError(t, await call(h, "POST", "/apply", { body: bad }), 400, "VALIDATION_FAILED", "unstable.yaml: policy.upstream");
   t.same(await snapshot(h), before, "nothing written");
+});
+
+await eachProvider(t, "a yank's rollbacks notify webhooks as rollbacks do", async (t, provider) => {
+  const h = await testApp(t, { provider, env: { WEBHOOK_TICK_MS: "50", WEBHOOK_RETRY_BASE_MS: "100", WEBHOOK_RETRY_MAX_MS: "400" } });
+  const rx = await webhookReceiver(t);
+  t.equal((await call(h, "POST", "/webhooks", { body: { url: rx.url, secret: "a-secret-of-sixteen+", events: ["channel.rolled-back", "release.yanked"] } })).statusCode, 201);
+  await createRelease(t, h, "0.61.0");
+  for (const c of ["beta", "stable"]) t.equal((await promote(h, c, "0.61.0")).statusCode, 200);
+  t.equal((await yank(h, "0.61.0", { reason: "data loss", rollback: true })).statusCode, 200);
+  const got = await eventually(() => (rx.received.length >= 3 ? rx.received : undefined), { within: 20_000, every: 25 });
+  t.ok(got.ok, `three events delivered: ${got.summary}`);
+  t.same(rx.received.map((r) => `${String(r.json.type)} ${String(r.json.subject)}`).sort(), [
+    "io.chartroom.channel.rolled-back channels/beta",
+    "io.chartroom.channel.rolled-back channels/stable",
+    "io.chartroom.release.yanked releases/0.61.0",
+  ]);
+  const stable = rx.received.find((r) => r.json.subject === "channels/stable")!;
+  t.match(stable.json.data, { channel: "stable", from: "0.61.0", to: "0.58.1", action: "rollback", reason: "release 0.61.0 was yanked: data loss", by: "release-engineer@example.com" });
 });
