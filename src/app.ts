@@ -21,6 +21,8 @@ import { freezeRoutes } from "./routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "./routes/admin/rollout-routes.js";
 import { webhookRoutes } from "./routes/admin/webhook-routes.js";
 import { bundleRoutes } from "./routes/admin/bundle-routes.js";
+
+import { applyRoutes } from "./routes/admin/apply-routes.js";
 import { consoleRoutes } from "./routes/console-routes.js";
 import { documentOperations } from "./routes/openapi-docs.js";
 import { useStrictJsonBody } from "./routes/admin/json-body.js";
@@ -154,6 +156,8 @@ export async function buildApp({ ctx, logger, loggerInstance }: AppOptions): Pro
           await admin.register(rolloutRoutes, { ctx });
           await admin.register(webhookRoutes, { ctx });
           await admin.register(bundleRoutes, { ctx });
+
+          await admin.register(applyRoutes, { ctx });
         },
         { prefix: "/api/v1/admin" },
       );

@@ -59,6 +59,8 @@ export const PromotionConflictError = def("PROMOTION_CONFLICT", "%s", 409);
 export const PromotionRefusedError = def("PROMOTION_REFUSED", "%s", 409);
 export const DowngradeRefusedError = def("DOWNGRADE_REFUSED", "%s", 409);
 export const RollbackRefusedError = def("ROLLBACK_REFUSED", "%s", 409);
+/** A channel's policy (upstream, minSoak, downgradeRole: docs/api.md §3) refuses the move; the message names the policy and what would work. */
+export const PolicyRefusedError = def("POLICY_REFUSED", "%s", 409);
 export const DeclarationConflictError = def("DECLARATION_CONFLICT", "%s", 409);
 export const WriteConflictError = def("WRITE_CONFLICT", "the change collided with a concurrent one; retry", 409);
 /**

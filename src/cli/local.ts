@@ -20,6 +20,8 @@ import { findDevKeys, loadSigningKey } from "../licensing/license-keys.js";
 import { toCatalogueError } from "../repositories/database-errors.js";
 import { UsageError } from "./args.js";
 import { table } from "./format.js";
+import { diffLines, plain } from "./diff-text.js";
+import type { ApplyResult } from "../services/apply-channels.js";
 
 export interface Out {
   write(chunk: string): unknown;
@@ -221,7 +223,7 @@ function osUser(env: Record<string, string | undefined>): string {
   }
 }
 
-export async function runApply(env: Record<string, string | undefined>, stderr: Out, dir: string, dryRun: boolean) {
+export async function runApply(env: Record<string, string | undefined>, stderr: Out, dir: string, dryRun: boolean): Promise<AppliedPlan> {
   const full = configFrom(env);
   // apply needs the database only: leave the keys out, so a missing or
   // broken key file is not its problem and no development keys are made;
@@ -234,18 +236,45 @@ export async function runApply(env: Record<string, string | undefined>, stderr: 
   try {
     const actor = { sub: `cli:${osUser(env)}` };
     const result = await withDb(config, () => ctx.declarative.apply(dir, actor, { dryRun }));
-    return { ...result, dir, actor: actor.sub };
+    return { ...result, dir, actor: actor.sub, mode: "database", where: displayDbUrl(config.DATABASE_URL) };
   } finally {
     await ctx.stop().catch(() => {});
   }
 }
 
-export function applyText(r: Awaited<ReturnType<typeof runApply>>): string {
+/** What `chartroom apply` did or would do, and how: over HTTP (POST /api/v1/admin/apply) or on the database directly. */
+export interface AppliedPlan extends ApplyResult {
+  dir: string;
+  actor: string;
+  mode: "http" | "database";
+  /** The server's URL, or the database's (its password masked). */
+  where: string;
+}
+
+export function applyText(r: AppliedPlan): string {
   // Notes change nothing (a running rollout the files describe otherwise): printed after the steps.
   const notes = r.notes.map((n) => `note: ${n.file}: ${n.detail}\n`).join("");
-  if (r.steps.length === 0) return `nothing to do: the database already matches ${r.dir}\n${notes}`;
+  const conflicts =
+    r.conflicts.length === 0
+      ? ""
+      : `${r.conflicts.length} conflict(s): apply would stop at the first and change nothing:\n` + table(["TARGET", "FILE", "CODE", "MESSAGE"], r.conflicts.map((c) => [c.target, c.file, c.code, c.message]));
+  // A dry run shows how each step changes the values the channel serves.
+  const diffs = r.dryRun
+    ? r.steps
+        .filter((s) => s.valuesDiff !== undefined && s.valuesDiff.length > 0)
+        .map((s) => `values of ${s.target} after ${s.action}:\n${plain(diffLines(s.valuesDiff!))}`)
+        .join("")
+    : "";
+  if (r.steps.length === 0) return `${r.conflicts.length === 0 ? `nothing to do: the database already matches ${r.dir}\n` : `no step would be applied from ${r.dir}\n`}${conflicts}${notes}`;
   const head = r.dryRun ? `plan for ${r.dir} (dry run: nothing was written), ${r.steps.length} step(s):\n` : `applied ${r.dir} as ${r.actor}, ${r.steps.length} step(s):\n`;
-  return head + table(["ACTION", "TARGET", "FILE", "DETAIL"], r.steps.map((s) => [s.action, s.target, s.file, s.detail])) + notes;
+  return head + table(["ACTION", "TARGET", "FILE", "DETAIL"], r.steps.map((s) => [s.action, s.target, s.file, s.detail])) + diffs + conflicts + notes;
+}
+
+/** Which way apply went, for stderr. */
+export function applyModeNote(r: AppliedPlan): string {
+  return r.mode === "http"
+    ? `note: applied over HTTP (POST ${r.where.replace(/\/+$/, "")}/api/v1/admin/apply) as ${r.actor}\n`
+    : `note: applied to the database ${r.where} directly (local mode: for first boot and break-glass; set CHARTROOM_TOKEN to apply through the server)\n`;
 }
 
 export function tokenText(t: MintedToken | MintedLicense): string {

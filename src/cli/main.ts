@@ -13,7 +13,7 @@ import * as rollout from "./rollout.js";
 import * as licenses from "./licenses.js";
 import * as webhooks from "./webhooks.js";
 import * as bundle from "./bundle.js";
-import { DatabaseUnreachableError, LocalError, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
+import { DatabaseUnreachableError, LocalError, applyModeNote, applyText, migrateText, mintDevLicense, mintToken, runApply, runMigrate } from "./local.js";
 import * as remote from "./remote.js";
 import { MAX_INPUT_BYTES } from "./remote.js";
 import { formatBytes } from "../services/declaration-files.js";
@@ -373,12 +373,12 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   yank: {
-    usage: "yank VERSION --reason TEXT",
-    summary: "yank a release: it is never promoted or pinned again",
-    options: { reason: { type: "string" } },
+    usage: "yank VERSION --reason TEXT [--rollback]",
+    summary: "yank a release: it is never promoted or pinned again; prints the channels still serving it (--rollback: roll each of them back in the same request)",
+    options: { reason: { type: "string" }, rollback: { type: "boolean" } },
     async run(p, cx) {
       const [version] = positionals(p, ["VERSION"]);
-      return remote.yank(cx.client(p), version!, required(p, "reason", "TEXT"));
+      return remote.yank(cx.client(p), version!, required(p, "reason", "TEXT"), bool(p, "rollback"));
     },
   },
   history: {
@@ -518,13 +518,18 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   apply: {
-    usage: "apply DIR [--dry-run]",
-    summary: "load declarative channels and releases from DIR into the database (DATABASE_URL)",
-    options: { "dry-run": { type: "boolean" } },
+    usage: "apply DIR [--dry-run] [--local]",
+    summary:
+      "load declarative channels and releases from DIR: through the server (POST /api/v1/admin/apply, admin role) when CHARTROOM_TOKEN is set or --url is given, else (or with --local, for first boot and break-glass) into the database directly (DATABASE_URL); --dry-run: the whole plan, every conflict and the values diffs",
+    options: { "dry-run": { type: "boolean" }, local: { type: "boolean" } },
     async run(p, cx) {
       const [dir] = positionals(p, ["DIR"]);
-      const r = await runApply(cx.io.env, cx.io.stderr, dir!, bool(p, "dry-run"));
-      return { json: r, text: applyText(r) };
+      const overHttp = !bool(p, "local") && (str(p, "url") !== undefined || !!cx.io.env.CHARTROOM_TOKEN?.trim());
+      const r = overHttp
+        ? await remote.apply(cx.client(p), dir!, bool(p, "dry-run"), str(p, "url") ?? (cx.io.env.CHARTROOM_URL?.trim() || DEFAULT_URL))
+        : await runApply(cx.io.env, cx.io.stderr, dir!, bool(p, "dry-run"));
+      // A dry run that found conflicts fails (exit 1), so CI can stop on it.
+      return { json: r, text: applyText(r), note: applyModeNote(r), ...(r.dryRun && r.conflicts.length > 0 ? { exitCode: 1 } : {}) };
     },
   },
 };
@@ -788,7 +793,7 @@ export async function main(argv: string[], io: Partial<Io> = {}): Promise<number
     if (!json && colourEnabled(rawStdout, env) && result.tty !== undefined) rawStdout.write(result.tty);
     else stdout.write(json ? jsonText(result.json) : result.text);
     if (result.note && !json) stderr.write(result.note);
-    return 0;
+    return result.exitCode ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {
       errorLine(err.message);

@@ -12,6 +12,10 @@ import { coloured, dryRunLines, plain } from "./diff-text.js";
 import { isRollout, rolloutBody, startedText, summaryCell, type RolloutOptions } from "./rollout.js";
 import type { ReleaseDto, ReleasePageDto, ReleaseRefDto } from "../routes/admin/dto/releases.js";
 import type { ResolveDto } from "../routes/admin/dto/resolve.js";
+import type { YankDto } from "../routes/admin/dto/channels.js";
+import type { ApplyDto } from "../routes/admin/apply-routes.js";
+import { readDeclarations } from "../services/apply-channels.js";
+import type { AppliedPlan } from "./local.js";
 
 export interface Result {
   json: unknown;
@@ -20,6 +24,8 @@ export interface Result {
   note?: string;
   /** `text` with ANSI colours, every piece already terminal-safe: printed instead of it on a terminal (not with NO_COLOR). */
   tty?: string;
+  /** The exit code when not 0 (a dry run of apply that found conflicts: 1). */
+  exitCode?: number;
 }
 
 function releaseCell(r: ReleaseRefDto): string {
@@ -58,6 +64,12 @@ export async function channels(c: Client): Promise<Result> {
   return { json: data, text };
 }
 
+/** "upstream beta, minSoak 2h, downgrades need admin", or "none". */
+function policyCell(p: ChannelDetailDto["policy"]): string {
+  const parts = [p.upstream ? `upstream ${p.upstream}` : "", p.minSoak ? `minSoak ${p.minSoak}` : "", p.downgradeRole ? `downgrades need ${p.downgradeRole}` : ""].filter(Boolean);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}
+
 export async function channel(c: Client, name: string): Promise<Result> {
   const ch = (await c.get(`/channels/${seg(name)}`)) as ChannelDetailDto;
   const text =
@@ -66,6 +78,7 @@ export async function channel(c: Client, name: string): Promise<Result> {
       ["description", dash(ch.description)],
       ["release", releaseCell(ch.release)],
       ["rollout", ch.rollout ? `${summaryCell(ch.rollout)}; chartroom rollout status ${ch.name}` : "none"],
+      ["policy", policyCell(ch.policy)],
       ["created", when(ch.createdAt)],
       ["updated", when(ch.updatedAt)],
     ]) +
@@ -212,9 +225,35 @@ export async function releaseRequired(c: Client, version: string, required: bool
   return { json: r, text: `${r.changed ? what : `${what} already; nothing changed`}\n` };
 }
 
-export async function yank(c: Client, version: string, reason: string): Promise<Result> {
-  const r = (await c.post(`/releases/${seg(version)}/yank`, { reason })) as ReleaseDto;
-  return { json: r, text: `yanked release ${r.version}: ${dash(r.yankReason)}\n` };
+export async function yank(c: Client, version: string, reason: string, rollback = false): Promise<Result> {
+  const r = (await c.post(`/releases/${seg(version)}/yank`, rollback ? { reason, rollback: true } : { reason })) as YankDto;
+  let text = `yanked release ${r.version}: ${dash(r.yankReason)}\n`;
+  for (const a of r.abortedRollouts) text += `aborted rollout ${a.rolloutId} of ${r.version} on channel ${a.channel}: its licensees are back on the channel's release\n`;
+  for (const m of r.rolledBack) text += `${m.message} (was ${releaseCell(m.from)})\n`;
+  if (r.serving.length > 0) {
+    text += `still serving ${r.version}: ${r.serving.join(", ")}\n`;
+    text += `next: roll ${r.serving.length === 1 ? "it" : "each"} back (${r.serving.map((ch) => `chartroom rollback ${ch} --reason …`).join("; ")}), or yank with --rollback next time\n`;
+  } else if (r.rolledBack.length === 0) {
+    text += `no channel serves ${r.version}\n`;
+  }
+  return { json: r, text };
+}
+
+/**
+ * `chartroom apply DIR` over HTTP: the files are read and checked here (the
+ * same reader and schemas as the server's), sent as JSON, and applied by
+ * the server in one transaction as the token's sub.
+ */
+export async function apply(c: Client, dir: string, dryRun: boolean, where: string): Promise<AppliedPlan> {
+  // A file that cannot be read or fails its schema is refused here, naming it, as a local apply would.
+  const d = readDeclarations(dir);
+  const body = {
+    channels: d.channels.map((ch) => ({ ...ch.input, ...(ch.release !== undefined ? { release: ch.release } : {}), ...(ch.rollout !== undefined ? { rollout: ch.rollout } : {}) })),
+    releases: d.releases.map((r) => r.input),
+    ...(dryRun ? { dryRun: true } : {}),
+  };
+  const r = (await c.post("/apply", body)) as ApplyDto;
+  return { ...r, dir, mode: "http", where };
 }
 
 export async function history(c: Client, name: string, q: { limit?: number | undefined; cursor?: string | undefined }): Promise<Result> {

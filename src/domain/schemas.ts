@@ -186,16 +186,43 @@ export const releaseInputSchema = z.strictObject({
 });
 export type ReleaseInput = z.infer<typeof releaseInputSchema>;
 
+/** The roles a channel's policy may ask a downgrade to need (a downgrade always needs release-engineer: the promote and rollback routes do). */
+export const DOWNGRADE_ROLES = ["release-engineer", "admin"] as const;
+
+/**
+ * A channel's promotion policy (docs/api.md §3): where its releases come
+ * from (`upstream`), how long they must have been the upstream's release
+ * first (`minSoak`, a duration like a rollout step's bake: 30s, 15m, 2h,
+ * 3d), and the role a move down needs (`downgradeRole`). The rules are in
+ * src/services/promotion-rules.ts.
+ */
+export const channelPolicySchema = z
+  .strictObject({
+    upstream: channelName.optional(),
+    minSoak: pattern(/^\d+(s|m|h|d)$/, "must be a duration such as 30s, 15m, 2h or 3d")
+      .refine((b) => parseBake(b) !== undefined, { message: "must be at most 365d" })
+      .optional(),
+    downgradeRole: z.enum(DOWNGRADE_ROLES, { error: () => `must be one of ${DOWNGRADE_ROLES.join(", ")}` }).optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.minSoak !== undefined && p.upstream === undefined) ctx.addIssue({ code: "custom", path: ["minSoak"], message: "needs upstream: minSoak is how long a release must have been the upstream channel's release" });
+  });
+export type ChannelPolicy = z.infer<typeof channelPolicySchema>;
+
 export const channelInputSchema = z.strictObject({
   name: channelName,
   description: text(1000).default(""),
   defaultValues: specValuesSchema.default({}),
+  /** No policy: any release may be promoted to the channel (`from` checked only when given). */
+  policy: channelPolicySchema.default({}),
 });
 export type ChannelInput = z.infer<typeof channelInputSchema>;
 
 export const channelPatchSchema = z.strictObject({
   description: text(1000).optional(),
   defaultValues: specValuesSchema.optional(),
+  /** Replaces the whole policy; `{}` removes it. */
+  policy: channelPolicySchema.optional(),
 });
 export type ChannelPatch = z.infer<typeof channelPatchSchema>;
 
@@ -321,7 +348,10 @@ export const rolloutAdvanceSchema = z.strictObject({
 
 export const yankInputSchema = z.strictObject({
   reason: reasonText,
+  /** Roll back every channel whose release it is, in the same transaction (docs/api.md §3). */
+  rollback: z.boolean().default(false),
 });
+export type YankInput = z.infer<typeof yankInputSchema>;
 
 /** POST /releases/:ref/required (docs/api.md §8): mark or unmark a stepping stone. */
 export const requiredInputSchema = z.strictObject({
@@ -371,6 +401,8 @@ export interface Channel {
   name: string;
   description: string;
   defaultValues: Values;
+  /** Its promotion policy; `{}` when it has none. */
+  policy: ChannelPolicy;
   releaseId: string | null;
   rowVersion: number;
   createdAt: Date;

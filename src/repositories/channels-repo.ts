@@ -1,11 +1,11 @@
 import { asJson, type Db } from "../db/client.js";
-import type { Channel } from "../domain/schemas.js";
+import type { Channel, ChannelPolicy } from "../domain/schemas.js";
 import type { Values } from "../domain/values.js";
 
 type Row = Awaited<ReturnType<Db["channel"]["findFirstOrThrow"]>>;
 
 function toChannel(r: Row): Channel {
-  return { ...r, defaultValues: r.defaultValues as Values };
+  return { ...r, defaultValues: r.defaultValues as Values, policy: (r.policy ?? {}) as ChannelPolicy };
 }
 
 export function channelsRepo(db: Pick<Db, "channel">) {
@@ -21,16 +21,18 @@ export function channelsRepo(db: Pick<Db, "channel">) {
       const row = await db.channel.findUnique({ where: { name } });
       return row ? toChannel(row) : null;
     },
-    async create(c: { id: string; name: string; description: string; defaultValues: Values }): Promise<Channel> {
-      return toChannel(await db.channel.create({ data: { ...c, defaultValues: asJson(c.defaultValues) } }));
+    async create(c: { id: string; name: string; description: string; defaultValues: Values; policy?: ChannelPolicy }): Promise<Channel> {
+      // A channel from before policies has NULL: read as {} (toChannel).
+      return toChannel(await db.channel.create({ data: { ...c, defaultValues: asJson(c.defaultValues), policy: asJson(c.policy ?? {}) } }));
     },
-    async update(id: string, patch: { description?: string; defaultValues?: Values }): Promise<Channel> {
+    async update(id: string, patch: { description?: string; defaultValues?: Values; policy?: ChannelPolicy }): Promise<Channel> {
       return toChannel(
         await db.channel.update({
           where: { id },
           data: {
             ...(patch.description !== undefined ? { description: patch.description } : {}),
             ...(patch.defaultValues !== undefined ? { defaultValues: asJson(patch.defaultValues) } : {}),
+            ...(patch.policy !== undefined ? { policy: asJson(patch.policy) } : {}),
             rowVersion: { increment: 1 },
           },
         }),

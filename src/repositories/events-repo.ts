@@ -55,6 +55,16 @@ export function eventsRepo(db: Pick<Db, "channelEvent">) {
       const rows = await db.channelEvent.findMany({ where: { channelId, toReleaseId: { not: null }, action: { not: "rollout-step" } }, select: { toReleaseId: true }, distinct: ["toReleaseId"] });
       return rows.map((r) => r.toReleaseId!);
     },
+    /**
+     * When the channel's release became this one (its newest move to it; a
+     * rollout's step does not move it, its completion does): what a
+     * downstream channel's minSoak counts from. Null when no move to it is
+     * recorded.
+     */
+    async heldSince(channelId: string, releaseId: string): Promise<Date | null> {
+      const row = await db.channelEvent.findFirst({ where: { channelId, toReleaseId: releaseId, action: { not: "rollout-step" } }, orderBy: { id: "desc" }, select: { createdAt: true } });
+      return row?.createdAt ?? null;
+    },
     /** Whether the release was ever the release of one of these channels. */
     async everHeld(channelId: string, releaseId: string): Promise<boolean> {
       return (await db.channelEvent.count({ where: { channelId, toReleaseId: releaseId, action: { not: "rollout-step" } } })) > 0;

@@ -10,6 +10,7 @@ import {
   DowngradeRefusedError,
   PromotionConflictError,
   PromotionRefusedError,
+  PolicyRefusedError,
   ReleaseExistsError,
   ReleaseNotFoundError,
   ReleaseYankedError,
@@ -21,14 +22,15 @@ import {
   withField,
   type FieldError,
 } from "../errors.js";
-import type { Channel, ChannelInput, ChannelPatch, PromoteInput, Release, ReleaseInput, GateSpec, RequiredInput, RollbackInput, RolloutInput } from "../domain/schemas.js";
+import type { YankInput, Channel, ChannelInput, ChannelPatch, ChannelPolicy, PromoteInput, Release, ReleaseInput, GateSpec, RequiredInput, RollbackInput, RolloutInput } from "../domain/schemas.js";
 import { outboundUrlProblem } from "./outbound-url.js";
 import { findNulls, type Values } from "../domain/values.js";
 import type { Page, PageRequest } from "../repositories/paging.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { ChannelEvent } from "../repositories/events-repo.js";
 import semver from "semver";
-import { decidePromotion, refuseRollbackTo, rollbackTarget, type PromotionDecision, type Refusal, type ReleaseFact } from "./promotion-rules.js";
+import { decidePromotion, refuseRollbackTo, rollbackTarget, upstreamProblem, type PolicyFacts, type PromotionDecision, type Refusal, type ReleaseFact } from "./promotion-rules.js";
+import { hasRole } from "../admin/roles.js";
 import { affectedOf, jsonDiff, servedValues, type Affected, type PatchOp } from "./promotion-preview.js";
 import { refuseIfFrozen } from "./freeze-service.js";
 import { startRollout, writeTransition } from "./rollout-service.js";
@@ -39,12 +41,29 @@ import { subjectOf } from "../domain/webhook-events.js";
 export interface Actor {
   sub: string;
   requestId?: string | undefined;
+  /**
+   * The admin token's roles, for the rules that depend on them (a channel
+   * policy's downgradeRole). Undefined: not a token but the local CLI or
+   * the server itself (first boot, the scheduler), which hold every role.
+   */
+  roles?: readonly string[] | undefined;
 }
 
 export interface ChannelView extends Channel {
   release: Release | null;
   /** The active rollout (docs/api.md §7) and the version of its target, if the channel has one. */
   rollout?: { rollout: Rollout; version: string } | undefined;
+}
+
+/** A yank's answer (docs/api.md §3). */
+export interface YankResult {
+  release: Release;
+  /** The channels whose release it still is: they keep serving it until promoted or rolled back. */
+  serving: string[];
+  /** With `rollback`: each channel that served it, rolled back. */
+  rolledBack: PromotionResult[];
+  /** The rollouts of it this yank aborted. */
+  abortedRollouts: { channel: string; rollout: Rollout }[];
 }
 
 export interface PromotionResult {
@@ -78,7 +97,15 @@ export interface PromotionPreview {
   chartDiff: PatchOp[];
 }
 
-type MoveInput = { from?: string | undefined; expectedCurrent?: string | null | undefined; allowDowngrade: boolean; reason?: string | undefined; forceAction?: "rollback" | "declare" };
+type MoveInput = {
+  from?: string | undefined;
+  expectedCurrent?: string | null | undefined;
+  allowDowngrade: boolean;
+  reason?: string | undefined;
+  forceAction?: "rollback" | "declare";
+  /** Only an apply that seeds an empty database (src/services/apply-channels.ts): its declared releases are where channels start, not promotions. */
+  ignorePolicy?: boolean;
+};
 
 type CatalogStore = Pick<Store, "transaction" | "channels" | "releases" | "events" | "audit" | "fleet" | "freeze" | "rollouts">;
 
@@ -148,7 +175,9 @@ function refusal(d: Refusal, version: string): Error {
           ? new DowngradeRefusedError(d.message)
           : d.code === "ROLLBACK_REFUSED"
             ? new RollbackRefusedError(d.message)
-            : new PromotionRefusedError(d.message);
+            : d.code === "POLICY_REFUSED"
+              ? new PolicyRefusedError(d.message)
+              : new PromotionRefusedError(d.message);
   return d.field ? withField(err, d.field, d.message) : err;
 }
 
@@ -239,10 +268,11 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
    * moves and their dry runs.
    */
   async function decideMove(
-    repos: Pick<Repos, "channels" | "releases">,
+    repos: Pick<Repos, "channels" | "releases" | "events">,
     channel: Channel,
     target: Release,
     input: MoveInput,
+    roles: readonly string[] | undefined,
   ): Promise<{ current: Release | null; decision: Exclude<PromotionDecision, Refusal> }> {
     const current = await releaseOf(repos, channel.releaseId);
     let from: { channel: string; current: ReleaseFact | null } | undefined;
@@ -258,15 +288,39 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       from,
       expectedCurrent: input.expectedCurrent,
       allowDowngrade: input.allowDowngrade,
+      policy: input.ignorePolicy ? undefined : await policyFacts(repos, channel, roles),
     });
     if (decision.kind === "refuse") throw refusal(decision, target.version);
     return { current, decision };
   }
 
+  /** 400 naming policy.upstream when it names no channel, the channel itself, or closes a cycle. */
+  async function refuseBadUpstream(repos: Pick<Repos, "channels">, name: string, policy: ChannelPolicy, field = "policy.upstream"): Promise<void> {
+    if (policy.upstream === undefined) return;
+    const upstreams = new Map((await repos.channels.list()).map((c) => [c.name, c.policy.upstream ?? null]));
+    upstreams.set(name, policy.upstream);
+    const problem = upstreamProblem(name, policy.upstream, (n) => upstreams.get(n));
+    if (problem) throw fieldError(field, problem);
+  }
+
+  /** The channel's policy with the facts its rules read: the upstream's release and since when (undefined: no policy). */
+  async function policyFacts(repos: Pick<Repos, "channels" | "releases" | "events">, channel: Channel, roles: readonly string[] | undefined): Promise<PolicyFacts | undefined> {
+    const p = channel.policy;
+    if (p.upstream === undefined && p.minSoak === undefined && p.downgradeRole === undefined) return undefined;
+    const downgradeRole = p.downgradeRole ?? "release-engineer";
+    let upstream: PolicyFacts["upstream"];
+    if (p.upstream !== undefined) {
+      const u = await channelOrThrow(repos, p.upstream, "policy.upstream");
+      const release = await releaseOf(repos, u.releaseId);
+      upstream = { channel: u.name, current: release && fact(release), since: release ? await repos.events.heldSince(u.id, release.id) : null };
+    }
+    return { upstream, minSoak: p.minSoak, downgradeRole, mayDowngrade: roles === undefined || hasRole(roles, downgradeRole), now: new Date() };
+  }
+
   /** Moves a channel; shared by promote, rollback and declarative apply. */
   async function move(repos: Repos, channel: Channel, target: Release, input: MoveInput, actor: Actor): Promise<PromotionResult> {
     await refuseDuringRollout(repos, channel);
-    const { current, decision } = await decideMove(repos, channel, target, input);
+    const { current, decision } = await decideMove(repos, channel, target, input, actor.roles);
     if (decision.kind === "noop") {
       return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
     }
@@ -307,7 +361,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
    */
   async function promoteWithRollout(repos: Repos, channel: Channel, target: Release, input: MoveInput & { rollout: RolloutInput }, actor: Actor): Promise<PromotionResult> {
     await refuseDuringRollout(repos, channel);
-    const { current, decision } = await decideMove(repos, channel, target, input);
+    const { current, decision } = await decideMove(repos, channel, target, input, actor.roles);
     if (decision.kind === "noop") return { changed: false, message: decision.message, action: null, channel: channel.name, from: current, to: target, event: null };
     if (decision.action !== "promote") throw downgradeWithRollout(target, current, channel.name);
     refusePrivateGates(input.rollout, denyPrivate);
@@ -372,8 +426,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
   }
 
   /** A move's dry run: the same reads and rules as `move`, then what it would change instead of changing it. */
-  async function preview(channel: Channel, target: Release, input: MoveInput): Promise<PromotionPreview> {
-    const { current, decision } = await decideMove(store, channel, target, input);
+  async function preview(channel: Channel, target: Release, input: MoveInput, roles: readonly string[] | undefined): Promise<PromotionPreview> {
+    const { current, decision } = await decideMove(store, channel, target, input, roles);
     const action = decision.kind === "noop" ? "noop" : input.forceAction === "rollback" ? "rollback" : decision.action;
     const counts = await store.fleet.distribution({ channel: channel.name });
     const message = decision.kind === "noop" ? decision.message : `dry run: channel ${channel.name} would be ${action === "promote" ? "promoted" : "rolled back"} to ${target.version}; nothing changed`;
@@ -412,6 +466,7 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     async createChannel(input: ChannelInput, actor: Actor): Promise<Channel> {
       try {
         return await change(async (repos) => {
+          await refuseBadUpstream(repos, input.name, input.policy);
           const c = await repos.channels.create({ id: randomUUID(), ...input });
           await repos.audit.add({ actor: actor.sub, action: "channel.create", targetType: "channel", target: c.name, after: input, requestId: actor.requestId });
           return c;
@@ -425,14 +480,15 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     async updateChannel(name: string, patch: ChannelPatch, actor: Actor): Promise<Channel> {
       return change(async (repos) => {
         const before = await channelOrThrow(repos, name);
+        if (patch.policy !== undefined) await refuseBadUpstream(repos, name, patch.policy);
         const after = await repos.channels.update(before.id, patch);
         await repos.audit.add({
           actor: actor.sub,
           action: "channel.update",
           targetType: "channel",
           target: name,
-          before: { description: before.description, defaultValues: before.defaultValues },
-          after: { description: after.description, defaultValues: after.defaultValues },
+          before: { description: before.description, defaultValues: before.defaultValues, policy: before.policy },
+          after: { description: after.description, defaultValues: after.defaultValues, policy: after.policy },
           requestId: actor.requestId,
         });
         return after;
@@ -463,17 +519,55 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
       return store.releases.list(page);
     },
 
-    async yankRelease(ref: string, reason: string, actor: Actor): Promise<Release> {
-      return change(async (repos) => {
+    /**
+     * Yanks a release: a rollout of it is aborted (a yanked release is never
+     * served again that way); the channels whose release it is keep serving
+     * it (`serving`) unless `rollback`, which rolls each of them back as
+     * POST /channels/:name/rollback without `to` would, in the same
+     * transaction: one refused rollback refuses the whole yank.
+     */
+    async yankRelease(ref: string, input: YankInput, actor: Actor): Promise<YankResult> {
+      const { reason } = input;
+      const result = await change(async (repos) => {
         const r = await releaseOrThrow(repos, ref);
         if (r.yankedAt) throw new ReleaseYankedError(r.version);
         const yanked = await repos.releases.yank(r.id, actor.sub, reason, new Date());
+        const why = `release ${r.version} was yanked: ${reason}`;
         // A yanked release is never served again: a rollout of it ends here (docs/decisions.md).
-        for (const c of await repos.channels.list()) await abortActive(repos, c, actor, `release ${r.version} was yanked: ${reason}`, r.id);
+        const abortedRollouts: YankResult["abortedRollouts"] = [];
+        for (const c of await repos.channels.list()) {
+          const taken = await abortActive(repos, c, actor, why, r.id);
+          if (taken?.rollout) abortedRollouts.push({ channel: c.name, rollout: taken.rollout });
+        }
+        // Read again: an abort took the channel's row version.
+        const holding = (await repos.channels.list()).filter((c) => c.releaseId === r.id);
+        const rolledBack: PromotionResult[] = [];
+        if (input.rollback) {
+          for (const c of holding) {
+            const refused = (err: unknown): never => {
+              const e = err as FieldError;
+              // The rollback's refusal (its code kept), said as the yank's.
+              e.message = `channel ${c.name} cannot be rolled back: ${e.message}; yank without rollback, then promote another release to ${c.name}`;
+              throw withField(e, "rollback", e.message);
+            };
+            const target = await rollbackTargetOf(repos, c, {}).catch(refused);
+            rolledBack.push(await move(repos, c, target, rollbackMove({ reason: why, dryRun: false }), actor).catch(refused));
+          }
+        }
         await repos.outbox.add("release.yanked", subjectOf.release(r.version), { release: { id: r.id, version: r.version }, reason, by: actor.sub });
-        await repos.audit.add({ actor: actor.sub, action: "release.yank", targetType: "release", target: r.version, before: { yanked: false }, after: { yanked: true, reason }, requestId: actor.requestId });
-        return yanked;
+        await repos.audit.add({
+          actor: actor.sub,
+          action: "release.yank",
+          targetType: "release",
+          target: r.version,
+          before: { yanked: false, serving: holding.map((c) => c.name) },
+          after: { yanked: true, reason, rollback: input.rollback, rolledBack: rolledBack.map((m) => ({ channel: m.channel, to: m.to.version })) },
+          requestId: actor.requestId,
+        });
+        return { release: yanked, serving: input.rollback ? [] : holding.map((c) => c.name), rolledBack, abortedRollouts };
       });
+      movesCommitted(result.rolledBack);
+      return result;
     },
 
     /** Marks or unmarks a release required (docs/api.md §8), audited; a repeat changes nothing and writes nothing. */
@@ -518,23 +612,23 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     },
 
     /** A dry run of `promote`: the same rules and refusals; nothing is written. */
-    async previewPromote(channelName: string, input: PromoteInput): Promise<PromotionPreview> {
+    async previewPromote(channelName: string, input: PromoteInput, actor?: Pick<Actor, "roles">): Promise<PromotionPreview> {
       // Refused as the promotion would be; it writes nothing, so it takes no lock.
       await refuseIfFrozen(store, `promoting ${input.release} to channel ${channelName} (dry run)`, new Date(), undefined);
       const channel = await channelOrThrow(store, channelName);
       const target = await releaseOrThrow(store, input.release, "release");
       await refuseDuringRollout(store, channel);
-      const result = await preview(channel, target, input);
+      const result = await preview(channel, target, input, actor?.roles);
       // Refused as promoteWithRollout refuses it: a rollout only promotes.
       if (input.rollout && result.action === "rollback") throw downgradeWithRollout(target, result.from, channel.name);
       return result;
     },
 
     /** A dry run of `rollback`: the same target, rules and refusals; nothing is written. */
-    async previewRollback(channelName: string, input: RollbackInput): Promise<PromotionPreview> {
+    async previewRollback(channelName: string, input: RollbackInput, actor?: Pick<Actor, "roles">): Promise<PromotionPreview> {
       const channel = await channelOrThrow(store, channelName);
       const target = await rollbackTargetOf(store, channel, input);
-      return preview(channel, target, rollbackMove(input)).catch(asRollbackField);
+      return preview(channel, target, rollbackMove(input), actor?.roles).catch(asRollbackField);
     },
 
     async history(channelName: string, page: PageRequest) {
@@ -560,6 +654,8 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
     movesCommitted,
     /** Used by declarative apply: `required` of a release file, inside the caller's transaction. */
     markRequired,
+    /** Used by declarative apply: the check of a channel's policy.upstream, inside the caller's transaction. */
+    refuseBadUpstream,
   };
 }
 export type CatalogService = ReturnType<typeof catalogService>;

@@ -2,6 +2,7 @@
 // fact already read from the store; the answer is what to do. Table-tested
 // in test/services/promotion-rules.test.ts.
 import semver from "semver";
+import { bakeMs, durationText } from "../domain/bake.js";
 
 export interface ReleaseFact {
   id: string;
@@ -19,12 +20,33 @@ export interface PromotionFacts {
   /** With `expectedCurrent`: the id or version the caller believes is current (null: none). */
   expectedCurrent?: string | null | undefined;
   allowDowngrade: boolean;
+  /** The channel's policy and what its rules need, read from the store (absent: the channel has none). */
+  policy?: PolicyFacts | undefined;
+}
+
+/**
+ * A channel's policy (docs/api.md §3, src/domain/schemas.ts) with the facts
+ * it is decided on. The upstream rules (`upstream`, `minSoak`) bind moves
+ * up; a move down (a rollback, or a promotion with allowDowngrade) is bound
+ * by `downgradeRole` instead: the way back never waits for a soak
+ * (docs/decisions.md).
+ */
+export interface PolicyFacts {
+  /** With `upstream`: that channel, its release now, and since when it has been. */
+  upstream?: { channel: string; current: ReleaseFact | null; since: Date | null } | undefined;
+  /** With `minSoak`: as written (30s, 15m, 2h, 3d). */
+  minSoak?: string | undefined;
+  /** The role a move down needs (default release-engineer). */
+  downgradeRole: string;
+  /** Whether the caller holds downgradeRole. */
+  mayDowngrade: boolean;
+  now: Date;
 }
 
 export type PromotionDecision =
   | { kind: "move"; action: "promote" | "rollback" }
   | { kind: "noop"; message: string }
-  | { kind: "refuse"; code: "PROMOTION_CONFLICT" | "RELEASE_YANKED" | "PROMOTION_REFUSED" | "DOWNGRADE_REFUSED" | "ROLLBACK_REFUSED"; message: string; field?: string };
+  | { kind: "refuse"; code: "PROMOTION_CONFLICT" | "RELEASE_YANKED" | "PROMOTION_REFUSED" | "DOWNGRADE_REFUSED" | "ROLLBACK_REFUSED" | "POLICY_REFUSED"; message: string; field?: string };
 
 export type Refusal = Extract<PromotionDecision, { kind: "refuse" }>;
 
@@ -47,6 +69,15 @@ export function decidePromotion(f: PromotionFacts): PromotionDecision {
   if (f.release.yanked) {
     return { kind: "refuse", code: "RELEASE_YANKED", field: "release", message: `release ${f.release.version} is yanked and cannot be promoted` };
   }
+  const up = f.policy?.upstream;
+  if (up && f.from !== undefined && f.from.channel !== up.channel) {
+    return {
+      kind: "refuse",
+      code: "POLICY_REFUSED",
+      field: "from",
+      message: `channel ${f.channel} takes releases only from ${up.channel} (policy upstream: ${up.channel}), not from ${f.from.channel}: promote ${f.release.version} --to ${f.channel} --from ${up.channel}`,
+    };
+  }
   if (f.from !== undefined && f.from.current?.id !== f.release.id) {
     return {
       kind: "refuse",
@@ -67,9 +98,44 @@ export function decidePromotion(f: PromotionFacts): PromotionDecision {
         message: `release ${f.release.version} is lower than ${f.current.version}, the current release of ${f.channel}; set allowDowngrade to roll back`,
       };
     }
+    if (f.policy && !f.policy.mayDowngrade) {
+      return {
+        kind: "refuse",
+        code: "POLICY_REFUSED",
+        field: "release",
+        message: `moving channel ${f.channel} down from ${f.current.version} to ${f.release.version} needs the ${f.policy.downgradeRole} role (policy downgradeRole: ${f.policy.downgradeRole}): ask someone who holds it to roll back ${f.channel}`,
+      };
+    }
     return { kind: "move", action: "rollback" };
   }
-  return { kind: "move", action: "promote" };
+  return refuseByUpstream(f) ?? { kind: "move", action: "promote" };
+}
+
+/** The policy's rules for a move up: only the upstream's release, and only after minSoak there. */
+function refuseByUpstream(f: PromotionFacts): Refusal | undefined {
+  const p = f.policy;
+  const up = p?.upstream;
+  if (!p || !up) return undefined;
+  if (up.current?.id !== f.release.id) {
+    const at = up.current ? `at ${up.current.version}` : "at no release";
+    return {
+      kind: "refuse",
+      code: "POLICY_REFUSED",
+      field: "release",
+      message: `channel ${f.channel} takes only the current release of ${up.channel} (policy upstream: ${up.channel}), which is ${at}: promote ${f.release.version} --to ${up.channel} first`,
+    };
+  }
+  // No recorded move to it (data from before the history): it has served the upstream longer than any soak.
+  if (p.minSoak === undefined || up.since === null) return undefined;
+  const need = bakeMs(p.minSoak);
+  const served = p.now.getTime() - up.since.getTime();
+  if (served >= need) return undefined;
+  return {
+    kind: "refuse",
+    code: "POLICY_REFUSED",
+    field: "release",
+    message: `release ${f.release.version} has been the release of ${up.channel} for ${served > 0 ? durationText(served) : "0s"} (since ${up.since.toISOString()}); channel ${f.channel} needs ${p.minSoak} there (policy minSoak: ${p.minSoak}): wait ${durationText(need - served)}, then promote it`,
+  };
 }
 
 export interface HistoryStep {
@@ -140,6 +206,25 @@ export function refuseRollbackTo(f: RollbackFacts): Refusal | undefined {
       field: "to",
       message: `release ${f.to.version} is not lower than ${f.current.version}, the current release of channel ${f.channel}; a rollback only goes down (promote it instead)`,
     };
+  }
+  return undefined;
+}
+
+/**
+ * Why `channel` may not take `upstream` as its policy's upstream, or
+ * undefined when it may: the upstream must exist and must not lead back to
+ * the channel (a cycle would let no release reach any channel on it).
+ * `upstreamOf` answers a channel's upstream (null: it has none; undefined:
+ * no such channel), with the change being checked already in it.
+ */
+export function upstreamProblem(channel: string, upstream: string, upstreamOf: (name: string) => string | null | undefined): string | undefined {
+  if (upstream === channel) return `is the channel itself; a channel's upstream is the channel its releases come from`;
+  if (upstreamOf(upstream) === undefined) return `channel ${upstream} does not exist (create it first)`;
+  const path = [channel, upstream];
+  for (let at: string | null | undefined = upstreamOf(upstream); at; at = upstreamOf(at)) {
+    path.push(at);
+    if (at === channel) return `makes a cycle (${path.join(" → ")}): no release could reach any of these channels`;
+    if (path.length > 1000) break;
   }
   return undefined;
 }

@@ -31,7 +31,9 @@ t.test("apply: a declared rollout is a start-rollout step; then nothing to do; a
   writeFileSync(file, readFileSync(file, "utf8").replace("release: 0.58.1\n", "release: 0.59.2\nrollout:\n  steps:\n    - {percent: 5, bake: 2h}\n    - {percent: 25, bake: 12h}\n    - {percent: 100}\n"));
   const dry = await run(["apply", dir, "--dry-run"], env);
   t.equal(dry.code, 0, dry.stderr);
-  t.same(rows(dry.stdout.split("\n").slice(1).join("\n")).slice(1), [["start-rollout", "stable", "stable.yaml", "stable: 0.58.1 → 0.59.2 in 3 steps 5 %, 25 %, 100 %"]]);
+  t.same(rows(dry.stdout.split("\n").slice(1).join("\n")).slice(1, 2), [["start-rollout", "stable", "stable.yaml", "stable: 0.58.1 → 0.59.2 in 3 steps 5 %, 25 %, 100 %"]]);
+  // …and how the step changes the values stable serves.
+  t.match(dry.stdout, /\nvalues of stable after start-rollout:\n {2}~ app\.image\.tag: "0\.58\.1" → "0\.59\.2"\n/);
   t.same(rollouts(dbFile), [], "the dry run started nothing");
 
   const real = await run(["apply", dir], env);

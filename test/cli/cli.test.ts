@@ -17,6 +17,7 @@ import { readMigrations } from "../../src/db/migrate.js";
 import { ensureDevKeys } from "../../src/licensing/license-keys.js";
 import { ROOT, claims, rows, run, serve } from "./fixtures/cli-harness.js";
 import { ADMIN_SECRET, CHANNELS_DIR } from "../helpers/app.js";
+import { releaseBody } from "../routes/admin/fixtures/admin-helpers.js";
 
 /** A TCP port nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -332,8 +333,9 @@ t.test("release workflow over HTTP", async (t) => {
   // yank, then it can no longer be promoted
   const y = await run(["yank", "0.61.0", "--reason", "crash loop"], env);
   t.equal(y.code, 0, y.stderr);
-  t.equal(y.stdout, "yanked release 0.61.0: crash loop\n");
+  t.equal(y.stdout, "yanked release 0.61.0: crash loop\nstill serving 0.61.0: unstable\nnext: roll it back (chartroom rollback unstable --reason …), or yank with --rollback next time\n");
   t.equal(((await h.admin("GET", "/releases/0.61.0")).json() as { yanked: boolean }).yanked, true);
+
   const yankedTwice = await run(["yank", "0.61.0", "--reason", "again"], env);
   t.equal(yankedTwice.code, 1);
   t.match(yankedTwice.stderr, /RELEASE_YANKED/);
@@ -504,12 +506,13 @@ t.test("apply: dry run writes nothing, apply creates, a second apply is a no-op"
     "create-release 0.58.1",
     "create-release 0.59.2",
     "create-release 0.60.0",
+    // A channel after its policy's upstream: unstable → beta → stable.
+    "create-channel unstable",
+    "move-channel unstable",
     "create-channel beta",
     "move-channel beta",
     "create-channel stable",
     "move-channel stable",
-    "create-channel unstable",
-    "move-channel unstable",
   ]);
   t.equal(count(dbFile, "Release"), 0, "dry run: no release written");
   t.equal(count(dbFile, "Channel"), 0, "dry run: no channel written");
@@ -659,4 +662,38 @@ t.test("bin/chartroom.js runs the compiled CLI", async (t) => {
   const { h, url } = await serve(t);
   const listed = await exec(process.execPath, [bin, "channels"], { cwd: ROOT, env: { PATH: process.env.PATH ?? "", CHARTROOM_URL: url, CHARTROOM_TOKEN: h.adminToken("viewer") } });
   t.match(listed.stdout, /^NAME +RELEASE +UPDATED +DESCRIPTION\nbeta +0\.59\.2 /);
+});
+
+t.test("apply over HTTP with an admin token: the server's plan, the token's sub; --local for the database", async (t) => {
+  const { h, url } = await serve(t);
+  const admin = h.adminToken("admin", "ci@example.com");
+  const dbFile = join(t.testdir({}), "local.db");
+  const env = { CHARTROOM_URL: url, CHARTROOM_TOKEN: admin, DATABASE_URL: `file:${dbFile}` };
+  // The served app holds the samples without their policies; the files add them, and declare unstable below where it is.
+  t.equal((await h.admin("POST", "/releases", releaseBody("0.61.0"))).statusCode, 201);
+  t.equal((await h.admin("POST", "/channels/unstable/promote", { release: "0.61.0" })).statusCode, 200);
+  const dry = await run(["apply", CHANNELS_DIR, "--dry-run"], env);
+  t.equal(dry.code, 1, "a dry run with conflicts exits 1");
+  t.match(dry.stdout, /plan for .* \(dry run: nothing was written\), 2 step\(s\):/);
+  t.match(dry.stdout, /update-channel +beta +beta\.yaml +update policy of beta/);
+  t.match(dry.stdout, /1 conflict\(s\): apply would stop at the first and change nothing:\nTARGET +FILE +CODE +MESSAGE\nunstable +unstable\.yaml +DOWNGRADE_REFUSED +release 0\.60\.0 is lower than 0\.61\.0/);
+  t.match(dry.stderr, `note: applied over HTTP (POST ${url}/api/v1/admin/apply) as ci@example.com`);
+  const json = JSON.parse((await run(["apply", CHANNELS_DIR, "--dry-run", "--json"], env)).stdout) as { mode: string; actor: string; conflicts: unknown[] };
+  t.match(json, { mode: "http", actor: "ci@example.com", conflicts: [{ code: "DOWNGRADE_REFUSED", field: "unstable.yaml: release" }] });
+  const engineer = await run(["apply", CHANNELS_DIR], { ...env, CHARTROOM_TOKEN: h.adminToken("release-engineer") });
+  t.equal(engineer.code, 1);
+  t.match(engineer.stderr, /^error: ROLE_REQUIRED: this action needs the admin role/);
+  // --local: the database (here an empty file of its own), never the server; audited as the OS user.
+  const local = await run(["apply", CHANNELS_DIR, "--local"], env);
+  t.equal(local.code, 0, local.stderr);
+  t.match(local.stdout, `applied ${CHANNELS_DIR} as cli:${userInfo().username}, 9 step(s)`);
+  t.equal(local.stderr, `note: applied to the database file:${dbFile} directly (local mode: for first boot and break-glass; set CHARTROOM_TOKEN to apply through the server)\n`);
+  t.equal(count(dbFile, "Channel"), 3);
+
+  // yank --rollback: the channels serving it are rolled back in the same request; --json names them.
+  const yr = await run(["yank", "0.61.0", "--reason", "bad build", "--rollback", "--json"], env);
+  t.equal(yr.code, 0, yr.stderr);
+  const yj = JSON.parse(yr.stdout) as { serving: string[]; rolledBack: { channel: string; to: { version: string } }[] };
+  t.same([yj.serving, yj.rolledBack.map((m) => `${m.channel}:${m.to.version}`)], [[], ["unstable:0.60.0"]]);
+  t.equal(((await h.admin("GET", "/channels/unstable")).json() as { release: { version: string } }).release.version, "0.60.0");
 });

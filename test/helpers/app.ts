@@ -2,7 +2,7 @@
 // PostgreSQL), migrations applied, optional sample channels, test keys, and
 // helpers to mint admin tokens and licenses. Closed in teardown.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { cpSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import pino from "pino";
@@ -36,10 +36,27 @@ export interface TestAppOptions {
   provider?: Provider;
   /** Load channels/ like a first boot (default true). */
   seed?: boolean;
+  /**
+   * Seed the sample channels with their policies (unstable → beta → stable,
+   * channels/*.yaml). Default false: most tests are about something else and
+   * promote straight to any channel, as before policies (docs/decisions.md).
+   */
+  samplePolicies?: boolean;
   env?: Record<string, string>;
   captureLogs?: boolean;
   /** Reuse a database (several app instances on one database). */
   databaseUrl?: string;
+}
+
+/** A copy of channels/ with no channel's `policy:` block. */
+export function withoutPolicies(dir: string): string {
+  const out = join(dir, "channels-without-policies");
+  cpSync(CHANNELS_DIR, out, { recursive: true });
+  for (const name of readdirSync(out).filter((n) => n.endsWith(".yaml"))) {
+    const file = join(out, name);
+    writeFileSync(file, readFileSync(file, "utf8").replace(/^policy:\n(?:[ #].*\n)*/m, ""));
+  }
+  return out;
 }
 
 export async function testApp(t: Test, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -64,7 +81,7 @@ export async function testApp(t: Test, opts: TestAppOptions = {}): Promise<TestA
   );
   await migrate(url);
   const ctx = await createContext(config, log);
-  if (opts.seed !== false) await ctx.declarative.apply(CHANNELS_DIR, { sub: "test:seed" });
+  if (opts.seed !== false) await ctx.declarative.apply(opts.samplePolicies ? CHANNELS_DIR : withoutPolicies(dataDir), { sub: "test:seed" });
   await ctx.start();
   const app = await buildApp({ ctx, loggerInstance: log });
   t.teardown(async () => {

@@ -76,8 +76,11 @@ t.test("two workers share the port and behave as one server", async (t) => {
   const engineer = adminToken("release-engineer", "cluster@example.com");
   const created = await admin(server, "POST", "/releases", { version: "9.9.9", chart: { url: "https://charts.example.com", name: "c", version: "9.9.9" } }, { token: engineer });
   t.equal(created.status, 201, created.body.slice(0, 200));
-  const promoted = await admin(server, "POST", "/channels/stable/promote", { release: "9.9.9", reason: "cluster test" }, { token: engineer });
-  t.equal(promoted.status, 200, promoted.body.slice(0, 200));
+  // In the sample channels' order: their policies declare unstable → beta → stable.
+  for (const channel of ["unstable", "beta", "stable"]) {
+    const promoted = await admin(server, "POST", `/channels/${channel}/promote`, { release: "9.9.9", reason: "cluster test" }, { token: engineer });
+    t.equal(promoted.status, 200, promoted.body.slice(0, 200));
+  }
   const seenBy = await until("the promotion on both workers", async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 6; i++) {

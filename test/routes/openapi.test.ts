@@ -51,6 +51,7 @@ t.test("the OpenAPI document describes every route of the contract, with its sec
     ["delete", "/api/v1/admin/webhooks/{id}", "adminBearer"],
     ["get", "/api/v1/admin/webhooks/{id}/deliveries", "adminBearer"],
     ["get", "/api/v1/admin/bundles", "adminBearer"],
+    ["post", "/api/v1/admin/apply", "adminBearer"],
     ["get", "/healthz", null],
     ["get", "/readyz", null],
     ["get", "/metrics", null],

@@ -15,7 +15,7 @@ import { loadConfig } from "../../src/config.js";
 import { createContext } from "../../src/context.js";
 import { migrate } from "../../src/db/migrate.js";
 import { eachProvider, freshDatabase, tempDir } from "../helpers/db.js";
-import { ADMIN_SECRET, CHANNELS_DIR, testApp, type TestApp } from "../helpers/app.js";
+import { ADMIN_SECRET, testApp, withoutPolicies, type TestApp } from "../helpers/app.js";
 import { call } from "../routes/admin/fixtures/admin-helpers.js";
 
 const actor = { sub: "test:apply" };
@@ -49,7 +49,8 @@ async function counts(h: TestApp) {
 /** A copy of the sample channels/ whose stable.yaml declares `release` and `rollout` as given (YAML lines). */
 function channelsWith(t: Test, stable: string): string {
   const dir = join(tempDir(t), "channels");
-  cpSync(CHANNELS_DIR, dir, { recursive: true });
+  // The samples without their policies: these tests are about rollouts (test/routes/admin/yank-apply.test.ts applies them).
+  cpSync(withoutPolicies(tempDir(t)), dir, { recursive: true });
   const file = join(dir, "stable.yaml");
   writeFileSync(file, readFileSync(file, "utf8").replace("release: 0.58.1\n", stable));
   return dir;
@@ -68,9 +69,10 @@ async function polled(h: TestApp, sub: string): Promise<string> {
   return (res.json() as { metadata: { version: string } }).metadata.version;
 }
 
+/** The refusal: thrown by a real apply, the first of a dry run's conflicts (a dry run lists them all). */
 function failure(p: Promise<unknown>): Promise<{ code?: string; statusCode?: number; field?: string; message: string } | null> {
   return p.then(
-    () => null,
+    (r) => (r as { conflicts?: { code: string; statusCode: number; field?: string; message: string }[] }).conflicts?.[0] ?? null,
     (e: { code?: string; statusCode?: number; field?: string; message: string }) => e,
   );
 }
@@ -83,7 +85,7 @@ await eachProvider(t, "apply with a rollout starts it as a promotion would; a se
 
   const before = await counts(h);
   const plan = await h.ctx.declarative.apply(dir, actor, { dryRun: true });
-  t.same(plan.steps, [{ action: "start-rollout", target: "stable", file: "stable.yaml", detail: "stable: 0.58.1 → 0.59.2 in 3 steps 30 %, 60 %, 100 %" }], "the plan: one start-rollout");
+  t.match(plan.steps, [{ action: "start-rollout", target: "stable", file: "stable.yaml", detail: "stable: 0.58.1 → 0.59.2 in 3 steps 30 %, 60 %, 100 %" }], "the plan: one start-rollout");
   t.same(plan.notes, []);
   t.same(await counts(h), before, "the dry run wrote nothing");
   t.equal((await rolloutOf(h)).status, 404, "and started no rollout");
@@ -117,7 +119,7 @@ await eachProvider(t, "apply with a rollout starts it as a promotion would; a se
 
   // Again: nothing, dry run or not.
   const again = await h.ctx.declarative.apply(dir, actor);
-  t.same(again, { dryRun: false, steps: [], notes: [] }, "a second apply changes nothing");
+  t.same(again, { dryRun: false, steps: [], notes: [], conflicts: [] }, "a second apply changes nothing");
   t.same((await h.ctx.declarative.apply(dir, actor, { dryRun: true })).steps, []);
   t.same(await counts(h), after, "no new history, audit or rollout row");
 
@@ -189,7 +191,7 @@ await eachProvider(t, "the last rollout of the declared release was aborted: ref
   t.same((await h.ctx.declarative.apply(channelsWith(t, "release: 0.60.0\nrollout:\n  steps: [{percent: 100}]\n"), actor, { dryRun: true })).steps.map((s) => s.detail), ["stable: 0.58.1 → 0.60.0 in 1 step 100 %"]);
   // So does a promotion by hand: apply then finds the rollout in progress.
   t.equal((await call(h, "POST", "/channels/stable/promote", { body: { release: "0.59.2", rollout: { steps: [{ percent: 30, bake: "1h" }, { percent: 60 }, { percent: 100 }], include: ["vip-canary"], salt: "s-apply" } }, role: "release-engineer" })).statusCode, 202);
-  t.same(await h.ctx.declarative.apply(dir, actor), { dryRun: false, steps: [], notes: [] });
+  t.same(await h.ctx.declarative.apply(dir, actor), { dryRun: false, steps: [], notes: [], conflicts: [] });
 });
 
 await eachProvider(t, "apply that would start a rollout during a freeze: 423 FROZEN, nothing written", async (t, provider) => {

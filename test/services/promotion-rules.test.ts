@@ -1,6 +1,6 @@
 // Table tests of the promotion rule (docs/api.md §3) and of the rollback target.
 import t from "tap";
-import { decidePromotion, refuseRollbackTo, rollbackTarget, type HistoryStep, type PromotionFacts, type ReleaseFact, type RollbackFacts } from "../../src/services/promotion-rules.js";
+import { decidePromotion, refuseRollbackTo, rollbackTarget, type HistoryStep, type PolicyFacts, type PromotionFacts, type ReleaseFact, type RollbackFacts } from "../../src/services/promotion-rules.js";
 
 function rel(version: string, yanked = false): ReleaseFact {
   return { id: `id-${version}`, version, yanked };
@@ -15,6 +15,18 @@ const rc2 = rel("2.0.0-rc.2");
 const rc10 = rel("2.0.0-rc.10");
 const alpha = rel("2.0.0-alpha");
 const ga = rel("2.0.0");
+
+const NOW = new Date("2026-12-01T12:00:00Z");
+const HOUR = 3_600_000;
+
+/** The upstream "beta" at `current`, its release for `servedMs` (default: a day). */
+function up(current: ReleaseFact | null, servedMs = 24 * HOUR): NonNullable<PolicyFacts["upstream"]> {
+  return { channel: "beta", current, since: new Date(NOW.getTime() - servedMs) };
+}
+
+function policy(over: Partial<PolicyFacts>): PolicyFacts {
+  return { downgradeRole: "release-engineer", mayDowngrade: true, now: NOW, ...over };
+}
 
 function facts(over: Partial<PromotionFacts>): PromotionFacts {
   return { channel: "stable", release: v110, current: v100, allowDowngrade: false, ...over };
@@ -70,6 +82,31 @@ const table: { name: string; facts: PromotionFacts; expect: Expect }[] = [
   { name: "rc.1 above alpha", facts: facts({ release: rc1, current: alpha }), expect: { kind: "move", action: "promote" } },
   { name: "prerelease of the next major above the previous GA", facts: facts({ release: alpha, current: v120 }), expect: { kind: "move", action: "promote" } },
   { name: "prerelease below the current GA with allowDowngrade is a rollback", facts: facts({ release: rc1, current: ga, allowDowngrade: true }), expect: { kind: "move", action: "rollback" } },
+  // channel policy: upstream (from implied and checked)
+  { name: "upstream at the release: promote", facts: facts({ policy: policy({ upstream: up(v110) }) }), expect: { kind: "move", action: "promote" } },
+  { name: "upstream at another release: refused", facts: facts({ policy: policy({ upstream: up(v120) }) }), expect: { kind: "refuse", code: "POLICY_REFUSED", field: "release" } },
+  { name: "upstream empty: refused", facts: facts({ policy: policy({ upstream: up(null) }) }), expect: { kind: "refuse", code: "POLICY_REFUSED", field: "release" } },
+  { name: "upstream binds an empty channel's first release", facts: facts({ current: null, policy: policy({ upstream: up(v120) }) }), expect: { kind: "refuse", code: "POLICY_REFUSED", field: "release" } },
+  { name: "explicit from the upstream: promote", facts: facts({ from: { channel: "beta", current: v110 }, policy: policy({ upstream: up(v110) }) }), expect: { kind: "move", action: "promote" } },
+  { name: "explicit from another channel than the upstream: refused on from", facts: facts({ from: { channel: "unstable", current: v110 }, policy: policy({ upstream: up(v110) }) }), expect: { kind: "refuse", code: "POLICY_REFUSED", field: "from" } },
+  { name: "explicit from the upstream, at another release: the from rule", facts: facts({ from: { channel: "beta", current: v120 }, policy: policy({ upstream: up(v120) }) }), expect: { kind: "refuse", code: "PROMOTION_REFUSED", field: "from" } },
+  { name: "yanked checked before the policy", facts: facts({ release: v110yanked, policy: policy({ upstream: up(v120) }) }), expect: { kind: "refuse", code: "RELEASE_YANKED", field: "release" } },
+  { name: "expectedCurrent checked before the policy", facts: facts({ expectedCurrent: "0.9.0", policy: policy({ upstream: up(v120) }) }), expect: { kind: "refuse", code: "PROMOTION_CONFLICT", field: "expectedCurrent" } },
+  { name: "the current release again is a no-op whatever the upstream holds", facts: facts({ release: v100, current: v100, policy: policy({ upstream: up(v120) }) }), expect: { kind: "noop" } },
+  { name: "a downgrade is not bound by upstream", facts: facts({ release: v100, current: v110, allowDowngrade: true, policy: policy({ upstream: up(v120) }) }), expect: { kind: "move", action: "rollback" } },
+  { name: "a downgrade without allowDowngrade is still DOWNGRADE_REFUSED", facts: facts({ release: v100, current: v110, policy: policy({ upstream: up(v120) }) }), expect: { kind: "refuse", code: "DOWNGRADE_REFUSED", field: "release" } },
+  // channel policy: minSoak on the upstream
+  { name: "soaked long enough: promote", facts: facts({ policy: policy({ upstream: up(v110, 2 * HOUR), minSoak: "2h" }) }), expect: { kind: "move", action: "promote" } },
+  { name: "soaked exactly minSoak: promote", facts: facts({ policy: policy({ upstream: up(v110, HOUR), minSoak: "60m" }) }), expect: { kind: "move", action: "promote" } },
+  { name: "one second short of minSoak: refused", facts: facts({ policy: policy({ upstream: up(v110, HOUR - 1000), minSoak: "1h" }) }), expect: { kind: "refuse", code: "POLICY_REFUSED", field: "release" } },
+  { name: "minSoak in days", facts: facts({ policy: policy({ upstream: up(v110, 2 * 24 * HOUR), minSoak: "3d" }) }), expect: { kind: "refuse", code: "POLICY_REFUSED", field: "release" } },
+  { name: "no recorded move to the upstream's release: soaked", facts: facts({ policy: policy({ upstream: { channel: "beta", current: v110, since: null }, minSoak: "1h" }) }), expect: { kind: "move", action: "promote" } },
+  { name: "minSoak does not bind a downgrade", facts: facts({ release: v100, current: v110, allowDowngrade: true, policy: policy({ upstream: up(v100, 0), minSoak: "1h" }) }), expect: { kind: "move", action: "rollback" } },
+  // channel policy: downgradeRole
+  { name: "downgrade by a caller holding downgradeRole", facts: facts({ release: v100, current: v110, allowDowngrade: true, policy: policy({ downgradeRole: "admin", mayDowngrade: true }) }), expect: { kind: "move", action: "rollback" } },
+  { name: "downgrade by a caller without downgradeRole: refused", facts: facts({ release: v100, current: v110, allowDowngrade: true, policy: policy({ downgradeRole: "admin", mayDowngrade: false }) }), expect: { kind: "refuse", code: "POLICY_REFUSED", field: "release" } },
+  { name: "downgradeRole does not bind a move up", facts: facts({ release: v120, current: v110, policy: policy({ downgradeRole: "admin", mayDowngrade: false }) }), expect: { kind: "move", action: "promote" } },
+  { name: "downgradeRole does not bind a no-op", facts: facts({ release: v110, current: v110, policy: policy({ downgradeRole: "admin", mayDowngrade: false }) }), expect: { kind: "noop" } },
 ];
 
 for (const row of table) {
@@ -92,6 +129,17 @@ t.test("messages name the versions involved", async (t) => {
   t.match(conflict, { kind: "refuse", message: /1\.0\.0.*0\.9\.0/ });
   const down = decidePromotion(facts({ release: v100, current: v110 }));
   t.match(down, { kind: "refuse", message: /1\.0\.0.*1\.1\.0.*allowDowngrade/ });
+});
+
+t.test("policy refusals name the policy and the command that would work", async (t) => {
+  const upstream = decidePromotion(facts({ policy: policy({ upstream: up(v120) }) }));
+  t.match(upstream, { code: "POLICY_REFUSED", message: /policy upstream: beta.*at 1\.2\.0.*promote 1\.1\.0 --to beta first/ });
+  const from = decidePromotion(facts({ from: { channel: "unstable", current: v110 }, policy: policy({ upstream: up(v110) }) }));
+  t.match(from, { message: /only from beta.*not from unstable.*--from beta/ });
+  const soak = decidePromotion(facts({ policy: policy({ upstream: up(v110, 20 * 60_000), minSoak: "90m" }) }));
+  t.match(soak, { message: /for 20m \(since 2026-12-01T11:40:00\.000Z\).*policy minSoak: 90m.*wait 1h10m/ });
+  const down = decidePromotion(facts({ release: v100, current: v110, allowDowngrade: true, policy: policy({ downgradeRole: "admin", mayDowngrade: false }) }));
+  t.match(down, { message: /needs the admin role \(policy downgradeRole: admin\)/ });
 });
 
 // --- rollbackTarget ---------------------------------------------------------

@@ -18,13 +18,13 @@ import type { Context } from "../../context.js";
 import type { Actor } from "../../services/catalog-service.js";
 import { errorResponses } from "../openapi-shared.js";
 import { auditPageDto, auditQuery, toAuditDto } from "./dto/audit.js";
-import { channelDetailDto, channelDto, channelListDto, dryRunDto, historyPageDto, promotionDto, toChannelDto, toDryRunDto, toEventDto, toPromotionDto } from "./dto/channels.js";
+import { channelDetailDto, channelDto, channelListDto, dryRunDto, historyPageDto, promotionDto, toChannelDto, toDryRunDto, toEventDto, toPromotionDto, toYankDto, yankDto } from "./dto/channels.js";
 import { idPageQuery, releasePageQuery } from "./dto/paging.js";
 import { createdReleaseDto, releaseDto, releasePageDto, toReleaseDto } from "./dto/releases.js";
 import { rolloutDto, toRolloutDto } from "./dto/rollouts.js";
 
 export function actorOf(req: FastifyRequest): Actor {
-  return { sub: req.user.sub, requestId: req.id };
+  return { sub: req.user.sub, requestId: req.id, roles: req.user.roles };
 }
 
 const security = [{ adminBearer: [] }];
@@ -78,11 +78,11 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Promote a release to a channel", params: nameParams, body: promoteInputSchema,
-      description: `Rules: the release exists and is not yanked; with \`from\` it must be that channel's release; \`expectedCurrent\` must match (409 PROMOTION_CONFLICT); a lower version needs \`allowDowngrade\` (recorded as a rollback); promoting the current release is a 200 with changed=false; while the channel has an active rollout every promotion is a 409 ROLLOUT_IN_PROGRESS; during a freeze a 423 FROZEN. With \`rollout\` the release reaches the channel's licensees in steps: 202 with the rollout, and the channel's release moves when its last step ends. ${DRY_RUN}`,
+      description: `Rules: the release exists and is not yanked; with \`from\` it must be that channel's release; \`expectedCurrent\` must match (409 PROMOTION_CONFLICT); a lower version needs \`allowDowngrade\` (recorded as a rollback); the channel's \`policy\` (409 POLICY_REFUSED): with \`upstream\` a move up takes only that channel's current release (\`from\` implied, another \`from\` refused), with \`minSoak\` only once it has been the upstream's that long, and a move down needs \`downgradeRole\`; promoting the current release is a 200 with changed=false; while the channel has an active rollout every promotion is a 409 ROLLOUT_IN_PROGRESS; during a freeze a 423 FROZEN. With \`rollout\` the release reaches the channel's licensees in steps: 202 with the rollout, and the channel's release moves when its last step ends. ${DRY_RUN}`,
       response: { 200: z.union([promotionDto, dryRunDto]), 202: rolloutDto, ...errorResponses(400, 401, 403, 404, 409, 413, 423, 503) },
     },
   }, async (req, reply) => {
-    if (req.body.dryRun) return toDryRunDto(await catalog.previewPromote(req.params.name, req.body));
+    if (req.body.dryRun) return toDryRunDto(await catalog.previewPromote(req.params.name, req.body, actorOf(req)));
     const result = await catalog.promote(req.params.name, req.body, actorOf(req));
     if (!result.rollout) return toPromotionDto(result);
     req.log.info({ actor: req.user.sub, channel: result.channel, release: result.to.version, rollout: result.rollout.id, steps: result.rollout.steps, requestId: req.id }, "rollout started");
@@ -95,11 +95,11 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
     config: { role: "release-engineer" },
     schema: {
       tags: ["channels"], security, summary: "Roll a channel back (default: to the release before the current one)", params: nameParams, body: rollbackInputSchema,
-      description: DRY_RUN,
+      description: `A rollback is a move down: the channel's policy \`downgradeRole\` (default release-engineer) is the role it needs (409 POLICY_REFUSED); \`upstream\` and \`minSoak\` do not bind it. ${DRY_RUN}`,
       response: { 200: z.union([promotionDto, dryRunDto]), ...errorResponses(400, 401, 403, 404, 409, 503) },
     },
   }, async (req) =>
-    req.body.dryRun ? toDryRunDto(await catalog.previewRollback(req.params.name, req.body)) : toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
+    req.body.dryRun ? toDryRunDto(await catalog.previewRollback(req.params.name, req.body, actorOf(req))) : toPromotionDto(await catalog.rollback(req.params.name, req.body, actorOf(req))));
 
   r.get("/channels/:name/history", {
     config: { role: "viewer" },
@@ -139,8 +139,16 @@ export async function catalogRoutes(app: FastifyInstance, { ctx }: { ctx: Contex
   r.post("/releases/:idOrVersion/yank", {
     bodyLimit: SMALL_BODY,
     config: { role: "release-engineer" },
-    schema: { tags: ["releases"], security, summary: "Yank a release: never promoted or pinned again", params: refParams, body: yankInputSchema, response: { 200: releaseDto, ...errorResponses(400, 401, 403, 404, 409) } },
-  }, async (req) => toReleaseDto(await catalog.yankRelease(req.params.idOrVersion, req.body.reason, actorOf(req))));
+    schema: {
+      tags: ["releases"], security, summary: "Yank a release: never promoted or pinned again", params: refParams, body: yankInputSchema,
+      description: "A rollout of the release is aborted. The channels whose release it is keep serving it and are listed in `serving`; with `rollback: true` each of them is rolled back (as `POST /channels/:name/rollback` without `to`, under its policy's downgradeRole) in the same transaction, listed in `rolledBack`: if one cannot be, nothing is changed (409 naming `rollback`).",
+      response: { 200: yankDto, ...errorResponses(400, 401, 403, 404, 409) },
+    },
+  }, async (req) => {
+    const y = await catalog.yankRelease(req.params.idOrVersion, req.body, actorOf(req));
+    req.log.info({ actor: req.user.sub, release: y.release.version, serving: y.serving, rolledBack: y.rolledBack.map((m) => m.channel), abortedRollouts: y.abortedRollouts.map((a) => a.rollout.id), requestId: req.id }, "release yanked");
+    return toYankDto(y);
+  });
 
   r.post("/releases/:idOrVersion/required", {
     bodyLimit: SMALL_BODY,

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import { eachProvider, tempDir, type Provider } from "../../helpers/db.js";
-import { CHANNELS_DIR, testApp, type TestApp } from "../../helpers/app.js";
+import { testApp, withoutPolicies, type TestApp } from "../../helpers/app.js";
 import { prepareDatabase } from "../../../src/boot.js";
 import { assertError, assertPlainError, call, createRelease, sleep, snapshot } from "./fixtures/admin-helpers.js";
 
@@ -148,8 +148,8 @@ await eachProvider(t, "roles: viewers read the freeze, only admins set or lift i
 function declarations(t: Test, stableAt: string): string {
   const dir = tempDir(t);
   mkdirSync(join(dir, "releases"));
-  // The seeded file, with only its release changed.
-  writeFileSync(join(dir, "stable.yaml"), readFileSync(join(CHANNELS_DIR, "stable.yaml"), "utf8").replace(/^release: .*$/m, `release: ${stableAt}`));
+  // The seeded file (without its policy, as the test app seeds it), with only its release changed.
+  writeFileSync(join(dir, "stable.yaml"), readFileSync(join(withoutPolicies(tempDir(t)), "stable.yaml"), "utf8").replace(/^release: .*$/m, `release: ${stableAt}`));
   writeFileSync(join(dir, "extra.yaml"), "name: extra\ndescription: declared while frozen\n");
   return dir;
 }
@@ -162,12 +162,12 @@ await eachProvider(t, "apply while frozen: a move is refused (nothing of the app
   t.match(err, { code: "FROZEN", statusCode: 423, field: "stable.yaml: release" }, "the move is refused");
   t.match(err?.message, /apply moving channel stable to 0\.59\.2 \(declared in stable\.yaml\) refused: .*release freeze/, "naming the channel, the file and the freeze");
   t.same(await snapshot(h), before, "nothing of that apply was written (the new channel neither)");
-  const dry = await h.ctx.declarative.apply(declarations(t, "0.59.2"), { sub: "gitops" }, { dryRun: true }).catch((e: unknown) => e as { code?: string });
-  t.match(dry, { code: "FROZEN" }, "a dry run is refused the same way");
+  const dry = await h.ctx.declarative.apply(declarations(t, "0.59.2"), { sub: "gitops" }, { dryRun: true });
+  t.match(dry.conflicts, [{ code: "FROZEN", statusCode: 423, field: "stable.yaml: release" }], "a dry run lists the same refusal");
 
   const ok = await h.ctx.declarative.apply(declarations(t, "0.58.1"), { sub: "gitops" });
   t.same(ok.steps.map((s) => s.action), ["create-channel"], "an apply that moves nothing goes through");
-  const again = await h.ctx.declarative.apply(CHANNELS_DIR, { sub: "gitops" });
+  const again = await h.ctx.declarative.apply(withoutPolicies(tempDir(t)), { sub: "gitops" });
   t.same(again.steps, [], "re-applying what is in force is a no-op, frozen or not");
 });
 

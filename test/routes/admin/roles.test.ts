@@ -72,6 +72,8 @@ const ROUTES: Route[] = [
   // Webhooks (docs/api.md §10): admin only, reading them too (they name where the fleet's news goes).
   { method: "POST", pattern: "/webhooks", role: "admin", mutates: true, prepare: async (_h, n) => ({ path: "/webhooks", body: { url: `https://hooks.example.com/${n}`, secret: "matrix-secret-0123456789" } }) },
   { method: "GET", pattern: "/webhooks", role: "admin", mutates: false, prepare: async () => ({ path: "/webhooks" }) },
+  // Declarative apply over HTTP: admin only, like creating the channel it declares.
+  { method: "POST", pattern: "/apply", role: "admin", mutates: true, prepare: async (_h, n) => ({ path: "/apply", body: { channels: [{ name: `applied-${n}` }] } }) },
   {
     method: "GET", pattern: "/webhooks/:id/deliveries", role: "admin", mutates: false,
     prepare: async (h, n) => {

@@ -23,6 +23,8 @@ import { freezeRoutes } from "../../../src/routes/admin/freeze-routes.js";
 import { rolloutRoutes } from "../../../src/routes/admin/rollout-routes.js";
 import { webhookRoutes } from "../../../src/routes/admin/webhook-routes.js";
 import { bundleRoutes } from "../../../src/routes/admin/bundle-routes.js";
+
+import { applyRoutes } from "../../../src/routes/admin/apply-routes.js";
 import type { Role } from "../../../src/admin/roles.js";
 
 const PREFIX = "/api/v1/admin";
@@ -46,9 +48,9 @@ const nested = { app: { replicas: 2, env: ["A=1"], ingress: { hosts: ["wandb.exa
 const VALID: Record<string, Valid> = {
   "GET /channels": { role: "viewer" },
   // free text keeps tabs and line breaks
-  "POST /channels": { role: "admin", bodies: [{ name: "newchan", description: "first line\nsecond\tline\r\n", defaultValues: nested }] },
+  "POST /channels": { role: "admin", bodies: [{ name: "newchan", description: "first line\nsecond\tline\r\n", defaultValues: nested, policy: { upstream: "stable", minSoak: "2h", downgradeRole: "admin" } }] },
   "GET /channels/:name": { role: "viewer", params: { name: "stable" } },
-  "PATCH /channels/:name": { role: "admin", params: { name: "stable" }, bodies: [{ description: "d", defaultValues: nested }] },
+  "PATCH /channels/:name": { role: "admin", params: { name: "stable" }, bodies: [{ description: "d", defaultValues: nested, policy: { upstream: "beta", minSoak: "1m", downgradeRole: "release-engineer" } }] },
   "POST /channels/:name/promote": {
     role: "release-engineer",
     params: { name: "beta" },
@@ -73,7 +75,7 @@ const VALID: Record<string, Valid> = {
   },
   "GET /releases": { role: "viewer" },
   "GET /releases/:idOrVersion": { role: "viewer", params: { idOrVersion: "0.58.1" } },
-  "POST /releases/:idOrVersion/yank": { role: "release-engineer", params: { idOrVersion: "0.58.1" }, bodies: [{ reason: "r" }] },
+  "POST /releases/:idOrVersion/yank": { role: "release-engineer", params: { idOrVersion: "0.58.1" }, bodies: [{ reason: "r", rollback: false }] },
   "POST /releases/:idOrVersion/required": { role: "release-engineer", params: { idOrVersion: "0.58.1" }, bodies: [{ required: true, reason: "r" }] },
   "GET /audit": { role: "viewer" },
   "POST /licenses": { role: "admin", bodies: [{ sub: "customer-9", channel: "stable", expiresAt: new Date(Date.now() + 86_400_000).toISOString(), notes: "n" }] },
@@ -95,6 +97,11 @@ const VALID: Record<string, Valid> = {
   "GET /webhooks": { role: "admin" },
   "GET /webhooks/:id/deliveries": { role: "admin", params: { id: "created-below" } },
   "DELETE /webhooks/:id": { role: "admin", params: { id: "created-below" } },
+  // Declarative apply (a dry run: it changes nothing, whatever the table did before it).
+  "POST /apply": {
+    role: "admin",
+    bodies: [{ channels: [{ name: "applied", description: "a\nb", defaultValues: nested, policy: { upstream: "stable", minSoak: "1h", downgradeRole: "admin" }, release: "0.58.1" }], releases: [releaseBody("8.0.0", { values: nested, notes: "n\tx" })], dryRun: true }],
+  },
   // Last: a freeze would refuse the promotion above.
   "GET /freeze": { role: "viewer" },
   "PUT /freeze": { role: "admin", bodies: [{ reason: "incident\nline two", until: new Date(Date.now() + 3_600_000).toISOString() }] },
@@ -132,6 +139,8 @@ async function adminRoutes(h: TestApp): Promise<RouteSchemas[]> {
   await probe.register(rolloutRoutes, { ctx: h.ctx });
   await probe.register(webhookRoutes, { ctx: h.ctx });
   await probe.register(bundleRoutes, { ctx: h.ctx });
+
+  await probe.register(applyRoutes, { ctx: h.ctx });
   await probe.ready();
   await probe.close();
   return routes;

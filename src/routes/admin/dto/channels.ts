@@ -1,14 +1,21 @@
 // Channels, their history and promotions as the admin API answers them.
 import { z } from "zod";
-import type { ChannelView, PromotionPreview, PromotionResult } from "../../../services/catalog-service.js";
+import type { ChannelView, PromotionPreview, PromotionResult, YankResult } from "../../../services/catalog-service.js";
 import { page } from "./paging.js";
-import { releaseRefDto, toReleaseRef } from "./releases.js";
+import { releaseDto, releaseRefDto, toReleaseDto, toReleaseRef } from "./releases.js";
 import { rolloutSummaryDto, toRolloutSummary } from "./rollouts.js";
 
 export const channelDto = z.object({
   name: z.string(),
   description: z.string(),
   defaultValues: z.record(z.string(), z.unknown()),
+  policy: z
+    .object({
+      upstream: z.string().optional().describe("releases reach this channel only as this channel's current release"),
+      minSoak: z.string().optional().describe("and only after it has been the upstream's release this long"),
+      downgradeRole: z.enum(["release-engineer", "admin"]).optional().describe("the role a move down needs (absent: release-engineer)"),
+    })
+    .describe("the promotion policy (docs/api.md §3); {} when the channel has none"),
   release: releaseRefDto,
   rollout: rolloutSummaryDto.describe("the active rollout (docs/api.md §7); null when there is none"),
   rowVersion: z.number().int(),
@@ -84,6 +91,7 @@ export function toChannelDto(c: ChannelView): ChannelDto {
     name: c.name,
     description: c.description,
     defaultValues: c.defaultValues,
+    policy: c.policy,
     release: toReleaseRef(c.release),
     rollout: toRolloutSummary(c.rollout?.rollout, c.rollout?.version),
     rowVersion: c.rowVersion,
@@ -130,5 +138,22 @@ export function toDryRunDto(p: PromotionPreview): DryRunDto {
     affected: p.affected,
     valuesDiff: p.valuesDiff,
     chartDiff: p.chartDiff,
+  };
+}
+
+/** POST /releases/:idOrVersion/yank: the release, and what still serves it (docs/api.md §3). */
+export const yankDto = releaseDto.extend({
+  serving: z.array(z.string()).describe("the channels whose release it still is: they serve it until promoted or rolled back (empty with rollback: true)"),
+  rolledBack: z.array(promotionDto).describe("with rollback: true, each channel that served it, rolled back in the same transaction"),
+  abortedRollouts: z.array(z.object({ channel: z.string(), rolloutId: z.string() })).describe("the rollouts of it the yank aborted: their licensees are back on the channel's release"),
+});
+export type YankDto = z.infer<typeof yankDto>;
+
+export function toYankDto(y: YankResult): YankDto {
+  return {
+    ...toReleaseDto(y.release),
+    serving: y.serving,
+    rolledBack: y.rolledBack.map(toPromotionDto),
+    abortedRollouts: y.abortedRollouts.map((a) => ({ channel: a.channel, rolloutId: a.rollout.id })),
   };
 }
