@@ -39,7 +39,10 @@ export async function fleetPage(query: string, cursor: string): Promise<HTMLElem
         h("tr", {},
           h("td", {}, e.anonymous ? e.sub : h("a", { href: `#/licensee/${enc(e.sub)}/${enc(e.channel)}` }, e.sub), e.licenseRevoked ? h("span", { class: "tag bad" }, "revoked") : null, e.licenseExpired ? h("span", { class: "tag bad" }, "expired") : null),
           h("td", {}, e.channel),
-          h("td", {}, e.releaseVersion ?? "—", behind(e) ? h("span", { class: "tag state-paused", title: "not the channel's current release" }, "not current") : null),
+          h("td", {}, e.releaseVersion ?? "—", behind(e) ? h("span", { class: "tag state-paused", title: "not the channel's current release" }, "not current") : null,
+            // On an upgrade path (docs/api.md §8): a stepping stone, or stuck with none.
+            e.path?.state === "stepping-stone" ? h("span", { class: "tag state-progressing", title: e.path.text, "data-test": "path" }, "stepping stone") : null,
+            e.path?.state === "no-upgrade-path" ? h("span", { class: "tag bad", title: e.path.text, "data-test": "path" }, "no upgrade path") : null),
           h("td", {}, when(e.lastSeenAt)),
           h("td", {}, e.report ? h("span", { class: `tag state-${e.report.state}`, title: e.report.message ?? "" }, e.report.state) : h("span", { class: "muted" }, "no report")),
           h("td", {}, String(e.pollCount)))))),

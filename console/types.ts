@@ -104,6 +104,8 @@ export interface FleetEntry {
   licenseRevoked: boolean;
   anonymous: boolean;
   report: { state: string; releaseVersion: string | null; message: string | null; reportedAt: string } | null;
+  /** Its upgrade path where one applies on its channel (docs/api.md §8). */
+  path?: { state: string; text: string } | null;
 }
 export interface Fleet {
   items: FleetEntry[];
