@@ -24,6 +24,26 @@ export function errorCatalogue(): Record<string, number> {
   return out;
 }
 
+/**
+ * Every status of each code: a few codes have more than one (RELEASE_YANKED:
+ * 409 refusing a promotion, 403 refusing a pin). errorCatalogue keeps one.
+ */
+export function errorStatuses(): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const value of Object.values(errors)) {
+    if (typeof value !== "function" || !("prototype" in value)) continue;
+    let e: unknown;
+    try {
+      e = new (value as new () => unknown)();
+    } catch {
+      continue;
+    }
+    const { code, statusCode } = e as { code?: unknown; statusCode?: unknown };
+    if (typeof code === "string" && typeof statusCode === "number") out[code] = [...new Set([...(out[code] ?? []), statusCode])].sort((a, b) => a - b);
+  }
+  return out;
+}
+
 export interface ErrorDoc {
   /** When a client gets it. */
   meaning: string;
@@ -33,6 +53,8 @@ export interface ErrorDoc {
   example: string;
   /** The `field` of the example, for errors that name one. */
   field?: string;
+  /** For a code with more than one status: what differs at the other ones. */
+  byStatus?: Record<number, { meaning: string; remedy: string; example: string }>;
 }
 
 export const ERROR_DOCS: Record<string, ErrorDoc> = {
@@ -72,7 +94,18 @@ export const ERROR_DOCS: Record<string, ErrorDoc> = {
   ROUTE_NOT_FOUND: { meaning: "No route has this method and path.", remedy: "See `/docs` for the routes.", example: "no route GET /api/v1/admin/channel" },
   CHANNEL_EXISTS: { meaning: "A channel of that name exists already.", remedy: "Change it with PATCH instead.", example: "channel canary already exists" },
   RELEASE_EXISTS: { meaning: "A release of that version exists already; releases are immutable.", remedy: "Publish a new version.", example: "release 0.61.0 already exists; releases are immutable" },
-  RELEASE_YANKED: { meaning: "The release is yanked: it is never promoted again.", remedy: "Promote another release.", example: "release 0.61.0 is yanked and cannot be promoted", field: "release" },
+  RELEASE_YANKED: {
+    meaning: "The release is yanked: it is never promoted again.", remedy: "Promote another release.", example: "release 0.61.0 is yanked and cannot be promoted", field: "release",
+    byStatus: { 403: { meaning: "A license pins a yanked release (GET /api/v1/operator/channel/release/{versionId}): it is never served again.", remedy: "Pin another release, or drop the pin to get the channel's release.", example: "release 0.61.0 is yanked: it is never served again" } },
+  },
+  POLICY_REFUSED: { meaning: "The channel's policy (`upstream`, `minSoak`, `downgradeRole`: docs/api.md §3) refuses the move; the message names the rule and what would work.", remedy: "Promote the upstream's current release after its soak, or use a token with the role `downgradeRole` names.", example: "channel stable takes only the current release of beta (policy upstream: beta), which is 0.60.0: promote 0.61.0 --to beta first", field: "release" },
+  UPGRADE_PATH_REQUIRED: { meaning: "A license pins a release its installed version cannot reach directly (docs/api.md §8): a required release or the target's `upgradeFrom` is on the way.", remedy: "Pin the stepping stone the message names first, or drop the pin: the channel's answer walks the path itself.", example: "release 0.61.0 cannot be installed over 0.58.1 directly: install 0.59.2 first (required: \"schema migration\"); path: installed 0.58.1 → 0.59.2 (required: \"schema migration\") → 0.61.0" },
+  FLEET_ENTRY_NOT_FOUND: { meaning: "The licensee has no fleet entry: it has never polled this server, or its first poll is not written yet.", remedy: "Check the sub (`chartroom fleet`), or wait for its first poll.", example: "licensee acme has no fleet entry (it has not polled this server, or its first poll is not written yet)" },
+  CHART_SOURCE_UNREACHABLE: { meaning: "A bundle's chart source did not answer: no connection, no answer within `BUNDLE_FETCH_TIMEOUT_MS`, or an address `OUTBOUND_DENY_PRIVATE` refuses; the message names it.", remedy: "Check that this server reaches the Helm repository or registry; retry.", example: "chart source https://charts.wandb.ai is unreachable: https://charts.wandb.ai/index.yaml: connect ETIMEDOUT" },
+  CHART_SOURCE_ERROR: { meaning: "A bundle's chart source answered something else than a chart: a refused credential, not a Helm index, not a Helm chart; the message names it.", remedy: "Fix the release's chart reference or the registry credentials (docs/api.md §11).", example: "chart source oci://registry.example.com/charts: https://registry.example.com/v2/charts/operator-wandb/manifests/0.18.2 refused an anonymous token; add credentials for it to CHART_REGISTRY_AUTH_FILE (HTTP 403)" },
+  CHART_NOT_FOUND: { meaning: "A bundle's chart source does not have the chart: the index does not list it at that version, or the registry has no such tag.", remedy: "Publish the chart, or fix the release's chart version.", example: "chart source https://charts.wandb.ai: index.yaml lists no chart operator-wandb at version 0.18.2" },
+  CHART_DIGEST_MISMATCH: { meaning: "A bundle's chart does not match the digest its index or the release names.", remedy: "Someone replaced the chart: check the source before exporting again.", example: "chart source https://charts.wandb.ai: https://charts.wandb.ai/operator-wandb-0.18.2.tgz answered an archive with sha256 9f1c…, but 4be0… was expected" },
+  CHART_TOO_LARGE: { meaning: "A bundle's chart is larger than `BUNDLE_MAX_CHART_BYTES`.", remedy: "Raise `BUNDLE_MAX_CHART_BYTES`, or slim the chart.", example: "chart source https://charts.wandb.ai: https://charts.wandb.ai/operator-wandb-0.18.2.tgz answers more than 52428800 bytes (BUNDLE_MAX_CHART_BYTES)" },
   PROMOTION_CONFLICT: { meaning: "`expectedCurrent` (CLI `--expect`) or `from` does not match: the channel moved meanwhile, or the release is not on `from`.", remedy: "Read the channel again and decide again.", example: "channel stable is at 0.59.2, not 0.58.1", field: "expectedCurrent" },
   PROMOTION_REFUSED: { meaning: "The move breaks a rule: the release is not `from`'s current release, or a rollback has no earlier release.", remedy: "Read the message: it names the rule; promote in order with `--from`.", example: "release 0.60.0 is not the current release of channel beta (it is at 0.59.2)", field: "from" },
   DOWNGRADE_REFUSED: { meaning: "The release is lower than the channel's: a promotion never downgrades by accident.", remedy: "Roll back (`chartroom rollback`), or pass `allowDowngrade` (`--allow-downgrade`).", example: "release 0.58.1 is lower than 0.59.2, the current release of stable; set allowDowngrade to roll back", field: "release" },
@@ -102,7 +135,7 @@ export const ERROR_DOCS: Record<string, ErrorDoc> = {
 const REASON_PHRASES: Record<number, string> = {
   400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout", 409: "Conflict",
   413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type", 423: "Locked", 429: "Too Many Requests",
-  431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
+  431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
 };
 
 /** The HTTP reason phrase the error handler puts in `error`. */
@@ -111,9 +144,11 @@ export function reasonPhrase(status: number): string {
 }
 
 /** The markdown of docs/guide/errors.md from the catalogue (`code` → status). */
-export function renderErrorCatalogue(statusOf: Record<string, number>): string {
+export function renderErrorCatalogue(statusOf: Record<string, number>, statuses: Record<string, number[]> = errorStatuses()): string {
   const byStatus = new Map<number, string[]>();
-  for (const [code, status] of Object.entries(statusOf)) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  for (const [code, status] of Object.entries(statusOf)) {
+    for (const s of new Set([status, ...(statuses[code] ?? [])])) byStatus.set(s, [...(byStatus.get(s) ?? []), code]);
+  }
   const lines = [
     "# Error codes",
     "",
@@ -131,7 +166,7 @@ export function renderErrorCatalogue(statusOf: Record<string, number>): string {
   for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
     lines.push(`## ${status} ${reasonPhrase(status)}`, "", "| code | when | what to do |", "|---|---|---|");
     for (const code of byStatus.get(status)!.sort()) {
-      const d = ERROR_DOCS[code];
+      const d = ERROR_DOCS[code]?.byStatus?.[status] ?? ERROR_DOCS[code];
       lines.push(`| \`${code}\` | ${d?.meaning ?? "(undocumented)"} | ${d?.remedy ?? ""} |`);
     }
     lines.push("");
