@@ -18,7 +18,7 @@ import { YamlDataError, parsePlainYaml } from "../domain/plain-yaml.js";
 import { describeIssues, issuesText } from "../domain/issues.js";
 import { findPoisonedKey } from "../domain/values.js";
 import { DECLARATION_LIMITS, findDeclarationFiles, readDeclarationFile, type DeclarationFile, type DeclarationLimits } from "./declaration-files.js";
-import { channelInputSchema, releaseInputSchema, releaseRef, rolloutInputSchema, type Channel, type ChannelInput, type ReleaseInput, type RolloutInput } from "../domain/schemas.js";
+import { channelInputSchema, reasonText, releaseInputSchema, releaseRef, rolloutInputSchema, type Channel, type ChannelInput, type ReleaseInput, type RolloutInput } from "../domain/schemas.js";
 import type { Repos, Store } from "../repositories/store.js";
 import type { Release } from "../domain/schemas.js";
 import { refuseIfFrozen } from "./freeze-service.js";
@@ -32,7 +32,7 @@ import { subjectOf } from "../domain/webhook-events.js";
  * (docs/api.md §8; the one property of a release a file may change later,
  * with its reason). Without `required` the file leaves it as it is.
  */
-export const releaseFileSchema = releaseInputSchema.extend({ required: z.boolean().optional(), requiredReason: z.string().min(1).max(1000).optional() });
+export const releaseFileSchema = releaseInputSchema.extend({ required: z.boolean().optional(), requiredReason: reasonText.optional() });
 export type ReleaseFile = z.infer<typeof releaseFileSchema>;
 
 /** A channel file: the channel, its `release`, and how it reaches the release (`rollout`, docs/api.md §7). */

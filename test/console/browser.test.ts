@@ -169,7 +169,7 @@ if (typeof browser === "string") {
     await page.goto(`${base}/console/#/release/0.61.0`);
     await page.locator("h1", { hasText: "Release 0.61.0" }).waitFor();
     await page.locator('button[data-control="yank"]').click();
-    await page.locator('textarea[name="reason"]').fill("broken migration");
+    await page.locator('textarea[aria-label^="reason to yank"]').fill("broken migration");
     await page.locator("button", { hasText: "Confirm yank" }).click();
     await page.locator('[data-test="yanked"]').waitFor();
     t.match(await text(page, '[data-test="yanked"]'), /by rel@example\.com: broken migration/, "the yank, its actor and reason");

@@ -243,7 +243,7 @@ t.test("SIGHUP reloads the license keys and leaves the server running; SIGTERM t
   const auth = basicAuth(license(files.signingKey, "customer-hup"));
 
   server.signal("SIGHUP");
-  await until("the SIGHUP log line", () => server.logs().some((l) => l.msg === "SIGHUP: license keys reloaded"), 10_000);
+  await until("the SIGHUP log line", () => server.logs().some((l) => l.msg === "SIGHUP: license and spec keys reloaded"), 10_000);
   // Give a shutdown (if one had started) time to finish.
   await sleep(1_000);
   t.equal(server.exit, undefined, "the process is still running a second after SIGHUP");
