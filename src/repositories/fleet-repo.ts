@@ -183,16 +183,19 @@ export function fleetRepo(db: Pick<Db, "fleetEntry" | "$executeRawUnsafe" | "$qu
         return `(${marks.join(", ")})`;
       });
       const cols = COLUMNS.map((c) => `"${c}"`).join(", ");
-      const updates = ["channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "lastSeenAt"].map((c) => `"${c}" = excluded."${c}"`);
+      // A summary older than the stored one (another replica wrote a later poll first: each writes
+      // at most once a minute) adds its polls but changes nothing else. SET reads the old row.
+      const newer = `excluded."lastSeenAt" >= ${TABLE}."lastSeenAt"`;
+      const updates = ["channel", "releaseId", "releaseVersion", "jti", "licenseExpiresAt", "userAgent", "lastSeenAt"].map((c) => `"${c}" = CASE WHEN ${newer} THEN excluded."${c}" ELSE ${TABLE}."${c}" END`);
       // Upgrade paths (src/services/upgrade-path.ts): the same release keeps its
       // earliest `since` (replicas record their own) and the release before it;
       // another release moves the stored one to `previous`. SET reads the old row.
       const same = `${TABLE}."releaseId" ${provider === "postgresql" ? "IS NOT DISTINCT FROM" : "IS"} excluded."releaseId"`;
       const earliest = provider === "postgresql" ? "LEAST" : "MIN";
       updates.push(
-        `"releaseSince" = CASE WHEN ${same} THEN ${earliest}(COALESCE(${TABLE}."releaseSince", excluded."releaseSince"), excluded."releaseSince") ELSE excluded."releaseSince" END`,
-        `"previousReleaseId" = CASE WHEN ${same} THEN ${TABLE}."previousReleaseId" ELSE ${TABLE}."releaseId" END`,
-        `"previousReleaseVersion" = CASE WHEN ${same} THEN ${TABLE}."previousReleaseVersion" ELSE ${TABLE}."releaseVersion" END`,
+        `"releaseSince" = CASE WHEN ${same} THEN ${earliest}(COALESCE(${TABLE}."releaseSince", excluded."releaseSince"), excluded."releaseSince") WHEN ${newer} THEN excluded."releaseSince" ELSE ${TABLE}."releaseSince" END`,
+        `"previousReleaseId" = CASE WHEN ${same} OR NOT (${newer}) THEN ${TABLE}."previousReleaseId" ELSE ${TABLE}."releaseId" END`,
+        `"previousReleaseVersion" = CASE WHEN ${same} OR NOT (${newer}) THEN ${TABLE}."previousReleaseVersion" ELSE ${TABLE}."releaseVersion" END`,
       );
       const sql =
         `INSERT INTO ${TABLE} (${cols}) VALUES ${rows.join(", ")} ` +

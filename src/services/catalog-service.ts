@@ -543,7 +543,11 @@ export function catalogService(store: CatalogStore, { onChange = () => {}, onMov
         const holding = (await repos.channels.list()).filter((c) => c.releaseId === r.id);
         const rolledBack: PromotionResult[] = [];
         if (input.rollback) {
-          for (const c of holding) {
+          for (const held of holding) {
+            // A rollback of a channel with an active rollout (of another release) aborts it first, as POST …/rollback does (docs/api.md §7).
+            const taken = await abortActive(repos, held, actor, why);
+            if (taken?.rollout) abortedRollouts.push({ channel: held.name, rollout: taken.rollout });
+            const c = taken?.channel ?? held;
             const refused = (err: unknown): never => {
               const e = err as FieldError;
               // The rollback's refusal (its code kept), said as the yank's.

@@ -30,7 +30,6 @@ import {
   indexUrl,
   ociReference,
   parseChallenge,
-  type Credentials,
   type OciReference,
 } from "./chart-sources.js";
 
@@ -230,9 +229,14 @@ export function chartFetcher(opts: ChartFetcherOptions) {
       if (!realm) throw new ChartSourceError(`chart source ${source}: the registry's Bearer challenge names no realm`);
       const u = new URL(realm);
       if (params.service) u.searchParams.set("service", params.service);
-      u.searchParams.set("scope", params.scope ?? `repository:${ref.repository}:pull`);
-      const realmCreds: Credentials | undefined = credentialsFor(auths, u.host) ?? creds;
-      const a = await get(u.toString(), source, { ...small, headers: { accept: "application/json", ...(realmCreds ? { authorization: basicAuthorization(realmCreds) } : {}) } });
+      // Always a pull of this chart's repository, whatever scope the challenge asks for.
+      u.searchParams.set("scope", `repository:${ref.repository}:pull`);
+      // Only the registry's own credentials (docker login's rule: the registry names its token service),
+      // never another host's: a registry cannot have a token minted with credentials that are not its own.
+      if (creds && u.protocol !== "https:" && !plain.has(ref.registry.toLowerCase())) {
+        throw new ChartSourceError(`chart source ${source}: the registry's token service ${u.origin} is not https; its credentials are not sent there`);
+      }
+      const a = await get(u.toString(), source, { ...small, headers: { accept: "application/json", ...(creds ? { authorization: basicAuthorization(creds) } : {}) } });
       if (a.status !== 200) throw statusError(a, source, "the token service");
       let t: unknown;
       try {
@@ -279,7 +283,8 @@ export function chartFetcher(opts: ChartFetcherOptions) {
   async function checkArchive(f: FetchedChart, source: string): Promise<FetchedChart> {
     let files: Map<string, Buffer>;
     try {
-      files = await readBundle(Readable.from([f.bytes]), { maxBytes: opts.maxBytes * 16 });
+      // Unpacked, at most four times the archive's bound: a gzip bomb is refused, not held in memory.
+      files = await readBundle(Readable.from([f.bytes]), { maxBytes: opts.maxBytes * 4 });
     } catch (err) {
       throw new ChartSourceError(`chart source ${source}: ${f.source} is not a chart archive: ${(err as Error).message}`);
     }

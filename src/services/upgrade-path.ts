@@ -155,7 +155,10 @@ function installedOf(facts: InstallFacts, reports: ReturnType<typeof reportsById
   const state = reports.get(served.id)?.state;
   const settled = state !== "failed" && now - served.since >= soakMs;
   if (settled || !served.previous) return { id: served.id, version: served.version, source: "served" };
-  return { id: served.previous.id, version: served.previous.version, source: "served" };
+  // The lower of the two: after a rollback (or an aborted rollout) the release before is the higher one,
+  // and the installation may never have finished it.
+  const lower = semver.lt(served.previous.version, served.version) ? served.previous : served;
+  return { id: lower.id, version: lower.version, source: "served" };
 }
 
 /** Has the licensee passed stone `r`, and why (for the reasons); undefined when it has not. */

@@ -137,3 +137,30 @@ await eachProvider(t, "a search over more entries than one IN list: every match,
   ], "counted by release");
   t.equal((await store.fleet.page({ subContains: "_1" }, { limit: 10 })).items.length, 10, "a page of a search");
 });
+
+await eachProvider(t, "upgrade-path columns: since and the release before; an older summary changes nothing but the count", async (t, provider) => {
+  const url = await freshDatabase(t, provider);
+  await migrate(url);
+  const store = await createStore(url);
+  t.teardown(() => store.close());
+  const at = (min: number) => Date.UTC(2026, 11, 1, 12, min);
+  const base = { sub: "site", channel: "stable", jti: null, licenseExp: null, userAgent: "op", firstSeenAt: at(0), polls: 1 };
+  const write = (releaseId: string, lastMin: number, sinceMin: number) => store.fleet.recordMany([{ ...base, releaseId, releaseVersion: releaseId, lastSeenAt: at(lastMin), releaseSince: at(sinceMin) }]);
+  const row = async () => (await store.fleet.find("site"))!;
+
+  await write("0.58.1", 0, 0);
+  t.match(await row(), { releaseId: "0.58.1", previousReleaseId: null });
+  await write("0.59.2", 10, 9);
+  t.match(await row(), { releaseId: "0.59.2", previousReleaseId: "0.58.1", previousReleaseVersion: "0.58.1" }, "another release: the stored one becomes the release before");
+  t.equal((await row()).releaseSince?.getTime(), at(9));
+  await write("0.59.2", 12, 8);
+  t.equal((await row()).releaseSince?.getTime(), at(8), "the same release: the earliest since of the replicas'");
+  t.equal((await row()).previousReleaseId, "0.58.1", "and the release before is kept");
+  // A replica's late summary of an older poll: counted, nothing else.
+  await write("0.58.1", 5, 0);
+  const r = await row();
+  t.match(r, { releaseId: "0.59.2", previousReleaseId: "0.58.1" }, "an older summary does not move the release back");
+  t.equal(r.lastSeenAt.getTime(), at(12), "nor lastSeenAt");
+  t.equal(r.releaseSince?.getTime(), at(8));
+  t.equal(r.pollCount, 4, "its polls are counted");
+});

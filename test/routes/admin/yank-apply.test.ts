@@ -156,3 +156,20 @@ await eachProvider(t, "a yank's rollbacks notify webhooks as rollbacks do", asyn
   const stable = rx.received.find((r) => r.json.subject === "channels/stable")!;
   t.match(stable.json.data, { channel: "stable", from: "0.61.0", to: "0.58.1", action: "rollback", reason: "release 0.61.0 was yanked: data loss", by: "release-engineer@example.com" });
 });
+
+await eachProvider(t, "yank with rollback of a channel that has a rollout of another release: the rollout is aborted, then the channel rolled back", async (t, provider) => {
+  const h = await testApp(t, { provider });
+  await createRelease(t, h, "0.65.0");
+  await createRelease(t, h, "0.66.0");
+  t.equal((await h.admin("POST", "/channels/stable/promote", { release: "0.65.0", reason: "t" }, "release-engineer")).statusCode, 200, "stable at 0.65.0");
+  const started = await h.admin("POST", "/channels/stable/promote", { release: "0.66.0", reason: "t", rollout: { steps: [{ percent: 10, bake: "1h" }, { percent: 100 }] } }, "release-engineer");
+  t.equal(started.statusCode, 202, "a rollout of 0.66.0 on stable");
+  const res = await h.admin("POST", "/releases/0.65.0/yank", { reason: "data loss", rollback: true }, "release-engineer");
+  t.equal(res.statusCode, 200, res.body);
+  const body = res.json() as { rolledBack: { channel: string; to: { version: string } }[]; abortedRollouts: { channel: string }[]; serving: string[] };
+  t.same(body.abortedRollouts.map((a) => a.channel), ["stable"], "the other release's rollout is aborted, as a rollback does");
+  t.same(body.rolledBack.map((m) => [m.channel, m.to.version]), [["stable", "0.58.1"]], "then stable is rolled back");
+  t.same(body.serving, []);
+  const rollout = (await h.admin("GET", "/channels/stable/rollout", undefined, "viewer")).json() as { state: string };
+  t.equal(rollout.state, "aborted");
+});
