@@ -123,6 +123,7 @@ export async function createContext(config: Config, log: FastifyBaseLogger, opts
   const specs = specService(store, {
     // What this replica served and has not written yet counts too (the recorder is made below; asked only at polls).
     installs: installFacts(store, (sub) => fleet.recentOf(sub)),
+    recent: (sub) => fleet.recentOf(sub),
     soakMs: config.STEPPING_STONE_SOAK,
   });
   const revocations = revocationSet(() => store.licenses.allRevokedJtis());

@@ -126,7 +126,10 @@ const COMMANDS: Record<string, Command> = {
     async run(p, cx) {
       positionals(p, []);
       const base = serverKey(str(p, "url") ?? (cx.io.env.CHARTROOM_URL?.trim() || DEFAULT_URL));
-      const given = str(p, "token") ?? (await readToken(cx.io.stdin));
+      const onArgv = str(p, "token");
+      // A token on the command line is in ps output and the shell's history: said, not refused (scripts use it).
+      if (onArgv !== undefined) cx.io.stderr.write("warning: a token given with --token is visible to other users (ps) and kept in your shell history; pipe it in instead: … | chartroom login\n");
+      const given = onArgv ?? (await readToken(cx.io.stdin));
       const token = given.trim();
       if (token === "") throw new UsageError("no token: pass --token TOKEN or pipe one in, e.g. chartroom token --sub you --role admin | chartroom login");
       if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) throw new UsageError("the token is not a JWT (three base64url parts joined by dots)");

@@ -21,6 +21,7 @@
 // (src/services/install-facts.ts); the specs themselves are still cached
 // per release. Otherwise nothing of the installation is read.
 import { LRUCache } from "lru-cache";
+import semver from "semver";
 import { ChannelEmptyError, ChannelNotFoundError, PinnedReleaseYankedError, ReleaseNotEntitledError, ReleaseNotFoundError, UpgradePathRequiredError } from "../errors.js";
 import type { Values } from "../domain/values.js";
 import type { Release } from "../domain/schemas.js";
@@ -108,6 +109,13 @@ export interface SpecServiceOptions {
    * licensee counts as a fresh install.
    */
   installs?: (sub: string) => Promise<InstallFacts | null>;
+  /**
+   * What this replica served a licensee last (the fleet recorder's memory):
+   * a licensee served its target or beyond follows no path
+   * (src/services/upgrade-path.ts), so its poll needs no read of its
+   * installation and takes the shared, cached answer.
+   */
+  recent?: (sub: string) => { releaseId: string; releaseVersion: string } | undefined;
   /** STEPPING_STONE_SOAK in ms (default one hour). */
   soakMs?: number;
   now?: () => number;
@@ -123,13 +131,14 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
   let overrides = new Map<string, Values>();
   const installs = opts.installs ?? (async () => null);
   const soakMs = opts.soakMs ?? 3_600_000;
+  const recent = opts.recent ?? (() => undefined);
   const now = opts.now ?? Date.now;
   /**
    * Per licensee and channel, its last answer that depended on its
    * installation: served again when the facts cannot be read (a database
    * outage), like every other cached answer then.
    */
-  const lastPathAnswers = new LRUCache<string, Served>({ max: opts.maxEntries ?? 10_000 });
+  const lastPathAnswers = new LRUCache<string, Served>({ max: 100_000 });
   let generation = 0;
   let hits = 0;
   let misses = 0;
@@ -261,9 +270,22 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     };
   }
 
+  /**
+   * Whether the licensee's answer depends on its installation now: its side
+   * has a path that can differ from the target, and this replica has not
+   * already served it the target or beyond (then it follows no path).
+   */
+  function onPath(read: ChannelRead, side: Side, sub: string): boolean {
+    if (!read.pathSides.has(side)) return false;
+    const last = recent(sub);
+    const target = side === "+" ? read.target : read.release;
+    if (!last || !target) return true;
+    return last.releaseId !== target.id && semver.lt(last.releaseVersion, target.version);
+  }
+
   function channelEntryOf(read: ChannelRead, sub: string, own: Values | undefined): Served | Promise<Served> {
     const side = sideOf(read, sub);
-    if (read.pathSides.has(side)) return pathEntry(read, sub, own);
+    if (onPath(read, side, sub)) return pathEntry(read, sub, own);
     return loadEntry(channelKey(read.channel.name, side, own ? sub : undefined), buildChannel(read, sub, own), read.generation);
   }
 
@@ -293,7 +315,10 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     const decision = resolveRelease({ ...read.state, licensee: licenseeOf(sub, own), path });
     if (decision.kind === "refuse") throw refusal(decision, read.channel.name, "");
     const id = decision.release.id;
-    const key = own ? `r\0${read.channel.name}\0${id}\0${sub}` : `r\0${read.channel.name}\0${id}`;
+    const side = sideOf(read, sub);
+    const target = side === "+" ? read.target : read.release;
+    // The target itself: the side's shared entry (the one the poll takes once it needs no path).
+    const key = id === target?.id ? channelKey(read.channel.name, side, own ? sub : undefined) : own ? `r\0${read.channel.name}\0${id}\0${sub}` : `r\0${read.channel.name}\0${id}`;
     const entry = await loadEntry(
       key,
       async () => {
@@ -327,7 +352,10 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     async explain(channelName: string, sub: string): Promise<Explanation> {
       const own = overrides.get(sub);
       // One read of the overrides for the key and the facts: a reload meanwhile cannot mix them.
-      const { spec, state, path } = await channelEntry(channelName, sub, own);
+      // With a path on its side, always decided from its installation, even when this replica served it
+      // its target already (the poll's shortcut): the same release and bytes, and /resolve shows the path.
+      const read = await channelRead(channelName);
+      const { spec, state, path } = read.pathSides.has(sideOf(read, sub)) ? await pathEntry(read, sub, own) : await channelEntryOf(read, sub, own);
       const decision = resolveRelease({ ...state, licensee: licenseeOf(sub, own), path });
       // The same pure function on the same facts: anything else is a bug, never an answer.
       if (decision.kind !== "serve" || decision.release.id !== spec.releaseId) throw new Error(`resolver disagrees with the cached spec of channel ${channelName} for ${sub}`);
@@ -345,7 +373,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
       if (!read || "error" in read) return undefined;
       const side = sideOf(read, sub);
       // An answer that depends on the licensee's installation is decided per poll (channelSpec).
-      if (read.pathSides.has(side)) return undefined;
+      if (onPath(read, side, sub)) return undefined;
       const entry = cache.get(channelKey(channelName, side, overrides.has(sub) ? sub : undefined));
       return entry && "spec" in entry ? entry.spec : undefined;
     },

@@ -50,7 +50,7 @@ t.test("login stores a token per server (mode 0600) that the commands then use; 
   const forged = `${admin.slice(0, -4)}AAAA`;
   const bad = await run(["login", "--token", forged], env);
   t.equal(bad.code, 1);
-  t.match(bad.stderr, /^error: ADMIN_UNAUTHORIZED: [\s\S]*hint: .*refused this token, so it was not stored/);
+  t.match(bad.stderr, /^warning: a token given with --token is visible[^\n]*\nerror: ADMIN_UNAUTHORIZED: [\s\S]*hint: .*refused this token, so it was not stored/);
   t.notMatch(bad.stderr, forged.split(".")[2]!);
   t.equal((JSON.parse(readFileSync(file, "utf8")) as typeof stored).servers[url]!.token, engineer, "the good token stays");
   const notJwt = await run(["login", "--token", "hello"], env);
