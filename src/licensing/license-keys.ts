@@ -169,6 +169,21 @@ export function loadJwksFile(path: string): TrustedKey[] {
   return keys;
 }
 
+/** An unencrypted PEM private key from a file; `what` names it in the errors ("license signing key"). */
+export function readPrivateKeyPem(pemPath: string, what: string): KeyObject {
+  let pem: string;
+  try {
+    pem = readFileSync(pemPath, "utf8");
+  } catch (err) {
+    throw new Error(`${what} ${pemPath}: cannot be read: ${errorMessage(err)}`);
+  }
+  try {
+    return createPrivateKey({ key: pem, format: "pem" });
+  } catch (err) {
+    throw new Error(`${what} ${pemPath}: is not an unencrypted PEM private key: ${errorMessage(err)}`);
+  }
+}
+
 /**
  * Loads this server's license signing key from a PEM file (PKCS#8, or the
  * traditional PKCS#1 / SEC1 forms). RSA (≥ 2048 bits) signs RS256, EC P-256
@@ -176,18 +191,7 @@ export function loadJwksFile(path: string): TrustedKey[] {
  * so it is stable across restarts and replicas sharing the key.
  */
 export function loadSigningKey(pemPath: string): SigningKey {
-  let pem: string;
-  try {
-    pem = readFileSync(pemPath, "utf8");
-  } catch (err) {
-    throw new Error(`license signing key ${pemPath}: cannot be read: ${errorMessage(err)}`);
-  }
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey({ key: pem, format: "pem" });
-  } catch (err) {
-    throw new Error(`license signing key ${pemPath}: is not an unencrypted PEM private key: ${errorMessage(err)}`);
-  }
+  const privateKey = readPrivateKeyPem(pemPath, "license signing key");
   let alg: LicenseAlg;
   const type = privateKey.asymmetricKeyType;
   const details = privateKey.asymmetricKeyDetails;

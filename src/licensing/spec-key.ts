@@ -14,10 +14,10 @@
 // SIGHUP, like LICENSE_JWKS_FILE; the signing key only at start.
 //
 // Everything fails loudly and early, naming the file (and the key index).
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type Stats } from "node:fs";
 import { join } from "node:path";
-import { jwkThumbprint } from "./license-keys.js";
+import { jwkThumbprint, readPrivateKeyPem } from "./license-keys.js";
 
 /** Makes the detached JWS of given bytes: what X-Chartroom-Signature carries. */
 export interface SpecSigner {
@@ -91,18 +91,7 @@ export function specSigner(privateKey: KeyObject, now: () => number = () => Math
 
 /** Loads the spec signing key: an unencrypted Ed25519 private key in PEM (PKCS#8). */
 export function loadSpecSigningKey(pemPath: string): SpecKey {
-  let pem: string;
-  try {
-    pem = readFileSync(pemPath, "utf8");
-  } catch (err) {
-    throw new Error(`spec signing key ${pemPath}: cannot be read: ${errorMessage(err)}`);
-  }
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey({ key: pem, format: "pem" });
-  } catch (err) {
-    throw new Error(`spec signing key ${pemPath}: is not an unencrypted PEM private key: ${errorMessage(err)}`);
-  }
+  const privateKey = readPrivateKeyPem(pemPath, "spec signing key");
   if (privateKey.asymmetricKeyType !== "ed25519") {
     throw new Error(`spec signing key ${pemPath}: is a ${String(privateKey.asymmetricKeyType)} key; spec answers are signed with Ed25519 (openssl genpkey -algorithm ed25519)`);
   }

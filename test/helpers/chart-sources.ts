@@ -11,16 +11,17 @@
 // (CI=true), where that is a failure (like test/helpers/prometheus.ts).
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { accessSync, constants, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
-import { delimiter, join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { SignJWT, importPKCS8 } from "jose";
 import type { Test } from "tap";
 import { packBundle } from "../../src/services/bundle-archive.js";
 import { HELM_CHART_MEDIA_TYPE, HELM_CONFIG_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE } from "../../src/services/chart-sources.js";
 import { tempDir } from "./db.js";
+import { findBinary, freePort, withBinary, type Binary } from "./binaries.js";
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -80,43 +81,18 @@ export async function helmRepository(t: Test, o: { name: string; version: string
   return { url, requests, files };
 }
 
+const REGISTRY: Binary = { file: "docker-registry", env: "DOCKER_REGISTRY_BIN", what: "the OCI registry", apt: "docker-registry" };
+
 /** The docker-registry binary, or null. */
 export function registryBinary(): string | null {
-  const candidates = process.env.DOCKER_REGISTRY_BIN ? [process.env.DOCKER_REGISTRY_BIN] : (process.env.PATH ?? "").split(delimiter).map((d) => join(d, "docker-registry"));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
-  }
-  return null;
+  return findBinary(REGISTRY);
 }
 
 /** Runs `fn` with the binary, or skips loudly (fails under CI) without it. */
 export async function withRegistryBinary(t: Test, name: string, fn: (t: Test, bin: string) => Promise<void>): Promise<void> {
-  const bin = registryBinary();
-  if (!bin) {
-    const why = "no docker-registry binary (set DOCKER_REGISTRY_BIN or apt-get install docker-registry)";
-    if (process.env.CI) {
-      t.fail(`the OCI registry is required in CI: ${why}`);
-      return;
-    }
-    process.stderr.write(`\n*** skipped: ${why} — "${name}" did not run ***\n\n`);
-    await t.test(name, { skip: `skipped: ${why}` }, async () => {});
-    return;
-  }
-  await t.test(name, (tt) => fn(tt, bin));
+  await withBinary(t, REGISTRY, name, fn);
 }
 
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 export interface Registry {
   /** host:port, as an oci:// URL names it. */

@@ -6,52 +6,28 @@
 // LOUDLY, except in CI (CI=true), where that is a failure (like PostgreSQL,
 // test/helpers/db.ts).
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
-import { delimiter, join } from "node:path";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { Test } from "tap";
 import { tempDir } from "./db.js";
+import { findBinary, freePort, withBinary, type Binary } from "./binaries.js";
+
+const PROMETHEUS: Binary = { file: "prometheus", env: "PROMETHEUS_BIN", what: "Prometheus", apt: "prometheus" };
 
 /** The prometheus binary, or null. */
 export function prometheusBinary(): string | null {
-  const candidates = process.env.PROMETHEUS_BIN ? [process.env.PROMETHEUS_BIN] : (process.env.PATH ?? "").split(delimiter).map((d) => join(d, "prometheus"));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
-  }
-  return null;
+  return findBinary(PROMETHEUS);
 }
 
 /**
  * Runs `fn` with the binary, or skips loudly (fails under CI) without it.
  */
 export async function withPrometheusBinary(t: Test, name: string, fn: (t: Test, bin: string) => Promise<void>): Promise<void> {
-  const bin = prometheusBinary();
-  if (!bin) {
-    const why = `no prometheus binary (set PROMETHEUS_BIN or apt-get install prometheus)`;
-    if (process.env.CI) {
-      t.fail(`Prometheus is required in CI: ${why}`);
-      return;
-    }
-    process.stderr.write(`\n*** skipped: ${why} — "${name}" did not run ***\n\n`);
-    await t.test(name, { skip: `skipped: ${why}` }, async () => {});
-    return;
-  }
-  await t.test(name, (tt) => fn(tt, bin));
+  await withBinary(t, PROMETHEUS, name, fn);
 }
 
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** An exporter the test controls: `set(text)` changes what /metrics answers. */
 export async function exporter(t: Test): Promise<{ target: string; set: (text: string) => void }> {
