@@ -55,7 +55,9 @@ const VALID: Record<string, Valid> = {
     role: "release-engineer",
     params: { name: "beta" },
     // A rollout (docs/api.md §7): the controls below act on it; every string of the plain promotion is in it too.
-    bodies: [{ release: "0.60.0", from: "unstable", expectedCurrent: "0.59.2", allowDowngrade: false, reason: "r", rollout: { steps: [{ percent: 5, bake: "1h" }, { percent: 100 }], include: ["acme"], exclude: ["bigbank"], salt: "s" } }],
+    // Three steps: after the advance below it is at 50 % with a bake of 1h, still active for the abort (with two,
+    // the last step has no bake and the scheduler could complete it between the advance and the abort).
+    bodies: [{ release: "0.60.0", from: "unstable", expectedCurrent: "0.59.2", allowDowngrade: false, reason: "r", rollout: { steps: [{ percent: 5, bake: "1h" }, { percent: 50, bake: "1h" }, { percent: 100 }], include: ["acme"], exclude: ["bigbank"], salt: "s" } }],
   },
   "GET /channels/:name/rollout": { role: "viewer", params: { name: "beta" } },
   "GET /channels/:name/rollouts": { role: "viewer", params: { name: "beta" } },
