@@ -4,6 +4,7 @@ import { api, enc, ApiError } from "./api.js";
 import { h, when, type Child } from "./dom.js";
 import { valuesDiff } from "./diff.js";
 import { hasRole, type Session } from "./session.js";
+import { promoteControl } from "./promote.js";
 import type { Channel, ChannelDetail, Freeze, Page, Release, Rollout, RolloutSummary } from "./types.js";
 
 const ACTIVE = new Set(["progressing", "paused", "halted"]);
@@ -111,12 +112,15 @@ export async function channelPage(s: Session, name: string, rerender: () => void
           r.endedAt ? `; ended ${when(r.endedAt)} by ${r.endedBy ?? "?"}${r.endReason ? ` (${r.endReason})` : ""}` : ""),
         ACTIVE.has(r.state) && hasRole(s, "release-engineer") ? controls(name, r, rerender) : null)
     : h("p", { class: "muted" }, "This channel never had a rollout.");
+  // Promote (and start a rollout) while none is active: the server refuses one meanwhile (409 ROLLOUT_IN_PROGRESS).
+  const promote = hasRole(s, "release-engineer") && !(r && ACTIVE.has(r.state)) ? promoteControl(c, rerender) : null;
   return h("section", {},
     h("p", {}, h("a", { href: "#/channels" }, "← Channels")),
     h("h1", {}, `Channel ${c.name}`),
     freezeBanner(freeze),
     h("p", { class: "muted" }, c.description),
     h("p", {}, "Release: ", version(c.release)),
+    promote,
     rollout,
     h("h2", {}, "History"),
     h("ol", { class: "timeline" }, c.history.map((e) =>

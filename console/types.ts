@@ -19,6 +19,8 @@ export interface Channel {
   description: string;
   release: ReleaseRef | null;
   rollout: RolloutSummary | null;
+  /** The promotion policy (docs/api.md §3); {} when the channel has none. */
+  policy?: { upstream?: string; minSoak?: string };
 }
 export interface HistoryEvent {
   id: number;

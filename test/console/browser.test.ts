@@ -1,6 +1,7 @@
 // The console in a real browser: Debian's chromium driven by
 // playwright-core against a real app listening on a port. Sign in, see the
-// sample channels, pause a rollout from the console and watch its state
+// sample channels, start a rollout from the console (preview, confirm),
+// pause it and watch its state
 // change, a values diff, a licensee's reasons, a viewer without controls
 // (and a forged control answered 403), sign-out. Screenshots of each page
 // go under the test's output directory (CONSOLE_SCREENSHOTS overrides it).
@@ -103,11 +104,40 @@ if (typeof browser === "string") {
     for (const [name, version] of [["stable", "0.58.1"], ["beta", "0.59.2"], ["unstable", "0.60.0"]] as const) {
       t.match(await text(page, `[data-test="channel-${name}"]`), new RegExp(`Release: ${version.replace(/\./g, "\\.")}`), `${name} at ${version}`);
     }
-    const started = await h.admin("POST", "/channels/stable/promote", {
-      release: "0.59.2", reason: "GA",
-      rollout: { steps: [{ percent: 10, bake: "1h" }, { percent: 50, bake: "1h" }, { percent: 100 }], gates: [{ kind: "reports", minHealthy: 1, maxFailedRatio: 0.5 }] },
-    }, "release-engineer");
-    t.equal(started.statusCode, 202, started.body);
+    t.equal(await page.locator('[data-test="promote"]').count(), 0, "no Promote on the channels page");
+  });
+
+  await t.test("start a rollout from the channel page: preview, then confirm", async (t) => {
+    await page.locator('a[href="#/channel/stable"]').click();
+    await page.locator("h1", { hasText: "Channel stable" }).waitFor();
+    await page.locator('button[data-control="promote"]').click();
+    const form = page.locator('[data-test="promote-form"]');
+    await form.locator('select[name="release"] option[value="0.59.2"]').waitFor({ state: "attached" });
+    t.equal(await page.evaluate("document.activeElement?.getAttribute('name')"), "release", "the release select has the focus");
+    // The helper seeds the sample channels without their policies (test/helpers/app.ts): no upstream to preselect.
+    t.equal(await form.locator('select[name="from"]').inputValue(), "", "no from preselected without a policy");
+    await form.locator('select[name="release"]').selectOption("0.59.2");
+    await form.locator('select[name="from"]').selectOption("beta");
+    await form.locator('input[name="steps"]').fill("50:1h,10:1h,100");
+    await form.locator('textarea[name="reason"]').fill("GA");
+    const sent = requests.length;
+    await form.locator("button", { hasText: "Preview" }).click();
+    t.match(await text(page, '[data-test="promote-status"]'), /step 2 "10:1h": the percents must increase/, "the steps are checked in the page");
+    t.notOk(requests.slice(sent).some((u) => u.includes("/promote")), "nothing sent for bad steps");
+    await form.locator('input[name="steps"]').fill("10:1h,50:1h,100");
+    await form.locator('input[name="steps"]').press("Enter");
+    await page.locator("button", { hasText: "Confirm promote" }).waitFor();
+    const preview = await text(page, '[data-test="promote-preview"]');
+    t.match(preview, /promote 0\.58\.1 → 0\.59\.2 on stable; \d+ licensees? affected/, "the decision and the licensees affected");
+    t.match(preview, /In 3 steps: 10% \(bake 1h\), 50% \(bake 1h\), 100%/, "the steps");
+    t.equal((await h.admin("GET", "/channels/stable")).json().rollout, null, "the preview started nothing");
+    await page.screenshot({ path: join(shots, "channel-promote.png"), fullPage: true });
+    await page.locator("button", { hasText: "Confirm promote" }).click();
+    await waitText(page, '[data-test="rollout-state"]', "progressing");
+    const r = (await h.admin("GET", "/channels/stable/rollout")).json();
+    t.match(r, { release: { version: "0.59.2" }, startedBy: "rel@example.com", reason: "GA", steps: [{ percent: 10, bake: "1h" }, { percent: 50, bake: "1h" }, { percent: 100 }] }, "the server has the rollout");
+    t.equal(await page.locator('[data-test="promote"]').count(), 0, "no Promote while a rollout is active");
+    await page.locator('a[href="#/channels"]').first().click();
     await waitText(page, '[data-test="channel-stable"] [data-test="rollout-state"]', "progressing");
     t.match(await text(page, '[data-test="channel-stable"]'), /→ 0\.59\.2.*10% · step 1\/3/, "the rollout's target, percent and step");
     t.equal(await page.locator('[data-test="channel-stable"] progress').getAttribute("value"), "10", "the progress bar");
@@ -120,7 +150,7 @@ if (typeof browser === "string") {
     await waitText(page, '[data-test="rollout-state"]', "progressing");
     t.equal(await page.locator("button[data-control]").count(), 3, "pause, advance, abort");
     t.match(await text(page, ".timeline"), /rollout-start|promote|0\.58\.1/, "the history timeline");
-    t.match(await text(page, '[data-test="gates"]'), /^reports: pending/, "the gate and its state (no reports yet)");
+    t.match(await text(page, ".card h3 + p"), /^no gates$/, "a rollout started from the console has no gates");
     await page.locator('button[data-control="pause"]').click();
     const reason = page.locator('textarea[name="reason"]');
     await reason.waitFor();
@@ -361,6 +391,31 @@ if (typeof browser === "string") {
     await page.screenshot({ path: join(shots, "channel-halted.png"), fullPage: true });
   });
 
+  await t.test("a promotion the channel moved under is refused, not overwritten (expectedCurrent)", async (t) => {
+    const next = await h.admin("POST", "/releases", {
+      version: "0.62.0", chart: { url: "https://charts.wandb.ai", name: "operator-wandb", version: "0.19.3" }, values: {}, notes: "W&B Server 0.62.0",
+    }, "release-engineer");
+    t.equal(next.statusCode, 201, next.body);
+    await page.goto(`${base}/console/#/channel/unstable`);
+    await page.locator("h1", { hasText: "Channel unstable" }).waitFor();
+    await page.locator('button[data-control="promote"]').click();
+    const form = page.locator('[data-test="promote-form"]');
+    await form.locator('select[name="release"] option[value="0.62.0"]').waitFor({ state: "attached" });
+    t.equal(await form.locator('select[name="release"] option[value="0.61.0"]').count(), 0, "a yanked release is not offered");
+    await form.locator('select[name="release"]').selectOption("0.62.0");
+    await form.locator('textarea[name="reason"]').fill("next");
+    await form.locator("button", { hasText: "Preview" }).click();
+    await page.locator("button", { hasText: "Confirm promote" }).waitFor();
+    t.match(await text(page, '[data-test="promote-preview"]'), /promote 0\.60\.0 → 0\.62\.0 on unstable/, "the preview");
+    // Meanwhile someone else moves the channel.
+    const moved = await h.admin("POST", "/channels/unstable/promote", { release: "0.59.2", allowDowngrade: true, reason: "hotfix elsewhere" }, "release-engineer");
+    t.equal(moved.statusCode, 200, moved.body);
+    await page.locator("button", { hasText: "Confirm promote" }).click();
+    await page.locator('[data-test="promote-status"]', { hasText: "PROMOTION_CONFLICT" }).waitFor({ timeout: 15_000 });
+    t.match(await text(page, '[data-test="promote-status"]'), /^promote refused: PROMOTION_CONFLICT: /, "the code and the message");
+    t.equal((await h.admin("GET", "/channels/unstable")).json().release.version, "0.59.2", "the other change stands");
+  });
+
   await t.test("the audit log, filtered", async (t) => {
     await page.locator('nav a[href="#/audit"]').click();
     await page.locator('[data-test="audit"]').waitFor();
@@ -464,7 +519,7 @@ if (typeof browser === "string") {
   });
 
   t.same(problems, [], "no script error and no CSP violation in the console");
-  t.same([...new Set(refused)], ["401 /api/v1/admin/channels", "404 /api/v1/admin/fleet/acme", "404 /api/v1/admin/licenses/acme/values", "404 /api/v1/admin/licenses/bigbank/values"], "the only refusals: the bad token, a licensee not in the fleet yet, licensees without per-license values");
+  t.same([...new Set(refused)], ["401 /api/v1/admin/channels", "404 /api/v1/admin/channels/stable/rollout", "404 /api/v1/admin/fleet/acme", "404 /api/v1/admin/licenses/acme/values", "404 /api/v1/admin/licenses/bigbank/values", "404 /api/v1/admin/channels/unstable/rollout", "409 /api/v1/admin/channels/unstable/promote"], "the only refusals: the bad token, channels before their first rollout, a licensee not in the fleet yet, licensees without per-license values, the promotion refused for a conflict");
   t.same(requests.filter((u) => new URL(u).origin !== origin), [], "every request went to the server itself");
   t.same(requests.filter((u) => u.includes(engineer) || u.includes(viewer) || /token=/.test(u)), [], "no token in a URL the browser sent");
   const logged = h.logs.join("\n");
