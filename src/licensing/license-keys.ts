@@ -392,12 +392,14 @@ export class LicenseKeyring {
   }
 }
 
-function sameFile(a: Stats | null, b: Stats | null): boolean {
+/** Whether two stats of a watched file (a JWKS file) are of the same content: unchanged since the last read. */
+export function sameFile(a: Stats | null, b: Stats | null): boolean {
   if (a === null || b === null) return a === b;
   return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
 }
 
-function statOrNull(file: string): Stats | null {
+/** The file's stats, or null when it cannot be read. */
+export function statOrNull(file: string): Stats | null {
   try {
     return statSync(file);
   } catch {

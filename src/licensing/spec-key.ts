@@ -15,9 +15,9 @@
 //
 // Everything fails loudly and early, naming the file (and the key index).
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, type Stats } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { jwkThumbprint, readPrivateKeyPem } from "./license-keys.js";
+import { jwkThumbprint, readPrivateKeyPem, sameFile, statOrNull } from "./license-keys.js";
 
 /** Makes the detached JWS of given bytes: what X-Chartroom-Signature carries. */
 export interface SpecSigner {
@@ -289,15 +289,3 @@ export function verifyDetached(jws: string, payload: Uint8Array, keys: Pick<Spec
   return { kid: header.kid, iat: header.iat };
 }
 
-function sameFile(a: Stats | null, b: Stats | null): boolean {
-  if (a === null || b === null) return a === b;
-  return a.mtimeMs === b.mtimeMs && a.size === b.size && a.ino === b.ino;
-}
-
-function statOrNull(file: string): Stats | null {
-  try {
-    return statSync(file);
-  } catch {
-    return null;
-  }
-}
