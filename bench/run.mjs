@@ -661,11 +661,13 @@ async function main() {
   if (want("paths")) {
     const P = settings.pathLicenses;
     const [oldV, stoneV, targetV] = PATH_RELEASES;
-    log(`signing 3 × ${fmtInt(P)} licenses for the upgrade-paths scenario…`);
+    log(`signing 4 × ${fmtInt(P)} licenses for the upgrade-paths scenario…`);
     const fleets = {
       plain: { channel: PLAIN_CHANNEL, prefix: "bench-path-plain", label: `${PLAIN_CHANNEL}: no path (reference)` },
       served: { channel: ROLLOUT_CHANNEL, prefix: "bench-path-served", label: `${ROLLOUT_CHANNEL}: path applies, served the target` },
       stone: { channel: ROLLOUT_CHANNEL, prefix: "bench-path-stone", label: `${ROLLOUT_CHANNEL}: on the stepping stone (reads)` },
+      // served the target once, then quiet until the fleet recorder forgets them (a minute after its write): an hourly poller
+      quiet: { channel: ROLLOUT_CHANNEL, prefix: "bench-path-quiet", label: `${ROLLOUT_CHANNEL}: served the target, then quiet` },
     };
     for (const [k, f] of Object.entries(fleets)) {
       const t = await signLicenses({ keyFile: keys.keyFile, n: P, prefix: f.prefix, channel: f.channel, workers: tools.cpus });
@@ -703,6 +705,8 @@ async function main() {
     setup.plain = await once("plain", before.plain.etag);
     setup.served = await once("served", before.served.etag);
     setup.stone = await once("stone", before.stone.etag);
+    setup.quiet = await once("quiet", before.served.etag);
+    const quietSince = performance.now();
     // 5. interleaved rounds: every fleet once per round, the order rotating
     const rotateLua = join(benchDir, "lua/rotate.lua");
     const kinds = ["plain", "served", "stone"];
@@ -717,6 +721,18 @@ async function main() {
         log(`paths round ${i + 1} ${fleets[k].label.padEnd(48)}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, non-2xx/3xx ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
       }
     }
+    // 6. the quiet fleet: forgotten by this replica's fleet recorder (written
+    // within 5 s of its poll, dropped at the first flush a minute after the
+    // write), so its next poll reads its installation once more: each
+    // license once, bracketed by two passes of the plain fleet
+    const forgetMs = 60_000 + 2 * 5_000 + 3_000;
+    const waitMs = forgetMs - (performance.now() - quietSince);
+    if (waitMs > 0) {
+      log(`paths: waiting ${(waitMs / 1000).toFixed(0)} s until the fleet recorder has forgotten the quiet fleet…`);
+      await sleep(waitMs);
+    }
+    const quietPasses = { plainBefore: await once("plain", before.plain.etag), quiet: await once("quiet", before.served.etag), plainAfter: await once("plain", before.plain.etag) };
+    const quietRatio = quietPasses.quiet.rps / ((quietPasses.plainBefore.rps + quietPasses.plainAfter.rps) / 2);
     // still on the stone after the rounds (the soak, STEPPING_STONE_SOAK, is 1 h)
     const after = { stone: await resolve("bench-path-stone-0", ROLLOUT_CHANNEL), served: await resolve("bench-path-served-0", ROLLOUT_CHANNEL) };
     const arm = (rs) => ({
@@ -737,10 +753,12 @@ async function main() {
       plain: arm(runs.plain),
       served: { ...arm(runs.served), ratio: median(ratios("served")), allRatios: ratios("served").map((v) => +v.toFixed(3)), p99Ratio: median(runs.served.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
       stone: { ...arm(runs.stone), ratio: median(ratios("stone")), allRatios: ratios("stone").map((v) => +v.toFixed(3)), p99Ratio: median(runs.stone.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
+      quiet: { ...quietPasses, ratio: quietRatio, secondsQuiet: forgetMs / 1000 },
       setup,
       resolve: { before: { stone: before.stone.path, served: before.served.path }, after: { stone: after.stone.path, stoneRelease: after.stone.release.version, served: after.served.path } },
       method: `one server (SQLite), releases ${PATH_RELEASES.join(", ")} (the same bytes but the version); ${PLAIN_CHANNEL} promoted ${oldV} → ${targetV} (no path), ${ROLLOUT_CHANNEL} ${oldV} → ${stoneV} (then marked required) → ${targetV}; the stepping-stone fleet polled once at ${oldV} and written to the fleet table (7 s) before the moves; then every license once (bench/lua/tokens.lua, counting the expected ETag); then ${settings.repeat} interleaved rounds of ${settings.pairSeconds} s per fleet (order rotating), wrk -t1 -c${settings.connections} with bench/lua/rotate.lua rotating each fleet's ${fmtInt(P)} Authorization headers; ratio = median of the per-round ratios to ${PLAIN_CHANNEL}'s`,
     };
+    log(`paths: quiet served-target fleet, each once after the recorder forgot it: ${fmtInt(quietPasses.quiet.rps)} req/s against ${fmtInt(quietPasses.plainBefore.rps)} and ${fmtInt(quietPasses.plainAfter.rps)} for ${PLAIN_CHANNEL}'s fleet once (${fmtRatio(quietRatio)})`);
     log(`paths: served-target / no path ${fmtRatio(S.paths.served.ratio)} (rounds ${S.paths.served.allRatios.join(", ")}); stepping stone / no path ${fmtRatio(S.paths.stone.ratio)} (rounds ${S.paths.stone.allRatios.join(", ")}); after the rounds the stone licensee resolves to ${after.stone.release.version} (${after.stone.path?.state})`);
     await srv.stop();
   }
@@ -906,6 +924,15 @@ async function main() {
       target: "— (reported: two indexed reads per poll)",
       met: PA.stone.bad === 0 && PA.stone.socketErrors === 0 && PA.resolve.after.stoneRelease === PATH_RELEASES[1],
       note: `per-round ratios ${PA.stone.allRatios.join(", ")}; p99 ratio ${fmtRatio(PA.stone.p99Ratio)}; CPU share ${PA.stone.cpuShare?.toFixed(2)} core; after the rounds /resolve: ${PA.resolve.after.stoneRelease} (${PA.resolve.after.stone?.state}: ${PA.resolve.after.stone?.text}); non-2xx ${PA.stone.bad}`,
+    });
+    rows.push({
+      scenario: `upgrade path: served the target, then quiet ${PA.quiet.secondsQuiet} s (forgotten), each once`,
+      rps: fmtInt(PA.quiet.quiet.rps), p50: fmtMs(PA.quiet.quiet.p50ms), p99: fmtMs(PA.quiet.quiet.p99ms),
+      reference: `${PLAIN_CHANNEL}'s fleet once, before and after: ${fmtInt(PA.quiet.plainBefore.rps)}, ${fmtInt(PA.quiet.plainAfter.rps)}`,
+      ratio: fmtRatio(PA.quiet.ratio),
+      target: "— (diagnostic: an hourly poller)",
+      met: undefined,
+      note: `one pass of ${fmtInt(PA.licensesPerFleet)} licenses each (${PA.quiet.quiet.seconds.toFixed(2)} s; short, so noisy); non-2xx ${PA.quiet.quiet.bad}; answers with the target's ETag ${PA.quiet.quiet.target}`,
     });
   }
   results.table = rows;
