@@ -17,7 +17,7 @@ export const root = join(benchDir, "..");
 export const SPEC_PATH = "/api/v1/operator/channel";
 
 /** The scenarios of bench/run.mjs, in the order they run. */
-export const SCENARIOS = ["start", "warm", "cold", "cluster", "many", "hourly", "rollout"];
+export const SCENARIOS = ["start", "warm", "cold", "cluster", "many", "hourly", "rollout", "paths"];
 const env = process.env;
 export const settings = {
   seconds: posInt(env.BENCH_SECONDS, 10),
@@ -42,6 +42,8 @@ export const settings = {
   hourlyConnections: posInt(env.BENCH_HOURLY_CONNECTIONS, 32),
   // the rollout scenario: licensees per channel in its throughput rounds (at most BENCH_LICENSES)
   rolloutLicenses: Math.min(posInt(env.BENCH_ROLLOUT_LICENSES, 100_000), posInt(env.BENCH_LICENSES, 100_000)),
+  // the upgrade-paths scenario: licensees in each of its three fleets (signed for it)
+  pathLicenses: posInt(env.BENCH_PATH_LICENSES, 5000),
 };
 
 function scenarioSet(v) {
@@ -784,7 +786,7 @@ export const ROLLOUT_RELEASES = ["7.0.0", "7.0.1"];
 /** The rollout's salt: the same cohort on every server of a run (and of every run). */
 export const ROLLOUT_SALT = "bench-rollout";
 
-function benchRelease(version) {
+export function benchRelease(version) {
   return {
     version,
     chart: { url: "https://charts.wandb.ai", name: "operator-wandb", version: "0.17.4" },
@@ -824,4 +826,25 @@ export async function setupRolloutChannels(server, keys, { rollout }) {
     started = await call("POST", `/channels/${ROLLOUT_CHANNEL}/promote`, { release: ROLLOUT_RELEASES[1], reason: "bench rollout", rollout: { steps: [{ percent: 50, bake: "30d" }, { percent: 100 }], salt: ROLLOUT_SALT } }, [202]);
   }
   return { started, call };
+}
+
+// ---------------------------------------------------------------- upgrade-paths scenario
+
+/** The upgrade-paths scenario's releases: the old one, the required stone, the target (same bytes but the version). */
+export const PATH_RELEASES = ["7.0.0", "7.0.1", "7.0.2"];
+
+/**
+ * An admin API caller for a started server (docs/api.md §3): a token with
+ * every role; `call(method, path, body, wantStatuses)` resolves the JSON or
+ * throws with the status and the answer.
+ */
+export async function adminCaller(server, keys) {
+  const { mintAdminToken } = await import(pathToFileURL(join(root, "dist/admin/admin-token.js")).href);
+  const token = mintAdminToken(keys.adminSecret, { sub: "bench", roles: ["admin", "release-engineer", "viewer"], ttlSec: 86400, audience: "chartroom-admin" });
+  const auth = { authorization: `Bearer ${token}` };
+  return async (method, path, body, want) => {
+    const r = await requestJson(server.port, method, `/api/v1/admin${path}`, auth, body);
+    if (!want.includes(r.status)) throw new Error(`${method} ${path} answered ${r.status}: ${JSON.stringify(r.json).slice(0, 500)}`);
+    return r.json;
+  };
 }

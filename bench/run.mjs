@@ -21,7 +21,15 @@
 //     twin without one, on one server, in interleaved rounds (many licensees
 //     rotating: bench/lua/rotate.lua), and the hourly fleet on a server with
 //     the rollout against one without: throughput ratio, peak RSS ratio, the
-//     share of answers that were the target, the spec cache's entries.
+//     share of answers that were the target, the spec cache's entries;
+//   - upgrade paths: on one server (SQLite), three fleets of the same bytes
+//     but the version, in interleaved rounds (bench/lua/rotate.lua): the
+//     channel `steady` with no path (the reference); licensees of `stable`,
+//     where a required release lies below the channel's release, that this
+//     server already served the target (their poll takes the shared cached
+//     answer: goal within 5 %); licensees of `stable` on the stepping stone
+//     (served the old release before the channel moved: every poll reads
+//     their installation, two indexed queries; its ratio is reported).
 // Server and references run on CPU 0, wrk on CPU 1 (taskset), when possible.
 // Prints a table and writes bench/results/latest.json. See docs/performance.md.
 //
@@ -35,10 +43,11 @@
 // BENCH_CLUSTER_WORKERS (the number of CPUs; 0 skips the cluster-mode comparison),
 // BENCH_STRICT=1 (exit 1 when a target is missed),
 // BENCH_NO_BUILD=1 (do not run scripts/prepare.mjs --if-stale first),
-// BENCH_SCENARIOS (a comma list of start, warm, cold, cluster, many, hourly, rollout; default all:
+// BENCH_SCENARIOS (a comma list of start, warm, cold, cluster, many, hourly, rollout, paths; default all:
 // e.g. BENCH_SCENARIOS=hourly runs only the hourly fleet, which needs neither wrk nor nginx),
 // BENCH_HOURLY_WINDOW_SECONDS (120: the window of one hourly-fleet pass), BENCH_HOURLY_CONNECTIONS (32),
-// BENCH_ROLLOUT_LICENSES (100000, at most BENCH_LICENSES: licensees per channel in the rollout rounds).
+// BENCH_ROLLOUT_LICENSES (100000, at most BENCH_LICENSES: licensees per channel in the rollout rounds),
+// BENCH_PATH_LICENSES (5000: licensees in each of the upgrade-paths scenario's three fleets).
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -61,6 +70,9 @@ import {
   ROLLOUT_CHANNEL,
   ROLLOUT_RELEASES,
   setupRolloutChannels,
+  PATH_RELEASES,
+  adminCaller,
+  benchRelease,
   probeStats,
   root,
   runMeasured,
@@ -87,6 +99,8 @@ const TARGETS = {
   // issue #15: with a rollout at 50 %, the warm poll within 10 % of its rate without one, and the memory within 10 %
   rolloutWarmRatio: 0.9,
   rolloutRssRatio: 1.1,
+  // issue #16: on a channel where an upgrade path applies, the warm poll of licensees already served the target within 5 % of a channel without one
+  pathsServedRatio: 0.95,
 };
 
 const MB = 1024 * 1024;
@@ -639,6 +653,122 @@ async function main() {
     };
   }
 
+  // ---- upgrade paths (issue 16): on one server, three fleets polling the
+  // same bytes but the version: `steady` with no path (the reference),
+  // licensees of `stable` (where a required release lies below the channel's
+  // release) this server already served the target, and licensees of
+  // `stable` on the stepping stone (their installation is read at every poll)
+  if (want("paths")) {
+    const P = settings.pathLicenses;
+    const [oldV, stoneV, targetV] = PATH_RELEASES;
+    log(`signing 4 × ${fmtInt(P)} licenses for the upgrade-paths scenario…`);
+    const fleets = {
+      plain: { channel: PLAIN_CHANNEL, prefix: "bench-path-plain", label: `${PLAIN_CHANNEL}: no path (reference)` },
+      served: { channel: ROLLOUT_CHANNEL, prefix: "bench-path-served", label: `${ROLLOUT_CHANNEL}: path applies, served the target` },
+      stone: { channel: ROLLOUT_CHANNEL, prefix: "bench-path-stone", label: `${ROLLOUT_CHANNEL}: on the stepping stone (reads)` },
+      // served the target once, then quiet until the fleet recorder forgets them (a minute after its write): an hourly poller
+      quiet: { channel: ROLLOUT_CHANNEL, prefix: "bench-path-quiet", label: `${ROLLOUT_CHANNEL}: served the target, then quiet` },
+    };
+    for (const [k, f] of Object.entries(fleets)) {
+      const t = await signLicenses({ keyFile: keys.keyFile, n: P, prefix: f.prefix, channel: f.channel, workers: tools.cpus });
+      f.file = join(tmp, `authorization-path-${k}.txt`);
+      writeFileSync(f.file, t.map(basicHeader).join("\n") + "\n");
+    }
+    const srv = await startServer({ tools, keys, dataDir: join(tmp, "paths"), name: "paths" });
+    const call = await adminCaller(srv, keys);
+    const capSeconds = Math.max(300, Math.ceil(P / 100));
+    const once = async (k, etag) => {
+      const r = await runWrk({ tools, port: srv.port, script: tokensLua, args: [fleets[k].file, "1", String(P), "200", ...(etag ? [etag] : [])], seconds: capSeconds, cpuPids: [srv.pid], server: srv });
+      log(`paths: every ${k} license once: ${fmtInt(r.rps)} req/s, ${r.ok} × 200, bad ${r.bad}${etag ? `, ${r.target} with the expected ETag` : ""}`);
+      return summary(r);
+    };
+    // 1. the releases, `steady` with the values of `stable`, both at the old release
+    const stable = await call("GET", `/channels/${ROLLOUT_CHANNEL}`, undefined, [200]);
+    await call("POST", "/channels", { name: PLAIN_CHANNEL, description: stable.description, defaultValues: stable.defaultValues }, [201]);
+    for (const v of PATH_RELEASES) await call("POST", "/releases", benchRelease(v), [201]);
+    // `stable` takes only beta's current release, beta only unstable's (channels/*.yaml): each release goes up the chain
+    const promote = async (c, v) => {
+      if (c === ROLLOUT_CHANNEL) for (const up of ["unstable", "beta"]) await call("POST", `/channels/${up}/promote`, { release: v, reason: "bench" }, [200, 201]);
+      await call("POST", `/channels/${c}/promote`, { release: v, reason: "bench" }, [200, 201]);
+    };
+    for (const c of [ROLLOUT_CHANNEL, PLAIN_CHANNEL]) await promote(c, oldV);
+    // 2. the stepping-stone fleet is served the old release once, and the fleet recorder writes it (every 5 s)
+    // (twice: tokens.lua stops with the last few requests in flight, so one pass may leave a few licenses unsent)
+    const setup = { stoneAtOld: [await once("stone"), await once("stone")] };
+    await sleep(7000);
+    // 3. `steady` straight to the target (the stone never on it: no path);
+    // `stable` through the stone, marked required, to the target
+    await promote(PLAIN_CHANNEL, targetV);
+    await promote(ROLLOUT_CHANNEL, stoneV);
+    await call("POST", `/releases/${stoneV}/required`, { required: true, reason: "bench stepping stone" }, [200]);
+    await promote(ROLLOUT_CHANNEL, targetV);
+    const resolve = (sub, channel) => call("GET", `/resolve?sub=${sub}&channel=${channel}`, undefined, [200]);
+    const before = { stone: await resolve("bench-path-stone-2500", ROLLOUT_CHANNEL), served: await resolve("bench-path-served-2500", ROLLOUT_CHANNEL), plain: await resolve("bench-path-plain-2500", PLAIN_CHANNEL) };
+    log(`paths: /resolve before the rounds: stone licensee ${before.stone.release.version} (${before.stone.path?.state}: ${before.stone.path?.text}); served-target licensee ${before.served.release.version} (${before.served.path?.state}); ${PLAIN_CHANNEL} licensee ${before.plain.release.version} (${before.plain.path?.state ?? "no path"})`);
+    if (before.stone.release.version !== stoneV) throw new Error(`the stepping-stone licensee resolves to ${before.stone.release.version}, not the stone ${stoneV}: ${JSON.stringify(before.stone.path)}`);
+    if (before.served.release.version !== targetV || before.plain.release.version !== targetV) throw new Error(`the other licensees do not resolve to the target ${targetV}`);
+    // 4. every license once: the served fleet gets the target (a fresh install), the stone fleet the stone
+    setup.plain = await once("plain", before.plain.etag);
+    setup.served = await once("served", before.served.etag);
+    setup.stone = await once("stone", before.stone.etag);
+    setup.quiet = [await once("quiet", before.served.etag), await once("quiet", before.served.etag)];
+    const quietSince = performance.now();
+    // 5. interleaved rounds: every fleet once per round, the order rotating
+    const rotateLua = join(benchDir, "lua/rotate.lua");
+    const kinds = ["plain", "served", "stone"];
+    const run = (k, seconds, i) => runWrkPlain({ tools, port: srv.port, seconds, cpuPids: [srv.pid], server: srv, script: rotateLua, args: [fleets[k].file, String(((i * 1_913) % P) + 1)] });
+    if (settings.warmupSeconds > 0) for (const k of kinds) await run(k, settings.warmupSeconds, 0);
+    const runs = Object.fromEntries(kinds.map((k) => [k, []]));
+    for (let i = 0; i < settings.repeat; i++) {
+      for (let j = 0; j < kinds.length; j++) {
+        const k = kinds[(i + j) % kinds.length];
+        const r = await run(k, settings.pairSeconds, i + 1);
+        runs[k].push(r);
+        log(`paths round ${i + 1} ${fleets[k].label.padEnd(48)}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, non-2xx/3xx ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
+      }
+    }
+    // 6. the quiet fleet: forgotten by this replica's fleet recorder (written
+    // within 5 s of its poll, dropped at the first flush a minute after the
+    // write), so its next poll reads its installation once more: each
+    // license once, bracketed by two passes of the plain fleet
+    const forgetMs = 60_000 + 2 * 5_000 + 3_000;
+    const waitMs = forgetMs - (performance.now() - quietSince);
+    if (waitMs > 0) {
+      log(`paths: waiting ${(waitMs / 1000).toFixed(0)} s until the fleet recorder has forgotten the quiet fleet…`);
+      await sleep(waitMs);
+    }
+    const quietPasses = { plainBefore: await once("plain", before.plain.etag), quiet: await once("quiet", before.served.etag), plainAfter: await once("plain", before.plain.etag) };
+    const quietRatio = quietPasses.quiet.rps / ((quietPasses.plainBefore.rps + quietPasses.plainAfter.rps) / 2);
+    // still on the stone after the rounds (the soak, STEPPING_STONE_SOAK, is 1 h)
+    const after = { stone: await resolve("bench-path-stone-2500", ROLLOUT_CHANNEL), served: await resolve("bench-path-served-2500", ROLLOUT_CHANNEL) };
+    const arm = (rs) => ({
+      rps: median(rs.map((r) => r.rps)),
+      p50ms: median(rs.map((r) => r.p50ms)),
+      p99ms: median(rs.map((r) => r.p99ms)),
+      allRps: rs.map((r) => Math.round(r.rps)),
+      bad: rs.reduce((a, r) => a + r.bad, 0),
+      socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
+      cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
+    });
+    const ratios = (k) => runs[k].map((r, i) => r.rps / runs.plain[i].rps);
+    S.paths = {
+      licensesPerFleet: P,
+      rounds: settings.repeat,
+      seconds: settings.pairSeconds,
+      database: "SQLite (the embedded default; bench/lib.mjs's startServer has no DATABASE_URL switch)",
+      plain: arm(runs.plain),
+      served: { ...arm(runs.served), ratio: median(ratios("served")), allRatios: ratios("served").map((v) => +v.toFixed(3)), p99Ratio: median(runs.served.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
+      stone: { ...arm(runs.stone), ratio: median(ratios("stone")), allRatios: ratios("stone").map((v) => +v.toFixed(3)), p99Ratio: median(runs.stone.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
+      quiet: { ...quietPasses, ratio: quietRatio, secondsQuiet: forgetMs / 1000 },
+      setup,
+      resolve: { before: { stone: before.stone.path, served: before.served.path }, after: { stone: after.stone.path, stoneRelease: after.stone.release.version, served: after.served.path } },
+      method: `one server (SQLite), releases ${PATH_RELEASES.join(", ")} (the same bytes but the version); ${PLAIN_CHANNEL} promoted ${oldV} → ${targetV} (no path), ${ROLLOUT_CHANNEL} ${oldV} → ${stoneV} (then marked required) → ${targetV}; the stepping-stone fleet polled once at ${oldV} and written to the fleet table (7 s) before the moves; then every license once (bench/lua/tokens.lua, counting the expected ETag); then ${settings.repeat} interleaved rounds of ${settings.pairSeconds} s per fleet (order rotating), wrk -t1 -c${settings.connections} with bench/lua/rotate.lua rotating each fleet's ${fmtInt(P)} Authorization headers; ratio = median of the per-round ratios to ${PLAIN_CHANNEL}'s`,
+    };
+    log(`paths: quiet served-target fleet, each once after the recorder forgot it: ${fmtInt(quietPasses.quiet.rps)} req/s against ${fmtInt(quietPasses.plainBefore.rps)} and ${fmtInt(quietPasses.plainAfter.rps)} for ${PLAIN_CHANNEL}'s fleet once (${fmtRatio(quietRatio)})`);
+    log(`paths: served-target / no path ${fmtRatio(S.paths.served.ratio)} (rounds ${S.paths.served.allRatios.join(", ")}); stepping stone / no path ${fmtRatio(S.paths.stone.ratio)} (rounds ${S.paths.stone.allRatios.join(", ")}); after the rounds the stone licensee resolves to ${after.stone.release.version} (${after.stone.path?.state})`);
+    await srv.stop();
+  }
+
   const { WINDOW_KEYS } = await import(pathToFileURL(join(root, "dist/services/rate-limits.js")).href);
   results.bounds = {
     licenseCache: `verified-license cache: max LICENSE_CACHE_SIZE entries (default 200,000; config range 100–10,000,000), least recently used evicted; an entry is served until the license's exp, and the entries of a key the JWKS file no longer lists are dropped when it is reloaded (src/licensing/license-cache.ts)${stEnd ? `; measured max here ${stEnd.max}` : ""}`,
@@ -779,6 +909,36 @@ async function main() {
       target: `peak RSS ≤ ${TARGETS.rolloutRssRatio}×, 2 spec entries`,
       met: m.peakRatio <= TARGETS.rolloutRssRatio && m.specCacheEntries.rollout <= 2 && m.rollout.passes.every((p) => p.bad === 0),
       note: `spec cache entries after pass 2: ${m.specCacheEntries.rollout} with the rollout, ${m.specCacheEntries.plain} without; RSS after start ${fmtMB(m.rollout.rssAfterStartBytes)} / ${fmtMB(m.plain.rssAfterStartBytes)}, after pass 1 ${fmtMB(m.rollout.passes[0].rssBytes)} / ${fmtMB(m.plain.passes[0].rssBytes)}; pass 2 hit rate ${(100 * m.rollout.hitRateSecondPass).toFixed(1)} % / ${(100 * m.plain.hitRateSecondPass).toFixed(1)} %; non-200 ${m.rollout.passes.map((p) => p.bad).join("+")} / ${m.plain.passes.map((p) => p.bad).join("+")}; the rollout's counts ${JSON.stringify(m.rollout.rolloutCounts)}`,
+    });
+  }
+  const PA = S.paths;
+  if (PA) {
+    rows.push({
+      scenario: `upgrade path applies: warm poll of licensees served the target, ${fmtInt(PA.licensesPerFleet)} rotating`,
+      rps: fmtInt(PA.served.rps), p50: fmtMs(PA.served.p50ms), p99: fmtMs(PA.served.p99ms),
+      reference: `same server, ${PLAIN_CHANNEL} (no path): ${fmtInt(PA.plain.rps)} (p99 ${fmtMs(PA.plain.p99ms)})`,
+      ratio: fmtRatio(PA.served.ratio),
+      target: `≥ ${TARGETS.pathsServedRatio}× (within 5 %), 0 non-2xx`,
+      met: PA.served.ratio >= TARGETS.pathsServedRatio && PA.served.bad === 0 && PA.served.socketErrors === 0,
+      note: `median of ${PA.rounds} interleaved rounds of ${PA.seconds} s; per-round ratios ${PA.served.allRatios.join(", ")}; p99 ratio ${fmtRatio(PA.served.p99Ratio)}; CPU share ${PA.served.cpuShare?.toFixed(2)} / ${PA.plain.cpuShare?.toFixed(2)} core; non-2xx ${PA.served.bad} / ${PA.plain.bad}`,
+    });
+    rows.push({
+      scenario: `upgrade path: licensees on the stepping stone (installation read per poll, ${PA.database.split(" ")[0]})`,
+      rps: fmtInt(PA.stone.rps), p50: fmtMs(PA.stone.p50ms), p99: fmtMs(PA.stone.p99ms),
+      reference: `same rounds, ${PLAIN_CHANNEL} (no path): ${fmtInt(PA.plain.rps)}`,
+      ratio: fmtRatio(PA.stone.ratio),
+      target: "— (reported: two indexed reads per poll)",
+      met: PA.stone.bad === 0 && PA.stone.socketErrors === 0 && PA.resolve.after.stoneRelease === PATH_RELEASES[1],
+      note: `per-round ratios ${PA.stone.allRatios.join(", ")}; p99 ratio ${fmtRatio(PA.stone.p99Ratio)}; CPU share ${PA.stone.cpuShare?.toFixed(2)} core; after the rounds /resolve: ${PA.resolve.after.stoneRelease} (${PA.resolve.after.stone?.state}: ${PA.resolve.after.stone?.text}); non-2xx ${PA.stone.bad}`,
+    });
+    rows.push({
+      scenario: `upgrade path: served the target, then quiet ${PA.quiet.secondsQuiet} s (forgotten), each once`,
+      rps: fmtInt(PA.quiet.quiet.rps), p50: fmtMs(PA.quiet.quiet.p50ms), p99: fmtMs(PA.quiet.quiet.p99ms),
+      reference: `${PLAIN_CHANNEL}'s fleet once, before and after: ${fmtInt(PA.quiet.plainBefore.rps)}, ${fmtInt(PA.quiet.plainAfter.rps)}`,
+      ratio: fmtRatio(PA.quiet.ratio),
+      target: "— (diagnostic: an hourly poller)",
+      met: undefined,
+      note: `one pass of ${fmtInt(PA.licensesPerFleet)} licenses each (${PA.quiet.quiet.seconds.toFixed(2)} s; short, so noisy); non-2xx ${PA.quiet.quiet.bad}; answers with the target's ETag ${PA.quiet.quiet.target}`,
     });
   }
   results.table = rows;
