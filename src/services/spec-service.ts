@@ -139,6 +139,13 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
    * outage), like every other cached answer then.
    */
   const lastPathAnswers = new LRUCache<string, Served>({ max: 100_000 });
+  /**
+   * Per licensee, the release its last answer decided on a path was (this
+   * replica's memory beyond the fleet recorder's minute): once it is the
+   * target or beyond, its next polls need no read (onPath). Never cleared by
+   * a catalog change: it says what was served, not what to serve.
+   */
+  const servedOnPath = new LRUCache<string, { releaseId: string; releaseVersion: string }>({ max: 100_000 });
   let generation = 0;
   let hits = 0;
   let misses = 0;
@@ -277,9 +284,12 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
    */
   function onPath(read: ChannelRead, side: Side, sub: string): boolean {
     if (!read.pathSides.has(side)) return false;
-    const last = recent(sub);
     const target = side === "+" ? read.target : read.release;
-    if (!last || !target) return true;
+    if (!target) return true;
+    // What this replica served it: the recorder's memory (the last minute), else the last path answer's release
+    // (kept for hours: an operator polls hourly, and the recorder forgets it in between).
+    const last = recent(sub) ?? servedOnPath.get(sub);
+    if (!last) return true;
     return last.releaseId !== target.id && semver.lt(last.releaseVersion, target.version);
   }
 
@@ -330,6 +340,7 @@ export function specService(store: SpecStore, opts: SpecServiceOptions = {}) {
     );
     const served: Served = { spec: entry.spec, state: read.state, path };
     lastPathAnswers.set(lastKey, served);
+    servedOnPath.set(sub, { releaseId: entry.spec.releaseId, releaseVersion: entry.spec.version });
     return served;
   }
 

@@ -28,7 +28,8 @@ t.test("installations are read only while a path can change the answer", async (
   const fresh = await specs.channelSpec("stable", "fresh");
   t.equal(fresh.version, "0.61.0", "a fresh install gets the target");
   t.same(reads, ["fresh"], "its installation was read");
-  t.equal(specs.cachedChannelSpec("stable", "fresh"), undefined, "no shared answer before this replica served it");
+  t.equal(specs.cachedChannelSpec("stable", "never-polled"), undefined, "no shared answer for a licensee this replica never answered");
+  t.ok(specs.cachedChannelSpec("stable", "fresh"), "served the target once: the shared answer is there for its next poll");
   served.set("fresh", { releaseId: target.id, releaseVersion: target.version });
   const again = specs.channelSpec("stable", "fresh");
   t.notOk(again instanceof Promise, "served the target: the poll is synchronous again");
@@ -40,6 +41,17 @@ t.test("installations are read only while a path can change the answer", async (
   served.set("old", { releaseId: (await h.ctx.store.releases.findByRef("0.59.2"))!.id, releaseVersion: "0.59.2" });
   t.equal((await specs.channelSpec("stable", "old")).version, "0.59.2", "on the stone, below the target: still decided from its installation");
   t.same(reads, ["fresh", "old", "old"]);
+
+  // An hourly poller: the recorder has forgotten it (no recent serve), the last path answer still says it got the target.
+  const hourly = await specs.channelSpec("stable", "hourly");
+  t.equal(hourly.version, "0.61.0");
+  t.same(reads.slice(-1), ["hourly"], "its first poll read its installation");
+  const next = specs.channelSpec("stable", "hourly");
+  t.notOk(next instanceof Promise, "its next poll, with nothing in the recorder: synchronous, no read");
+  t.equal(reads.filter((r) => r === "hourly").length, 1);
+  specs.invalidate();
+  t.equal((await specs.channelSpec("stable", "hourly")).version, "0.61.0", "after a catalog change (the channel read again)");
+  t.equal(reads.filter((r) => r === "hourly").length, 1, "still no read: what it was served survives the change");
 
   const explained = await specs.explain("stable", "fresh");
   t.equal(explained.spec.etag, fresh.etag, "/resolve: the poll's ETag");
