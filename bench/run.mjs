@@ -53,6 +53,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+
 import {
   SPEC_PATH,
   basicHeader,
@@ -87,6 +88,19 @@ import {
   startServer,
   startCommand,
 } from "./lib.mjs";
+
+/** One arm of interleaved rounds: medians of its rounds' figures, and the sums of their errors. */
+function armOf(rs) {
+  return {
+    rps: median(rs.map((r) => r.rps)),
+    p50ms: median(rs.map((r) => r.p50ms)),
+    p99ms: median(rs.map((r) => r.p99ms)),
+    allRps: rs.map((r) => Math.round(r.rps)),
+    bad: rs.reduce((a, r) => a + r.bad, 0),
+    socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
+    cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
+  };
+}
 
 const TARGETS = {
   // issue #12: warm poll against raw node:http (Node's limit) and nginx, same run
@@ -570,15 +584,6 @@ async function main() {
         log(`rollout round ${i + 1} ${label(sl.x, sl.k).padEnd(42)}: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50ms)}, p99 ${fmtMs(r.p99ms)}, non-2xx/3xx ${r.bad}, socket errors ${r.socketErrors}, CPU ${r.cpuShare?.toFixed(2)} core`);
       }
     }
-    const arm = (rs) => ({
-      rps: median(rs.map((r) => r.rps)),
-      p50ms: median(rs.map((r) => r.p50ms)),
-      p99ms: median(rs.map((r) => r.p99ms)),
-      allRps: rs.map((r) => Math.round(r.rps)),
-      bad: rs.reduce((a, r) => a + r.bad, 0),
-      socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
-      cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
-    });
     const perServer = [];
     for (const x of servers) {
       const [plainRuns, rolloutRuns] = slots.filter((sl) => sl.x === x).map((sl) => runs.get(sl));
@@ -587,8 +592,8 @@ async function main() {
       const view = await x.call("GET", `/channels/${ROLLOUT_CHANNEL}/rollout`, undefined, [200]);
       perServer.push({
         name: x.name,
-        plain: arm(plainRuns),
-        rollout: arm(rolloutRuns),
+        plain: armOf(plainRuns),
+        rollout: armOf(rolloutRuns),
         ratio: median(ratios),
         allRatios: ratios.map((v) => +v.toFixed(3)),
         p99Ratio: median(rolloutRuns.map((r, i) => r.p99ms / plainRuns[i].p99ms)),
@@ -741,24 +746,15 @@ async function main() {
     const quietRatio = quietPasses.quiet.rps / ((quietPasses.plainBefore.rps + quietPasses.plainAfter.rps) / 2);
     // still on the stone after the rounds (the soak, STEPPING_STONE_SOAK, is 1 h)
     const after = { stone: await resolve("bench-path-stone-2500", ROLLOUT_CHANNEL), served: await resolve("bench-path-served-2500", ROLLOUT_CHANNEL) };
-    const arm = (rs) => ({
-      rps: median(rs.map((r) => r.rps)),
-      p50ms: median(rs.map((r) => r.p50ms)),
-      p99ms: median(rs.map((r) => r.p99ms)),
-      allRps: rs.map((r) => Math.round(r.rps)),
-      bad: rs.reduce((a, r) => a + r.bad, 0),
-      socketErrors: rs.reduce((a, r) => a + r.socketErrors, 0),
-      cpuShare: median(rs.map((r) => r.cpuShare ?? NaN)),
-    });
     const ratios = (k) => runs[k].map((r, i) => r.rps / runs.plain[i].rps);
     S.paths = {
       licensesPerFleet: P,
       rounds: settings.repeat,
       seconds: settings.pairSeconds,
       database: "SQLite (the embedded default; bench/lib.mjs's startServer has no DATABASE_URL switch)",
-      plain: arm(runs.plain),
-      served: { ...arm(runs.served), ratio: median(ratios("served")), allRatios: ratios("served").map((v) => +v.toFixed(3)), p99Ratio: median(runs.served.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
-      stone: { ...arm(runs.stone), ratio: median(ratios("stone")), allRatios: ratios("stone").map((v) => +v.toFixed(3)), p99Ratio: median(runs.stone.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
+      plain: armOf(runs.plain),
+      served: { ...armOf(runs.served), ratio: median(ratios("served")), allRatios: ratios("served").map((v) => +v.toFixed(3)), p99Ratio: median(runs.served.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
+      stone: { ...armOf(runs.stone), ratio: median(ratios("stone")), allRatios: ratios("stone").map((v) => +v.toFixed(3)), p99Ratio: median(runs.stone.map((r, i) => r.p99ms / runs.plain[i].p99ms)) },
       quiet: { ...quietPasses, ratio: quietRatio, secondsQuiet: forgetMs / 1000 },
       setup,
       resolve: { before: { stone: before.stone.path, served: before.served.path }, after: { stone: after.stone.path, stoneRelease: after.stone.release.version, served: after.served.path } },

@@ -365,31 +365,40 @@ export class LicenseKeyring {
   watch(onChange: () => void): () => void {
     const file = this.#jwksFile;
     if (file === undefined) return () => {};
-    // Our own poll against a baseline taken now, synchronously. Not
-    // fs.watchFile: it calls back only when a stat differs from its own
-    // first stat, which libuv takes later on the thread pool, so a write in
-    // between (a busy machine, a rotation right after start) was never seen.
-    let seen = statOrNull(file);
-    const timer = setInterval(() => {
-      const curr = statOrNull(file);
-      if (sameFile(curr, seen)) return;
-      seen = curr;
+    return watchFileChanges(file, () => {
       if (!this.reload()) return;
       try {
         onChange();
       } catch (err) {
         this.#log?.error({ file, err: errorMessage(err) }, "license key change handler failed");
       }
-    }, 1000);
-    // The watcher never holds the process open.
-    timer.unref();
-    return () => clearInterval(timer);
+    });
   }
 
   /** What `/.well-known/jwks.json` serves: the signing key's public JWK only. */
   publicJwks(): { keys: Record<string, string>[] } {
     return { keys: this.#signingKey ? [{ ...this.#signingKey.publicJwk }] : [] };
   }
+}
+
+/**
+ * Calls `changed` after each change of `file` (its stats polled about once a
+ * second, the timer unref'd: it never holds the process open). Returns a
+ * stop function. Our own poll against a baseline taken now, synchronously.
+ * Not fs.watchFile: it calls back only when a stat differs from its own
+ * first stat, which libuv takes later on the thread pool, so a write in
+ * between (a busy machine, a rotation right after start) was never seen.
+ */
+export function watchFileChanges(file: string, changed: () => void): () => void {
+  let seen = statOrNull(file);
+  const timer = setInterval(() => {
+    const curr = statOrNull(file);
+    if (sameFile(curr, seen)) return;
+    seen = curr;
+    changed();
+  }, 1000);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Whether two stats of a watched file (a JWKS file) are of the same content: unchanged since the last read. */

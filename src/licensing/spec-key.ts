@@ -17,7 +17,7 @@
 import { createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { jwkThumbprint, readPrivateKeyPem, sameFile, statOrNull } from "./license-keys.js";
+import { jwkThumbprint, readPrivateKeyPem, watchFileChanges } from "./license-keys.js";
 
 /** Makes the detached JWS of given bytes: what X-Chartroom-Signature carries. */
 export interface SpecSigner {
@@ -225,15 +225,7 @@ export class SpecKeyring {
   watch(): () => void {
     const file = this.#jwksFile;
     if (file === undefined) return () => {};
-    let seen = statOrNull(file);
-    const timer = setInterval(() => {
-      const curr = statOrNull(file);
-      if (sameFile(curr, seen)) return;
-      seen = curr;
-      this.reload();
-    }, 1000);
-    timer.unref();
-    return () => clearInterval(timer);
+    return watchFileChanges(file, () => this.reload());
   }
 
   /** The public JWKs published at /.well-known/jwks.json (the signing key first). */
